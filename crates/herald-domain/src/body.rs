@@ -1,0 +1,73 @@
+//! Message bodies.
+
+use serde::{Deserialize, Serialize};
+
+/// A message text: not blank, at most [`MessageBody::MAX_CHARS`] characters (ten
+/// concatenated SMS segments of GSM-7 text, the usual carrier ceiling).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MessageBody(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MessageBodyError {
+    #[error("must not be empty")]
+    Empty,
+    #[error("must be at most {max} characters, got {actual}")]
+    TooLong { max: usize, actual: usize },
+}
+
+impl MessageBody {
+    pub const MAX_CHARS: usize = 1530;
+
+    pub fn parse(input: &str) -> Result<Self, MessageBodyError> {
+        if input.trim().is_empty() {
+            return Err(MessageBodyError::Empty);
+        }
+        let actual = input.chars().count();
+        if actual > Self::MAX_CHARS {
+            return Err(MessageBodyError::TooLong { max: Self::MAX_CHARS, actual });
+        }
+        Ok(Self(input.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// For logs: the length, never the text.
+    pub fn describe(&self) -> String {
+        crate::mask::describe_body(&self.0)
+    }
+}
+
+impl TryFrom<String> for MessageBody {
+    type Error = MessageBodyError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<MessageBody> for String {
+    fn from(value: MessageBody) -> Self {
+        value.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blank_bodies_are_rejected() {
+        assert_eq!(MessageBody::parse(""), Err(MessageBodyError::Empty));
+        assert_eq!(MessageBody::parse(" \n\t"), Err(MessageBodyError::Empty));
+    }
+
+    #[test]
+    fn length_is_counted_in_characters_not_bytes() {
+        let max_of_multibyte = "\u{e9}".repeat(MessageBody::MAX_CHARS);
+        assert!(MessageBody::parse(&max_of_multibyte).is_ok());
+        let too_long = "a".repeat(MessageBody::MAX_CHARS + 1);
+        assert!(matches!(MessageBody::parse(&too_long), Err(MessageBodyError::TooLong { .. })));
+    }
+}

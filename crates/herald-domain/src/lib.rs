@@ -1,0 +1,21 @@
+//! herald's domain: the value types every message is made of, and the pure rules that
+//! govern them (status transitions, retry schedule, masking). No I/O lives here: no tokio,
+//! no database, no HTTP. Everything is parsed at the boundary into these types, so code
+//! downstream never re-validates.
+
+pub mod body;
+pub mod channel;
+pub mod ids;
+pub mod mask;
+pub mod phone;
+pub mod retry;
+pub mod sender;
+pub mod status;
+
+pub use body::MessageBody;
+pub use channel::Channel;
+pub use ids::{AccountId, ApiKeyId, EventId, MessageId};
+pub use phone::PhoneNumber;
+pub use retry::RetryPolicy;
+pub use sender::SenderId;
+pub use status::MessageStatus;

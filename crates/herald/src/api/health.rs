@@ -1,0 +1,77 @@
+//! Health probes, all public: `/health` (sms-processor), `/health/live`, `/health/ready`
+//! (checks the database), `/health/startup`.
+
+use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/health/live", get(live))
+        .route("/health/ready", get(ready))
+        .route("/health/startup", get(startup))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthOut {
+    /// `ok`, or `unavailable` when a dependency fails.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    /// Per-dependency results (readiness only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checks: Option<Checks>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Checks {
+    #[schema(example = "ok")]
+    pub database: String,
+}
+
+fn ok() -> Json<HealthOut> {
+    Json(HealthOut { status: "ok", checks: None })
+}
+
+/// Public health check (sms-processor contract).
+#[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, body = HealthOut)))]
+pub async fn health() -> Json<HealthOut> {
+    ok()
+}
+
+/// Liveness: the process serves requests.
+#[utoipa::path(get, path = "/health/live", tag = "health", responses((status = 200, body = HealthOut)))]
+pub async fn live() -> Json<HealthOut> {
+    ok()
+}
+
+/// Startup: migrations ran and the server is up (it only listens after both).
+#[utoipa::path(get, path = "/health/startup", tag = "health", responses((status = 200, body = HealthOut)))]
+pub async fn startup() -> Json<HealthOut> {
+    ok()
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    tag = "health",
+    responses((status = 200, body = HealthOut), (status = 503, body = HealthOut))
+)]
+pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthOut>) {
+    match state.store.ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            Json(HealthOut { status: "ok", checks: Some(Checks { database: "ok".into() }) }),
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(HealthOut { status: "unavailable", checks: Some(Checks { database: "unreachable".into() }) }),
+            )
+        }
+    }
+}

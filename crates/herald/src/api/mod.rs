@@ -1,0 +1,31 @@
+//! The HTTP API: one axum router per resource, one error shape, one auth extractor.
+
+use std::sync::Arc;
+
+use crate::{config::Config, ports::Store, services::intake::Intake};
+
+pub mod auth;
+pub mod error;
+pub mod events;
+pub mod extract;
+pub mod health;
+pub mod notifications;
+pub mod openapi;
+pub mod router;
+pub mod sms;
+
+pub use router::router;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub intake: Intake,
+    pub config: Arc<Config>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("backend", &self.store.backend()).finish_non_exhaustive()
+    }
+}

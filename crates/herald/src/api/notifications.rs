@@ -1,0 +1,186 @@
+//! `/api/v1/notifications`: send a notification, read its status and timeline.
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    routing::{get, post},
+    Json, Router,
+};
+use chrono::{DateTime, Utc};
+use herald_domain::{Channel, MessageBody, MessageId, MessageStatus, PhoneNumber, SenderId};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{
+    auth::Authenticated,
+    error::{ApiError, ApiResult, ErrorBody},
+    extract::ApiJson,
+    AppState,
+};
+use crate::{
+    model::{Message, MessageEvent, MessageEventKind},
+    services::intake::SmsDraft,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/notifications/send", post(send_notification))
+        .route("/api/v1/notifications/{id}", get(get_notification))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendNotificationIn {
+    /// Only `sms` is accepted for now.
+    #[schema(value_type = String, example = "sms")]
+    pub channel: Channel,
+    /// Recipient in E.164 form.
+    #[schema(example = "+254712345678")]
+    pub to: String,
+    #[schema(example = "Your code is 123456")]
+    pub body: String,
+    /// Sender id; the configured `sms.default_sender` when absent.
+    #[schema(example = "ACME")]
+    pub from: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SendNotificationOut {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: MessageId,
+    #[schema(value_type = String, example = "pending")]
+    pub status: MessageStatus,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationOut {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: MessageId,
+    #[schema(value_type = String, example = "sms")]
+    pub channel: Channel,
+    pub to: String,
+    pub from: Option<String>,
+    pub body: String,
+    /// `pending`, `sending`, `sent`, `delivered`, `failed`, `cancelled` or `suppressed`.
+    #[schema(value_type = String, example = "sent")]
+    pub status: MessageStatus,
+    /// Provider attempts made so far.
+    pub attempts: u32,
+    /// Attempts that failed and were retried.
+    pub retry_count: u32,
+    pub last_error: Option<String>,
+    pub provider: Option<String>,
+    pub provider_message_id: Option<String>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    /// Everything that happened to the message, oldest first.
+    pub events: Vec<TimelineEntry>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineEntry {
+    /// `accepted`, `attempt_succeeded`, `attempt_failed` or `lease_expired`.
+    #[serde(rename = "type")]
+    #[schema(value_type = String, example = "attempt_succeeded")]
+    pub kind: MessageEventKind,
+    #[schema(value_type = String)]
+    pub status: MessageStatus,
+    pub detail: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+fn notification_out(message: Message, events: Vec<MessageEvent>) -> NotificationOut {
+    let attempts = events
+        .iter()
+        .filter(|e| matches!(e.kind, MessageEventKind::AttemptSucceeded | MessageEventKind::AttemptFailed))
+        .count() as u32;
+    NotificationOut {
+        id: message.id,
+        channel: message.channel,
+        to: message.recipient,
+        from: message.sender,
+        body: message.body,
+        status: message.status,
+        attempts,
+        retry_count: message.retry_count,
+        last_error: message.last_error,
+        provider: message.provider,
+        provider_message_id: message.provider_message_id,
+        next_attempt_at: message.next_attempt_at,
+        created_at: message.created_at,
+        updated_at: message.updated_at,
+        sent_at: message.sent_at,
+        events: events
+            .into_iter()
+            .map(|e| TimelineEntry { kind: e.kind, status: e.status, detail: e.detail, at: e.at })
+            .collect(),
+    }
+}
+
+/// Send a notification.
+///
+/// Answers 202 once the notification is durably stored; it is sent in the background.
+#[utoipa::path(
+    post,
+    path = "/api/v1/notifications/send",
+    tag = "notifications",
+    request_body = SendNotificationIn,
+    responses(
+        (status = 202, description = "Stored; it will be sent", body = SendNotificationOut),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing, unknown or revoked API key", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid field, unknown field or unsupported channel", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn send_notification(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(request): ApiJson<SendNotificationIn>,
+) -> ApiResult<(StatusCode, Json<SendNotificationOut>)> {
+    if request.channel != Channel::Sms {
+        return Err(ApiError::validation(format!(
+            "channel '{}' is not supported yet; use 'sms'",
+            request.channel
+        )));
+    }
+    let to = PhoneNumber::parse(&request.to)
+        .map_err(|e| ApiError::validation(format!("'to' {e}")))?;
+    let from = request.from.as_deref().unwrap_or(&state.config.sms.default_sender);
+    let from = SenderId::parse(from).map_err(|e| ApiError::validation(format!("'from': {e}")))?;
+    let body = MessageBody::parse(&request.body).map_err(|e| ApiError::validation(format!("'body' {e}")))?;
+    let accepted = state
+        .intake
+        .accept_sms(auth.account_id, SmsDraft { to, from, body, user_id: None })
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(SendNotificationOut { id: accepted.id, status: accepted.status })))
+}
+
+/// A notification's status, attempts and timeline.
+#[utoipa::path(
+    get,
+    path = "/api/v1/notifications/{id}",
+    tag = "notifications",
+    params(("id" = String, Path, description = "Notification id")),
+    responses(
+        (status = 200, body = NotificationOut),
+        (status = 401, description = "Missing, unknown or revoked API key", body = ErrorBody),
+        (status = 404, description = "No such notification in this account", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn get_notification(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<NotificationOut>> {
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "NOTIFICATION_NOT_FOUND", format!("no notification {id}"));
+    let message_id: MessageId = id.parse().map_err(|_| not_found())?;
+    let message = state.store.get_message(auth.account_id, message_id).await?.ok_or_else(not_found)?;
+    let events = state.store.list_message_events(message_id).await?;
+    Ok(Json(notification_out(message, events)))
+}

@@ -1,0 +1,49 @@
+//! The OpenAPI document, generated from the handlers and their types.
+
+use utoipa::{
+    openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
+    Modify, OpenApi,
+};
+
+use super::{error, events, health, notifications, sms};
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "herald",
+        description = "Reliable SMS and notification dispatch. Every endpoint except health, \
+                       metrics and docs needs an API key, as `X-API-Key` or `Authorization: Bearer`."
+    ),
+    paths(
+        sms::send_sms,
+        notifications::send_notification,
+        notifications::get_notification,
+        events::list_events,
+        health::health,
+        health::live,
+        health::ready,
+        health::startup,
+    ),
+    components(schemas(error::ErrorBody, error::ErrorDetail)),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "sms-processor", description = "The sms-processor compatible endpoint"),
+        (name = "notifications", description = "Send notifications and follow them"),
+        (name = "events", description = "The event feed (transactional outbox)"),
+        (name = "health", description = "Probes"),
+    )
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}

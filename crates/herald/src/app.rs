@@ -1,0 +1,229 @@
+//! The composition root: configuration in, adapters wired to ports, tasks started.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use herald_domain::AccountId;
+use tokio::{net::TcpListener, sync::Notify, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    api::{self, AppState},
+    config::Config,
+    dispatch::Dispatcher,
+    ports::{Provider, Store},
+    providers::MockProvider,
+    services::{api_keys, intake::Intake},
+    store,
+};
+
+/// Which parts of herald this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    pub api: bool,
+    pub worker: bool,
+}
+
+impl Roles {
+    pub const ALL: Roles = Roles { api: true, worker: true };
+    pub const API: Roles = Roles { api: true, worker: false };
+    pub const WORKER: Roles = Roles { api: false, worker: true };
+}
+
+/// How the process's API key situation looked at start-up (for the start-up banner).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyNotice {
+    /// No key existed: this one was created and is shown once.
+    Created(String),
+    /// `HERALD_BOOTSTRAP_API_KEY` is active.
+    Bootstrap,
+    /// `HERALD_BOOTSTRAP_API_KEY` names a revoked key.
+    BootstrapRevoked,
+    /// Keys already exist.
+    Existing,
+}
+
+pub struct Application {
+    config: Arc<Config>,
+    roles: Roles,
+    store: Arc<dyn Store>,
+    provider: Arc<dyn Provider>,
+    listener: Option<TcpListener>,
+    wake: Arc<Notify>,
+    key_notice: KeyNotice,
+    account: AccountId,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").field("roles", &self.roles).finish_non_exhaustive()
+    }
+}
+
+/// Connects to the database and applies migrations.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let store = store::connect(&config.database_url)
+        .await
+        .with_context(|| format!("could not open the database ({})", redact_url(&config.database_url)))?;
+    store.migrate().await.context("could not migrate the database")?;
+    Ok(store)
+}
+
+/// A database URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Application {
+    /// Builds herald with the provider its configuration names.
+    pub async fn build(config: Config, roles: Roles) -> anyhow::Result<Self> {
+        let provider = Arc::new(MockProvider::new(
+            config.mock_provider.success_rate,
+            Duration::from_millis(config.mock_provider.latency_ms),
+        ));
+        Self::build_with_provider(config, roles, provider).await
+    }
+
+    /// Builds herald around a given provider (tests pass a scripted mock).
+    pub async fn build_with_provider(
+        config: Config,
+        roles: Roles,
+        provider: Arc<dyn Provider>,
+    ) -> anyhow::Result<Self> {
+        let store = open_store(&config).await?;
+        let account = store.ensure_default_account().await?;
+        let key_notice = if roles.api { ensure_api_key(&config, store.as_ref(), account).await? } else { KeyNotice::Existing };
+        let listener = if roles.api {
+            Some(
+                TcpListener::bind(config.listen)
+                    .await
+                    .with_context(|| format!("could not listen on {} (`listen`)", config.listen))?,
+            )
+        } else {
+            None
+        };
+        Ok(Self {
+            config: Arc::new(config),
+            roles,
+            store,
+            provider,
+            listener,
+            wake: Arc::new(Notify::new()),
+            key_notice,
+            account,
+        })
+    }
+
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    pub fn key_notice(&self) -> &KeyNotice {
+        &self.key_notice
+    }
+
+    pub fn default_account(&self) -> AccountId {
+        self.account
+    }
+
+    /// Runs until `shutdown` fires: stops accepting requests, lets the dispatcher finish its
+    /// batch, then closes the database pool.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut tasks = JoinSet::new();
+        if self.roles.worker {
+            let dispatcher =
+                Dispatcher::new(self.store.clone(), self.provider.clone(), self.config.dispatch.clone(), self.wake.clone());
+            let token = shutdown.clone();
+            tasks.spawn(async move {
+                dispatcher.run(token).await;
+                Ok(())
+            });
+        }
+        if let Some(listener) = self.listener {
+            let state = AppState {
+                store: self.store.clone(),
+                intake: Intake::new(self.store.clone(), self.wake.clone()),
+                config: self.config.clone(),
+            };
+            let app = api::router(state);
+            let token = shutdown.clone();
+            tasks.spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move { token.cancelled().await })
+                    .await
+                    .context("HTTP server failed")
+            });
+        }
+        let mut result = Ok(());
+        while let Some(joined) = tasks.join_next().await {
+            let outcome = joined.context("a task panicked").and_then(|r| r);
+            if let Err(error) = outcome {
+                tracing::error!(error = %format!("{error:#}"), "stopping after a task failed");
+                shutdown.cancel();
+                result = Err(error);
+            }
+        }
+        self.store.close().await;
+        result
+    }
+}
+
+async fn ensure_api_key(config: &Config, store: &dyn Store, account: AccountId) -> anyhow::Result<KeyNotice> {
+    if let Some(key) = &config.bootstrap_api_key {
+        return Ok(if api_keys::ensure_bootstrap(store, account, key.expose()).await? {
+            KeyNotice::Bootstrap
+        } else {
+            KeyNotice::BootstrapRevoked
+        });
+    }
+    if api_keys::has_active_key(store).await? {
+        return Ok(KeyNotice::Existing);
+    }
+    let created = api_keys::create(store, account, "first key").await?;
+    Ok(KeyNotice::Created(created.secret))
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown signal received");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_are_removed_from_database_urls() {
+        assert_eq!(redact_url("postgres://app:s3cret@db:5432/herald"), "postgres://app:***@db:5432/herald");
+        assert_eq!(redact_url("sqlite://herald.db"), "sqlite://herald.db");
+    }
+}

@@ -1,0 +1,145 @@
+//! The command line: `herald serve | api | worker | migrate | api-key ...`.
+
+use std::path::PathBuf;
+
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+use herald_domain::ApiKeyId;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    app::{self, Application, KeyNotice, Roles},
+    config::Config,
+    services::api_keys,
+    telemetry,
+};
+
+#[derive(Debug, Parser)]
+#[command(name = "herald", version, about = "Reliable SMS and notification dispatch")]
+pub struct Cli {
+    /// Configuration file (default: ./herald.toml when it exists).
+    #[arg(long, global = true, env = "HERALD_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run everything in one process: HTTP API and dispatcher.
+    Serve,
+    /// Run only the HTTP API (dispatch happens in `herald worker` processes).
+    Api,
+    /// Run only the dispatcher.
+    Worker,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage API keys.
+    #[command(name = "api-key", subcommand)]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create a key; it is printed once.
+    Create {
+        /// A label to recognise the key by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// List keys (never the keys themselves).
+    List,
+    /// Revoke a key by its id.
+    Revoke { id: ApiKeyId },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    telemetry::init(config.log_format);
+    match cli.command {
+        Command::Serve => serve(config, Roles::ALL).await,
+        Command::Api => serve(config, Roles::API).await,
+        Command::Worker => serve(config, Roles::WORKER).await,
+        Command::Migrate => {
+            app::open_store(&config).await?.close().await;
+            println!("migrations applied to {}", app::redact_url(&config.database_url));
+            Ok(())
+        }
+        Command::ApiKey(command) => api_key(config, command).await,
+    }
+}
+
+async fn serve(config: Config, roles: Roles) -> anyhow::Result<()> {
+    let database = app::redact_url(&config.database_url);
+    let mock = config.mock_provider.clone();
+    let app = Application::build(config, roles).await?;
+    if let Some(addr) = app.local_addr() {
+        println!("herald is listening on http://{addr}");
+        println!("  API docs:  http://{addr}/docs   (OpenAPI: http://{addr}/api/v1/openapi.json)");
+        println!("  events:    http://{addr}/api/v1/events");
+    }
+    println!("  database:  {database}");
+    if roles.worker {
+        println!(
+            "  provider:  mock ({:.0}% success, {} ms latency)",
+            mock.success_rate * 100.0,
+            mock.latency_ms
+        );
+    }
+    match app.key_notice() {
+        KeyNotice::Created(secret) => {
+            println!("  API key:   created now and shown only this once; keep it:");
+            println!();
+            println!("    export HERALD_API_KEY={secret}");
+            println!();
+        }
+        KeyNotice::Bootstrap => println!("  API key:   the one in HERALD_BOOTSTRAP_API_KEY"),
+        KeyNotice::BootstrapRevoked => {
+            println!("  API key:   HERALD_BOOTSTRAP_API_KEY names a revoked key; it is not accepted");
+        }
+        KeyNotice::Existing if roles.api => {
+            println!("  API key:   use a key created earlier, or `herald api-key create`");
+        }
+        KeyNotice::Existing => {}
+    }
+    let shutdown = CancellationToken::new();
+    let trigger = shutdown.clone();
+    tokio::spawn(async move {
+        app::shutdown_signal().await;
+        trigger.cancel();
+    });
+    app.run(shutdown).await
+}
+
+async fn api_key(config: Config, command: ApiKeyCommand) -> anyhow::Result<()> {
+    let store = app::open_store(&config).await?;
+    let account = store.ensure_default_account().await?;
+    match command {
+        ApiKeyCommand::Create { name } => {
+            let created = api_keys::create(store.as_ref(), account, &name).await?;
+            println!("created key {} ({name}); it is shown only this once:", created.record.id);
+            println!("{}", created.secret);
+        }
+        ApiKeyCommand::List => {
+            println!("{:<36}  {:<12}  {:<20}  {:<25}  status", "id", "prefix", "name", "created");
+            for key in store.list_api_keys().await? {
+                let status = key.revoked_at.map_or("active".to_owned(), |at| format!("revoked {}", at.to_rfc3339()));
+                println!(
+                    "{:<36}  {:<12}  {:<20}  {:<25}  {status}",
+                    key.id,
+                    format!("{}…", key.prefix),
+                    key.name,
+                    key.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                );
+            }
+        }
+        ApiKeyCommand::Revoke { id } => {
+            let revoked = store.revoke_api_key(id, Utc::now()).await?;
+            anyhow::ensure!(revoked, "no active key with id {id}");
+            println!("revoked key {id}");
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+

@@ -1,0 +1,297 @@
+//! Configuration: built-in defaults, then an optional `herald.toml`, then `HERALD_*`
+//! environment variables (and plain `DATABASE_URL`). Everything is validated at start-up;
+//! an invalid value stops herald with a message naming the key.
+
+use std::{fmt, net::SocketAddr, path::Path, time::Duration};
+
+use figment::{
+    providers::{Env, Format, Serialized, Toml},
+    Figment,
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address the HTTP server binds (`HERALD_LISTEN`).
+    pub listen: SocketAddr,
+    /// `sqlite://path` or `postgres://...` (`HERALD_DATABASE_URL`, or `DATABASE_URL`).
+    pub database_url: String,
+    /// `pretty` (human, for a terminal) or `json` (`HERALD_LOG_FORMAT`).
+    pub log_format: LogFormat,
+    /// A key herald makes sure exists at start-up (`HERALD_BOOTSTRAP_API_KEY`).
+    pub bootstrap_api_key: Option<Secret>,
+    pub http: HttpConfig,
+    pub sms: SmsConfig,
+    pub dispatch: DispatchConfig,
+    pub mock_provider: MockProviderConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpConfig {
+    /// Largest accepted request body, in bytes; larger bodies get a 413.
+    pub body_limit_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SmsConfig {
+    /// Sender used when a request names none (`/api/v1/notifications/send`).
+    pub default_sender: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DispatchConfig {
+    /// Messages claimed per batch.
+    pub batch_size: u32,
+    /// Provider calls in flight at once, per worker.
+    pub concurrency: usize,
+    /// How long a claim is valid; a worker that dies loses its claims after this.
+    pub lease_secs: u64,
+    /// Fallback poll when no wake-up signal arrived (e.g. for retries coming due).
+    pub poll_interval_ms: u64,
+    /// Retries after the first attempt before a message is `failed`.
+    pub max_retries: u32,
+    /// First retry waits up to this long (full jitter); it doubles per retry.
+    pub retry_base_ms: u64,
+    /// Longest wait between two attempts.
+    pub retry_cap_ms: u64,
+    /// A provider call that takes longer is abandoned and retried.
+    pub provider_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MockProviderConfig {
+    /// Share of sends that succeed, from 0.0 to 1.0; the rest fail with a retryable error.
+    pub success_rate: f64,
+    /// Simulated provider latency per send.
+    pub latency_ms: u64,
+}
+
+/// A secret that never prints: `Debug` and `Display` show `[redacted]`.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "sqlite://herald.db".into(),
+            log_format: LogFormat::Pretty,
+            bootstrap_api_key: None,
+            http: HttpConfig::default(),
+            sms: SmsConfig::default(),
+            dispatch: DispatchConfig::default(),
+            mock_provider: MockProviderConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { body_limit_bytes: 1024 * 1024 }
+    }
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        Self { default_sender: "herald".into() }
+    }
+}
+
+impl Default for DispatchConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 500,
+            concurrency: 256,
+            lease_secs: 60,
+            poll_interval_ms: 500,
+            max_retries: 3,
+            retry_base_ms: 1_000,
+            retry_cap_ms: 300_000,
+            provider_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl Default for MockProviderConfig {
+    fn default() -> Self {
+        Self { success_rate: 0.95, latency_ms: 0 }
+    }
+}
+
+impl DispatchConfig {
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.lease_secs)
+    }
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms)
+    }
+    pub fn retry_policy(&self) -> herald_domain::RetryPolicy {
+        herald_domain::RetryPolicy {
+            max_retries: self.max_retries,
+            base: Duration::from_millis(self.retry_base_ms),
+            cap: Duration::from_millis(self.retry_cap_ms),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("invalid configuration: `{key}` {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+impl Config {
+    /// Loads defaults <- `file` (if it exists; `herald.toml` when none is given) <- env.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let path = file.unwrap_or(Path::new("herald.toml"));
+        if file.is_some() && !path.exists() {
+            return Err(ConfigError::Invalid {
+                key: "--config",
+                reason: format!("names {}, which does not exist", path.display()),
+            });
+        }
+        Self::from_figment(
+            Figment::from(Serialized::defaults(Config::default()))
+                .merge(Toml::file(path))
+                .merge(Env::raw().only(&["DATABASE_URL"]))
+                .merge(Env::prefixed("HERALD_").split("__")),
+        )
+    }
+
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, reason: &str| Err(ConfigError::Invalid { key, reason: reason.into() });
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            return invalid("database_url", "must start with sqlite:, postgres:// or postgresql://");
+        }
+        if !(0.0..=1.0).contains(&self.mock_provider.success_rate) {
+            return invalid("mock_provider.success_rate", "must be between 0.0 and 1.0");
+        }
+        if self.dispatch.batch_size == 0 || self.dispatch.batch_size > 10_000 {
+            return invalid("dispatch.batch_size", "must be between 1 and 10000");
+        }
+        if self.dispatch.concurrency == 0 {
+            return invalid("dispatch.concurrency", "must be at least 1");
+        }
+        if self.dispatch.lease_secs == 0 {
+            return invalid("dispatch.lease_secs", "must be at least 1");
+        }
+        if self.dispatch.provider_timeout_ms == 0
+            || self.dispatch.provider_timeout_ms >= self.dispatch.lease_secs * 1000
+        {
+            return invalid(
+                "dispatch.provider_timeout_ms",
+                "must be at least 1 and shorter than dispatch.lease_secs",
+            );
+        }
+        if self.dispatch.poll_interval_ms == 0 {
+            return invalid("dispatch.poll_interval_ms", "must be at least 1");
+        }
+        if self.dispatch.retry_base_ms > self.dispatch.retry_cap_ms {
+            return invalid("dispatch.retry_base_ms", "must not exceed dispatch.retry_cap_ms");
+        }
+        if self.http.body_limit_bytes < 1024 {
+            return invalid("http.body_limit_bytes", "must be at least 1024");
+        }
+        if herald_domain::SenderId::parse(&self.sms.default_sender).is_err() {
+            return invalid(
+                "sms.default_sender",
+                "must be a phone number or an alphanumeric name of at most 11 characters",
+            );
+        }
+        if let Some(key) = &self.bootstrap_api_key {
+            if key.expose().len() < 8 {
+                return invalid("bootstrap_api_key", "must be at least 8 characters");
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn env_overrides_file_and_defaults() {
+        Jail::expect_with(|jail| {
+            jail.create_file("herald.toml", "listen = \"0.0.0.0:9000\"\n[dispatch]\nbatch_size = 7\n")?;
+            jail.set_env("HERALD_DISPATCH__BATCH_SIZE", "9");
+            jail.set_env("DATABASE_URL", "postgres://db/herald");
+            let config = Config::load(None).unwrap();
+            assert_eq!(config.listen.port(), 9000);
+            assert_eq!(config.dispatch.batch_size, 9);
+            assert_eq!(config.database_url, "postgres://db/herald");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn herald_database_url_wins_over_database_url() {
+        Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "postgres://a/a");
+            jail.set_env("HERALD_DATABASE_URL", "sqlite://b.db");
+            assert_eq!(Config::load(None).unwrap().database_url, "sqlite://b.db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        Jail::expect_with(|jail| {
+            jail.set_env("HERALD_MOCK_PROVIDER__SUCCESS_RATE", "1.5");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("mock_provider.success_rate"), "{err}");
+            jail.set_env("HERALD_MOCK_PROVIDER__SUCCESS_RATE", "0.5");
+            jail.set_env("HERALD_LISTEN", "not-an-address");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("listen"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let secret = Secret::new("hunter2-hunter2");
+        assert_eq!(format!("{secret:?}"), "[redacted]");
+    }
+}

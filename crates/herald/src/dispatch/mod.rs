@@ -1,0 +1,5 @@
+//! The dispatch engine: claims due messages, sends them, records what happened.
+
+pub mod worker;
+
+pub use worker::Dispatcher;

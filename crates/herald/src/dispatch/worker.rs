@@ -1,0 +1,185 @@
+//! The worker loop: claim a batch under a lease, send each message through the provider
+//! (many in flight at once), then commit every result of the batch in one transaction.
+//!
+//! A crash between a provider's answer and that commit leaves the lease to expire; the
+//! message is then claimed again and sent a second time. That is the one source of
+//! duplicates, and it is bounded by the batch in flight.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::Utc;
+use futures::{stream, StreamExt};
+use herald_domain::{retry::RetryDecision, Channel, RetryPolicy};
+use tokio::{sync::Notify, time::Instant};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::{
+    config::DispatchConfig,
+    model::{AttemptOutcome, AttemptResult, ClaimedMessage},
+    ports::{OutboundSms, Provider, ProviderError, Store, StoreResult},
+    services::events,
+};
+
+pub struct Dispatcher {
+    store: Arc<dyn Store>,
+    provider: Arc<dyn Provider>,
+    config: DispatchConfig,
+    policy: RetryPolicy,
+    /// Lease owner name: unique per process start.
+    owner: String,
+    wake: Arc<Notify>,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher").field("owner", &self.owner).finish_non_exhaustive()
+    }
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Arc<dyn Store>,
+        provider: Arc<dyn Provider>,
+        config: DispatchConfig,
+        wake: Arc<Notify>,
+    ) -> Self {
+        let owner = format!("worker-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
+        let policy = config.retry_policy();
+        Self { store, provider, config, policy, owner, wake }
+    }
+
+    /// Runs until `shutdown` fires. A batch already claimed is finished and committed first.
+    pub async fn run(self, shutdown: CancellationToken) {
+        tracing::info!(owner = %self.owner, "dispatcher started");
+        let mut next_lease_sweep = Instant::now();
+        let mut failures = 0u32;
+        while !shutdown.is_cancelled() {
+            if Instant::now() >= next_lease_sweep {
+                self.sweep_expired_leases().await;
+                next_lease_sweep = Instant::now() + self.config.lease() / 2;
+            }
+            let pause = match self.drain().await {
+                Ok(()) => {
+                    failures = 0;
+                    self.config.poll_interval()
+                }
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    tracing::error!(%error, "dispatch cycle failed; backing off");
+                    self.config.poll_interval() * failures.min(20)
+                }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+        tracing::info!(owner = %self.owner, "dispatcher stopped");
+    }
+
+    /// Processes batches until nothing is due.
+    pub async fn drain(&self) -> StoreResult<()> {
+        while self.process_batch().await? > 0 {}
+        Ok(())
+    }
+
+    /// Claims, sends and records one batch; returns how many messages it held.
+    pub async fn process_batch(&self) -> StoreResult<usize> {
+        let now = Utc::now();
+        let lease_until = now + self.config.lease();
+        let batch = self
+            .store
+            .claim_due_messages(&self.owner, now, lease_until, self.config.batch_size)
+            .await?;
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let claimed = batch.len();
+        let outcomes: Vec<AttemptOutcome> = stream::iter(batch)
+            .map(|message| self.attempt(message))
+            .buffer_unordered(self.config.concurrency)
+            .collect()
+            .await;
+        let applied = self.store.record_outcomes(&self.owner, &outcomes).await?;
+        if applied as usize != claimed {
+            tracing::warn!(claimed, applied, "some results were dropped: their leases had expired");
+        }
+        Ok(claimed)
+    }
+
+    async fn sweep_expired_leases(&self) {
+        match self.store.requeue_expired_leases(Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(count = n, "requeued messages whose lease expired"),
+            Err(error) => tracing::error!(%error, "could not requeue expired leases"),
+        }
+    }
+
+    async fn attempt(&self, message: ClaimedMessage) -> AttemptOutcome {
+        let span = tracing::info_span!(
+            "attempt",
+            message_id = %message.id,
+            attempt = message.retry_count + 1,
+            provider = self.provider.name(),
+        );
+        async {
+            let answer = self.call_provider(&message).await;
+            let at = Utc::now();
+            let provider = self.provider.name().to_owned();
+            let result = match answer {
+                Ok(receipt) => {
+                    tracing::debug!("provider accepted");
+                    let id = receipt.provider_message_id;
+                    let event = events::sms_sent(&message, &provider, id.as_deref(), at);
+                    AttemptResult::Sent { provider, provider_message_id: id, event }
+                }
+                Err(ProviderError::Retryable { reason, retry_after }) => {
+                    match self.policy.after_failure(message.retry_count, rand::random(), retry_after) {
+                        RetryDecision::RetryAfter(delay) => {
+                            tracing::info!(error = %reason, ?delay, "attempt failed; retry scheduled");
+                            let next_attempt_at = at + delay;
+                            AttemptResult::RetryScheduled { provider, error: reason, next_attempt_at }
+                        }
+                        RetryDecision::GiveUp => {
+                            tracing::warn!(error = %reason, "attempt failed; out of retries");
+                            let event = events::notification_failed(&message, &provider, &reason, at);
+                            AttemptResult::Failed { provider, error: reason, event }
+                        }
+                    }
+                }
+                Err(ProviderError::Permanent { reason }) => {
+                    tracing::warn!(error = %reason, "attempt failed permanently");
+                    let event = events::notification_failed(&message, &provider, &reason, at);
+                    AttemptResult::Failed { provider, error: reason, event }
+                }
+            };
+            AttemptOutcome { message_id: message.id, account_id: message.account_id, at, result }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn call_provider(&self, message: &ClaimedMessage) -> Result<crate::ports::ProviderReceipt, ProviderError> {
+        if message.channel != Channel::Sms {
+            return Err(ProviderError::Permanent {
+                reason: format!("no provider configured for channel {}", message.channel),
+            });
+        }
+        let sms = OutboundSms {
+            message_id: message.id,
+            to: &message.recipient,
+            from: message.sender.as_deref(),
+            body: &message.body,
+        };
+        let timeout = Duration::from_millis(self.config.provider_timeout_ms);
+        match tokio::time::timeout(timeout, self.provider.send_sms(&sms)).await {
+            Ok(answer) => answer,
+            Err(_) => Err(ProviderError::Retryable {
+                reason: format!("provider did not answer within {} ms", timeout.as_millis()),
+                retry_after: None,
+            }),
+        }
+    }
+}

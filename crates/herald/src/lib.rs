@@ -1,0 +1,16 @@
+//! herald: reliable SMS and notification dispatch.
+//!
+//! `main.rs` parses the command line; everything else lives here. Start at [`app`], the
+//! composition root, to see how the pieces fit.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod dispatch;
+pub mod model;
+pub mod ports;
+pub mod providers;
+pub mod services;
+pub mod store;
+pub mod telemetry;

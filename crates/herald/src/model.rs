@@ -1,0 +1,152 @@
+//! Records that cross the store port: what goes in, what comes out.
+
+use chrono::{DateTime, Utc};
+use herald_domain::{AccountId, ApiKeyId, Channel, EventId, MessageId, MessageStatus};
+use serde::Serialize;
+
+/// A validated message, ready to be stored as `pending`.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub id: MessageId,
+    pub account_id: AccountId,
+    pub channel: Channel,
+    /// E.164 number for SMS; address or token for other channels.
+    pub recipient: String,
+    pub sender: Option<String>,
+    pub body: String,
+    pub user_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A stored message, as the API shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub id: MessageId,
+    pub account_id: AccountId,
+    pub channel: Channel,
+    pub recipient: String,
+    pub sender: Option<String>,
+    pub body: String,
+    pub user_id: Option<String>,
+    pub status: MessageStatus,
+    pub retry_count: u32,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub provider: Option<String>,
+    pub provider_message_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// A message a worker holds under a lease: what it needs to call the provider.
+#[derive(Debug, Clone)]
+pub struct ClaimedMessage {
+    pub id: MessageId,
+    pub account_id: AccountId,
+    pub channel: Channel,
+    pub recipient: String,
+    pub sender: Option<String>,
+    pub body: String,
+    pub user_id: Option<String>,
+    pub retry_count: u32,
+}
+
+/// The result of one provider attempt, to be committed with its event (and outbox row).
+#[derive(Debug, Clone)]
+pub struct AttemptOutcome {
+    pub message_id: MessageId,
+    pub account_id: AccountId,
+    pub at: DateTime<Utc>,
+    pub result: AttemptResult,
+}
+
+#[derive(Debug, Clone)]
+pub enum AttemptResult {
+    Sent { provider: String, provider_message_id: Option<String>, event: OutboxEvent },
+    RetryScheduled { provider: String, error: String, next_attempt_at: DateTime<Utc> },
+    Failed { provider: String, error: String, event: OutboxEvent },
+}
+
+/// One entry of a message's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessageEvent {
+    pub kind: MessageEventKind,
+    pub status: MessageStatus,
+    pub detail: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageEventKind {
+    Accepted,
+    AttemptSucceeded,
+    AttemptFailed,
+    LeaseExpired,
+}
+
+impl MessageEventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::AttemptSucceeded => "attempt_succeeded",
+            Self::AttemptFailed => "attempt_failed",
+            Self::LeaseExpired => "lease_expired",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Accepted, Self::AttemptSucceeded, Self::AttemptFailed, Self::LeaseExpired]
+            .into_iter()
+            .find(|k| k.as_str() == value)
+    }
+}
+
+/// An event in the transactional outbox, in the envelope herald publishes everywhere.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutboxEvent {
+    pub event_id: EventId,
+    pub event_type: String,
+    pub aggregate_id: String,
+    pub user_id: Option<String>,
+    pub payload: serde_json::Value,
+    pub metadata: serde_json::Value,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// An outbox event with its position in the account's feed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub sequence: i64,
+    pub account_id: AccountId,
+    pub event: OutboxEvent,
+}
+
+/// An API key as stored: never the key itself, only its SHA-256.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKeyRecord {
+    pub id: ApiKeyId,
+    pub account_id: AccountId,
+    pub name: String,
+    pub prefix: String,
+    pub hash: [u8; 32],
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Message counts per status, for drains, tests and metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatusCounts {
+    pub pending: u64,
+    pub sending: u64,
+    pub sent: u64,
+    pub failed: u64,
+    pub other: u64,
+}
+
+impl StatusCounts {
+    pub fn total(&self) -> u64 {
+        self.pending + self.sending + self.sent + self.failed + self.other
+    }
+}

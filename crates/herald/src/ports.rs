@@ -1,0 +1,116 @@
+//! The ports services depend on. Adapters (SQLite, PostgreSQL, providers) implement
+//! them; `app.rs` picks which.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use herald_domain::{AccountId, ApiKeyId, MessageId};
+
+use crate::model::{
+    ApiKeyRecord, AttemptOutcome, ClaimedMessage, Message, MessageEvent, NewMessage, StatusCounts,
+    StoredEvent,
+};
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Returns the default account, creating it on first use.
+    async fn ensure_default_account(&self) -> StoreResult<AccountId>;
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()>;
+    async fn find_api_key_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<ApiKeyRecord>>;
+    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>>;
+    /// Marks a key revoked; false when there is no such active key.
+    async fn revoke_api_key(&self, id: ApiKeyId, at: DateTime<Utc>) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Stores a `pending` message and its `accepted` timeline entry in one transaction.
+    async fn insert_message(&self, message: &NewMessage) -> StoreResult<()>;
+    /// The message if it exists and belongs to `account`.
+    async fn get_message(&self, account: AccountId, id: MessageId) -> StoreResult<Option<Message>>;
+    async fn list_message_events(&self, id: MessageId) -> StoreResult<Vec<MessageEvent>>;
+    /// Atomically moves up to `limit` due `pending` messages to `sending` under a lease held
+    /// by `owner` until `lease_until`. No two callers ever get the same message while its
+    /// lease is valid.
+    async fn claim_due_messages(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedMessage>>;
+    /// Commits a batch of attempt results in one transaction: each message's new state, its
+    /// timeline entry and, for a success, its outbox event. Results for messages whose
+    /// lease `owner` no longer holds are dropped. Returns how many were applied.
+    async fn record_outcomes(&self, owner: &str, outcomes: &[AttemptOutcome]) -> StoreResult<u64>;
+    /// Puts `sending` messages whose lease expired before `now` back to `pending`.
+    async fn requeue_expired_leases(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+    async fn status_counts(&self) -> StoreResult<StatusCounts>;
+}
+
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// The account's events after `after` (exclusive), oldest first.
+    async fn list_events(
+        &self,
+        account: AccountId,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredEvent>>;
+}
+
+/// Everything herald keeps, behind one handle.
+#[async_trait]
+pub trait Store: AccountStore + MessageStore + OutboxStore {
+    /// Applies pending migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// Cheap round trip, for readiness.
+    async fn ping(&self) -> StoreResult<()>;
+    /// "sqlite" or "postgres".
+    fn backend(&self) -> &'static str;
+    async fn close(&self);
+}
+
+/// One outbound message as a provider sees it.
+#[derive(Debug, Clone)]
+pub struct OutboundSms<'a> {
+    pub message_id: MessageId,
+    pub to: &'a str,
+    pub from: Option<&'a str>,
+    pub body: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderReceipt {
+    pub provider_message_id: Option<String>,
+}
+
+/// A provider's answer when it did not accept the message, saying what to do next.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    /// Worth trying again (timeouts, connection errors, 429, 5xx).
+    #[error("retryable: {reason}")]
+    Retryable { reason: String, retry_after: Option<Duration> },
+    /// Will never succeed as is (invalid number, rejected content, other 4xx).
+    #[error("permanent: {reason}")]
+    Permanent { reason: String },
+}
+
+#[async_trait]
+pub trait Provider: Send + Sync {
+    fn name(&self) -> &str;
+    async fn send_sms(&self, sms: &OutboundSms<'_>) -> Result<ProviderReceipt, ProviderError>;
+}

@@ -1,0 +1,5 @@
+//! Provider adapters: where a message leaves herald.
+
+pub mod mock;
+
+pub use mock::MockProvider;

@@ -1,0 +1,78 @@
+//! API keys: generation, hashing and authentication.
+//!
+//! A key is 32 random bytes (base64url) behind a `hrld_` marker. Only its SHA-256 is
+//! stored; a random 256-bit key needs no slow password hash. Lookup is by hash, and the
+//! stored hash is compared again in constant time before the key is trusted.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use chrono::Utc;
+use herald_domain::{AccountId, ApiKeyId};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::{
+    model::ApiKeyRecord,
+    ports::{Store, StoreResult},
+};
+
+const KEY_MARKER: &str = "hrld_";
+const GENERATED_PREFIX_LEN: usize = 12;
+
+/// A key just created; `secret` is shown once and never stored.
+#[derive(Debug)]
+pub struct CreatedKey {
+    pub record: ApiKeyRecord,
+    pub secret: String,
+}
+
+pub fn hash_key(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+fn record_for(account: AccountId, name: &str, secret: &str, prefix: String) -> ApiKeyRecord {
+    ApiKeyRecord {
+        id: ApiKeyId::new(),
+        account_id: account,
+        name: name.to_owned(),
+        prefix,
+        hash: hash_key(secret),
+        created_at: Utc::now(),
+        revoked_at: None,
+    }
+}
+
+pub async fn create(store: &dyn Store, account: AccountId, name: &str) -> StoreResult<CreatedKey> {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let secret = format!("{KEY_MARKER}{}", URL_SAFE_NO_PAD.encode(bytes));
+    let record = record_for(account, name, &secret, secret[..GENERATED_PREFIX_LEN].to_owned());
+    store.insert_api_key(&record).await?;
+    Ok(CreatedKey { record, secret })
+}
+
+/// Makes sure an operator-chosen key (`HERALD_BOOTSTRAP_API_KEY`) exists. A key that was
+/// revoked stays revoked: returns false then.
+pub async fn ensure_bootstrap(store: &dyn Store, account: AccountId, secret: &str) -> StoreResult<bool> {
+    if let Some(existing) = store.find_api_key_by_hash(&hash_key(secret)).await? {
+        return Ok(existing.revoked_at.is_none());
+    }
+    // Operator-chosen keys may be short: show only a little of them in listings.
+    let prefix: String = secret.chars().take(3).collect();
+    store.insert_api_key(&record_for(account, "bootstrap", secret, prefix)).await?;
+    Ok(true)
+}
+
+/// The account a presented key belongs to, or None for unknown and revoked keys alike.
+pub async fn authenticate(store: &dyn Store, presented: &str) -> StoreResult<Option<AccountId>> {
+    let hash = hash_key(presented);
+    let Some(record) = store.find_api_key_by_hash(&hash).await? else {
+        return Ok(None);
+    };
+    let matches: bool = record.hash.ct_eq(&hash).into();
+    Ok((matches && record.revoked_at.is_none()).then_some(record.account_id))
+}
+
+pub async fn has_active_key(store: &dyn Store) -> StoreResult<bool> {
+    Ok(store.list_api_keys().await?.iter().any(|k| k.revoked_at.is_none()))
+}

@@ -1,0 +1,63 @@
+//! Builders for the events herald publishes (the outbox envelope and its payloads).
+
+use chrono::{DateTime, Utc};
+use herald_domain::EventId;
+use serde_json::json;
+
+use crate::model::{ClaimedMessage, OutboxEvent};
+
+/// `sms.sent`: the provider accepted an SMS (the SMS brief's `SmsSent`).
+pub fn sms_sent(
+    message: &ClaimedMessage,
+    provider: &str,
+    provider_message_id: Option<&str>,
+    at: DateTime<Utc>,
+) -> OutboxEvent {
+    OutboxEvent {
+        event_id: EventId::new(),
+        event_type: "sms.sent".into(),
+        aggregate_id: message.id.to_string(),
+        user_id: message.user_id.clone(),
+        payload: json!({
+            "message_id": message.id,
+            "channel": message.channel,
+            "phone_number": message.recipient,
+            "sender": message.sender,
+            "provider": provider,
+            "provider_message_id": provider_message_id,
+            "attempt": message.retry_count + 1,
+            "sent_at": at,
+        }),
+        metadata: metadata(message),
+        timestamp: at,
+    }
+}
+
+/// `notification.failed`: a message ended `failed` (permanent error or out of retries).
+pub fn notification_failed(
+    message: &ClaimedMessage,
+    provider: &str,
+    error: &str,
+    at: DateTime<Utc>,
+) -> OutboxEvent {
+    OutboxEvent {
+        event_id: EventId::new(),
+        event_type: "notification.failed".into(),
+        aggregate_id: message.id.to_string(),
+        user_id: message.user_id.clone(),
+        payload: json!({
+            "notification_id": message.id,
+            "channel": message.channel,
+            "provider": provider,
+            "error": error,
+            "attempts": message.retry_count + 1,
+            "failed_at": at,
+        }),
+        metadata: metadata(message),
+        timestamp: at,
+    }
+}
+
+fn metadata(message: &ClaimedMessage) -> serde_json::Value {
+    json!({ "account_id": message.account_id, "source": "herald", "version": 1 })
+}

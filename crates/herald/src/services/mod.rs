@@ -1,0 +1,5 @@
+//! Application services: herald's use cases, written against the ports only.
+
+pub mod api_keys;
+pub mod events;
+pub mod intake;

@@ -1,0 +1,88 @@
+//! Accounts and API keys.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use herald_domain::{AccountId, ApiKeyId};
+use sqlx::{postgres::PgRow, Row};
+use uuid::Uuid;
+
+use super::PgStore;
+use crate::{
+    model::ApiKeyRecord,
+    ports::{AccountStore, StoreResult},
+    store::{hash_from_bytes, DEFAULT_ACCOUNT_NAME},
+};
+
+const API_KEY_COLUMNS: &str = "id, account_id, name, prefix, key_hash, created_at, revoked_at";
+
+fn api_key_from_row(row: &PgRow) -> StoreResult<ApiKeyRecord> {
+    Ok(ApiKeyRecord {
+        id: ApiKeyId::from_uuid(row.try_get("id")?),
+        account_id: AccountId::from_uuid(row.try_get("account_id")?),
+        name: row.try_get("name")?,
+        prefix: row.try_get("prefix")?,
+        hash: hash_from_bytes(row.try_get("key_hash")?)?,
+        created_at: row.try_get("created_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+#[async_trait]
+impl AccountStore for PgStore {
+    async fn ensure_default_account(&self) -> StoreResult<AccountId> {
+        sqlx::query(
+            "INSERT INTO accounts (id, name, is_default, created_at) VALUES ($1, $2, TRUE, now())
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(AccountId::new().as_uuid())
+        .bind(DEFAULT_ACCOUNT_NAME)
+        .execute(&self.pool)
+        .await?;
+        let id: Uuid = sqlx::query_scalar("SELECT id FROM accounts WHERE is_default")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(AccountId::from_uuid(id))
+    }
+
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, account_id, name, prefix, key_hash, created_at, revoked_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(key.id.as_uuid())
+        .bind(key.account_id.as_uuid())
+        .bind(&key.name)
+        .bind(&key.prefix)
+        .bind(&key.hash[..])
+        .bind(key.created_at)
+        .bind(key.revoked_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn find_api_key_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<ApiKeyRecord>> {
+        let row = sqlx::query(&format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = $1"))
+            .bind(&hash[..])
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(api_key_from_row).transpose()
+    }
+
+    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
+        let rows = sqlx::query(&format!("SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(api_key_from_row).collect()
+    }
+
+    async fn revoke_api_key(&self, id: ApiKeyId, at: DateTime<Utc>) -> StoreResult<bool> {
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(at)
+                .bind(id.as_uuid())
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
