@@ -25,7 +25,10 @@ impl MessageBody {
         }
         let actual = input.chars().count();
         if actual > Self::MAX_CHARS {
-            return Err(MessageBodyError::TooLong { max: Self::MAX_CHARS, actual });
+            return Err(MessageBodyError::TooLong {
+                max: Self::MAX_CHARS,
+                actual,
+            });
         }
         Ok(Self(input.to_owned()))
     }
@@ -68,6 +71,9 @@ mod tests {
         let max_of_multibyte = "\u{e9}".repeat(MessageBody::MAX_CHARS);
         assert!(MessageBody::parse(&max_of_multibyte).is_ok());
         let too_long = "a".repeat(MessageBody::MAX_CHARS + 1);
-        assert!(matches!(MessageBody::parse(&too_long), Err(MessageBodyError::TooLong { .. })));
+        assert!(matches!(
+            MessageBody::parse(&too_long),
+            Err(MessageBodyError::TooLong { .. })
+        ));
     }
 }

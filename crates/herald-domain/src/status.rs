@@ -59,7 +59,10 @@ impl MessageStatus {
 
     /// A terminal message will not be sent again unless someone replays it.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Sent | Self::Delivered | Self::Failed | Self::Cancelled | Self::Suppressed)
+        matches!(
+            self,
+            Self::Sent | Self::Delivered | Self::Failed | Self::Cancelled | Self::Suppressed
+        )
     }
 
     pub fn can_transition_to(self, next: Self) -> bool {
@@ -122,7 +125,10 @@ mod tests {
 
     #[test]
     fn only_pending_and_sending_are_not_terminal() {
-        let open: Vec<_> = MessageStatus::ALL.into_iter().filter(|s| !s.is_terminal()).collect();
+        let open: Vec<_> = MessageStatus::ALL
+            .into_iter()
+            .filter(|s| !s.is_terminal())
+            .collect();
         assert_eq!(open, vec![Pending, Sending]);
     }
 

@@ -25,9 +25,18 @@ pub struct Roles {
 }
 
 impl Roles {
-    pub const ALL: Roles = Roles { api: true, worker: true };
-    pub const API: Roles = Roles { api: true, worker: false };
-    pub const WORKER: Roles = Roles { api: false, worker: true };
+    pub const ALL: Roles = Roles {
+        api: true,
+        worker: true,
+    };
+    pub const API: Roles = Roles {
+        api: true,
+        worker: false,
+    };
+    pub const WORKER: Roles = Roles {
+        api: false,
+        worker: true,
+    };
 }
 
 /// How the process's API key situation looked at start-up (for the start-up banner).
@@ -56,7 +65,9 @@ pub struct Application {
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application").field("roles", &self.roles).finish_non_exhaustive()
+        f.debug_struct("Application")
+            .field("roles", &self.roles)
+            .finish_non_exhaustive()
     }
 }
 
@@ -64,8 +75,16 @@ impl std::fmt::Debug for Application {
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let store = store::connect(&config.database_url)
         .await
-        .with_context(|| format!("could not open the database ({})", redact_url(&config.database_url)))?;
-    store.migrate().await.context("could not migrate the database")?;
+        .with_context(|| {
+            format!(
+                "could not open the database ({})",
+                redact_url(&config.database_url)
+            )
+        })?;
+    store
+        .migrate()
+        .await
+        .context("could not migrate the database")?;
     Ok(store)
 }
 
@@ -99,7 +118,11 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let store = open_store(&config).await?;
         let account = store.ensure_default_account().await?;
-        let key_notice = if roles.api { ensure_api_key(&config, store.as_ref(), account).await? } else { KeyNotice::Existing };
+        let key_notice = if roles.api {
+            ensure_api_key(&config, store.as_ref(), account).await?
+        } else {
+            KeyNotice::Existing
+        };
         let listener = if roles.api {
             Some(
                 TcpListener::bind(config.listen)
@@ -142,8 +165,12 @@ impl Application {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut tasks = JoinSet::new();
         if self.roles.worker {
-            let dispatcher =
-                Dispatcher::new(self.store.clone(), self.provider.clone(), self.config.dispatch.clone(), self.wake.clone());
+            let dispatcher = Dispatcher::new(
+                self.store.clone(),
+                self.provider.clone(),
+                self.config.dispatch.clone(),
+                self.wake.clone(),
+            );
             let token = shutdown.clone();
             tasks.spawn(async move {
                 dispatcher.run(token).await;
@@ -179,13 +206,19 @@ impl Application {
     }
 }
 
-async fn ensure_api_key(config: &Config, store: &dyn Store, account: AccountId) -> anyhow::Result<KeyNotice> {
+async fn ensure_api_key(
+    config: &Config,
+    store: &dyn Store,
+    account: AccountId,
+) -> anyhow::Result<KeyNotice> {
     if let Some(key) = &config.bootstrap_api_key {
-        return Ok(if api_keys::ensure_bootstrap(store, account, key.expose()).await? {
-            KeyNotice::Bootstrap
-        } else {
-            KeyNotice::BootstrapRevoked
-        });
+        return Ok(
+            if api_keys::ensure_bootstrap(store, account, key.expose()).await? {
+                KeyNotice::Bootstrap
+            } else {
+                KeyNotice::BootstrapRevoked
+            },
+        );
     }
     if api_keys::has_active_key(store).await? {
         return Ok(KeyNotice::Existing);
@@ -223,7 +256,10 @@ mod tests {
 
     #[test]
     fn passwords_are_removed_from_database_urls() {
-        assert_eq!(redact_url("postgres://app:s3cret@db:5432/herald"), "postgres://app:***@db:5432/herald");
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/herald"),
+            "postgres://app:***@db:5432/herald"
+        );
         assert_eq!(redact_url("sqlite://herald.db"), "sqlite://herald.db");
     }
 }

@@ -115,13 +115,17 @@ impl Default for Config {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { body_limit_bytes: 1024 * 1024 }
+        Self {
+            body_limit_bytes: 1024 * 1024,
+        }
     }
 }
 
 impl Default for SmsConfig {
     fn default() -> Self {
-        Self { default_sender: "herald".into() }
+        Self {
+            default_sender: "herald".into(),
+        }
     }
 }
 
@@ -142,7 +146,10 @@ impl Default for DispatchConfig {
 
 impl Default for MockProviderConfig {
     fn default() -> Self {
-        Self { success_rate: 0.95, latency_ms: 0 }
+        Self {
+            success_rate: 0.95,
+            latency_ms: 0,
+        }
     }
 }
 
@@ -195,12 +202,20 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key, reason: &str| Err(ConfigError::Invalid { key, reason: reason.into() });
+        let invalid = |key, reason: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                reason: reason.into(),
+            })
+        };
         if !(self.database_url.starts_with("sqlite:")
             || self.database_url.starts_with("postgres://")
             || self.database_url.starts_with("postgresql://"))
         {
-            return invalid("database_url", "must start with sqlite:, postgres:// or postgresql://");
+            return invalid(
+                "database_url",
+                "must start with sqlite:, postgres:// or postgresql://",
+            );
         }
         if !(0.0..=1.0).contains(&self.mock_provider.success_rate) {
             return invalid("mock_provider.success_rate", "must be between 0.0 and 1.0");
@@ -226,7 +241,10 @@ impl Config {
             return invalid("dispatch.poll_interval_ms", "must be at least 1");
         }
         if self.dispatch.retry_base_ms > self.dispatch.retry_cap_ms {
-            return invalid("dispatch.retry_base_ms", "must not exceed dispatch.retry_cap_ms");
+            return invalid(
+                "dispatch.retry_base_ms",
+                "must not exceed dispatch.retry_cap_ms",
+            );
         }
         if self.http.body_limit_bytes < 1024 {
             return invalid("http.body_limit_bytes", "must be at least 1024");
@@ -254,7 +272,10 @@ mod tests {
     #[test]
     fn env_overrides_file_and_defaults() {
         Jail::expect_with(|jail| {
-            jail.create_file("herald.toml", "listen = \"0.0.0.0:9000\"\n[dispatch]\nbatch_size = 7\n")?;
+            jail.create_file(
+                "herald.toml",
+                "listen = \"0.0.0.0:9000\"\n[dispatch]\nbatch_size = 7\n",
+            )?;
             jail.set_env("HERALD_DISPATCH__BATCH_SIZE", "9");
             jail.set_env("DATABASE_URL", "postgres://db/herald");
             let config = Config::load(None).unwrap();
@@ -284,7 +305,7 @@ mod tests {
             jail.set_env("HERALD_MOCK_PROVIDER__SUCCESS_RATE", "0.5");
             jail.set_env("HERALD_LISTEN", "not-an-address");
             let err = Config::load(None).unwrap_err().to_string();
-            assert!(err.contains("listen"), "{err}");
+            assert!(err.to_lowercase().contains("listen"), "{err}");
             Ok(())
         });
     }

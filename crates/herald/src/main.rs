@@ -8,7 +8,8 @@ async fn main() -> std::process::ExitCode {
     match herald::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            #[allow(clippy::print_stderr)] // the one place errors reach a human without logging set up
+            #[allow(clippy::print_stderr)]
+            // the one place errors reach a human without logging set up
             {
                 eprintln!("error: {error:#}");
             }

@@ -63,9 +63,21 @@ pub struct AttemptOutcome {
 
 #[derive(Debug, Clone)]
 pub enum AttemptResult {
-    Sent { provider: String, provider_message_id: Option<String>, event: OutboxEvent },
-    RetryScheduled { provider: String, error: String, next_attempt_at: DateTime<Utc> },
-    Failed { provider: String, error: String, event: OutboxEvent },
+    Sent {
+        provider: String,
+        provider_message_id: Option<String>,
+        event: OutboxEvent,
+    },
+    RetryScheduled {
+        provider: String,
+        error: String,
+        next_attempt_at: DateTime<Utc>,
+    },
+    Failed {
+        provider: String,
+        error: String,
+        event: OutboxEvent,
+    },
 }
 
 /// One entry of a message's timeline.
@@ -97,9 +109,14 @@ impl MessageEventKind {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::Accepted, Self::AttemptSucceeded, Self::AttemptFailed, Self::LeaseExpired]
-            .into_iter()
-            .find(|k| k.as_str() == value)
+        [
+            Self::Accepted,
+            Self::AttemptSucceeded,
+            Self::AttemptFailed,
+            Self::LeaseExpired,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == value)
     }
 }
 

@@ -103,7 +103,10 @@ pub struct ProviderReceipt {
 pub enum ProviderError {
     /// Worth trying again (timeouts, connection errors, 429, 5xx).
     #[error("retryable: {reason}")]
-    Retryable { reason: String, retry_after: Option<Duration> },
+    Retryable {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
     /// Will never succeed as is (invalid number, rejected content, other 4xx).
     #[error("permanent: {reason}")]
     Permanent { reason: String },

@@ -94,7 +94,12 @@ pub struct TimelineEntry {
 fn notification_out(message: Message, events: Vec<MessageEvent>) -> NotificationOut {
     let attempts = events
         .iter()
-        .filter(|e| matches!(e.kind, MessageEventKind::AttemptSucceeded | MessageEventKind::AttemptFailed))
+        .filter(|e| {
+            matches!(
+                e.kind,
+                MessageEventKind::AttemptSucceeded | MessageEventKind::AttemptFailed
+            )
+        })
         .count() as u32;
     NotificationOut {
         id: message.id,
@@ -114,7 +119,12 @@ fn notification_out(message: Message, events: Vec<MessageEvent>) -> Notification
         sent_at: message.sent_at,
         events: events
             .into_iter()
-            .map(|e| TimelineEntry { kind: e.kind, status: e.status, detail: e.detail, at: e.at })
+            .map(|e| TimelineEntry {
+                kind: e.kind,
+                status: e.status,
+                detail: e.detail,
+                at: e.at,
+            })
             .collect(),
     }
 }
@@ -148,16 +158,34 @@ pub async fn send_notification(
             request.channel
         )));
     }
-    let to = PhoneNumber::parse(&request.to)
-        .map_err(|e| ApiError::validation(format!("'to' {e}")))?;
-    let from = request.from.as_deref().unwrap_or(&state.config.sms.default_sender);
+    let to =
+        PhoneNumber::parse(&request.to).map_err(|e| ApiError::validation(format!("'to' {e}")))?;
+    let from = request
+        .from
+        .as_deref()
+        .unwrap_or(&state.config.sms.default_sender);
     let from = SenderId::parse(from).map_err(|e| ApiError::validation(format!("'from': {e}")))?;
-    let body = MessageBody::parse(&request.body).map_err(|e| ApiError::validation(format!("'body' {e}")))?;
+    let body = MessageBody::parse(&request.body)
+        .map_err(|e| ApiError::validation(format!("'body' {e}")))?;
     let accepted = state
         .intake
-        .accept_sms(auth.account_id, SmsDraft { to, from, body, user_id: None })
+        .accept_sms(
+            auth.account_id,
+            SmsDraft {
+                to,
+                from,
+                body,
+                user_id: None,
+            },
+        )
         .await?;
-    Ok((StatusCode::ACCEPTED, Json(SendNotificationOut { id: accepted.id, status: accepted.status })))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(SendNotificationOut {
+            id: accepted.id,
+            status: accepted.status,
+        }),
+    ))
 }
 
 /// A notification's status, attempts and timeline.
@@ -178,9 +206,19 @@ pub async fn get_notification(
     auth: Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult<Json<NotificationOut>> {
-    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "NOTIFICATION_NOT_FOUND", format!("no notification {id}"));
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NOTIFICATION_NOT_FOUND",
+            format!("no notification {id}"),
+        )
+    };
     let message_id: MessageId = id.parse().map_err(|_| not_found())?;
-    let message = state.store.get_message(auth.account_id, message_id).await?.ok_or_else(not_found)?;
+    let message = state
+        .store
+        .get_message(auth.account_id, message_id)
+        .await?
+        .ok_or_else(not_found)?;
     let events = state.store.list_message_events(message_id).await?;
     Ok(Json(notification_out(message, events)))
 }

@@ -1,10 +1,15 @@
 //! Assembles every resource router, the docs and the fallbacks into one axum app.
 
+use std::time::Duration;
+
 use axum::{
-    extract::{DefaultBodyLimit, Request},
-    http::StatusCode,
+    extract::{DefaultBodyLimit, Request, State},
+    http::{header::CONTENT_LENGTH, StatusCode},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
     Router,
 };
+use futures::StreamExt;
 use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
@@ -23,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .merge(SwaggerUi::new("/docs").url("/api/v1/openapi.json", ApiDoc::openapi()))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(body_limit, drain_oversized_body))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
                 // The path only: query strings may carry personal data.
@@ -35,13 +41,58 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn not_found(request: Request) -> ApiError {
-    ApiError::not_found(format!("no route for {} {}", request.method(), request.uri().path()))
+    ApiError::not_found(format!(
+        "no route for {} {}",
+        request.method(),
+        request.uri().path()
+    ))
 }
 
 async fn method_not_allowed(request: Request) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "METHOD_NOT_ALLOWED",
-        format!("{} is not allowed on {}", request.method(), request.uri().path()),
+        format!(
+            "{} is not allowed on {}",
+            request.method(),
+            request.uri().path()
+        ),
     )
+}
+
+/// Bytes of an oversized body read and discarded before answering 413.
+const DRAIN_CAP: u64 = 64 * 1024 * 1024;
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Reads and discards a body whose declared length is over the limit before the handler
+/// answers 413. Closing a socket that still has unread request bytes makes the kernel
+/// reset the connection, and a client still sending would then see a reset instead of
+/// the 413; draining (bounded in size and time) lets it read the answer.
+async fn drain_oversized_body(
+    State(limit): State<usize>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some(declared) = declared.filter(|len| *len > limit as u64) else {
+        return next.run(request).await;
+    };
+    let (parts, body) = request.into_parts();
+    if declared <= DRAIN_CAP {
+        let mut stream = body.into_data_stream();
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+            while let Some(Ok(_chunk)) = stream.next().await {}
+        })
+        .await;
+    }
+    let error = ApiError::payload_too_large();
+    if parts.uri.path() == "/sms" {
+        sms::SmsError::from(error).into_response()
+    } else {
+        error.into_response()
+    }
 }

@@ -55,7 +55,14 @@ pub struct SmsError {
 
 impl IntoResponse for SmsError {
     fn into_response(self) -> Response {
-        (self.status, Json(SmsResponse { message: self.message, status: "error" })).into_response()
+        (
+            self.status,
+            Json(SmsResponse {
+                message: self.message,
+                status: "error",
+            }),
+        )
+            .into_response()
     }
 }
 
@@ -67,7 +74,10 @@ impl From<ApiError> for SmsError {
         } else {
             error.status
         };
-        Self { status, message: error.message }
+        Self {
+            status,
+            message: error.message,
+        }
     }
 }
 
@@ -83,8 +93,16 @@ fn invalid(field: &str, value: Option<&Value>, reason: &str) -> SmsError {
     }
 }
 
+fn message_rule() -> String {
+    format!(
+        "Must be a non-empty text of at most {} characters",
+        MessageBody::MAX_CHARS
+    )
+}
+
 fn parse_request(request: &SmsRequest) -> Result<SmsDraft, SmsError> {
-    const RECIPIENT_RULE: &str = "Must be a phone number in international format, as digits, e.g. 31612345678";
+    const RECIPIENT_RULE: &str =
+        "Must be a phone number in international format, as digits, e.g. 31612345678";
     let recipient = &request.recipient;
     let to = match recipient {
         Some(Value::Number(n)) => n.as_u64().and_then(|n| PhoneNumber::from_number(n).ok()),
@@ -102,12 +120,17 @@ fn parse_request(request: &SmsRequest) -> Result<SmsDraft, SmsError> {
 
     let message = &request.message;
     let body = match message {
-        Some(Value::String(s)) => MessageBody::parse(s).map_err(|e| format!("Must be a text that {e}")),
-        _ => Err("Must be a non-empty text".to_owned()),
+        Some(Value::String(s)) => MessageBody::parse(s).ok(),
+        _ => None,
     }
-    .map_err(|reason| invalid("message", message.as_ref(), &reason))?;
+    .ok_or_else(|| invalid("message", message.as_ref(), &message_rule()))?;
 
-    Ok(SmsDraft { to, from, body, user_id: None })
+    Ok(SmsDraft {
+        to,
+        from,
+        body,
+        user_id: None,
+    })
 }
 
 /// Accept an SMS for delivery.
@@ -136,8 +159,16 @@ pub async fn send_sms(
     body: Result<Json<SmsRequest>, JsonRejection>,
 ) -> Result<Json<SmsResponse>, SmsError> {
     let auth = auth?;
-    let Json(request) = body.map_err(|rejection| SmsError::from(ApiError::from_json_rejection(&rejection)))?;
+    let Json(request) =
+        body.map_err(|rejection| SmsError::from(ApiError::from_json_rejection(&rejection)))?;
     let draft = parse_request(&request)?;
-    state.intake.accept_sms(auth.account_id, draft).await.map_err(ApiError::from)?;
-    Ok(Json(SmsResponse { message: "Your SMS is being handled".into(), status: "ok" }))
+    state
+        .intake
+        .accept_sms(auth.account_id, draft)
+        .await
+        .map_err(ApiError::from)?;
+    Ok(Json(SmsResponse {
+        message: "Your SMS is being handled".into(),
+        status: "ok",
+    }))
 }

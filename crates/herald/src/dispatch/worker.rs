@@ -33,7 +33,9 @@ pub struct Dispatcher {
 
 impl std::fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dispatcher").field("owner", &self.owner).finish_non_exhaustive()
+        f.debug_struct("Dispatcher")
+            .field("owner", &self.owner)
+            .finish_non_exhaustive()
     }
 }
 
@@ -44,9 +46,20 @@ impl Dispatcher {
         config: DispatchConfig,
         wake: Arc<Notify>,
     ) -> Self {
-        let owner = format!("worker-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
+        let owner = format!(
+            "worker-{}-{}",
+            std::process::id(),
+            uuid::Uuid::now_v7().simple()
+        );
         let policy = config.retry_policy();
-        Self { store, provider, config, policy, owner, wake }
+        Self {
+            store,
+            provider,
+            config,
+            policy,
+            owner,
+            wake,
+        }
     }
 
     /// Runs until `shutdown` fires. A batch already claimed is finished and committed first.
@@ -104,7 +117,11 @@ impl Dispatcher {
             .await;
         let applied = self.store.record_outcomes(&self.owner, &outcomes).await?;
         if applied as usize != claimed {
-            tracing::warn!(claimed, applied, "some results were dropped: their leases had expired");
+            tracing::warn!(
+                claimed,
+                applied,
+                "some results were dropped: their leases had expired"
+            );
         }
         Ok(claimed)
     }
@@ -161,7 +178,10 @@ impl Dispatcher {
         .await
     }
 
-    async fn call_provider(&self, message: &ClaimedMessage) -> Result<crate::ports::ProviderReceipt, ProviderError> {
+    async fn call_provider(
+        &self,
+        message: &ClaimedMessage,
+    ) -> Result<crate::ports::ProviderReceipt, ProviderError> {
         if message.channel != Channel::Sms {
             return Err(ProviderError::Permanent {
                 reason: format!("no provider configured for channel {}", message.channel),

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use herald_domain::{AccountId, Channel, MessageBody, MessageId, MessageStatus, PhoneNumber, SenderId};
+use herald_domain::{
+    AccountId, Channel, MessageBody, MessageId, MessageStatus, PhoneNumber, SenderId,
+};
 use tokio::sync::Notify;
 
 use crate::{
@@ -60,6 +62,9 @@ impl Intake {
         self.store.insert_message(&message).await?;
         self.wake.notify_one();
         tracing::info!(message_id = %message.id, "message accepted");
-        Ok(Accepted { id: message.id, status: MessageStatus::Pending })
+        Ok(Accepted {
+            id: message.id,
+            status: MessageStatus::Pending,
+        })
     }
 }

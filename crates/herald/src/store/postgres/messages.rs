@@ -80,7 +80,11 @@ async fn apply_outcome(
     let id = outcome.message_id.as_uuid();
     let at = outcome.at;
     let (status, detail, updated) = match &outcome.result {
-        AttemptResult::Sent { provider, provider_message_id, event } => {
+        AttemptResult::Sent {
+            provider,
+            provider_message_id,
+            event,
+        } => {
             let updated = sqlx::query(
                 "UPDATE messages SET status = 'sent', provider = $1, provider_message_id = $2,
                         last_error = NULL, next_attempt_at = NULL, lease_owner = NULL,
@@ -98,9 +102,17 @@ async fn apply_outcome(
             if updated == 1 {
                 super::outbox::insert_event(tx, outcome.account_id, event).await?;
             }
-            (MessageStatus::Sent, format!("accepted by {provider}"), updated)
+            (
+                MessageStatus::Sent,
+                format!("accepted by {provider}"),
+                updated,
+            )
         }
-        AttemptResult::RetryScheduled { provider, error, next_attempt_at } => {
+        AttemptResult::RetryScheduled {
+            provider,
+            error,
+            next_attempt_at,
+        } => {
             let updated = sqlx::query(
                 "UPDATE messages SET status = 'pending', provider = $1, last_error = $2,
                         retry_count = retry_count + 1, next_attempt_at = $3, lease_owner = NULL,
@@ -116,10 +128,17 @@ async fn apply_outcome(
             .execute(&mut **tx)
             .await?
             .rows_affected();
-            let detail = format!("{provider}: {error}; retry at {}", next_attempt_at.to_rfc3339());
+            let detail = format!(
+                "{provider}: {error}; retry at {}",
+                next_attempt_at.to_rfc3339()
+            );
             (MessageStatus::Pending, detail, updated)
         }
-        AttemptResult::Failed { provider, error, event } => {
+        AttemptResult::Failed {
+            provider,
+            error,
+            event,
+        } => {
             let updated = sqlx::query(
                 "UPDATE messages SET status = 'failed', provider = $1, last_error = $2,
                         next_attempt_at = NULL, lease_owner = NULL, lease_expires_at = NULL,
@@ -137,7 +156,11 @@ async fn apply_outcome(
             if updated == 1 {
                 super::outbox::insert_event(tx, outcome.account_id, event).await?;
             }
-            (MessageStatus::Failed, format!("{provider}: {error}"), updated)
+            (
+                MessageStatus::Failed,
+                format!("{provider}: {error}"),
+                updated,
+            )
         }
     };
     if updated != 1 {
@@ -204,8 +227,9 @@ impl MessageStore for PgStore {
             .map(|row| {
                 let kind: String = row.try_get("kind")?;
                 Ok(MessageEvent {
-                    kind: MessageEventKind::parse(&kind)
-                        .ok_or_else(|| StoreError::Corrupt(format!("message_events.kind = {kind:?}")))?,
+                    kind: MessageEventKind::parse(&kind).ok_or_else(|| {
+                        StoreError::Corrupt(format!("message_events.kind = {kind:?}"))
+                    })?,
                     status: parse_column("message_events.status", row.try_get("status")?)?,
                     detail: row.try_get("detail")?,
                     at: row.try_get("at")?,
@@ -267,8 +291,15 @@ impl MessageStore for PgStore {
         .await?;
         for id in &ids {
             let id = MessageId::from_uuid(*id);
-            insert_event(&mut tx, id, MessageEventKind::LeaseExpired, MessageStatus::Pending, None, now)
-                .await?;
+            insert_event(
+                &mut tx,
+                id,
+                MessageEventKind::LeaseExpired,
+                MessageStatus::Pending,
+                None,
+                now,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(ids.len() as u64)

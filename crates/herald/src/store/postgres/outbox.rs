@@ -36,7 +36,12 @@ pub(super) async fn insert_event(
 
 #[async_trait]
 impl OutboxStore for PgStore {
-    async fn list_events(&self, account: AccountId, after: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
+    async fn list_events(
+        &self,
+        account: AccountId,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredEvent>> {
         let rows = sqlx::query(
             "SELECT sequence, event_id, event_type, aggregate_id, user_id, payload, metadata, created_at
              FROM outbox WHERE account_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3",

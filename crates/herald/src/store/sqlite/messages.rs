@@ -57,14 +57,16 @@ async fn insert_event(
     detail: Option<&str>,
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
-    sqlx::query("INSERT INTO message_events (message_id, kind, status, detail, at) VALUES (?, ?, ?, ?, ?)")
-        .bind(message_id.to_string())
-        .bind(kind.as_str())
-        .bind(status.as_str())
-        .bind(detail)
-        .bind(to_millis(at))
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO message_events (message_id, kind, status, detail, at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(message_id.to_string())
+    .bind(kind.as_str())
+    .bind(status.as_str())
+    .bind(detail)
+    .bind(to_millis(at))
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -77,7 +79,11 @@ async fn apply_outcome(
     let id = outcome.message_id.to_string();
     let at = to_millis(outcome.at);
     let (status, detail, updated) = match &outcome.result {
-        AttemptResult::Sent { provider, provider_message_id, event } => {
+        AttemptResult::Sent {
+            provider,
+            provider_message_id,
+            event,
+        } => {
             let updated = sqlx::query(
                 "UPDATE messages SET status = 'sent', provider = ?, provider_message_id = ?,
                         last_error = NULL, next_attempt_at = NULL, lease_owner = NULL,
@@ -99,7 +105,11 @@ async fn apply_outcome(
             let detail = format!("accepted by {provider}");
             (MessageStatus::Sent, detail, updated)
         }
-        AttemptResult::RetryScheduled { provider, error, next_attempt_at } => {
+        AttemptResult::RetryScheduled {
+            provider,
+            error,
+            next_attempt_at,
+        } => {
             let updated = sqlx::query(
                 "UPDATE messages SET status = 'pending', provider = ?, last_error = ?,
                         retry_count = retry_count + 1, next_attempt_at = ?, lease_owner = NULL,
@@ -115,10 +125,17 @@ async fn apply_outcome(
             .execute(&mut **tx)
             .await?
             .rows_affected();
-            let detail = format!("{provider}: {error}; retry at {}", next_attempt_at.to_rfc3339());
+            let detail = format!(
+                "{provider}: {error}; retry at {}",
+                next_attempt_at.to_rfc3339()
+            );
             (MessageStatus::Pending, detail, updated)
         }
-        AttemptResult::Failed { provider, error, event } => {
+        AttemptResult::Failed {
+            provider,
+            error,
+            event,
+        } => {
             let updated = sqlx::query(
                 "UPDATE messages SET status = 'failed', provider = ?, last_error = ?,
                         next_attempt_at = NULL, lease_owner = NULL, lease_expires_at = NULL,
@@ -136,7 +153,11 @@ async fn apply_outcome(
             if updated == 1 {
                 super::outbox::insert_event(tx, outcome.account_id, event).await?;
             }
-            (MessageStatus::Failed, format!("{provider}: {error}"), updated)
+            (
+                MessageStatus::Failed,
+                format!("{provider}: {error}"),
+                updated,
+            )
         }
     };
     if updated != 1 {
@@ -147,7 +168,15 @@ async fn apply_outcome(
     } else {
         MessageEventKind::AttemptFailed
     };
-    insert_event(tx, outcome.message_id, kind, status, Some(&detail), outcome.at).await?;
+    insert_event(
+        tx,
+        outcome.message_id,
+        kind,
+        status,
+        Some(&detail),
+        outcome.at,
+    )
+    .await?;
     Ok(true)
 }
 
@@ -206,8 +235,9 @@ impl MessageStore for SqliteStore {
             .map(|row| {
                 let kind: String = row.try_get("kind")?;
                 Ok(MessageEvent {
-                    kind: MessageEventKind::parse(&kind)
-                        .ok_or_else(|| StoreError::Corrupt(format!("message_events.kind = {kind:?}")))?,
+                    kind: MessageEventKind::parse(&kind).ok_or_else(|| {
+                        StoreError::Corrupt(format!("message_events.kind = {kind:?}"))
+                    })?,
                     status: parse_column("message_events.status", row.try_get("status")?)?,
                     detail: row.try_get("detail")?,
                     at: from_millis(row.try_get("at")?)?,
@@ -266,8 +296,15 @@ impl MessageStore for SqliteStore {
         .await?;
         for id in &ids {
             let id = parse_column("messages.id", id)?;
-            insert_event(&mut tx, id, MessageEventKind::LeaseExpired, MessageStatus::Pending, None, now)
-                .await?;
+            insert_event(
+                &mut tx,
+                id,
+                MessageEventKind::LeaseExpired,
+                MessageStatus::Pending,
+                None,
+                now,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(ids.len() as u64)

@@ -1,0 +1,138 @@
+//! The `herald` binary as a new user meets it: `herald serve` on a fresh directory.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use serde_json::{json, Value};
+
+use crate::helpers::wait_until;
+
+/// Starts `herald serve` with embedded defaults in an empty directory, reads the address
+/// and the printed API key from its banner, sends an SMS with them, and stops it with SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_on_a_fresh_directory_prints_a_key_that_sends_an_sms() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HERALD_LISTEN", "127.0.0.1:0")
+        .env("HERALD_MOCK_PROVIDER__SUCCESS_RATE", "1.0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("herald starts");
+    let stdout = child.stdout.take().unwrap();
+    let banner = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let (mut base_url, mut key) = (None, None);
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(rest) = line.strip_prefix("herald is listening on ") {
+                base_url = Some(rest.trim().to_owned());
+            }
+            if let Some(rest) = line.trim().strip_prefix("export HERALD_API_KEY=") {
+                key = Some(rest.to_owned());
+                break;
+            }
+        }
+        // Keep draining so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        (base_url, key)
+    });
+    let (base_url, key) = tokio::time::timeout(Duration::from_secs(60), banner)
+        .await
+        .expect("banner in time")
+        .unwrap();
+    let base_url = base_url.expect("banner names the address");
+    let key = key.expect("banner prints a new API key");
+    assert!(
+        dir.path().join("herald.db").exists(),
+        "the default SQLite file is created"
+    );
+
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{base_url}/sms"))
+        .header("X-API-Key", &key)
+        .json(&json!({"recipient": 31633450007u64, "originator": "MB", "message": "This is a test message."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let events_url = format!("{base_url}/api/v1/events");
+    let published = wait_until(Duration::from_secs(20), || async {
+        let page: Value = client
+            .get(&events_url)
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        page["data"]
+            .as_array()
+            .is_some_and(|d| d.len() == 1 && d[0]["event_type"] == "sms.sent")
+    })
+    .await;
+    assert!(published, "no sms.sent event");
+
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let exited = wait_until(Duration::from_secs(20), || {
+        let exited = child.try_wait().unwrap();
+        async move { exited.is_some() }
+    })
+    .await;
+    assert!(exited, "herald did not stop on SIGTERM");
+    assert!(child.wait().unwrap().success(), "clean exit after SIGTERM");
+}
+
+/// `herald api-key create | list | revoke` against a fresh database.
+#[test]
+fn api_key_commands_create_list_and_revoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let herald = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("HERALD_DATABASE_URL")
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+
+    let (ok, created) = herald(&["api-key", "create", "--name", "ci"]);
+    assert!(ok, "{created}");
+    let id = created.split_whitespace().nth(2).unwrap().to_owned();
+    let secret = created.lines().last().unwrap().trim().to_owned();
+    assert!(secret.starts_with("hrld_"), "{created}");
+
+    let (ok, listed) = herald(&["api-key", "list"]);
+    assert!(ok);
+    assert!(
+        listed.contains(&id) && listed.contains("active"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&secret), "list never shows a key");
+
+    let (ok, _) = herald(&["api-key", "revoke", &id]);
+    assert!(ok);
+    let (_, listed) = herald(&["api-key", "list"]);
+    assert!(listed.contains("revoked"), "{listed}");
+    let (ok, _) = herald(&["api-key", "revoke", &id]);
+    assert!(!ok, "revoking twice is an error");
+}

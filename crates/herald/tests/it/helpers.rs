@@ -1,0 +1,319 @@
+//! Test scaffolding: fresh databases, a spawned app, typed request helpers, polling.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use herald::{
+    app::{Application, Roles},
+    config::{Config, Secret},
+    ports::Store,
+    providers::MockProvider,
+};
+use tokio_util::sync::CancellationToken;
+
+pub const API_KEY: &str = "test-key-0123456789abcdef";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named `async fn(Backend)` as two tests, `<name>::sqlite` and `<name>::postgres`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+pub(crate) use on_both_backends;
+
+fn services_required() -> bool {
+    std::env::var("HERALD_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("HERALD_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A database that exists for one test and is dropped after it.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    postgres_name: Option<String>,
+}
+
+impl TestDb {
+    /// A fresh, empty database; None (after a loud message) when PostgreSQL is unreachable
+    /// and `HERALD_REQUIRE_SERVICES` is not set.
+    pub async fn create(backend: Backend) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("herald.db").display());
+                Some(Self {
+                    url,
+                    _dir: Some(dir),
+                    postgres_name: None,
+                })
+            }
+            Backend::Postgres => {
+                let admin_url = postgres_admin_url();
+                let admin = match connect_admin(&admin_url).await {
+                    Ok(admin) => admin,
+                    Err(error) => {
+                        assert!(
+                            !services_required(),
+                            "PostgreSQL at {admin_url} is unreachable and HERALD_REQUIRE_SERVICES=1: {error}"
+                        );
+                        eprintln!("\n!!! SKIPPED: PostgreSQL at {admin_url} is unreachable ({error}); set HERALD_REQUIRE_SERVICES=1 to make this a failure\n");
+                        return None;
+                    }
+                };
+                let name = format!("herald_test_{}", uuid::Uuid::now_v7().simple());
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&admin)
+                    .await
+                    .expect("create test database");
+                admin.close().await;
+                let (base, _) = admin_url.rsplit_once('/').expect("database URL has a path");
+                Some(Self {
+                    url: format!("{base}/{name}"),
+                    _dir: None,
+                    postgres_name: Some(name),
+                })
+            }
+        }
+    }
+}
+
+async fn connect_admin(url: &str) -> Result<sqlx::PgPool, sqlx::Error> {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect(url)
+        .await
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_name.take() else {
+            return;
+        };
+        let admin_url = postgres_admin_url();
+        // Drop runs outside async; a short-lived runtime on its own thread does the cleanup.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let admin = connect_admin(&admin_url).await.ok()?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&admin)
+                    .await
+                    .ok()?;
+                admin.close().await;
+                Some(())
+            })
+        })
+        .join();
+    }
+}
+
+/// Configuration for a test app: port 0, a known key, fast retries and polls.
+pub fn test_config(database_url: &str) -> Config {
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: database_url.to_owned(),
+        bootstrap_api_key: Some(Secret::new(API_KEY)),
+        ..Config::default()
+    };
+    config.dispatch.poll_interval_ms = 25;
+    config.dispatch.retry_base_ms = 5;
+    config.dispatch.retry_cap_ms = 20;
+    config.dispatch.provider_timeout_ms = 5_000;
+    config.mock_provider.success_rate = 1.0;
+    config
+}
+
+pub struct TestApp {
+    pub base_url: String,
+    pub client: reqwest::Client,
+    pub mock: Arc<MockProvider>,
+    pub store: Arc<dyn Store>,
+    shutdown: CancellationToken,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    // Dropped last: the database outlives the app using it.
+    _db: TestDb,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, Roles::ALL, |_| {}).await
+    }
+
+    pub async fn spawn_with(
+        backend: Backend,
+        roles: Roles,
+        configure: impl FnOnce(&mut Config),
+    ) -> Option<Self> {
+        let db = TestDb::create(backend).await?;
+        let mut config = test_config(&db.url);
+        configure(&mut config);
+        let mock = Arc::new(
+            MockProvider::new(config.mock_provider.success_rate, Duration::ZERO).recording(),
+        );
+        let app = Application::build_with_provider(config, roles, mock.clone())
+            .await
+            .expect("app builds");
+        let base_url = format!("http://{}", app.local_addr().expect("app listens"));
+        let store = app.store();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(app.run(shutdown.clone()));
+        Some(Self {
+            base_url,
+            client: reqwest::Client::new(),
+            mock,
+            store,
+            shutdown,
+            task: Some(task),
+            _db: db,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// POST with the test key and a JSON body.
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("X-API-Key", API_KEY)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// GET with the test key.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .header("X-API-Key", API_KEY)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.expect("JSON body")
+    }
+
+    /// Sends an SMS through `/api/v1/notifications/send`; returns its id.
+    pub async fn send_notification(&self, to: &str, body: &str) -> String {
+        let response = self
+            .post_json(
+                "/api/v1/notifications/send",
+                &serde_json::json!({"channel": "sms", "to": to, "body": body}),
+            )
+            .await;
+        assert_eq!(response.status(), 202);
+        let json: serde_json::Value = response.json().await.unwrap();
+        json["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Polls the notification until its status is `status`; returns its JSON then.
+    pub async fn wait_for_status(&self, id: &str, status: &str) -> serde_json::Value {
+        let path = format!("/api/v1/notifications/{id}");
+        let found = poll(Duration::from_secs(20), || async {
+            let message = self.get_json(&path).await;
+            (message["status"] == status).then_some(message)
+        })
+        .await;
+        match found {
+            Some(message) => message,
+            None => panic!(
+                "notification {id} never reached {status}; last seen: {:#}",
+                self.get_json(&path).await
+            ),
+        }
+    }
+
+    /// All events in the feed, following cursors.
+    pub async fn all_events(&self) -> Vec<serde_json::Value> {
+        let mut events = Vec::new();
+        let mut after = String::new();
+        loop {
+            let page = self
+                .get_json(&format!("/api/v1/events?after={after}&limit=2"))
+                .await;
+            let data = page["data"].as_array().unwrap().clone();
+            if data.is_empty() {
+                return events;
+            }
+            after = page["next_cursor"].as_str().unwrap().to_owned();
+            events.extend(data);
+        }
+    }
+
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            task.await
+                .expect("app task joins")
+                .expect("app stops cleanly");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Polls `condition` every 10 ms until it holds or `deadline` passes; returns whether it held.
+pub async fn wait_until<F, Fut>(deadline: Duration, mut condition: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    poll(deadline, || {
+        let check = condition();
+        async move { check.await.then_some(()) }
+    })
+    .await
+    .is_some()
+}
+
+/// Polls `probe` every 10 ms until it yields a value or `deadline` passes.
+pub async fn poll<T, F, Fut>(deadline: Duration, mut probe: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let give_up = tokio::time::Instant::now() + deadline;
+    loop {
+        if let Some(value) = probe().await {
+            return Some(value);
+        }
+        if tokio::time::Instant::now() >= give_up {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -1,0 +1,11 @@
+//! herald's integration tests: one binary, the real app over real HTTP, on SQLite and on
+//! PostgreSQL. The provider is herald's own mock.
+
+mod helpers;
+
+mod api_auth;
+mod api_notifications;
+mod api_sms;
+mod cli;
+mod dispatch;
+mod store_contract;

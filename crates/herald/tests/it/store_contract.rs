@@ -1,0 +1,486 @@
+//! The store contract: the same tests, unchanged, against SQLite and PostgreSQL.
+
+use std::{collections::HashSet, sync::Arc};
+
+use chrono::{Duration, Utc};
+use herald::{
+    model::{AttemptOutcome, AttemptResult, MessageEventKind, NewMessage, OutboxEvent},
+    ports::Store,
+    services::api_keys,
+};
+use herald_domain::{AccountId, Channel, EventId, MessageId, MessageStatus};
+use serde_json::json;
+
+use crate::helpers::{on_both_backends, Backend, TestDb};
+
+on_both_backends!(
+    migrations_are_idempotent_and_the_default_account_is_stable,
+    an_inserted_message_reads_back_pending_with_an_accepted_event,
+    messages_are_only_visible_to_their_account,
+    a_claim_takes_only_due_messages_and_never_the_same_one_twice,
+    concurrent_claims_get_disjoint_batches,
+    outcomes_are_applied_only_while_the_lease_is_held,
+    sent_and_failed_outcomes_write_their_outbox_events,
+    expired_leases_are_requeued_with_a_timeline_entry,
+    the_event_feed_is_per_account_and_ordered_by_cursor,
+    api_keys_are_found_by_hash_and_revoked_once,
+);
+
+async fn store(backend: Backend) -> Option<(Arc<dyn Store>, TestDb)> {
+    let db = TestDb::create(backend).await?;
+    let store = herald::store::connect(&db.url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    Some((store, db))
+}
+
+fn new_message(account: AccountId, created_at: chrono::DateTime<Utc>) -> NewMessage {
+    NewMessage {
+        id: MessageId::new(),
+        account_id: account,
+        channel: Channel::Sms,
+        recipient: "+31633450007".into(),
+        sender: Some("MB".into()),
+        body: "hello".into(),
+        user_id: Some("user-1".into()),
+        created_at,
+    }
+}
+
+fn event(message: MessageId, event_type: &str) -> OutboxEvent {
+    OutboxEvent {
+        event_id: EventId::new(),
+        event_type: event_type.into(),
+        aggregate_id: message.to_string(),
+        user_id: None,
+        payload: json!({"message_id": message}),
+        metadata: json!({"source": "test"}),
+        timestamp: Utc::now(),
+    }
+}
+
+fn sent(account: AccountId, id: MessageId) -> AttemptOutcome {
+    AttemptOutcome {
+        message_id: id,
+        account_id: account,
+        at: Utc::now(),
+        result: AttemptResult::Sent {
+            provider: "mock".into(),
+            provider_message_id: Some("p-1".into()),
+            event: event(id, "sms.sent"),
+        },
+    }
+}
+
+async fn migrations_are_idempotent_and_the_default_account_is_stable(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else {
+        return;
+    };
+    store.migrate().await.expect("second migrate is a no-op");
+    let first = store.ensure_default_account().await.unwrap();
+    let second = store.ensure_default_account().await.unwrap();
+    assert_eq!(first, second);
+    store.ping().await.unwrap();
+}
+
+async fn an_inserted_message_reads_back_pending_with_an_accepted_event(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else {
+        return;
+    };
+    let account = store.ensure_default_account().await.unwrap();
+    let message = new_message(account, Utc::now());
+    store.insert_message(&message).await.unwrap();
+
+    let stored = store
+        .get_message(account, message.id)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(stored.status, MessageStatus::Pending);
+    assert_eq!(stored.recipient, "+31633450007");
+    assert_eq!(stored.sender.as_deref(), Some("MB"));
+    assert_eq!(stored.user_id.as_deref(), Some("user-1"));
+    assert_eq!(stored.retry_count, 0);
+    assert_eq!(
+        stored.created_at.timestamp_millis(),
+        message.created_at.timestamp_millis()
+    );
+    let events = store.list_message_events(message.id).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, MessageEventKind::Accepted);
+    assert_eq!(store.status_counts().await.unwrap().pending, 1);
+}
+
+async fn messages_are_only_visible_to_their_account(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else {
+        return;
+    };
+    let account = store.ensure_default_account().await.unwrap();
+    let message = new_message(account, Utc::now());
+    store.insert_message(&message).await.unwrap();
+    assert!(store
+        .get_message(AccountId::new(), message.id)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .get_message(account, MessageId::new())
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn a_claim_takes_only_due_messages_and_never_the_same_one_twice(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else {
+        return;
+    };
+    let account = store.ensure_default_account().await.unwrap();
+    let now = Utc::now();
+    let due = new_message(account, now - Duration::seconds(5));
+    let future = new_message(account, now + Duration::hours(1));
+    store.insert_message(&due).await.unwrap();
+    store.insert_message(&future).await.unwrap();
+
+    let lease = now + Duration::seconds(30);
+    let first = store.claim_due_messages("a", now, lease, 10).await.unwrap();
+    assert_eq!(first.iter().map(|m| m.id).collect::<Vec<_>>(), vec![due.id]);
+    assert_eq!(first[0].body, "hello");
+    let second = store.claim_due_messages("b", now, lease, 10).await.unwrap();
+    assert!(second.is_empty(), "a leased message is not claimable");
+    let claimed = store.get_message(account, due.id).await.unwrap().unwrap();
+    assert_eq!(claimed.status, MessageStatus::Sending);
+}
+
+async fn concurrent_claims_get_disjoint_batches(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else {
+        return;
+    };
+    let account = store.ensure_default_account().await.unwrap();
+    let created = Utc::now() - Duration::seconds(1);
+    for _ in 0..200 {
+        store
+            .insert_message(&new_message(account, created))
+            .await
+            .unwrap();
+    }
+    let now = Utc::now();
+    let lease = now + Duration::seconds(30);
+    let claimers = (0..4).map(|n| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let owner = format!("worker-{n}");
+            let mut mine = Vec::new();
+            loop {
+                let batch = store
+                    .claim_due_messages(&owner, now, lease, 7)
+                    .await
+                    .unwrap();
+                if batch.is_empty() {
+                    return mine;
+                }
+                mine.extend(batch.into_iter().map(|m| m.id));
+            }
+        })
+    });
+    let mut seen = HashSet::new();
+    let mut total = 0;
+    for claimer in claimers {
+        for id in claimer.await.unwrap() {
+            total += 1;
+            assert!(seen.insert(id), "message {id} claimed twice");
+        }
+    }
+    assert_eq!(total, 200);
+}
+
+async fn outcomes_are_applied_only_while_the_lease_is_held(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else {
+        return;
+    };
+    let account = store.ensure_default_account().await.unwrap();
+    let now = Utc::now();
+    let message = new_message(account, now);
+    store.insert_message(&message).await.unwrap();
+    store
+        .claim_due_messages("owner", now, now + Duration::seconds(30), 1)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store
+            .record_outcomes("intruder", &[sent(account, message.id)])
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .get_message(account, message.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        MessageStatus::Sending
+    );
+
+    let retry_at = now + Duration::seconds(60);
+    let retry = AttemptOutcome {
+        message_id: message.id,
+        account_id: account,
+        at: now,
+        result: AttemptResult::RetryScheduled {
+            provider: "mock".into(),
+            error: "503".into(),
+            next_attempt_at: retry_at,
+        },
+    };
+    assert_eq!(
+        store
+            .record_outcomes("owner", &[retry.clone()])
+            .await
+            .unwrap(),
+        1
+    );
+    let pending = store
+        .get_message(account, message.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pending.status, MessageStatus::Pending);
+    assert_eq!(pending.retry_count, 1);
+    assert_eq!(pending.last_error.as_deref(), Some("503"));
+    assert_eq!(
+        pending.next_attempt_at.unwrap().timestamp_millis(),
+        retry_at.timestamp_millis()
+    );
+    assert_eq!(
+        store.record_outcomes("owner", &[retry]).await.unwrap(),
+        0,
+        "no longer leased"
+    );
+    assert!(
+        store
+            .claim_due_messages("owner", now, now + Duration::seconds(30), 1)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not due before its retry time"
+    );
+}
+
+async fn sent_and_failed_outcomes_write_their_outbox_events(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else {
+        return;
+    };
+    let account = store.ensure_default_account().await.unwrap();
+    let now = Utc::now();
+    let ok = new_message(account, now);
+    let bad = new_message(account, now);
+    store.insert_message(&ok).await.unwrap();
+    store.insert_message(&bad).await.unwrap();
+    store
+        .claim_due_messages("w", now, now + Duration::seconds(30), 10)
+        .await
+        .unwrap();
+    let failed = AttemptOutcome {
+        message_id: bad.id,
+        account_id: account,
+        at: now,
+        result: AttemptResult::Failed {
+            provider: "mock".into(),
+            error: "invalid number".into(),
+            event: event(bad.id, "notification.failed"),
+        },
+    };
+
+    assert_eq!(
+        store
+            .record_outcomes("w", &[sent(account, ok.id), failed])
+            .await
+            .unwrap(),
+        2
+    );
+
+    let ok_row = store.get_message(account, ok.id).await.unwrap().unwrap();
+    assert_eq!(ok_row.status, MessageStatus::Sent);
+    assert_eq!(ok_row.provider_message_id.as_deref(), Some("p-1"));
+    assert!(ok_row.sent_at.is_some());
+    let bad_row = store.get_message(account, bad.id).await.unwrap().unwrap();
+    assert_eq!(bad_row.status, MessageStatus::Failed);
+    assert_eq!(bad_row.last_error.as_deref(), Some("invalid number"));
+    let events = store.list_events(account, 0, 10).await.unwrap();
+    let types: Vec<&str> = events.iter().map(|e| e.event.event_type.as_str()).collect();
+    assert_eq!(types, ["sms.sent", "notification.failed"]);
+    assert_eq!(events[0].event.payload, json!({"message_id": ok.id}));
+    let counts = store.status_counts().await.unwrap();
+    assert_eq!((counts.sent, counts.failed, counts.pending), (1, 1, 0));
+}
+
+async fn expired_leases_are_requeued_with_a_timeline_entry(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else {
+        return;
+    };
+    let account = store.ensure_default_account().await.unwrap();
+    let now = Utc::now();
+    let message = new_message(account, now);
+    store.insert_message(&message).await.unwrap();
+    store
+        .claim_due_messages("crashed", now, now + Duration::seconds(1), 1)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.requeue_expired_leases(now).await.unwrap(),
+        0,
+        "lease still valid"
+    );
+    assert_eq!(
+        store
+            .requeue_expired_leases(now + Duration::seconds(2))
+            .await
+            .unwrap(),
+        1
+    );
+
+    let row = store
+        .get_message(account, message.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.status, MessageStatus::Pending);
+    let kinds: Vec<_> = store
+        .list_message_events(message.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [MessageEventKind::Accepted, MessageEventKind::LeaseExpired]
+    );
+    let later = now + Duration::seconds(3);
+    let reclaimed = store
+        .claim_due_messages("rescuer", later, later + Duration::seconds(30), 1)
+        .await
+        .unwrap();
+    assert_eq!(reclaimed.len(), 1);
+    assert_eq!(
+        store
+            .record_outcomes("crashed", &[sent(account, message.id)])
+            .await
+            .unwrap(),
+        0,
+        "the old owner's result is dropped"
+    );
+}
+
+async fn the_event_feed_is_per_account_and_ordered_by_cursor(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else {
+        return;
+    };
+    let account = store.ensure_default_account().await.unwrap();
+    let now = Utc::now();
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let message = new_message(account, now);
+        store.insert_message(&message).await.unwrap();
+        ids.push(message.id);
+    }
+    store
+        .claim_due_messages("w", now, now + Duration::seconds(30), 10)
+        .await
+        .unwrap();
+    let outcomes: Vec<_> = ids.iter().map(|id| sent(account, *id)).collect();
+    store.record_outcomes("w", &outcomes).await.unwrap();
+
+    let first = store.list_events(account, 0, 3).await.unwrap();
+    let rest = store
+        .list_events(account, first.last().unwrap().sequence, 3)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 3);
+    assert_eq!(rest.len(), 2);
+    let aggregates: Vec<String> = first
+        .iter()
+        .chain(&rest)
+        .map(|e| e.event.aggregate_id.clone())
+        .collect();
+    assert_eq!(
+        aggregates,
+        ids.iter().map(ToString::to_string).collect::<Vec<_>>()
+    );
+    assert!(store
+        .list_events(AccountId::new(), 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn api_keys_are_found_by_hash_and_revoked_once(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else {
+        return;
+    };
+    let account = store.ensure_default_account().await.unwrap();
+    let created = api_keys::create(store.as_ref(), account, "ci")
+        .await
+        .unwrap();
+
+    assert_eq!(
+        api_keys::authenticate(store.as_ref(), &created.secret)
+            .await
+            .unwrap(),
+        Some(account)
+    );
+    assert_eq!(
+        api_keys::authenticate(store.as_ref(), "hrld_wrong")
+            .await
+            .unwrap(),
+        None
+    );
+    let listed = store.list_api_keys().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].name, "ci");
+    assert!(created.secret.starts_with(&listed[0].prefix));
+    assert_ne!(
+        &listed[0].hash[..],
+        created.secret.as_bytes(),
+        "only the hash is stored"
+    );
+
+    assert!(store
+        .revoke_api_key(created.record.id, Utc::now())
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .revoke_api_key(created.record.id, Utc::now())
+            .await
+            .unwrap(),
+        "already revoked"
+    );
+    assert_eq!(
+        api_keys::authenticate(store.as_ref(), &created.secret)
+            .await
+            .unwrap(),
+        None
+    );
+
+    assert!(
+        api_keys::ensure_bootstrap(store.as_ref(), account, "operator-chosen-key")
+            .await
+            .unwrap()
+    );
+    assert!(
+        api_keys::ensure_bootstrap(store.as_ref(), account, "operator-chosen-key")
+            .await
+            .unwrap(),
+        "idempotent"
+    );
+    assert_eq!(store.list_api_keys().await.unwrap().len(), 2);
+    assert_eq!(
+        api_keys::authenticate(store.as_ref(), "operator-chosen-key")
+            .await
+            .unwrap(),
+        Some(account)
+    );
+}
