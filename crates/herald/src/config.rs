@@ -188,14 +188,14 @@ impl Config {
             });
         }
         Self::from_figment(
-            Figment::from(Serialized::defaults(Config::default()))
+            &Figment::from(Serialized::defaults(Config::default()))
                 .merge(Toml::file(path))
                 .merge(Env::raw().only(&["DATABASE_URL"]))
                 .merge(Env::prefixed("HERALD_").split("__")),
         )
     }
 
-    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+    pub fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
         let config: Config = figment.extract().map_err(Box::new)?;
         config.validate()?;
         Ok(config)
@@ -265,6 +265,7 @@ impl Config {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail closures return its large error type
 mod tests {
     use super::*;
     use figment::Jail;

@@ -1,6 +1,8 @@
 //! herald's integration tests: one binary, the real app over real HTTP, on SQLite and on
 //! PostgreSQL. The provider is herald's own mock.
 
+#![allow(clippy::print_stderr)] // a skipped service test says so loudly on stderr
+
 mod helpers;
 
 mod api_auth;

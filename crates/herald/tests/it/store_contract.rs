@@ -235,7 +235,7 @@ async fn outcomes_are_applied_only_while_the_lease_is_held(backend: Backend) {
     };
     assert_eq!(
         store
-            .record_outcomes("owner", &[retry.clone()])
+            .record_outcomes("owner", std::slice::from_ref(&retry))
             .await
             .unwrap(),
         1
