@@ -47,3 +47,78 @@ fn counts_from_rows(rows: Vec<(String, i64)>) -> crate::model::StatusCounts {
     }
     counts
 }
+
+/// What one attempt outcome does to its message row, in the same terms for every backend.
+struct OutcomeEffect<'a> {
+    status: herald_domain::MessageStatus,
+    kind: crate::model::MessageEventKind,
+    detail: String,
+    provider: &'a str,
+    provider_message_id: Option<&'a str>,
+    last_error: Option<&'a str>,
+    next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
+    retry_increment: i32,
+    sent_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The outbox event the outcome publishes, if any.
+    event: Option<&'a crate::model::OutboxEvent>,
+}
+
+impl<'a> OutcomeEffect<'a> {
+    fn of(outcome: &'a crate::model::AttemptOutcome) -> Self {
+        use crate::model::{AttemptResult, MessageEventKind};
+        use herald_domain::MessageStatus;
+        match &outcome.result {
+            AttemptResult::Sent {
+                provider,
+                provider_message_id,
+                event,
+            } => Self {
+                status: MessageStatus::Sent,
+                kind: MessageEventKind::AttemptSucceeded,
+                detail: format!("accepted by {provider}"),
+                provider,
+                provider_message_id: provider_message_id.as_deref(),
+                last_error: None,
+                next_attempt_at: None,
+                retry_increment: 0,
+                sent_at: Some(outcome.at),
+                event: Some(event),
+            },
+            AttemptResult::RetryScheduled {
+                provider,
+                error,
+                next_attempt_at,
+            } => Self {
+                status: MessageStatus::Pending,
+                kind: MessageEventKind::AttemptFailed,
+                detail: format!(
+                    "{provider}: {error}; retry at {}",
+                    next_attempt_at.to_rfc3339()
+                ),
+                provider,
+                provider_message_id: None,
+                last_error: Some(error),
+                next_attempt_at: Some(*next_attempt_at),
+                retry_increment: 1,
+                sent_at: None,
+                event: None,
+            },
+            AttemptResult::Failed {
+                provider,
+                error,
+                event,
+            } => Self {
+                status: MessageStatus::Failed,
+                kind: MessageEventKind::AttemptFailed,
+                detail: format!("{provider}: {error}"),
+                provider,
+                provider_message_id: None,
+                last_error: Some(error),
+                next_attempt_at: None,
+                retry_increment: 0,
+                sent_at: None,
+                event: Some(event),
+            },
+        }
+    }
+}

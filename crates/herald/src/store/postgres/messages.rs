@@ -1,5 +1,7 @@
 //! Messages (the job rows) and their timelines.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::{AccountId, MessageId, MessageStatus};
@@ -9,11 +11,11 @@ use uuid::Uuid;
 use super::PgStore;
 use crate::{
     model::{
-        AttemptOutcome, AttemptResult, ClaimedMessage, Message, MessageEvent, MessageEventKind,
-        NewMessage, StatusCounts,
+        AttemptOutcome, ClaimedMessage, Message, MessageEvent, MessageEventKind, NewMessage,
+        OutboxEvent, StatusCounts,
     },
     ports::{MessageStore, StoreError, StoreResult},
-    store::parse_column,
+    store::{parse_column, OutcomeEffect},
 };
 
 fn message_from_row(row: &PgRow) -> StoreResult<Message> {
@@ -69,110 +71,6 @@ async fn insert_event(
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-/// Applies one outcome if `owner` still holds the message's lease; false otherwise.
-async fn apply_outcome(
-    tx: &mut Transaction<'_, Postgres>,
-    owner: &str,
-    outcome: &AttemptOutcome,
-) -> StoreResult<bool> {
-    let id = outcome.message_id.as_uuid();
-    let at = outcome.at;
-    let (status, detail, updated) = match &outcome.result {
-        AttemptResult::Sent {
-            provider,
-            provider_message_id,
-            event,
-        } => {
-            let updated = sqlx::query(
-                "UPDATE messages SET status = 'sent', provider = $1, provider_message_id = $2,
-                        last_error = NULL, next_attempt_at = NULL, lease_owner = NULL,
-                        lease_expires_at = NULL, sent_at = $3, updated_at = $3
-                 WHERE id = $4 AND status = 'sending' AND lease_owner = $5",
-            )
-            .bind(provider)
-            .bind(provider_message_id)
-            .bind(at)
-            .bind(id)
-            .bind(owner)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
-            if updated == 1 {
-                super::outbox::insert_event(tx, outcome.account_id, event).await?;
-            }
-            (
-                MessageStatus::Sent,
-                format!("accepted by {provider}"),
-                updated,
-            )
-        }
-        AttemptResult::RetryScheduled {
-            provider,
-            error,
-            next_attempt_at,
-        } => {
-            let updated = sqlx::query(
-                "UPDATE messages SET status = 'pending', provider = $1, last_error = $2,
-                        retry_count = retry_count + 1, next_attempt_at = $3, lease_owner = NULL,
-                        lease_expires_at = NULL, updated_at = $4
-                 WHERE id = $5 AND status = 'sending' AND lease_owner = $6",
-            )
-            .bind(provider)
-            .bind(error)
-            .bind(next_attempt_at)
-            .bind(at)
-            .bind(id)
-            .bind(owner)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
-            let detail = format!(
-                "{provider}: {error}; retry at {}",
-                next_attempt_at.to_rfc3339()
-            );
-            (MessageStatus::Pending, detail, updated)
-        }
-        AttemptResult::Failed {
-            provider,
-            error,
-            event,
-        } => {
-            let updated = sqlx::query(
-                "UPDATE messages SET status = 'failed', provider = $1, last_error = $2,
-                        next_attempt_at = NULL, lease_owner = NULL, lease_expires_at = NULL,
-                        updated_at = $3
-                 WHERE id = $4 AND status = 'sending' AND lease_owner = $5",
-            )
-            .bind(provider)
-            .bind(error)
-            .bind(at)
-            .bind(id)
-            .bind(owner)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
-            if updated == 1 {
-                super::outbox::insert_event(tx, outcome.account_id, event).await?;
-            }
-            (
-                MessageStatus::Failed,
-                format!("{provider}: {error}"),
-                updated,
-            )
-        }
-    };
-    if updated != 1 {
-        return Ok(false);
-    }
-    let kind = if status == MessageStatus::Sent {
-        MessageEventKind::AttemptSucceeded
-    } else {
-        MessageEventKind::AttemptFailed
-    };
-    insert_event(tx, outcome.message_id, kind, status, Some(&detail), at).await?;
-    Ok(true)
 }
 
 #[async_trait]
@@ -267,15 +165,87 @@ impl MessageStore for PgStore {
     }
 
     async fn record_outcomes(&self, owner: &str, outcomes: &[AttemptOutcome]) -> StoreResult<u64> {
+        // Set-based: one UPDATE, one timeline INSERT and one outbox INSERT per batch, so a
+        // batch costs three round trips however many messages it holds.
+        let effects: Vec<OutcomeEffect<'_>> = outcomes.iter().map(OutcomeEffect::of).collect();
         let mut tx = self.pool.begin().await?;
-        let mut applied = 0;
-        for outcome in outcomes {
-            if apply_outcome(&mut tx, owner, outcome).await? {
-                applied += 1;
-            }
-        }
+        let applied: Vec<Uuid> = sqlx::query_scalar(
+            "UPDATE messages m SET status = o.status, provider = o.provider,
+                    provider_message_id = COALESCE(o.provider_message_id, m.provider_message_id),
+                    last_error = o.last_error, next_attempt_at = o.next_attempt_at,
+                    retry_count = m.retry_count + o.retry_increment,
+                    sent_at = COALESCE(o.sent_at, m.sent_at),
+                    lease_owner = NULL, lease_expires_at = NULL, updated_at = o.at
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+                         $6::timestamptz[], $7::int[], $8::timestamptz[], $9::timestamptz[])
+                  AS o(id, status, provider, provider_message_id, last_error, next_attempt_at,
+                       retry_increment, sent_at, at)
+             WHERE m.id = o.id AND m.status = 'sending' AND m.lease_owner = $10
+             RETURNING m.id",
+        )
+        .bind(
+            outcomes
+                .iter()
+                .map(|o| o.message_id.as_uuid())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            effects
+                .iter()
+                .map(|e| e.status.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(effects.iter().map(|e| e.provider).collect::<Vec<_>>())
+        .bind(
+            effects
+                .iter()
+                .map(|e| e.provider_message_id)
+                .collect::<Vec<_>>(),
+        )
+        .bind(effects.iter().map(|e| e.last_error).collect::<Vec<_>>())
+        .bind(
+            effects
+                .iter()
+                .map(|e| e.next_attempt_at)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            effects
+                .iter()
+                .map(|e| e.retry_increment)
+                .collect::<Vec<_>>(),
+        )
+        .bind(effects.iter().map(|e| e.sent_at).collect::<Vec<_>>())
+        .bind(outcomes.iter().map(|o| o.at).collect::<Vec<_>>())
+        .bind(owner)
+        .fetch_all(&mut *tx)
+        .await?;
+        let applied: HashSet<Uuid> = applied.into_iter().collect();
+        let kept: Vec<(&AttemptOutcome, &OutcomeEffect<'_>)> = outcomes
+            .iter()
+            .zip(&effects)
+            .filter(|(o, _)| applied.contains(&o.message_id.as_uuid()))
+            .collect();
+
+        sqlx::query(
+            "INSERT INTO message_events (message_id, kind, status, detail, at)
+             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])",
+        )
+        .bind(kept.iter().map(|(o, _)| o.message_id.as_uuid()).collect::<Vec<_>>())
+        .bind(kept.iter().map(|(_, e)| e.kind.as_str()).collect::<Vec<_>>())
+        .bind(kept.iter().map(|(_, e)| e.status.as_str()).collect::<Vec<_>>())
+        .bind(kept.iter().map(|(_, e)| e.detail.as_str()).collect::<Vec<_>>())
+        .bind(kept.iter().map(|(o, _)| o.at).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+
+        let events: Vec<(AccountId, &OutboxEvent)> = kept
+            .iter()
+            .filter_map(|(o, e)| e.event.map(|event| (o.account_id, event)))
+            .collect();
+        super::outbox::insert_events(&mut tx, &events).await?;
         tx.commit().await?;
-        Ok(applied)
+        Ok(applied.len() as u64)
     }
 
     async fn requeue_expired_leases(&self, now: DateTime<Utc>) -> StoreResult<u64> {

@@ -10,25 +10,63 @@ use crate::{
     ports::{OutboxStore, StoreResult},
 };
 
-/// Adds `event` to the outbox inside the caller's transaction.
-pub(super) async fn insert_event(
+/// Adds `events` to the outbox inside the caller's transaction, in order, in one statement.
+pub(super) async fn insert_events(
     tx: &mut Transaction<'_, Postgres>,
-    account: AccountId,
-    event: &OutboxEvent,
+    events: &[(AccountId, &OutboxEvent)],
 ) -> StoreResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
     sqlx::query(
         "INSERT INTO outbox (event_id, account_id, event_type, aggregate_id, user_id, payload,
                              metadata, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         SELECT event_id, account_id, event_type, aggregate_id, user_id, payload, metadata,
+                created_at
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],
+                     $6::jsonb[], $7::jsonb[], $8::timestamptz[]) WITH ORDINALITY
+              AS e(event_id, account_id, event_type, aggregate_id, user_id, payload, metadata,
+                   created_at, position)
+         ORDER BY position",
     )
-    .bind(event.event_id.as_uuid())
-    .bind(account.as_uuid())
-    .bind(&event.event_type)
-    .bind(&event.aggregate_id)
-    .bind(&event.user_id)
-    .bind(&event.payload)
-    .bind(&event.metadata)
-    .bind(event.timestamp)
+    .bind(
+        events
+            .iter()
+            .map(|(_, e)| e.event_id.as_uuid())
+            .collect::<Vec<_>>(),
+    )
+    .bind(events.iter().map(|(a, _)| a.as_uuid()).collect::<Vec<_>>())
+    .bind(
+        events
+            .iter()
+            .map(|(_, e)| e.event_type.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|(_, e)| e.aggregate_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|(_, e)| e.user_id.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|(_, e)| e.payload.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|(_, e)| e.metadata.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(events.iter().map(|(_, e)| e.timestamp).collect::<Vec<_>>())
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -8,11 +8,11 @@ use sqlx::{sqlite::SqliteRow, Row, Sqlite, Transaction};
 use super::{from_millis, from_opt_millis, to_millis, SqliteStore};
 use crate::{
     model::{
-        AttemptOutcome, AttemptResult, ClaimedMessage, Message, MessageEvent, MessageEventKind,
-        NewMessage, StatusCounts,
+        AttemptOutcome, ClaimedMessage, Message, MessageEvent, MessageEventKind, NewMessage,
+        StatusCounts,
     },
     ports::{MessageStore, StoreError, StoreResult},
-    store::parse_column,
+    store::{parse_column, OutcomeEffect},
 };
 
 fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
@@ -76,107 +76,42 @@ async fn apply_outcome(
     owner: &str,
     outcome: &AttemptOutcome,
 ) -> StoreResult<bool> {
-    let id = outcome.message_id.to_string();
-    let at = to_millis(outcome.at);
-    let (status, detail, updated) = match &outcome.result {
-        AttemptResult::Sent {
-            provider,
-            provider_message_id,
-            event,
-        } => {
-            let updated = sqlx::query(
-                "UPDATE messages SET status = 'sent', provider = ?, provider_message_id = ?,
-                        last_error = NULL, next_attempt_at = NULL, lease_owner = NULL,
-                        lease_expires_at = NULL, sent_at = ?, updated_at = ?
-                 WHERE id = ? AND status = 'sending' AND lease_owner = ?",
-            )
-            .bind(provider)
-            .bind(provider_message_id)
-            .bind(at)
-            .bind(at)
-            .bind(&id)
-            .bind(owner)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
-            if updated == 1 {
-                super::outbox::insert_event(tx, outcome.account_id, event).await?;
-            }
-            let detail = format!("accepted by {provider}");
-            (MessageStatus::Sent, detail, updated)
-        }
-        AttemptResult::RetryScheduled {
-            provider,
-            error,
-            next_attempt_at,
-        } => {
-            let updated = sqlx::query(
-                "UPDATE messages SET status = 'pending', provider = ?, last_error = ?,
-                        retry_count = retry_count + 1, next_attempt_at = ?, lease_owner = NULL,
-                        lease_expires_at = NULL, updated_at = ?
-                 WHERE id = ? AND status = 'sending' AND lease_owner = ?",
-            )
-            .bind(provider)
-            .bind(error)
-            .bind(to_millis(*next_attempt_at))
-            .bind(at)
-            .bind(&id)
-            .bind(owner)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
-            let detail = format!(
-                "{provider}: {error}; retry at {}",
-                next_attempt_at.to_rfc3339()
-            );
-            (MessageStatus::Pending, detail, updated)
-        }
-        AttemptResult::Failed {
-            provider,
-            error,
-            event,
-        } => {
-            let updated = sqlx::query(
-                "UPDATE messages SET status = 'failed', provider = ?, last_error = ?,
-                        next_attempt_at = NULL, lease_owner = NULL, lease_expires_at = NULL,
-                        updated_at = ?
-                 WHERE id = ? AND status = 'sending' AND lease_owner = ?",
-            )
-            .bind(provider)
-            .bind(error)
-            .bind(at)
-            .bind(&id)
-            .bind(owner)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
-            if updated == 1 {
-                super::outbox::insert_event(tx, outcome.account_id, event).await?;
-            }
-            (
-                MessageStatus::Failed,
-                format!("{provider}: {error}"),
-                updated,
-            )
-        }
-    };
+    let effect = OutcomeEffect::of(outcome);
+    let updated = sqlx::query(
+        "UPDATE messages SET status = ?, provider = ?,
+                provider_message_id = COALESCE(?, provider_message_id), last_error = ?,
+                next_attempt_at = ?, retry_count = retry_count + ?, sent_at = COALESCE(?, sent_at),
+                lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
+         WHERE id = ? AND status = 'sending' AND lease_owner = ?",
+    )
+    .bind(effect.status.as_str())
+    .bind(effect.provider)
+    .bind(effect.provider_message_id)
+    .bind(effect.last_error)
+    .bind(effect.next_attempt_at.map(to_millis))
+    .bind(effect.retry_increment)
+    .bind(effect.sent_at.map(to_millis))
+    .bind(to_millis(outcome.at))
+    .bind(outcome.message_id.to_string())
+    .bind(owner)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
     if updated != 1 {
         return Ok(false);
     }
-    let kind = if status == MessageStatus::Sent {
-        MessageEventKind::AttemptSucceeded
-    } else {
-        MessageEventKind::AttemptFailed
-    };
     insert_event(
         tx,
         outcome.message_id,
-        kind,
-        status,
-        Some(&detail),
+        effect.kind,
+        effect.status,
+        Some(&effect.detail),
         outcome.at,
     )
     .await?;
+    if let Some(event) = effect.event {
+        super::outbox::insert_event(tx, outcome.account_id, event).await?;
+    }
     Ok(true)
 }
 
