@@ -1,6 +1,8 @@
 //! Logging: human-readable for a terminal, JSON (`HERALD_LOG_FORMAT=json`) for machines.
 //! The filter comes from `HERALD_LOG` (or `RUST_LOG`), default `info`.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::{fmt, EnvFilter};
 
 use crate::config::LogFormat;
@@ -19,6 +21,9 @@ pub fn init(format: LogFormat) {
             .flatten_event(true)
             .with_current_span(true)
             .try_init(),
-        LogFormat::Pretty => builder.compact().try_init(),
+        LogFormat::Pretty => builder
+            .compact()
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
     };
 }

@@ -9,5 +9,6 @@ mod api_auth;
 mod api_notifications;
 mod api_sms;
 mod cli;
+mod config_example;
 mod dispatch;
 mod store_contract;
