@@ -52,6 +52,21 @@ pub struct ClaimedMessage {
     pub retry_count: u32,
 }
 
+impl From<Message> for ClaimedMessage {
+    fn from(message: Message) -> Self {
+        Self {
+            id: message.id,
+            account_id: message.account_id,
+            channel: message.channel,
+            recipient: message.recipient,
+            sender: message.sender,
+            body: message.body,
+            user_id: message.user_id,
+            retry_count: message.retry_count,
+        }
+    }
+}
+
 /// The result of one provider attempt, to be committed with its event (and outbox row).
 #[derive(Debug, Clone)]
 pub struct AttemptOutcome {

@@ -11,10 +11,14 @@ use serde_json::{json, Value};
 use crate::helpers::wait_until;
 
 /// Starts `herald serve` with embedded defaults in an empty directory, reads the address
-/// and the printed API key from its banner, sends an SMS with them, and stops it with SIGTERM.
+/// and the printed API key from its banner, sends an SMS with them, and stops it with
+/// SIGTERM. Its debug-level JSON logs must show the phone number masked and never the
+/// key, the number or the body.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_on_a_fresh_directory_prints_a_key_that_sends_an_sms() {
+async fn serve_on_a_fresh_directory_prints_a_key_that_sends_an_sms_and_logs_no_secrets() {
     let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("herald.log");
+    let log_file = std::fs::File::create(&log_path).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
         .arg("serve")
         .current_dir(dir.path())
@@ -22,8 +26,10 @@ async fn serve_on_a_fresh_directory_prints_a_key_that_sends_an_sms() {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HERALD_LISTEN", "127.0.0.1:0")
         .env("HERALD_MOCK_PROVIDER__SUCCESS_RATE", "1.0")
+        .env("HERALD_LOG_FORMAT", "json")
+        .env("HERALD_LOG", "debug")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log_file)
         .spawn()
         .expect("herald starts");
     let stdout = child.stdout.take().unwrap();
@@ -95,6 +101,15 @@ async fn serve_on_a_fresh_directory_prints_a_key_that_sends_an_sms() {
     .await;
     assert!(exited, "herald did not stop on SIGTERM");
     assert!(child.wait().unwrap().success(), "clean exit after SIGTERM");
+
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        logs.contains("+316******07"),
+        "the masked number is logged: {logs}"
+    );
+    for secret in [key.as_str(), "31633450007", "This is a test message."] {
+        assert!(!logs.contains(secret), "logs contain {secret:?}");
+    }
 }
 
 /// `herald api-key create | list | revoke` against a fresh database.

@@ -39,19 +39,6 @@ fn message_from_row(row: &PgRow) -> StoreResult<Message> {
     })
 }
 
-fn claimed_from_row(row: &PgRow) -> StoreResult<ClaimedMessage> {
-    Ok(ClaimedMessage {
-        id: MessageId::from_uuid(row.try_get("id")?),
-        account_id: AccountId::from_uuid(row.try_get("account_id")?),
-        channel: parse_column("messages.channel", row.try_get("channel")?)?,
-        recipient: row.try_get("recipient")?,
-        sender: row.try_get("sender")?,
-        body: row.try_get("body")?,
-        user_id: row.try_get("user_id")?,
-        retry_count: row.try_get::<i32, _>("retry_count")? as u32,
-    })
-}
-
 async fn insert_event(
     tx: &mut Transaction<'_, Postgres>,
     message_id: MessageId,
@@ -152,8 +139,7 @@ impl MessageStore for PgStore {
                    ORDER BY next_attempt_at LIMIT $4
                    FOR UPDATE SKIP LOCKED) due
              WHERE m.id = due.id
-             RETURNING m.id, m.account_id, m.channel, m.recipient, m.sender, m.body, m.user_id,
-                       m.retry_count",
+             RETURNING m.*",
         )
         .bind(owner)
         .bind(lease_until)
@@ -161,7 +147,9 @@ impl MessageStore for PgStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(claimed_from_row).collect()
+        rows.iter()
+            .map(|row| message_from_row(row).map(ClaimedMessage::from))
+            .collect()
     }
 
     async fn record_outcomes(&self, owner: &str, outcomes: &[AttemptOutcome]) -> StoreResult<u64> {

@@ -36,19 +36,6 @@ fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
     })
 }
 
-fn claimed_from_row(row: &SqliteRow) -> StoreResult<ClaimedMessage> {
-    Ok(ClaimedMessage {
-        id: parse_column("messages.id", row.try_get("id")?)?,
-        account_id: parse_column("messages.account_id", row.try_get("account_id")?)?,
-        channel: parse_column("messages.channel", row.try_get("channel")?)?,
-        recipient: row.try_get("recipient")?,
-        sender: row.try_get("sender")?,
-        body: row.try_get("body")?,
-        user_id: row.try_get("user_id")?,
-        retry_count: row.try_get::<i64, _>("retry_count")? as u32,
-    })
-}
-
 async fn insert_event(
     tx: &mut Transaction<'_, Sqlite>,
     message_id: MessageId,
@@ -195,7 +182,7 @@ impl MessageStore for SqliteStore {
              WHERE id IN (SELECT id FROM messages
                           WHERE status = 'pending' AND next_attempt_at <= ?3
                           ORDER BY next_attempt_at LIMIT ?4)
-             RETURNING id, account_id, channel, recipient, sender, body, user_id, retry_count",
+             RETURNING *",
         )
         .bind(owner)
         .bind(to_millis(lease_until))
@@ -203,7 +190,9 @@ impl MessageStore for SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(claimed_from_row).collect()
+        rows.iter()
+            .map(|row| message_from_row(row).map(ClaimedMessage::from))
+            .collect()
     }
 
     async fn record_outcomes(&self, owner: &str, outcomes: &[AttemptOutcome]) -> StoreResult<u64> {
