@@ -12,6 +12,8 @@ pub struct MessageBody(String);
 pub enum MessageBodyError {
     #[error("must not be empty")]
     Empty,
+    #[error("must not contain control characters other than newline and tab")]
+    ControlCharacter,
     #[error("must be at most {max} characters, got {actual}")]
     TooLong { max: usize, actual: usize },
 }
@@ -22,6 +24,12 @@ impl MessageBody {
     pub fn parse(input: &str) -> Result<Self, MessageBodyError> {
         if input.trim().is_empty() {
             return Err(MessageBodyError::Empty);
+        }
+        if input
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(MessageBodyError::ControlCharacter);
         }
         let actual = input.chars().count();
         if actual > Self::MAX_CHARS {
@@ -64,6 +72,19 @@ mod tests {
     fn blank_bodies_are_rejected() {
         assert_eq!(MessageBody::parse(""), Err(MessageBodyError::Empty));
         assert_eq!(MessageBody::parse(" \n\t"), Err(MessageBodyError::Empty));
+    }
+
+    #[test]
+    fn control_characters_other_than_line_breaks_and_tabs_are_rejected() {
+        assert_eq!(
+            MessageBody::parse("a\u{0}b"),
+            Err(MessageBodyError::ControlCharacter)
+        );
+        assert_eq!(
+            MessageBody::parse("bell\u{7}"),
+            Err(MessageBodyError::ControlCharacter)
+        );
+        assert!(MessageBody::parse("line one\r\nline\ttwo").is_ok());
     }
 
     #[test]

@@ -13,6 +13,9 @@ pub struct RetryPolicy {
     pub cap: Duration,
 }
 
+/// A provider's `Retry-After` beyond this is treated as this (a day).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// What to do after an attempt failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RetryDecision {
@@ -44,7 +47,8 @@ impl RetryPolicy {
             return RetryDecision::GiveUp;
         }
         let backoff = self.full_jitter(retries_so_far, unit_random);
-        RetryDecision::RetryAfter(retry_after.map_or(backoff, |hint| hint.max(backoff)))
+        let hint = retry_after.map(|hint| hint.min(MAX_RETRY_AFTER));
+        RetryDecision::RetryAfter(hint.map_or(backoff, |hint| hint.max(backoff)))
     }
 
     /// `random(0, min(cap, base * 2^n))`: full jitter spreads retries of a failed burst
@@ -81,6 +85,16 @@ mod tests {
         assert_eq!(
             policy.after_failure(0, 0.0, Some(hint)),
             RetryDecision::RetryAfter(hint)
+        );
+    }
+
+    #[test]
+    fn absurd_retry_after_hints_are_capped() {
+        let policy = RetryPolicy::default();
+        let hint = Some(Duration::from_secs(u64::MAX / 4));
+        assert_eq!(
+            policy.after_failure(0, 0.5, hint),
+            RetryDecision::RetryAfter(MAX_RETRY_AFTER)
         );
     }
 

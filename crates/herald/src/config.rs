@@ -169,6 +169,13 @@ impl DispatchConfig {
     }
 }
 
+/// Environment variables whose values are text even when they look like numbers.
+const TEXT_ENV_KEYS: [(&str, &str); 3] = [
+    ("HERALD_BOOTSTRAP_API_KEY", "bootstrap_api_key"),
+    ("HERALD_SMS__DEFAULT_SENDER", "sms.default_sender"),
+    ("HERALD_DATABASE_URL", "database_url"),
+];
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("invalid configuration: {0}")]
@@ -187,12 +194,18 @@ impl Config {
                 reason: format!("names {}, which does not exist", path.display()),
             });
         }
-        Self::from_figment(
-            &Figment::from(Serialized::defaults(Config::default()))
-                .merge(Toml::file(path))
-                .merge(Env::raw().only(&["DATABASE_URL"]))
-                .merge(Env::prefixed("HERALD_").split("__")),
-        )
+        let mut figment = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(path))
+            .merge(Env::raw().only(&["DATABASE_URL"]))
+            .merge(Env::prefixed("HERALD_").split("__"));
+        // figment guesses types of environment values ("0012345678" becomes the number
+        // 12345678); keys that are text are taken verbatim instead.
+        for (variable, key) in TEXT_ENV_KEYS {
+            if let Ok(value) = std::env::var(variable) {
+                figment = figment.merge((key, value));
+            }
+        }
+        Self::from_figment(&figment)
     }
 
     pub fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
@@ -235,6 +248,15 @@ impl Config {
             return invalid(
                 "dispatch.provider_timeout_ms",
                 "must be at least 1 and shorter than dispatch.lease_secs",
+            );
+        }
+        // Sends of a batch run in waves of `concurrency`; the last wave must still start and
+        // finish inside the lease, or another worker could claim and send the same messages.
+        let waves = u64::from(self.dispatch.batch_size).div_ceil(self.dispatch.concurrency as u64);
+        if waves * self.dispatch.provider_timeout_ms * 2 > self.dispatch.lease_secs * 1000 {
+            return invalid(
+                "dispatch.lease_secs",
+                "must be at least twice ceil(batch_size / concurrency) * provider_timeout_ms",
             );
         }
         if self.dispatch.poll_interval_ms == 0 {
@@ -307,6 +329,29 @@ mod tests {
             jail.set_env("HERALD_LISTEN", "not-an-address");
             let err = Config::load(None).unwrap_err().to_string();
             assert!(err.to_lowercase().contains("listen"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn numeric_looking_text_values_are_kept_verbatim() {
+        Jail::expect_with(|jail| {
+            jail.set_env("HERALD_BOOTSTRAP_API_KEY", "0012345678");
+            jail.set_env("HERALD_SMS__DEFAULT_SENDER", "3535");
+            let config = Config::load(None).unwrap();
+            assert_eq!(config.bootstrap_api_key.unwrap().expose(), "0012345678");
+            assert_eq!(config.sms.default_sender, "3535");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_batch_must_fit_in_its_lease() {
+        Jail::expect_with(|jail| {
+            jail.set_env("HERALD_DISPATCH__BATCH_SIZE", "500");
+            jail.set_env("HERALD_DISPATCH__CONCURRENCY", "10");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("dispatch.lease_secs"), "{err}");
             Ok(())
         });
     }

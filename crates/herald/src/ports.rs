@@ -28,6 +28,7 @@ pub enum StoreError {
 pub trait AccountStore: Send + Sync {
     /// Returns the default account, creating it on first use.
     async fn ensure_default_account(&self) -> StoreResult<AccountId>;
+    /// Stores a key; a key with the same hash already stored is left as it is.
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()>;
     async fn find_api_key_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<ApiKeyRecord>>;
     async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>>;

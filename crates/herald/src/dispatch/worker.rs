@@ -21,6 +21,12 @@ use crate::{
     services::events,
 };
 
+/// Attempts at committing one batch's results before the batch is left to its leases.
+const COMMIT_TRIES: u32 = 5;
+
+/// Longest provider error text kept in `last_error`, the timeline and events.
+const MAX_ERROR_CHARS: usize = 500;
+
 pub struct Dispatcher {
     store: Arc<dyn Store>,
     provider: Arc<dyn Provider>,
@@ -62,7 +68,8 @@ impl Dispatcher {
         }
     }
 
-    /// Runs until `shutdown` fires. A batch already claimed is finished and committed first.
+    /// Runs until `shutdown` fires. Between two batches it checks for shutdown and sweeps
+    /// expired leases when due; a batch already claimed is finished and committed first.
     pub async fn run(self, shutdown: CancellationToken) {
         tracing::info!(owner = %self.owner, "dispatcher started");
         let mut next_lease_sweep = Instant::now();
@@ -72,8 +79,13 @@ impl Dispatcher {
                 self.sweep_expired_leases().await;
                 next_lease_sweep = Instant::now() + self.config.lease() / 2;
             }
-            let pause = match self.drain().await {
-                Ok(()) => {
+            let pause = match self.process_batch().await {
+                // More may be due: claim again at once.
+                Ok(claimed) if claimed > 0 => {
+                    failures = 0;
+                    continue;
+                }
+                Ok(_) => {
                     failures = 0;
                     self.config.poll_interval()
                 }
@@ -115,7 +127,7 @@ impl Dispatcher {
             .buffer_unordered(self.config.concurrency)
             .collect()
             .await;
-        let applied = self.store.record_outcomes(&self.owner, &outcomes).await?;
+        let applied = self.commit(&outcomes).await?;
         if applied as usize != claimed {
             tracing::warn!(
                 claimed,
@@ -124,6 +136,25 @@ impl Dispatcher {
             );
         }
         Ok(claimed)
+    }
+
+    /// Commits a batch's results, retrying a failed commit: giving up means every message
+    /// of the batch is sent again once its lease expires.
+    async fn commit(&self, outcomes: &[AttemptOutcome]) -> StoreResult<u64> {
+        let mut delay = Duration::from_millis(50);
+        let mut tries = 1;
+        loop {
+            match self.store.record_outcomes(&self.owner, outcomes).await {
+                Ok(applied) => return Ok(applied),
+                Err(error) if tries < COMMIT_TRIES => {
+                    tracing::warn!(%error, tries, "committing a batch failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    tries += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
     }
 
     async fn sweep_expired_leases(&self) {
@@ -145,6 +176,7 @@ impl Dispatcher {
             let answer = self.call_provider(&message).await;
             let at = Utc::now();
             let provider = self.provider.name().to_owned();
+            let answer = answer.map_err(sanitize_error);
             let result = match answer {
                 Ok(receipt) => {
                     tracing::debug!("provider accepted");
@@ -201,5 +233,46 @@ impl Dispatcher {
                 retry_after: None,
             }),
         }
+    }
+}
+
+/// Provider error text is foreign input: keep it printable and short before storing it
+/// (PostgreSQL rejects NUL in text and JSON, and an error page can be megabytes).
+fn sanitize_error(error: ProviderError) -> ProviderError {
+    let clean = |reason: String| -> String {
+        reason
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(MAX_ERROR_CHARS)
+            .collect()
+    };
+    match error {
+        ProviderError::Retryable {
+            reason,
+            retry_after,
+        } => ProviderError::Retryable {
+            reason: clean(reason),
+            retry_after,
+        },
+        ProviderError::Permanent { reason } => ProviderError::Permanent {
+            reason: clean(reason),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_errors_lose_control_characters_and_excess_length() {
+        let long = format!("bad\u{0}\nthing{}", "x".repeat(2 * MAX_ERROR_CHARS));
+        let ProviderError::Permanent { reason } =
+            sanitize_error(ProviderError::Permanent { reason: long })
+        else {
+            unreachable!()
+        };
+        assert!(reason.starts_with("bad  thing"), "{reason}");
+        assert_eq!(reason.chars().count(), MAX_ERROR_CHARS);
     }
 }

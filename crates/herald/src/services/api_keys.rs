@@ -63,15 +63,13 @@ pub async fn ensure_bootstrap(
     account: AccountId,
     secret: &str,
 ) -> StoreResult<bool> {
-    if let Some(existing) = store.find_api_key_by_hash(&hash_key(secret)).await? {
-        return Ok(existing.revoked_at.is_none());
-    }
     // Operator-chosen keys may be short: show only a little of them in listings.
     let prefix: String = secret.chars().take(3).collect();
-    store
-        .insert_api_key(&record_for(account, "bootstrap", secret, prefix))
-        .await?;
-    Ok(true)
+    // Insert-if-absent, so replicas starting together with the same key do not collide.
+    let record = record_for(account, "bootstrap", secret, prefix);
+    store.insert_api_key(&record).await?;
+    let stored = store.find_api_key_by_hash(&record.hash).await?;
+    Ok(stored.is_some_and(|key| key.revoked_at.is_none()))
 }
 
 /// The account a presented key belongs to, or None for unknown and revoked keys alike.

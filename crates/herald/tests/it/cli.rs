@@ -10,6 +10,18 @@ use serde_json::{json, Value};
 
 use crate::helpers::wait_until;
 
+/// A child process that is killed if the test ends early (a failed assertion).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Starts `herald serve` with embedded defaults in an empty directory, reads the address
 /// and the printed API key from its banner, sends an SMS with them, and stops it with
 /// SIGTERM. Its debug-level JSON logs must show the phone number masked and never the
@@ -19,20 +31,22 @@ async fn serve_on_a_fresh_directory_prints_a_key_that_sends_an_sms_and_logs_no_s
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("herald.log");
     let log_file = std::fs::File::create(&log_path).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .arg("serve")
-        .current_dir(dir.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HERALD_LISTEN", "127.0.0.1:0")
-        .env("HERALD_MOCK_PROVIDER__SUCCESS_RATE", "1.0")
-        .env("HERALD_LOG_FORMAT", "json")
-        .env("HERALD_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(log_file)
-        .spawn()
-        .expect("herald starts");
-    let stdout = child.stdout.take().unwrap();
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_herald"))
+            .arg("serve")
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HERALD_LISTEN", "127.0.0.1:0")
+            .env("HERALD_MOCK_PROVIDER__SUCCESS_RATE", "1.0")
+            .env("HERALD_LOG_FORMAT", "json")
+            .env("HERALD_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .expect("herald starts"),
+    );
+    let stdout = child.0.stdout.take().unwrap();
     let banner = tokio::task::spawn_blocking(move || {
         let mut lines = BufReader::new(stdout).lines();
         let (mut base_url, mut key) = (None, None);
@@ -88,19 +102,22 @@ async fn serve_on_a_fresh_directory_prints_a_key_that_sends_an_sms_and_logs_no_s
     .await;
     assert!(published, "no sms.sent event");
 
-    let pid = child.id().to_string();
+    let pid = child.0.id().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .unwrap()
         .success());
     let exited = wait_until(Duration::from_secs(20), || {
-        let exited = child.try_wait().unwrap();
+        let exited = child.0.try_wait().unwrap();
         async move { exited.is_some() }
     })
     .await;
     assert!(exited, "herald did not stop on SIGTERM");
-    assert!(child.wait().unwrap().success(), "clean exit after SIGTERM");
+    assert!(
+        child.0.wait().unwrap().success(),
+        "clean exit after SIGTERM"
+    );
 
     let logs = std::fs::read_to_string(&log_path).unwrap();
     assert!(
@@ -120,8 +137,8 @@ fn api_key_commands_create_list_and_revoke() {
         let output = Command::new(env!("CARGO_BIN_EXE_herald"))
             .args(args)
             .current_dir(dir.path())
-            .env_remove("HERALD_DATABASE_URL")
-            .env_remove("DATABASE_URL")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
             .output()
             .unwrap();
         (

@@ -47,7 +47,8 @@ impl AccountStore for PgStore {
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO api_keys (id, account_id, name, prefix, key_hash, created_at, revoked_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (key_hash) DO NOTHING",
         )
         .bind(key.id.as_uuid())
         .bind(key.account_id.as_uuid())

@@ -47,7 +47,8 @@ impl AccountStore for SqliteStore {
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO api_keys (id, account_id, name, prefix, key_hash, created_at, revoked_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (key_hash) DO NOTHING",
         )
         .bind(key.id.to_string())
         .bind(key.account_id.to_string())
