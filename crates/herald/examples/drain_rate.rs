@@ -55,6 +55,7 @@ async fn main() -> anyhow::Result<()> {
                     body: format!("benchmark message {n}"),
                     user_id: None,
                     created_at: Utc::now(),
+                    idempotency: None,
                 };
                 store.insert_message(&message).await
             }

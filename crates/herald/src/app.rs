@@ -177,10 +177,17 @@ impl Application {
                 Ok(())
             });
         }
+        if self.roles.api {
+            tasks.spawn(purge_idempotency_keys(self.store.clone(), shutdown.clone()));
+        }
         if let Some(listener) = self.listener {
             let state = AppState {
                 store: self.store.clone(),
-                intake: Intake::new(self.store.clone(), self.wake.clone()),
+                intake: Intake::new(
+                    self.store.clone(),
+                    self.config.idempotency.clone(),
+                    self.wake.clone(),
+                ),
                 config: self.config.clone(),
             };
             let app = api::router(state);
@@ -203,6 +210,28 @@ impl Application {
         }
         self.store.close().await;
         result
+    }
+}
+
+/// Deletes expired idempotency keys now and then, until shutdown.
+async fn purge_idempotency_keys(
+    store: Arc<dyn Store>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    const EVERY: Duration = Duration::from_secs(600);
+    loop {
+        match store
+            .purge_expired_idempotency_keys(chrono::Utc::now())
+            .await
+        {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "expired idempotency keys deleted"),
+            Err(error) => tracing::warn!(%error, "could not purge expired idempotency keys"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            () = tokio::time::sleep(EVERY) => {}
+        }
     }
 }
 

@@ -24,7 +24,27 @@ pub struct Config {
     pub http: HttpConfig,
     pub sms: SmsConfig,
     pub dispatch: DispatchConfig,
+    pub idempotency: IdempotencyConfig,
     pub mock_provider: MockProviderConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IdempotencyConfig {
+    /// How long a key and its response are kept (at least 24 hours is the promise).
+    pub retention_hours: u64,
+    /// A key whose first request has not completed after this long is considered
+    /// abandoned (its process died) and may be taken by a repeat.
+    pub in_flight_timeout_secs: u64,
+}
+
+impl Default for IdempotencyConfig {
+    fn default() -> Self {
+        Self {
+            retention_hours: 24,
+            in_flight_timeout_secs: 60,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +128,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             sms: SmsConfig::default(),
             dispatch: DispatchConfig::default(),
+            idempotency: IdempotencyConfig::default(),
             mock_provider: MockProviderConfig::default(),
         }
     }
@@ -266,6 +287,17 @@ impl Config {
             return invalid(
                 "dispatch.retry_base_ms",
                 "must not exceed dispatch.retry_cap_ms",
+            );
+        }
+        if self.idempotency.retention_hours == 0 || self.idempotency.retention_hours > 24 * 365 {
+            return invalid("idempotency.retention_hours", "must be between 1 and 8760");
+        }
+        if self.idempotency.in_flight_timeout_secs == 0
+            || self.idempotency.in_flight_timeout_secs > 86_400
+        {
+            return invalid(
+                "idempotency.in_flight_timeout_secs",
+                "must be between 1 and 86400",
             );
         }
         if self.http.body_limit_bytes < 1024 {

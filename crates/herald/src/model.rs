@@ -16,6 +16,31 @@ pub struct NewMessage {
     pub body: String,
     pub user_id: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The idempotency key this message completes, with the response to replay for it.
+    pub idempotency: Option<IdempotentResponse>,
+}
+
+/// The response stored with an idempotency key, replayed for repeats of the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotentResponse {
+    pub key: String,
+    pub status: u16,
+    pub body: String,
+}
+
+/// What the store knows of an idempotency key when a request arrives with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// The key is now this request's: go ahead, and complete it with the message insert.
+    Acquired,
+    /// The first request with this key finished; its response and request fingerprint.
+    Completed {
+        fingerprint: [u8; 32],
+        status: u16,
+        body: String,
+    },
+    /// The first request with this key is still running.
+    InFlight { fingerprint: [u8; 32] },
 }
 
 /// A stored message, as the API shows it.

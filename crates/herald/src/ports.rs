@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use herald_domain::{AccountId, ApiKeyId, MessageId};
 
 use crate::model::{
-    ApiKeyRecord, AttemptOutcome, ClaimedMessage, Message, MessageEvent, NewMessage, StatusCounts,
-    StoredEvent,
+    ApiKeyRecord, AttemptOutcome, ClaimedMessage, IdempotencyClaim, Message, MessageEvent,
+    NewMessage, StatusCounts, StoredEvent,
 };
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -38,7 +38,8 @@ pub trait AccountStore: Send + Sync {
 
 #[async_trait]
 pub trait MessageStore: Send + Sync {
-    /// Stores a `pending` message and its `accepted` timeline entry in one transaction.
+    /// Stores a `pending` message and its `accepted` timeline entry in one transaction,
+    /// completing its idempotency key (if any) in the same transaction.
     async fn insert_message(&self, message: &NewMessage) -> StoreResult<()>;
     /// The message if it exists and belongs to `account`.
     async fn get_message(&self, account: AccountId, id: MessageId) -> StoreResult<Option<Message>>;
@@ -63,6 +64,26 @@ pub trait MessageStore: Send + Sync {
 }
 
 #[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `key` for a request with `fingerprint`, or reports who has it. A key whose
+    /// first request has been in flight since before `stale_before` (its process died) is
+    /// taken over; an expired key is reused.
+    async fn claim_idempotency_key(
+        &self,
+        account: AccountId,
+        key: &str,
+        fingerprint: &[u8; 32],
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<IdempotencyClaim>;
+    /// Frees a key whose request failed before completing, so a retry can run.
+    async fn release_idempotency_key(&self, account: AccountId, key: &str) -> StoreResult<()>;
+    /// Deletes keys that expired before `now`; returns how many.
+    async fn purge_expired_idempotency_keys(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+#[async_trait]
 pub trait OutboxStore: Send + Sync {
     /// The account's events after `after` (exclusive), oldest first.
     async fn list_events(
@@ -75,7 +96,7 @@ pub trait OutboxStore: Send + Sync {
 
 /// Everything herald keeps, behind one handle.
 #[async_trait]
-pub trait Store: AccountStore + MessageStore + OutboxStore {
+pub trait Store: AccountStore + MessageStore + OutboxStore + IdempotencyStore {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
     /// Cheap round trip, for readiness.

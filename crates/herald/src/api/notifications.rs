@@ -3,28 +3,37 @@
 use axum::{
     extract::{Path, State},
     http::StatusCode,
+    response::Response,
     routing::{get, post},
     Json, Router,
 };
 use chrono::{DateTime, Utc};
 use herald_domain::{Channel, MessageBody, MessageId, MessageStatus, PhoneNumber, SenderId};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::{
     auth::Authenticated,
     error::{ApiError, ApiResult, ErrorBody},
-    extract::ApiJson,
+    extract::{
+        from_json_value, replayable_response, replayed_response, ApiJson, IdempotencyHeader,
+    },
     AppState,
 };
 use crate::{
     model::{Message, MessageEvent, MessageEventKind},
-    services::intake::SmsDraft,
+    services::{
+        idempotency::{fingerprint, IdempotencyKey, IdempotentRequest},
+        intake::{Accepted, IntakeOutcome, Respond, SmsDraft},
+    },
 };
+
+const SEND_PATH: &str = "/api/v1/notifications/send";
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/notifications/send", post(send_notification))
+        .route(SEND_PATH, post(send_notification))
         .route("/api/v1/notifications/{id}", get(get_notification))
 }
 
@@ -42,6 +51,8 @@ pub struct SendNotificationIn {
     /// Sender id; the configured `sms.default_sender` when absent.
     #[schema(example = "ACME")]
     pub from: Option<String>,
+    /// Same as the `Idempotency-Key` header (which wins if both are given and agree).
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -143,15 +154,19 @@ fn notification_out(message: Message, events: Vec<MessageEvent>) -> Notification
         (status = 401, description = "Missing, unknown or revoked API key", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid field, unknown field or unsupported channel", body = ErrorBody),
+        (status = 409, description = "A request with this Idempotency-Key is still running", body = ErrorBody),
+        (status = 422, description = "Invalid field, unknown field, unsupported channel, or Idempotency-Key reused with another request", body = ErrorBody),
     ),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and request return the first response; kept 24 hours")),
     security(("api_key" = []), ("bearer" = []))
 )]
 pub async fn send_notification(
     State(state): State<AppState>,
     auth: Authenticated,
-    ApiJson(request): ApiJson<SendNotificationIn>,
-) -> ApiResult<(StatusCode, Json<SendNotificationOut>)> {
+    IdempotencyHeader(header_key): IdempotencyHeader,
+    ApiJson(raw): ApiJson<Value>,
+) -> ApiResult<Response> {
+    let request: SendNotificationIn = from_json_value(&raw)?;
     if request.channel != Channel::Sms {
         return Err(ApiError::validation(format!(
             "channel '{}' is not supported yet; use 'sms'",
@@ -167,25 +182,54 @@ pub async fn send_notification(
     let from = SenderId::parse(from).map_err(|e| ApiError::validation(format!("'from': {e}")))?;
     let body = MessageBody::parse(&request.body)
         .map_err(|e| ApiError::validation(format!("'body' {e}")))?;
-    let accepted = state
+    let key = match (header_key, request.idempotency_key.as_deref()) {
+        (Some(header), Some(field)) if header.as_str() != field => {
+            return Err(ApiError::bad_request(
+                "Idempotency-Key header and idempotency_key field differ",
+            ));
+        }
+        (Some(header), _) => Some(header),
+        (None, Some(field)) => Some(
+            IdempotencyKey::parse(field)
+                .map_err(|e| ApiError::validation(format!("'idempotency_key': {e}")))?,
+        ),
+        (None, None) => None,
+    };
+    let idempotent = key.map(|key| IdempotentRequest {
+        key,
+        fingerprint: fingerprint("POST", SEND_PATH, &raw),
+    });
+    let respond = |accepted: &Accepted| {
+        let out = SendNotificationOut {
+            id: accepted.id,
+            status: accepted.status,
+        };
+        (
+            StatusCode::ACCEPTED.as_u16(),
+            serde_json::to_string(&out).unwrap_or_default(),
+        )
+    };
+    let draft = SmsDraft {
+        to,
+        from,
+        body,
+        user_id: None,
+    };
+    let outcome = state
         .intake
         .accept_sms(
             auth.account_id,
-            SmsDraft {
-                to,
-                from,
-                body,
-                user_id: None,
-            },
+            draft,
+            idempotent.as_ref().map(|r| (r, &respond as Respond<'_>)),
         )
         .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(SendNotificationOut {
-            id: accepted.id,
-            status: accepted.status,
-        }),
-    ))
+    Ok(match outcome {
+        IntakeOutcome::Accepted(accepted) => {
+            let (status, body) = respond(&accepted);
+            replayable_response(status, body)
+        }
+        IntakeOutcome::Replayed { status, body } => replayed_response(status, body),
+    })
 }
 
 /// A notification's status, attempts and timeline.

@@ -14,8 +14,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{auth::Authenticated, error::ApiError, AppState};
-use crate::services::intake::SmsDraft;
+use super::{
+    auth::Authenticated,
+    error::ApiError,
+    extract::{from_json_value, replayable_response, replayed_response, IdempotencyHeader},
+    AppState,
+};
+use crate::services::{
+    idempotency::{fingerprint, IdempotentRequest},
+    intake::{Accepted, IntakeOutcome, Respond, SmsDraft},
+};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/sms", post(send_sms))
@@ -68,8 +76,11 @@ impl IntoResponse for SmsError {
 
 impl From<ApiError> for SmsError {
     fn from(error: ApiError) -> Self {
-        // A well-formed JSON body of the wrong shape is a bad request in this contract.
-        let status = if error.status == StatusCode::UNPROCESSABLE_ENTITY {
+        // A well-formed JSON body of the wrong shape is a bad request in this contract
+        // (a reused idempotency key stays a 422).
+        let status = if error.status == StatusCode::UNPROCESSABLE_ENTITY
+            && error.code == "VALIDATION_ERROR"
+        {
             StatusCode::BAD_REQUEST
         } else {
             error.status
@@ -150,25 +161,48 @@ fn parse_request(request: &SmsRequest) -> Result<SmsDraft, SmsError> {
         (status = 401, description = "Missing, unknown or revoked API key", body = SmsResponse),
         (status = 413, description = "Body too large", body = SmsResponse),
         (status = 415, description = "Not JSON", body = SmsResponse),
+        (status = 409, description = "A request with this Idempotency-Key is still running", body = SmsResponse),
+        (status = 422, description = "Idempotency-Key reused with a different request", body = SmsResponse),
     ),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and request return the first response; kept 24 hours")),
     security(("api_key" = []), ("bearer" = []))
 )]
 pub async fn send_sms(
     State(state): State<AppState>,
     auth: Result<Authenticated, ApiError>,
-    body: Result<Json<SmsRequest>, JsonRejection>,
-) -> Result<Json<SmsResponse>, SmsError> {
+    idempotency: Result<IdempotencyHeader, ApiError>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Response, SmsError> {
     let auth = auth?;
-    let Json(request) =
+    let IdempotencyHeader(key) = idempotency?;
+    let Json(raw) =
         body.map_err(|rejection| SmsError::from(ApiError::from_json_rejection(&rejection)))?;
+    let request: SmsRequest = from_json_value(&raw)?;
     let draft = parse_request(&request)?;
-    state
+    let idempotent = key.map(|key| IdempotentRequest {
+        key,
+        fingerprint: fingerprint("POST", "/sms", &raw),
+    });
+    let respond = |_: &Accepted| (StatusCode::OK.as_u16(), ok_body());
+    let outcome = state
         .intake
-        .accept_sms(auth.account_id, draft)
+        .accept_sms(
+            auth.account_id,
+            draft,
+            idempotent.as_ref().map(|r| (r, &respond as Respond<'_>)),
+        )
         .await
         .map_err(ApiError::from)?;
-    Ok(Json(SmsResponse {
+    Ok(match outcome {
+        IntakeOutcome::Accepted(_) => replayable_response(StatusCode::OK.as_u16(), ok_body()),
+        IntakeOutcome::Replayed { status, body } => replayed_response(status, body),
+    })
+}
+
+fn ok_body() -> String {
+    serde_json::to_string(&SmsResponse {
         message: "Your SMS is being handled".into(),
         status: "ok",
-    }))
+    })
+    .unwrap_or_default()
 }

@@ -3,15 +3,17 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{Duration, Utc};
 use herald_domain::{
     AccountId, Channel, MessageBody, MessageId, MessageStatus, PhoneNumber, SenderId,
 };
 use tokio::sync::Notify;
 
+use super::idempotency::IdempotentRequest;
 use crate::{
-    model::NewMessage,
-    ports::{Store, StoreResult},
+    config::IdempotencyConfig,
+    model::{IdempotencyClaim, IdempotentResponse, NewMessage},
+    ports::{Store, StoreError},
 };
 
 /// An SMS, validated and ready to store.
@@ -29,9 +31,34 @@ pub struct Accepted {
     pub status: MessageStatus,
 }
 
+/// What became of a request to accept a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IntakeOutcome {
+    Accepted(Accepted),
+    /// A repeat of an idempotent request: the first response, to send again as is.
+    Replayed {
+        status: u16,
+        body: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("this Idempotency-Key was used with a different request")]
+    KeyReusedWithOtherRequest,
+    #[error("a request with this Idempotency-Key is still being processed")]
+    KeyInFlight,
+}
+
+/// Builds the response an idempotent request stores (and later replays) for its message.
+pub type Respond<'a> = &'a (dyn Fn(&Accepted) -> (u16, String) + Sync);
+
 #[derive(Clone)]
 pub struct Intake {
     store: Arc<dyn Store>,
+    idempotency: IdempotencyConfig,
     /// Wakes this process's dispatcher so a new message is sent without waiting for a poll.
     wake: Arc<Notify>,
 }
@@ -43,28 +70,100 @@ impl std::fmt::Debug for Intake {
 }
 
 impl Intake {
-    pub fn new(store: Arc<dyn Store>, wake: Arc<Notify>) -> Self {
-        Self { store, wake }
+    pub fn new(store: Arc<dyn Store>, idempotency: IdempotencyConfig, wake: Arc<Notify>) -> Self {
+        Self {
+            store,
+            idempotency,
+            wake,
+        }
     }
 
     #[tracing::instrument(skip_all, fields(to = %draft.to.masked(), body = %draft.body.describe()))]
-    pub async fn accept_sms(&self, account: AccountId, draft: SmsDraft) -> StoreResult<Accepted> {
-        let message = NewMessage {
+    pub async fn accept_sms(
+        &self,
+        account: AccountId,
+        draft: SmsDraft,
+        idempotent: Option<(&IdempotentRequest, Respond<'_>)>,
+    ) -> Result<IntakeOutcome, IntakeError> {
+        let now = Utc::now();
+        if let Some((request, _)) = idempotent {
+            if let Some(replay) = self.claim_key(account, request, now).await? {
+                return Ok(replay);
+            }
+        }
+        let accepted = Accepted {
             id: MessageId::new(),
+            status: MessageStatus::Pending,
+        };
+        let message = NewMessage {
+            id: accepted.id,
             account_id: account,
             channel: Channel::Sms,
             recipient: draft.to.to_string(),
             sender: Some(draft.from.to_string()),
             body: draft.body.into(),
             user_id: draft.user_id,
-            created_at: Utc::now(),
+            created_at: now,
+            idempotency: idempotent.map(|(request, respond)| {
+                let (status, body) = respond(&accepted);
+                IdempotentResponse {
+                    key: request.key.as_str().to_owned(),
+                    status,
+                    body,
+                }
+            }),
         };
-        self.store.insert_message(&message).await?;
+        if let Err(error) = self.store.insert_message(&message).await {
+            if let Some((request, _)) = idempotent {
+                // Best effort: otherwise the key frees itself after the in-flight timeout.
+                let _ = self
+                    .store
+                    .release_idempotency_key(account, request.key.as_str())
+                    .await;
+            }
+            return Err(error.into());
+        }
         self.wake.notify_one();
         tracing::info!(message_id = %message.id, "message accepted");
-        Ok(Accepted {
-            id: message.id,
-            status: MessageStatus::Pending,
-        })
+        Ok(IntakeOutcome::Accepted(accepted))
+    }
+
+    /// Takes the key for this request, or says what to answer instead.
+    async fn claim_key(
+        &self,
+        account: AccountId,
+        request: &IdempotentRequest,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<Option<IntakeOutcome>, IntakeError> {
+        let stale_before = now - Duration::seconds(self.idempotency.in_flight_timeout_secs as i64);
+        let expires_at = now + Duration::hours(self.idempotency.retention_hours as i64);
+        let claim = self
+            .store
+            .claim_idempotency_key(
+                account,
+                request.key.as_str(),
+                &request.fingerprint,
+                now,
+                stale_before,
+                expires_at,
+            )
+            .await?;
+        match claim {
+            IdempotencyClaim::Acquired => Ok(None),
+            IdempotencyClaim::Completed {
+                fingerprint,
+                status,
+                body,
+            } if fingerprint == request.fingerprint => {
+                tracing::info!("idempotent repeat: replaying the first response");
+                Ok(Some(IntakeOutcome::Replayed { status, body }))
+            }
+            IdempotencyClaim::InFlight { fingerprint } if fingerprint == request.fingerprint => {
+                Err(IntakeError::KeyInFlight)
+            }
+            IdempotencyClaim::Completed { .. } | IdempotencyClaim::InFlight { .. } => {
+                Err(IntakeError::KeyReusedWithOtherRequest)
+            }
+        }
     }
 }

@@ -2,4 +2,5 @@
 
 pub mod api_keys;
 pub mod events;
+pub mod idempotency;
 pub mod intake;

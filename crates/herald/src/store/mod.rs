@@ -122,3 +122,32 @@ impl<'a> OutcomeEffect<'a> {
         }
     }
 }
+
+/// An idempotency row as both backends read it back.
+struct IdempotencyRow {
+    fingerprint: [u8; 32],
+    state: String,
+    status: Option<i64>,
+    body: Option<String>,
+}
+
+impl IdempotencyRow {
+    fn into_claim(self) -> StoreResult<crate::model::IdempotencyClaim> {
+        use crate::model::IdempotencyClaim;
+        match (self.state.as_str(), self.status, self.body) {
+            ("in_flight", _, _) => Ok(IdempotencyClaim::InFlight {
+                fingerprint: self.fingerprint,
+            }),
+            ("done", Some(status), Some(body)) => Ok(IdempotencyClaim::Completed {
+                fingerprint: self.fingerprint,
+                status: u16::try_from(status).map_err(|_| {
+                    crate::ports::StoreError::Corrupt(format!("response_status {status}"))
+                })?,
+                body,
+            }),
+            (state, ..) => Err(crate::ports::StoreError::Corrupt(format!(
+                "idempotency_keys.state = {state:?}"
+            ))),
+        }
+    }
+}

@@ -11,4 +11,5 @@ mod api_sms;
 mod cli;
 mod config_example;
 mod dispatch;
+mod idempotency;
 mod store_contract;

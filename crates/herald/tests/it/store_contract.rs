@@ -43,6 +43,7 @@ fn new_message(account: AccountId, created_at: chrono::DateTime<Utc>) -> NewMess
         body: "hello".into(),
         user_id: Some("user-1".into()),
         created_at,
+        idempotency: None,
     }
 }
 
@@ -482,5 +483,85 @@ async fn api_keys_are_found_by_hash_and_revoked_once(backend: Backend) {
             .await
             .unwrap(),
         Some(account)
+    );
+}
+
+on_both_backends!(idempotency_keys_are_claimed_completed_taken_over_and_purged);
+
+async fn idempotency_keys_are_claimed_completed_taken_over_and_purged(backend: Backend) {
+    use herald::model::{IdempotencyClaim, IdempotentResponse};
+    let Some((store, _db)) = store(backend).await else {
+        return;
+    };
+    let account = store.ensure_default_account().await.unwrap();
+    let now = Utc::now();
+    let expires = now + Duration::hours(24);
+    let fp = [7u8; 32];
+
+    let claim = |key: &'static str, at: chrono::DateTime<Utc>, expires_at| {
+        let store = store.clone();
+        async move {
+            store
+                .claim_idempotency_key(
+                    account,
+                    key,
+                    &fp,
+                    at,
+                    at - Duration::seconds(60),
+                    expires_at,
+                )
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(claim("a", now, expires).await, IdempotencyClaim::Acquired);
+    assert_eq!(
+        claim("a", now, expires).await,
+        IdempotencyClaim::InFlight { fingerprint: fp }
+    );
+
+    let mut message = new_message(account, now);
+    message.idempotency = Some(IdempotentResponse {
+        key: "a".into(),
+        status: 202,
+        body: "{\"id\":1}".into(),
+    });
+    store.insert_message(&message).await.unwrap();
+    assert_eq!(
+        claim("a", now, expires).await,
+        IdempotencyClaim::Completed {
+            fingerprint: fp,
+            status: 202,
+            body: "{\"id\":1}".into()
+        }
+    );
+
+    assert_eq!(claim("b", now, expires).await, IdempotencyClaim::Acquired);
+    store.release_idempotency_key(account, "b").await.unwrap();
+    assert_eq!(
+        claim("b", now, expires).await,
+        IdempotencyClaim::Acquired,
+        "a released key is free"
+    );
+    let after_timeout = now + Duration::seconds(61);
+    assert_eq!(
+        claim("b", after_timeout, expires).await,
+        IdempotencyClaim::Acquired,
+        "a stale in-flight key is taken over"
+    );
+
+    let after_expiry = now + Duration::hours(25);
+    assert_eq!(
+        claim("a", after_expiry, after_expiry + Duration::hours(24)).await,
+        IdempotencyClaim::Acquired,
+        "an expired key is reused"
+    );
+    assert_eq!(
+        store
+            .purge_expired_idempotency_keys(after_expiry)
+            .await
+            .unwrap(),
+        1,
+        "b expired; a was renewed"
     );
 }

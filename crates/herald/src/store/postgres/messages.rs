@@ -88,6 +88,10 @@ impl MessageStore for PgStore {
             message.created_at,
         )
         .await?;
+        if let Some(response) = &message.idempotency {
+            super::idempotency::complete_key(&mut tx, message.account_id, message.id, response)
+                .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -8,6 +8,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use crate::ports::{Store, StoreResult};
 
 mod accounts;
+mod idempotency;
 mod messages;
 mod outbox;
 

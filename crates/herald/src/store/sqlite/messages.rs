@@ -133,6 +133,15 @@ impl MessageStore for SqliteStore {
             message.created_at,
         )
         .await?;
+        if let Some(response) = &message.idempotency {
+            super::idempotency::complete_key(
+                &mut tx,
+                message.account_id,
+                &message.id.to_string(),
+                response,
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -11,6 +11,7 @@ use sqlx::SqlitePool;
 use crate::ports::{Store, StoreError, StoreResult};
 
 mod accounts;
+mod idempotency;
 mod messages;
 mod outbox;
 

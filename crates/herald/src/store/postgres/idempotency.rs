@@ -1,0 +1,113 @@
+//! Idempotency keys.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use herald_domain::{AccountId, MessageId};
+use sqlx::{Postgres, Row, Transaction};
+
+use super::PgStore;
+use crate::{
+    model::{IdempotencyClaim, IdempotentResponse},
+    ports::{IdempotencyStore, StoreResult},
+    store::{hash_from_bytes, IdempotencyRow},
+};
+
+/// Marks the key done with its response, inside the message's transaction.
+pub(super) async fn complete_key(
+    tx: &mut Transaction<'_, Postgres>,
+    account: AccountId,
+    message_id: MessageId,
+    response: &IdempotentResponse,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE idempotency_keys SET state = 'done', response_status = $1, response_body = $2,
+                message_id = $3
+         WHERE account_id = $4 AND idempotency_key = $5",
+    )
+    .bind(i32::from(response.status))
+    .bind(&response.body)
+    .bind(message_id.as_uuid())
+    .bind(account.as_uuid())
+    .bind(&response.key)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl IdempotencyStore for PgStore {
+    async fn claim_idempotency_key(
+        &self,
+        account: AccountId,
+        key: &str,
+        fingerprint: &[u8; 32],
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<IdempotencyClaim> {
+        // Insert a fresh claim, or take over an expired or abandoned one, in one statement;
+        // concurrent claims of one key serialise on its primary key.
+        let acquired = sqlx::query(
+            "INSERT INTO idempotency_keys (account_id, idempotency_key, fingerprint, state,
+                                           locked_at, created_at, expires_at)
+             VALUES ($1, $2, $3, 'in_flight', $4, $4, $5)
+             ON CONFLICT (account_id, idempotency_key) DO UPDATE
+                SET fingerprint = excluded.fingerprint, state = 'in_flight',
+                    response_status = NULL, response_body = NULL, message_id = NULL,
+                    locked_at = excluded.locked_at, created_at = excluded.created_at,
+                    expires_at = excluded.expires_at
+                WHERE idempotency_keys.expires_at <= $4
+                   OR (idempotency_keys.state = 'in_flight' AND idempotency_keys.locked_at < $6)",
+        )
+        .bind(account.as_uuid())
+        .bind(key)
+        .bind(&fingerprint[..])
+        .bind(now)
+        .bind(expires_at)
+        .bind(stale_before)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1;
+        if acquired {
+            return Ok(IdempotencyClaim::Acquired);
+        }
+        let row = sqlx::query(
+            "SELECT fingerprint, state, response_status, response_body FROM idempotency_keys
+             WHERE account_id = $1 AND idempotency_key = $2",
+        )
+        .bind(account.as_uuid())
+        .bind(key)
+        .fetch_one(&self.pool)
+        .await?;
+        IdempotencyRow {
+            fingerprint: hash_from_bytes(row.try_get("fingerprint")?)?,
+            state: row.try_get("state")?,
+            status: row
+                .try_get::<Option<i32>, _>("response_status")?
+                .map(i64::from),
+            body: row.try_get("response_body")?,
+        }
+        .into_claim()
+    }
+
+    async fn release_idempotency_key(&self, account: AccountId, key: &str) -> StoreResult<()> {
+        sqlx::query(
+            "DELETE FROM idempotency_keys
+             WHERE account_id = $1 AND idempotency_key = $2 AND state = 'in_flight'",
+        )
+        .bind(account.as_uuid())
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn purge_expired_idempotency_keys(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}

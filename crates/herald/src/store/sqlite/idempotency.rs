@@ -1,0 +1,110 @@
+//! Idempotency keys.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use herald_domain::AccountId;
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::{to_millis, SqliteStore};
+use crate::{
+    model::{IdempotencyClaim, IdempotentResponse},
+    ports::{IdempotencyStore, StoreResult},
+    store::{hash_from_bytes, IdempotencyRow},
+};
+
+/// Marks the key done with its response, inside the message's transaction.
+pub(super) async fn complete_key(
+    tx: &mut Transaction<'_, Sqlite>,
+    account: AccountId,
+    message_id: &str,
+    response: &IdempotentResponse,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE idempotency_keys SET state = 'done', response_status = ?, response_body = ?,
+                message_id = ?
+         WHERE account_id = ? AND idempotency_key = ?",
+    )
+    .bind(i64::from(response.status))
+    .bind(&response.body)
+    .bind(message_id)
+    .bind(account.to_string())
+    .bind(&response.key)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl IdempotencyStore for SqliteStore {
+    async fn claim_idempotency_key(
+        &self,
+        account: AccountId,
+        key: &str,
+        fingerprint: &[u8; 32],
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<IdempotencyClaim> {
+        // Insert a fresh claim, or take over an expired or abandoned one, in one statement.
+        let acquired = sqlx::query(
+            "INSERT INTO idempotency_keys (account_id, idempotency_key, fingerprint, state,
+                                           locked_at, created_at, expires_at)
+             VALUES (?1, ?2, ?3, 'in_flight', ?4, ?4, ?5)
+             ON CONFLICT (account_id, idempotency_key) DO UPDATE
+                SET fingerprint = excluded.fingerprint, state = 'in_flight',
+                    response_status = NULL, response_body = NULL, message_id = NULL,
+                    locked_at = excluded.locked_at, created_at = excluded.created_at,
+                    expires_at = excluded.expires_at
+                WHERE idempotency_keys.expires_at <= ?4
+                   OR (idempotency_keys.state = 'in_flight' AND idempotency_keys.locked_at < ?6)",
+        )
+        .bind(account.to_string())
+        .bind(key)
+        .bind(&fingerprint[..])
+        .bind(to_millis(now))
+        .bind(to_millis(expires_at))
+        .bind(to_millis(stale_before))
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1;
+        if acquired {
+            return Ok(IdempotencyClaim::Acquired);
+        }
+        let row = sqlx::query(
+            "SELECT fingerprint, state, response_status, response_body FROM idempotency_keys
+             WHERE account_id = ? AND idempotency_key = ?",
+        )
+        .bind(account.to_string())
+        .bind(key)
+        .fetch_one(&self.pool)
+        .await?;
+        IdempotencyRow {
+            fingerprint: hash_from_bytes(row.try_get("fingerprint")?)?,
+            state: row.try_get("state")?,
+            status: row.try_get::<Option<i64>, _>("response_status")?,
+            body: row.try_get("response_body")?,
+        }
+        .into_claim()
+    }
+
+    async fn release_idempotency_key(&self, account: AccountId, key: &str) -> StoreResult<()> {
+        sqlx::query(
+            "DELETE FROM idempotency_keys
+             WHERE account_id = ? AND idempotency_key = ? AND state = 'in_flight'",
+        )
+        .bind(account.to_string())
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn purge_expired_idempotency_keys(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= ?")
+            .bind(to_millis(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
