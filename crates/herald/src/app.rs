@@ -13,7 +13,7 @@ use crate::{
     dispatch::Dispatcher,
     ports::{Provider, Store},
     providers::MockProvider,
-    services::{api_keys, intake::Intake},
+    services::{api_keys, dead_letters::DeadLetters, intake::Intake},
     store,
 };
 
@@ -183,6 +183,7 @@ impl Application {
         if let Some(listener) = self.listener {
             let state = AppState {
                 store: self.store.clone(),
+                dead_letters: DeadLetters::new(self.store.clone(), self.wake.clone()),
                 intake: Intake::new(
                     self.store.clone(),
                     self.config.idempotency.clone(),

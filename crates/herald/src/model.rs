@@ -136,6 +136,7 @@ pub enum MessageEventKind {
     AttemptSucceeded,
     AttemptFailed,
     LeaseExpired,
+    Replayed,
 }
 
 impl MessageEventKind {
@@ -145,18 +146,20 @@ impl MessageEventKind {
             Self::AttemptSucceeded => "attempt_succeeded",
             Self::AttemptFailed => "attempt_failed",
             Self::LeaseExpired => "lease_expired",
+            Self::Replayed => "replayed",
         }
     }
 
+    pub const ALL: [Self; 5] = [
+        Self::Accepted,
+        Self::AttemptSucceeded,
+        Self::AttemptFailed,
+        Self::LeaseExpired,
+        Self::Replayed,
+    ];
+
     pub fn parse(value: &str) -> Option<Self> {
-        [
-            Self::Accepted,
-            Self::AttemptSucceeded,
-            Self::AttemptFailed,
-            Self::LeaseExpired,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == value)
+        Self::ALL.into_iter().find(|k| k.as_str() == value)
     }
 }
 
@@ -190,6 +193,13 @@ pub struct ApiKeyRecord {
     pub hash: [u8; 32],
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Which dead letters (failed messages) an operation is about.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeadLetterFilter {
+    pub channel: Option<Channel>,
+    pub provider: Option<String>,
 }
 
 /// Message counts per status, for drains, tests and metrics.

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use herald_domain::{AccountId, ApiKeyId, MessageId};
 
 use crate::model::{
-    ApiKeyRecord, AttemptOutcome, ClaimedMessage, IdempotencyClaim, Message, MessageEvent,
-    NewMessage, StatusCounts, StoredEvent,
+    ApiKeyRecord, AttemptOutcome, ClaimedMessage, DeadLetterFilter, IdempotencyClaim, Message,
+    MessageEvent, NewMessage, StatusCounts, StoredEvent,
 };
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -61,6 +61,25 @@ pub trait MessageStore: Send + Sync {
     /// Puts `sending` messages whose lease expired before `now` back to `pending`.
     async fn requeue_expired_leases(&self, now: DateTime<Utc>) -> StoreResult<u64>;
     async fn status_counts(&self) -> StoreResult<StatusCounts>;
+    /// The account's failed messages matching `filter`, newest first, with ids below
+    /// `before` when given (the pagination cursor).
+    async fn list_dead_letters(
+        &self,
+        account: AccountId,
+        filter: &DeadLetterFilter,
+        before: Option<MessageId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
+    /// Moves failed messages back to `pending` with a fresh retry budget, due at `now`:
+    /// those in `ids` when given, otherwise every one matching `filter`. Returns the ids
+    /// replayed; ids that are not failed messages of the account are skipped.
+    async fn replay_dead_letters(
+        &self,
+        account: AccountId,
+        ids: Option<&[MessageId]>,
+        filter: &DeadLetterFilter,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<MessageId>>;
 }
 
 #[async_trait]

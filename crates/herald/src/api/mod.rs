@@ -2,9 +2,14 @@
 
 use std::sync::Arc;
 
-use crate::{config::Config, ports::Store, services::intake::Intake};
+use crate::{
+    config::Config,
+    ports::Store,
+    services::{dead_letters::DeadLetters, intake::Intake},
+};
 
 pub mod auth;
+pub mod dead_letters;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -21,6 +26,7 @@ pub use router::router;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub intake: Intake,
+    pub dead_letters: DeadLetters,
     pub config: Arc<Config>,
 }
 

@@ -92,7 +92,7 @@ pub struct NotificationOut {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TimelineEntry {
-    /// `accepted`, `attempt_succeeded`, `attempt_failed` or `lease_expired`.
+    /// `accepted`, `attempt_succeeded`, `attempt_failed`, `lease_expired` or `replayed`.
     #[serde(rename = "type")]
     #[schema(value_type = String, example = "attempt_succeeded")]
     pub kind: MessageEventKind,

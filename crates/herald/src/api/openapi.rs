@@ -5,7 +5,7 @@ use utoipa::{
     Modify, OpenApi,
 };
 
-use super::{error, events, health, notifications, sms};
+use super::{dead_letters, error, events, health, notifications, sms};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -19,6 +19,9 @@ use super::{error, events, health, notifications, sms};
         notifications::send_notification,
         notifications::get_notification,
         events::list_events,
+        dead_letters::list_dead_letters,
+        dead_letters::replay_dead_letters,
+        dead_letters::replay_dead_letter,
         health::health,
         health::live,
         health::ready,
@@ -30,6 +33,7 @@ use super::{error, events, health, notifications, sms};
         (name = "sms-processor", description = "The sms-processor compatible endpoint"),
         (name = "notifications", description = "Send notifications and follow them"),
         (name = "events", description = "The event feed (transactional outbox)"),
+        (name = "dead-letters", description = "Failed messages and their replay"),
         (name = "health", description = "Probes"),
     )
 )]

@@ -14,7 +14,9 @@ use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{error::ApiError, events, health, notifications, openapi::ApiDoc, sms, AppState};
+use super::{
+    dead_letters, error::ApiError, events, health, notifications, openapi::ApiDoc, sms, AppState,
+};
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.http.body_limit_bytes;
@@ -22,6 +24,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sms::router())
         .merge(notifications::router())
         .merge(events::router())
+        .merge(dead_letters::router())
         .merge(health::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -1,6 +1,7 @@
 //! Application services: herald's use cases, written against the ports only.
 
 pub mod api_keys;
+pub mod dead_letters;
 pub mod events;
 pub mod idempotency;
 pub mod intake;

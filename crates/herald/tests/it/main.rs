@@ -10,6 +10,7 @@ mod api_notifications;
 mod api_sms;
 mod cli;
 mod config_example;
+mod dead_letters;
 mod dispatch;
 mod idempotency;
 mod store_contract;

@@ -5,14 +5,14 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::{AccountId, MessageId, MessageStatus};
-use sqlx::{postgres::PgRow, Postgres, Row, Transaction};
+use sqlx::{postgres::PgRow, Postgres, QueryBuilder, Row, Transaction};
 use uuid::Uuid;
 
 use super::PgStore;
 use crate::{
     model::{
-        AttemptOutcome, ClaimedMessage, Message, MessageEvent, MessageEventKind, NewMessage,
-        OutboxEvent, StatusCounts,
+        AttemptOutcome, ClaimedMessage, DeadLetterFilter, Message, MessageEvent, MessageEventKind,
+        NewMessage, OutboxEvent, StatusCounts,
     },
     ports::{MessageStore, StoreError, StoreResult},
     store::{parse_column, OutcomeEffect},
@@ -273,5 +273,81 @@ impl MessageStore for PgStore {
                 .fetch_all(&self.pool)
                 .await?;
         Ok(crate::store::counts_from_rows(rows))
+    }
+
+    async fn list_dead_letters(
+        &self,
+        account: AccountId,
+        filter: &DeadLetterFilter,
+        before: Option<MessageId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        let mut query =
+            QueryBuilder::<Postgres>::new("SELECT * FROM messages WHERE status = 'failed'");
+        push_dead_letter_filter(&mut query, account, filter);
+        if let Some(before) = before {
+            query.push(" AND id < ").push_bind(before.as_uuid());
+        }
+        query
+            .push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(limit));
+        let rows = query.build().fetch_all(&self.pool).await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    async fn replay_dead_letters(
+        &self,
+        account: AccountId,
+        ids: Option<&[MessageId]>,
+        filter: &DeadLetterFilter,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<MessageId>> {
+        if ids.is_some_and(<[MessageId]>::is_empty) {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin().await?;
+        let mut query = QueryBuilder::<Postgres>::new(
+            "UPDATE messages SET status = 'pending', retry_count = 0, lease_owner = NULL,
+                    lease_expires_at = NULL, next_attempt_at = ",
+        );
+        query.push_bind(now).push(", updated_at = ").push_bind(now);
+        query.push(" WHERE status = 'failed'");
+        push_dead_letter_filter(&mut query, account, filter);
+        if let Some(ids) = ids {
+            query
+                .push(" AND id = ANY(")
+                .push_bind(ids.iter().map(MessageId::as_uuid).collect::<Vec<_>>())
+                .push(")");
+        }
+        query.push(" RETURNING id");
+        let replayed: Vec<Uuid> = query.build_query_scalar().fetch_all(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO message_events (message_id, kind, status, at)
+             SELECT id, $2, $3, $4 FROM UNNEST($1::uuid[]) AS r(id)",
+        )
+        .bind(&replayed)
+        .bind(MessageEventKind::Replayed.as_str())
+        .bind(MessageStatus::Pending.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(replayed.into_iter().map(MessageId::from_uuid).collect())
+    }
+}
+
+fn push_dead_letter_filter(
+    query: &mut QueryBuilder<'_, Postgres>,
+    account: AccountId,
+    filter: &DeadLetterFilter,
+) {
+    query
+        .push(" AND account_id = ")
+        .push_bind(account.as_uuid());
+    if let Some(channel) = filter.channel {
+        query.push(" AND channel = ").push_bind(channel.as_str());
+    }
+    if let Some(provider) = &filter.provider {
+        query.push(" AND provider = ").push_bind(provider.clone());
     }
 }

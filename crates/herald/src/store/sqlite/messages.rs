@@ -3,13 +3,13 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::{AccountId, MessageId, MessageStatus};
-use sqlx::{sqlite::SqliteRow, Row, Sqlite, Transaction};
+use sqlx::{sqlite::SqliteRow, QueryBuilder, Row, Sqlite, Transaction};
 
 use super::{from_millis, from_opt_millis, to_millis, SqliteStore};
 use crate::{
     model::{
-        AttemptOutcome, ClaimedMessage, Message, MessageEvent, MessageEventKind, NewMessage,
-        StatusCounts,
+        AttemptOutcome, ClaimedMessage, DeadLetterFilter, Message, MessageEvent, MessageEventKind,
+        NewMessage, StatusCounts,
     },
     ports::{MessageStore, StoreError, StoreResult},
     store::{parse_column, OutcomeEffect},
@@ -249,5 +249,90 @@ impl MessageStore for SqliteStore {
                 .fetch_all(&self.pool)
                 .await?;
         Ok(crate::store::counts_from_rows(rows))
+    }
+
+    async fn list_dead_letters(
+        &self,
+        account: AccountId,
+        filter: &DeadLetterFilter,
+        before: Option<MessageId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        let mut query =
+            QueryBuilder::<Sqlite>::new("SELECT * FROM messages WHERE status = 'failed'");
+        push_dead_letter_filter(&mut query, account, filter);
+        if let Some(before) = before {
+            query.push(" AND id < ").push_bind(before.to_string());
+        }
+        query
+            .push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(limit));
+        let rows = query.build().fetch_all(&self.pool).await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    async fn replay_dead_letters(
+        &self,
+        account: AccountId,
+        ids: Option<&[MessageId]>,
+        filter: &DeadLetterFilter,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<MessageId>> {
+        if ids.is_some_and(<[MessageId]>::is_empty) {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin().await?;
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "UPDATE messages SET status = 'pending', retry_count = 0, lease_owner = NULL,
+                    lease_expires_at = NULL, next_attempt_at = ",
+        );
+        query
+            .push_bind(to_millis(now))
+            .push(", updated_at = ")
+            .push_bind(to_millis(now));
+        query.push(" WHERE status = 'failed'");
+        push_dead_letter_filter(&mut query, account, filter);
+        if let Some(ids) = ids {
+            query.push(" AND id IN (");
+            let mut list = query.separated(", ");
+            for id in ids {
+                list.push_bind(id.to_string());
+            }
+            query.push(")");
+        }
+        query.push(" RETURNING id");
+        let replayed: Vec<String> = query.build_query_scalar().fetch_all(&mut *tx).await?;
+        let mut ids = Vec::with_capacity(replayed.len());
+        for id in &replayed {
+            let id = parse_column("messages.id", id)?;
+            insert_event(
+                &mut tx,
+                id,
+                MessageEventKind::Replayed,
+                MessageStatus::Pending,
+                None,
+                now,
+            )
+            .await?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+}
+
+fn push_dead_letter_filter(
+    query: &mut QueryBuilder<'_, Sqlite>,
+    account: AccountId,
+    filter: &DeadLetterFilter,
+) {
+    query
+        .push(" AND account_id = ")
+        .push_bind(account.to_string());
+    if let Some(channel) = filter.channel {
+        query.push(" AND channel = ").push_bind(channel.as_str());
+    }
+    if let Some(provider) = &filter.provider {
+        query.push(" AND provider = ").push_bind(provider.clone());
     }
 }

@@ -1,0 +1,264 @@
+//! `/api/v1/dead-letters`: failed messages, and replaying them one by one or in bulk.
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    routing::{get, post},
+    Json, Router,
+};
+use chrono::{DateTime, Utc};
+use herald_domain::{Channel, MessageId, MessageStatus};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{
+    auth::Authenticated,
+    error::{ApiError, ApiResult, ErrorBody},
+    extract::{ApiJson, ApiQuery},
+    AppState,
+};
+use crate::model::{DeadLetterFilter, Message};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/dead-letters", get(list_dead_letters))
+        .route("/api/v1/dead-letters/replay", post(replay_dead_letters))
+        .route("/api/v1/dead-letters/{id}/replay", post(replay_dead_letter))
+}
+
+const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 500;
+const MAX_REPLAY_IDS: usize = 1000;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLetterQuery {
+    /// Only this channel (`sms`, `whatsapp`, `email`, `push`).
+    channel: Option<String>,
+    /// Only messages whose last attempt went to this provider.
+    provider: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadLetterOut {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: MessageId,
+    #[schema(value_type = String, example = "sms")]
+    pub channel: Channel,
+    pub to: String,
+    pub from: Option<String>,
+    /// The error of the last attempt.
+    pub last_error: Option<String>,
+    /// Retries used before it failed.
+    pub retry_count: u32,
+    pub provider: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// When it failed.
+    pub failed_at: DateTime<Utc>,
+}
+
+impl From<Message> for DeadLetterOut {
+    fn from(message: Message) -> Self {
+        Self {
+            id: message.id,
+            channel: message.channel,
+            to: message.recipient,
+            from: message.sender,
+            last_error: message.last_error,
+            retry_count: message.retry_count,
+            provider: message.provider,
+            created_at: message.created_at,
+            failed_at: message.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadLetterPage {
+    pub data: Vec<DeadLetterOut>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Which dead letters to replay: a list of ids, or all (optionally filtered).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayIn {
+    /// Up to 1000 message ids. Ids that are not dead letters of this account are skipped.
+    #[schema(value_type = Option<Vec<String>>)]
+    pub ids: Option<Vec<MessageId>>,
+    /// Replay every dead letter matching `channel` and `provider`.
+    #[serde(default)]
+    pub all: bool,
+    #[schema(value_type = Option<String>, example = "sms")]
+    pub channel: Option<Channel>,
+    pub provider: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayOut {
+    /// How many messages were put back to `pending`.
+    pub replayed: usize,
+    #[schema(value_type = Vec<String>)]
+    pub ids: Vec<MessageId>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayOneOut {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: MessageId,
+    #[schema(value_type = String, example = "pending")]
+    pub status: MessageStatus,
+}
+
+/// Failed messages (out of retries, or refused permanently), newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/dead-letters",
+    tag = "dead-letters",
+    params(DeadLetterQuery),
+    responses(
+        (status = 200, body = DeadLetterPage),
+        (status = 400, description = "Invalid filter, cursor or limit", body = ErrorBody),
+        (status = 401, description = "Missing, unknown or revoked API key", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn list_dead_letters(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiQuery(query): ApiQuery<DeadLetterQuery>,
+) -> ApiResult<Json<DeadLetterPage>> {
+    let channel = query
+        .channel
+        .as_deref()
+        .map(str::parse::<Channel>)
+        .transpose()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let before = query
+        .cursor
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            c.parse::<MessageId>()
+                .map_err(|_| ApiError::bad_request(format!("invalid cursor '{c}'")))
+        })
+        .transpose()?;
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        )));
+    }
+    let filter = DeadLetterFilter {
+        channel,
+        provider: query.provider,
+    };
+    let messages = state
+        .store
+        .list_dead_letters(auth.account_id, &filter, before, limit)
+        .await?;
+    let next_cursor = (messages.len() == limit as usize)
+        .then(|| messages.last().map(|m| m.id.to_string()))
+        .flatten();
+    Ok(Json(DeadLetterPage {
+        data: messages.into_iter().map(DeadLetterOut::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// Replay dead letters in bulk: by ids, or all matching a filter.
+#[utoipa::path(
+    post,
+    path = "/api/v1/dead-letters/replay",
+    tag = "dead-letters",
+    request_body = ReplayIn,
+    responses(
+        (status = 202, description = "Put back to pending; they will be sent again", body = ReplayOut),
+        (status = 401, description = "Missing, unknown or revoked API key", body = ErrorBody),
+        (status = 422, description = "Neither or both of `ids` and `all`, or too many ids", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn replay_dead_letters(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(request): ApiJson<ReplayIn>,
+) -> ApiResult<(StatusCode, Json<ReplayOut>)> {
+    let ids = match (&request.ids, request.all) {
+        (Some(_), true) | (None, false) => {
+            return Err(ApiError::validation("give either `ids` or `\"all\": true`"));
+        }
+        (Some(ids), false) if ids.len() > MAX_REPLAY_IDS => {
+            return Err(ApiError::validation(format!(
+                "at most {MAX_REPLAY_IDS} ids per request"
+            )));
+        }
+        (ids, _) => ids.as_deref(),
+    };
+    let filter = DeadLetterFilter {
+        channel: request.channel,
+        provider: request.provider.clone(),
+    };
+    let replayed = state
+        .dead_letters
+        .replay(auth.account_id, ids, &filter)
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ReplayOut {
+            replayed: replayed.len(),
+            ids: replayed,
+        }),
+    ))
+}
+
+/// Replay one dead letter.
+#[utoipa::path(
+    post,
+    path = "/api/v1/dead-letters/{id}/replay",
+    tag = "dead-letters",
+    params(("id" = String, Path, description = "Message id")),
+    responses(
+        (status = 202, description = "Put back to pending; it will be sent again", body = ReplayOneOut),
+        (status = 401, description = "Missing, unknown or revoked API key", body = ErrorBody),
+        (status = 404, description = "No failed message with this id in this account", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn replay_dead_letter(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<ReplayOneOut>)> {
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "DEAD_LETTER_NOT_FOUND",
+            format!("no dead letter {id}"),
+        )
+    };
+    let message_id: MessageId = id.parse().map_err(|_| not_found())?;
+    let replayed = state
+        .dead_letters
+        .replay(
+            auth.account_id,
+            Some(&[message_id]),
+            &DeadLetterFilter::default(),
+        )
+        .await?;
+    if replayed.is_empty() {
+        return Err(not_found());
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ReplayOneOut {
+            id: message_id,
+            status: MessageStatus::Pending,
+        }),
+    ))
+}
