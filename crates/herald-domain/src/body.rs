@@ -25,18 +25,12 @@ impl MessageBody {
         if input.trim().is_empty() {
             return Err(MessageBodyError::Empty);
         }
-        if input
-            .chars()
-            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-        {
+        if input.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
             return Err(MessageBodyError::ControlCharacter);
         }
         let actual = input.chars().count();
         if actual > Self::MAX_CHARS {
-            return Err(MessageBodyError::TooLong {
-                max: Self::MAX_CHARS,
-                actual,
-            });
+            return Err(MessageBodyError::TooLong { max: Self::MAX_CHARS, actual });
         }
         Ok(Self(input.to_owned()))
     }
@@ -76,14 +70,8 @@ mod tests {
 
     #[test]
     fn control_characters_other_than_line_breaks_and_tabs_are_rejected() {
-        assert_eq!(
-            MessageBody::parse("a\u{0}b"),
-            Err(MessageBodyError::ControlCharacter)
-        );
-        assert_eq!(
-            MessageBody::parse("bell\u{7}"),
-            Err(MessageBodyError::ControlCharacter)
-        );
+        assert_eq!(MessageBody::parse("a\u{0}b"), Err(MessageBodyError::ControlCharacter));
+        assert_eq!(MessageBody::parse("bell\u{7}"), Err(MessageBodyError::ControlCharacter));
         assert!(MessageBody::parse("line one\r\nline\ttwo").is_ok());
     }
 
@@ -92,9 +80,6 @@ mod tests {
         let max_of_multibyte = "\u{e9}".repeat(MessageBody::MAX_CHARS);
         assert!(MessageBody::parse(&max_of_multibyte).is_ok());
         let too_long = "a".repeat(MessageBody::MAX_CHARS + 1);
-        assert!(matches!(
-            MessageBody::parse(&too_long),
-            Err(MessageBodyError::TooLong { .. })
-        ));
+        assert!(matches!(MessageBody::parse(&too_long), Err(MessageBodyError::TooLong { .. })));
     }
 }

@@ -25,11 +25,7 @@ pub enum RetryDecision {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self {
-            max_retries: 3,
-            base: Duration::from_secs(1),
-            cap: Duration::from_secs(300),
-        }
+        Self { max_retries: 3, base: Duration::from_secs(1), cap: Duration::from_secs(300) }
     }
 }
 
@@ -71,10 +67,7 @@ mod tests {
     #[test]
     fn gives_up_after_max_retries() {
         let policy = RetryPolicy::default();
-        assert!(matches!(
-            policy.after_failure(2, 0.5, None),
-            RetryDecision::RetryAfter(_)
-        ));
+        assert!(matches!(policy.after_failure(2, 0.5, None), RetryDecision::RetryAfter(_)));
         assert_eq!(policy.after_failure(3, 0.5, None), RetryDecision::GiveUp);
     }
 
@@ -82,28 +75,19 @@ mod tests {
     fn retry_after_hint_is_a_floor() {
         let policy = RetryPolicy::default();
         let hint = Duration::from_secs(42);
-        assert_eq!(
-            policy.after_failure(0, 0.0, Some(hint)),
-            RetryDecision::RetryAfter(hint)
-        );
+        assert_eq!(policy.after_failure(0, 0.0, Some(hint)), RetryDecision::RetryAfter(hint));
     }
 
     #[test]
     fn absurd_retry_after_hints_are_capped() {
         let policy = RetryPolicy::default();
         let hint = Some(Duration::from_secs(u64::MAX / 4));
-        assert_eq!(
-            policy.after_failure(0, 0.5, hint),
-            RetryDecision::RetryAfter(MAX_RETRY_AFTER)
-        );
+        assert_eq!(policy.after_failure(0, 0.5, hint), RetryDecision::RetryAfter(MAX_RETRY_AFTER));
     }
 
     #[test]
     fn window_doubles_then_stops_at_the_cap() {
-        let policy = RetryPolicy {
-            max_retries: 100,
-            ..RetryPolicy::default()
-        };
+        let policy = RetryPolicy { max_retries: 100, ..RetryPolicy::default() };
         assert_eq!(policy.full_jitter(0, 1.0), Duration::from_secs(1));
         assert_eq!(policy.full_jitter(3, 1.0), Duration::from_secs(8));
         assert_eq!(policy.full_jitter(40, 1.0), Duration::from_secs(300));

@@ -74,18 +74,9 @@ mod tests {
 
     #[test]
     fn short_names_are_alphanumeric_senders() {
-        assert_eq!(
-            SenderId::parse("MB").unwrap(),
-            SenderId::Alphanumeric("MB".into())
-        );
-        assert!(matches!(
-            SenderId::parse("ACME Bank").unwrap(),
-            SenderId::Alphanumeric(_)
-        ));
-        assert!(matches!(
-            SenderId::parse("ABCDEFGHIJK").unwrap(),
-            SenderId::Alphanumeric(_)
-        ));
+        assert_eq!(SenderId::parse("MB").unwrap(), SenderId::Alphanumeric("MB".into()));
+        assert!(matches!(SenderId::parse("ACME Bank").unwrap(), SenderId::Alphanumeric(_)));
+        assert!(matches!(SenderId::parse("ABCDEFGHIJK").unwrap(), SenderId::Alphanumeric(_)));
     }
 
     #[test]
@@ -106,10 +97,7 @@ mod tests {
             SenderId::parse("+31633450007").unwrap(),
             SenderId::Phone(PhoneNumber::parse("+31633450007").unwrap())
         );
-        assert!(matches!(
-            SenderId::parse("31633450007").unwrap(),
-            SenderId::Phone(_)
-        ));
+        assert!(matches!(SenderId::parse("31633450007").unwrap(), SenderId::Phone(_)));
     }
 
     #[test]

@@ -59,10 +59,7 @@ impl MessageStatus {
 
     /// A terminal message will not be sent again unless someone replays it.
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            Self::Sent | Self::Delivered | Self::Failed | Self::Cancelled | Self::Suppressed
-        )
+        matches!(self, Self::Sent | Self::Delivered | Self::Failed | Self::Cancelled | Self::Suppressed)
     }
 
     pub fn can_transition_to(self, next: Self) -> bool {
@@ -86,10 +83,7 @@ impl fmt::Display for MessageStatus {
 impl FromStr for MessageStatus {
     type Err = UnknownStatus;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s)
-            .ok_or_else(|| UnknownStatus(s.to_owned()))
+        Self::ALL.into_iter().find(|c| c.as_str() == s).ok_or_else(|| UnknownStatus(s.to_owned()))
     }
 }
 
@@ -125,10 +119,7 @@ mod tests {
 
     #[test]
     fn only_pending_and_sending_are_not_terminal() {
-        let open: Vec<_> = MessageStatus::ALL
-            .into_iter()
-            .filter(|s| !s.is_terminal())
-            .collect();
+        let open: Vec<_> = MessageStatus::ALL.into_iter().filter(|s| !s.is_terminal()).collect();
         assert_eq!(open, vec![Pending, Sending]);
     }
 

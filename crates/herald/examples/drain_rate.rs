@@ -15,31 +15,21 @@ use std::{sync::Arc, time::Duration};
 use anyhow::Context;
 use chrono::Utc;
 use futures::{stream, StreamExt, TryStreamExt};
-use herald::{
-    config::DispatchConfig, dispatch::Dispatcher, model::NewMessage, providers::MockProvider,
-};
+use herald::{config::DispatchConfig, dispatch::Dispatcher, model::NewMessage, providers::MockProvider};
 use herald_domain::{Channel, MessageId};
 use tokio::sync::Notify;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let url = args
-        .next()
-        .context("usage: drain_rate <database-url> [messages]")?;
-    let count: usize = args
-        .next()
-        .map_or(Ok(20_000), |n| n.parse())
-        .context("messages must be a number")?;
+    let url = args.next().context("usage: drain_rate <database-url> [messages]")?;
+    let count: usize = args.next().map_or(Ok(20_000), |n| n.parse()).context("messages must be a number")?;
 
     let store = herald::store::connect(&url).await?;
     store.migrate().await?;
     let account = store.ensure_default_account().await?;
     let backlog = store.status_counts().await?;
-    anyhow::ensure!(
-        backlog.pending == 0,
-        "the database already holds pending messages; use a fresh one"
-    );
+    anyhow::ensure!(backlog.pending == 0, "the database already holds pending messages; use a fresh one");
 
     let started = std::time::Instant::now();
     stream::iter(0..count)
@@ -71,12 +61,9 @@ async fn main() -> anyhow::Result<()> {
 
     let provider = Arc::new(MockProvider::new(1.0, Duration::ZERO));
     let config = DispatchConfig::default();
-    let dispatcher = Dispatcher::new(
-        store.clone(),
-        provider,
-        config.clone(),
-        Arc::new(Notify::new()),
-    );
+    let metrics = Arc::new(herald::metrics::Metrics::new());
+    let dispatcher =
+        Dispatcher::new(store.clone(), provider, config.clone(), metrics, Arc::new(Notify::new()));
     let started = std::time::Instant::now();
     dispatcher.drain().await?;
     let drain_secs = started.elapsed().as_secs_f64();

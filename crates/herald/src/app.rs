@@ -11,6 +11,7 @@ use crate::{
     api::{self, AppState},
     config::Config,
     dispatch::Dispatcher,
+    metrics::Metrics,
     ports::{Provider, Store},
     providers::MockProvider,
     services::{api_keys, dead_letters::DeadLetters, intake::Intake},
@@ -25,18 +26,9 @@ pub struct Roles {
 }
 
 impl Roles {
-    pub const ALL: Roles = Roles {
-        api: true,
-        worker: true,
-    };
-    pub const API: Roles = Roles {
-        api: true,
-        worker: false,
-    };
-    pub const WORKER: Roles = Roles {
-        api: false,
-        worker: true,
-    };
+    pub const ALL: Roles = Roles { api: true, worker: true };
+    pub const API: Roles = Roles { api: true, worker: false };
+    pub const WORKER: Roles = Roles { api: false, worker: true };
 }
 
 /// How the process's API key situation looked at start-up (for the start-up banner).
@@ -61,13 +53,12 @@ pub struct Application {
     wake: Arc<Notify>,
     key_notice: KeyNotice,
     account: AccountId,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application")
-            .field("roles", &self.roles)
-            .finish_non_exhaustive()
+        f.debug_struct("Application").field("roles", &self.roles).finish_non_exhaustive()
     }
 }
 
@@ -75,16 +66,8 @@ impl std::fmt::Debug for Application {
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let store = store::connect(&config.database_url)
         .await
-        .with_context(|| {
-            format!(
-                "could not open the database ({})",
-                redact_url(&config.database_url)
-            )
-        })?;
-    store
-        .migrate()
-        .await
-        .context("could not migrate the database")?;
+        .with_context(|| format!("could not open the database ({})", redact_url(&config.database_url)))?;
+    store.migrate().await.context("could not migrate the database")?;
     Ok(store)
 }
 
@@ -141,6 +124,7 @@ impl Application {
             wake: Arc::new(Notify::new()),
             key_notice,
             account,
+            metrics: Arc::new(Metrics::new()),
         })
     }
 
@@ -169,6 +153,7 @@ impl Application {
                 self.store.clone(),
                 self.provider.clone(),
                 self.config.dispatch.clone(),
+                self.metrics.clone(),
                 self.wake.clone(),
             );
             let token = shutdown.clone();
@@ -187,9 +172,11 @@ impl Application {
                 intake: Intake::new(
                     self.store.clone(),
                     self.config.idempotency.clone(),
+                    self.metrics.clone(),
                     self.wake.clone(),
                 ),
                 config: self.config.clone(),
+                metrics: self.metrics.clone(),
             };
             let app = api::router(state);
             let token = shutdown.clone();
@@ -215,16 +202,10 @@ impl Application {
 }
 
 /// Deletes expired idempotency keys now and then, until shutdown.
-async fn purge_idempotency_keys(
-    store: Arc<dyn Store>,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+async fn purge_idempotency_keys(store: Arc<dyn Store>, shutdown: CancellationToken) -> anyhow::Result<()> {
     const EVERY: Duration = Duration::from_secs(600);
     loop {
-        match store
-            .purge_expired_idempotency_keys(chrono::Utc::now())
-            .await
-        {
+        match store.purge_expired_idempotency_keys(chrono::Utc::now()).await {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "expired idempotency keys deleted"),
             Err(error) => tracing::warn!(%error, "could not purge expired idempotency keys"),
@@ -236,19 +217,13 @@ async fn purge_idempotency_keys(
     }
 }
 
-async fn ensure_api_key(
-    config: &Config,
-    store: &dyn Store,
-    account: AccountId,
-) -> anyhow::Result<KeyNotice> {
+async fn ensure_api_key(config: &Config, store: &dyn Store, account: AccountId) -> anyhow::Result<KeyNotice> {
     if let Some(key) = &config.bootstrap_api_key {
-        return Ok(
-            if api_keys::ensure_bootstrap(store, account, key.expose()).await? {
-                KeyNotice::Bootstrap
-            } else {
-                KeyNotice::BootstrapRevoked
-            },
-        );
+        return Ok(if api_keys::ensure_bootstrap(store, account, key.expose()).await? {
+            KeyNotice::Bootstrap
+        } else {
+            KeyNotice::BootstrapRevoked
+        });
     }
     if api_keys::has_active_key(store).await? {
         return Ok(KeyNotice::Existing);
@@ -286,10 +261,7 @@ mod tests {
 
     #[test]
     fn passwords_are_removed_from_database_urls() {
-        assert_eq!(
-            redact_url("postgres://app:s3cret@db:5432/herald"),
-            "postgres://app:***@db:5432/herald"
-        );
+        assert_eq!(redact_url("postgres://app:s3cret@db:5432/herald"), "postgres://app:***@db:5432/herald");
         assert_eq!(redact_url("sqlite://herald.db"), "sqlite://herald.db");
     }
 }

@@ -15,11 +15,7 @@ use crate::{
 };
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "herald",
-    version,
-    about = "Reliable SMS and notification dispatch"
-)]
+#[command(name = "herald", version, about = "Reliable SMS and notification dispatch")]
 pub struct Cli {
     /// Configuration file (default: ./herald.toml when it exists).
     #[arg(long, global = true, env = "HERALD_CONFIG")]
@@ -66,10 +62,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker => serve(config, Roles::WORKER).await,
         Command::Migrate => {
             app::open_store(&config).await?.close().await;
-            println!(
-                "migrations applied to {}",
-                app::redact_url(&config.database_url)
-            );
+            println!("migrations applied to {}", app::redact_url(&config.database_url));
             Ok(())
         }
         Command::ApiKey(command) => api_key(config, command).await,
@@ -102,9 +95,7 @@ async fn serve(config: Config, roles: Roles) -> anyhow::Result<()> {
         }
         KeyNotice::Bootstrap => println!("  API key:   the one in HERALD_BOOTSTRAP_API_KEY"),
         KeyNotice::BootstrapRevoked => {
-            println!(
-                "  API key:   HERALD_BOOTSTRAP_API_KEY names a revoked key; it is not accepted"
-            );
+            println!("  API key:   HERALD_BOOTSTRAP_API_KEY names a revoked key; it is not accepted");
         }
         KeyNotice::Existing if roles.api => {
             println!("  API key:   use a key created earlier, or `herald api-key create`");
@@ -126,28 +117,20 @@ async fn api_key(config: Config, command: ApiKeyCommand) -> anyhow::Result<()> {
     match command {
         ApiKeyCommand::Create { name } => {
             let created = api_keys::create(store.as_ref(), account, &name).await?;
-            println!(
-                "created key {} ({name}); it is shown only this once:",
-                created.record.id
-            );
+            println!("created key {} ({name}); it is shown only this once:", created.record.id);
             println!("{}", created.secret);
         }
         ApiKeyCommand::List => {
-            println!(
-                "{:<36}  {:<12}  {:<20}  {:<25}  status",
-                "id", "prefix", "name", "created"
-            );
+            println!("{:<36}  {:<12}  {:<20}  {:<25}  status", "id", "prefix", "name", "created");
             for key in store.list_api_keys().await? {
-                let status = key.revoked_at.map_or("active".to_owned(), |at| {
-                    format!("revoked {}", at.to_rfc3339())
-                });
+                let status =
+                    key.revoked_at.map_or("active".to_owned(), |at| format!("revoked {}", at.to_rfc3339()));
                 println!(
                     "{:<36}  {:<12}  {:<20}  {:<25}  {status}",
                     key.id,
                     format!("{}…", key.prefix),
                     key.name,
-                    key.created_at
-                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    key.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 );
             }
         }

@@ -40,10 +40,7 @@ pub struct IdempotencyConfig {
 
 impl Default for IdempotencyConfig {
     fn default() -> Self {
-        Self {
-            retention_hours: 24,
-            in_flight_timeout_secs: 60,
-        }
+        Self { retention_hours: 24, in_flight_timeout_secs: 60 }
     }
 }
 
@@ -136,17 +133,13 @@ impl Default for Config {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self {
-            body_limit_bytes: 1024 * 1024,
-        }
+        Self { body_limit_bytes: 1024 * 1024 }
     }
 }
 
 impl Default for SmsConfig {
     fn default() -> Self {
-        Self {
-            default_sender: "herald".into(),
-        }
+        Self { default_sender: "herald".into() }
     }
 }
 
@@ -167,10 +160,7 @@ impl Default for DispatchConfig {
 
 impl Default for MockProviderConfig {
     fn default() -> Self {
-        Self {
-            success_rate: 0.95,
-            latency_ms: 0,
-        }
+        Self { success_rate: 0.95, latency_ms: 0 }
     }
 }
 
@@ -236,20 +226,12 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key, reason: &str| {
-            Err(ConfigError::Invalid {
-                key,
-                reason: reason.into(),
-            })
-        };
+        let invalid = |key, reason: &str| Err(ConfigError::Invalid { key, reason: reason.into() });
         if !(self.database_url.starts_with("sqlite:")
             || self.database_url.starts_with("postgres://")
             || self.database_url.starts_with("postgresql://"))
         {
-            return invalid(
-                "database_url",
-                "must start with sqlite:, postgres:// or postgresql://",
-            );
+            return invalid("database_url", "must start with sqlite:, postgres:// or postgresql://");
         }
         if !(0.0..=1.0).contains(&self.mock_provider.success_rate) {
             return invalid("mock_provider.success_rate", "must be between 0.0 and 1.0");
@@ -284,21 +266,13 @@ impl Config {
             return invalid("dispatch.poll_interval_ms", "must be at least 1");
         }
         if self.dispatch.retry_base_ms > self.dispatch.retry_cap_ms {
-            return invalid(
-                "dispatch.retry_base_ms",
-                "must not exceed dispatch.retry_cap_ms",
-            );
+            return invalid("dispatch.retry_base_ms", "must not exceed dispatch.retry_cap_ms");
         }
         if self.idempotency.retention_hours == 0 || self.idempotency.retention_hours > 24 * 365 {
             return invalid("idempotency.retention_hours", "must be between 1 and 8760");
         }
-        if self.idempotency.in_flight_timeout_secs == 0
-            || self.idempotency.in_flight_timeout_secs > 86_400
-        {
-            return invalid(
-                "idempotency.in_flight_timeout_secs",
-                "must be between 1 and 86400",
-            );
+        if self.idempotency.in_flight_timeout_secs == 0 || self.idempotency.in_flight_timeout_secs > 86_400 {
+            return invalid("idempotency.in_flight_timeout_secs", "must be between 1 and 86400");
         }
         if self.http.body_limit_bytes < 1024 {
             return invalid("http.body_limit_bytes", "must be at least 1024");
@@ -327,10 +301,7 @@ mod tests {
     #[test]
     fn env_overrides_file_and_defaults() {
         Jail::expect_with(|jail| {
-            jail.create_file(
-                "herald.toml",
-                "listen = \"0.0.0.0:9000\"\n[dispatch]\nbatch_size = 7\n",
-            )?;
+            jail.create_file("herald.toml", "listen = \"0.0.0.0:9000\"\n[dispatch]\nbatch_size = 7\n")?;
             jail.set_env("HERALD_DISPATCH__BATCH_SIZE", "9");
             jail.set_env("DATABASE_URL", "postgres://db/herald");
             let config = Config::load(None).unwrap();

@@ -8,6 +8,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod dispatch;
+pub mod metrics;
 pub mod model;
 pub mod ports;
 pub mod providers;

@@ -34,11 +34,7 @@ pub enum IdempotencyClaim {
     /// The key is now this request's: go ahead, and complete it with the message insert.
     Acquired,
     /// The first request with this key finished; its response and request fingerprint.
-    Completed {
-        fingerprint: [u8; 32],
-        status: u16,
-        body: String,
-    },
+    Completed { fingerprint: [u8; 32], status: u16, body: String },
     /// The first request with this key is still running.
     InFlight { fingerprint: [u8; 32] },
 }
@@ -103,21 +99,9 @@ pub struct AttemptOutcome {
 
 #[derive(Debug, Clone)]
 pub enum AttemptResult {
-    Sent {
-        provider: String,
-        provider_message_id: Option<String>,
-        event: OutboxEvent,
-    },
-    RetryScheduled {
-        provider: String,
-        error: String,
-        next_attempt_at: DateTime<Utc>,
-    },
-    Failed {
-        provider: String,
-        error: String,
-        event: OutboxEvent,
-    },
+    Sent { provider: String, provider_message_id: Option<String>, event: OutboxEvent },
+    RetryScheduled { provider: String, error: String, next_attempt_at: DateTime<Utc> },
+    Failed { provider: String, error: String, event: OutboxEvent },
 }
 
 /// One entry of a message's timeline.
@@ -150,13 +134,8 @@ impl MessageEventKind {
         }
     }
 
-    pub const ALL: [Self; 5] = [
-        Self::Accepted,
-        Self::AttemptSucceeded,
-        Self::AttemptFailed,
-        Self::LeaseExpired,
-        Self::Replayed,
-    ];
+    pub const ALL: [Self; 5] =
+        [Self::Accepted, Self::AttemptSucceeded, Self::AttemptFailed, Self::LeaseExpired, Self::Replayed];
 
     pub fn parse(value: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == value)
@@ -200,6 +179,14 @@ pub struct ApiKeyRecord {
 pub struct DeadLetterFilter {
     pub channel: Option<Channel>,
     pub provider: Option<String>,
+}
+
+/// The pending backlog, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    pub pending: u64,
+    /// The earliest `next_attempt_at` that has passed, if any message is overdue.
+    pub oldest_due_at: Option<DateTime<Utc>>,
 }
 
 /// Message counts per status, for drains, tests and metrics.

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use herald_domain::{AccountId, ApiKeyId, MessageId};
 
 use crate::model::{
-    ApiKeyRecord, AttemptOutcome, ClaimedMessage, DeadLetterFilter, IdempotencyClaim, Message,
-    MessageEvent, NewMessage, StatusCounts, StoredEvent,
+    ApiKeyRecord, AttemptOutcome, ClaimedMessage, DeadLetterFilter, IdempotencyClaim, Message, MessageEvent,
+    NewMessage, QueueStats, StatusCounts, StoredEvent,
 };
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -61,6 +61,8 @@ pub trait MessageStore: Send + Sync {
     /// Puts `sending` messages whose lease expired before `now` back to `pending`.
     async fn requeue_expired_leases(&self, now: DateTime<Utc>) -> StoreResult<u64>;
     async fn status_counts(&self) -> StoreResult<StatusCounts>;
+    /// Pending messages and the oldest that is due by `now` (cheap: uses the claim index).
+    async fn queue_stats(&self, now: DateTime<Utc>) -> StoreResult<QueueStats>;
     /// The account's failed messages matching `filter`, newest first, with ids below
     /// `before` when given (the pagination cursor).
     async fn list_dead_letters(
@@ -105,12 +107,7 @@ pub trait IdempotencyStore: Send + Sync {
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
     /// The account's events after `after` (exclusive), oldest first.
-    async fn list_events(
-        &self,
-        account: AccountId,
-        after: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<StoredEvent>>;
+    async fn list_events(&self, account: AccountId, after: i64, limit: u32) -> StoreResult<Vec<StoredEvent>>;
 }
 
 /// Everything herald keeps, behind one handle.
@@ -144,10 +141,7 @@ pub struct ProviderReceipt {
 pub enum ProviderError {
     /// Worth trying again (timeouts, connection errors, 429, 5xx).
     #[error("retryable: {reason}")]
-    Retryable {
-        reason: String,
-        retry_after: Option<Duration>,
-    },
+    Retryable { reason: String, retry_after: Option<Duration> },
     /// Will never succeed as is (invalid number, rejected content, other 4xx).
     #[error("permanent: {reason}")]
     Permanent { reason: String },

@@ -17,11 +17,7 @@ fn presented_key(parts: &Parts) -> Option<&str> {
     if let Some(key) = parts.headers.get("x-api-key") {
         return key.to_str().ok();
     }
-    let authorization = parts
-        .headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let authorization = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = authorization.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
@@ -29,13 +25,8 @@ fn presented_key(parts: &Parts) -> Option<&str> {
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let key = presented_key(parts)
-            .filter(|k| !k.is_empty())
-            .ok_or_else(ApiError::unauthorized)?;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let key = presented_key(parts).filter(|k| !k.is_empty()).ok_or_else(ApiError::unauthorized)?;
         match api_keys::authenticate(state.store.as_ref(), key).await? {
             Some(account_id) => Ok(Self { account_id }),
             None => Err(ApiError::unauthorized()),

@@ -143,32 +143,17 @@ pub async fn list_dead_letters(
         .cursor
         .as_deref()
         .filter(|c| !c.is_empty())
-        .map(|c| {
-            c.parse::<MessageId>()
-                .map_err(|_| ApiError::bad_request(format!("invalid cursor '{c}'")))
-        })
+        .map(|c| c.parse::<MessageId>().map_err(|_| ApiError::bad_request(format!("invalid cursor '{c}'"))))
         .transpose()?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request(format!(
-            "limit must be between 1 and {MAX_LIMIT}"
-        )));
+        return Err(ApiError::bad_request(format!("limit must be between 1 and {MAX_LIMIT}")));
     }
-    let filter = DeadLetterFilter {
-        channel,
-        provider: query.provider,
-    };
-    let messages = state
-        .store
-        .list_dead_letters(auth.account_id, &filter, before, limit)
-        .await?;
-    let next_cursor = (messages.len() == limit as usize)
-        .then(|| messages.last().map(|m| m.id.to_string()))
-        .flatten();
-    Ok(Json(DeadLetterPage {
-        data: messages.into_iter().map(DeadLetterOut::from).collect(),
-        next_cursor,
-    }))
+    let filter = DeadLetterFilter { channel, provider: query.provider };
+    let messages = state.store.list_dead_letters(auth.account_id, &filter, before, limit).await?;
+    let next_cursor =
+        (messages.len() == limit as usize).then(|| messages.last().map(|m| m.id.to_string())).flatten();
+    Ok(Json(DeadLetterPage { data: messages.into_iter().map(DeadLetterOut::from).collect(), next_cursor }))
 }
 
 /// Replay dead letters in bulk: by ids, or all matching a filter.
@@ -194,27 +179,13 @@ pub async fn replay_dead_letters(
             return Err(ApiError::validation("give either `ids` or `\"all\": true`"));
         }
         (Some(ids), false) if ids.len() > MAX_REPLAY_IDS => {
-            return Err(ApiError::validation(format!(
-                "at most {MAX_REPLAY_IDS} ids per request"
-            )));
+            return Err(ApiError::validation(format!("at most {MAX_REPLAY_IDS} ids per request")));
         }
         (ids, _) => ids.as_deref(),
     };
-    let filter = DeadLetterFilter {
-        channel: request.channel,
-        provider: request.provider.clone(),
-    };
-    let replayed = state
-        .dead_letters
-        .replay(auth.account_id, ids, &filter)
-        .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(ReplayOut {
-            replayed: replayed.len(),
-            ids: replayed,
-        }),
-    ))
+    let filter = DeadLetterFilter { channel: request.channel, provider: request.provider.clone() };
+    let replayed = state.dead_letters.replay(auth.account_id, ids, &filter).await?;
+    Ok((StatusCode::ACCEPTED, Json(ReplayOut { replayed: replayed.len(), ids: replayed })))
 }
 
 /// Replay one dead letter.
@@ -235,30 +206,13 @@ pub async fn replay_dead_letter(
     auth: Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<ReplayOneOut>)> {
-    let not_found = || {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "DEAD_LETTER_NOT_FOUND",
-            format!("no dead letter {id}"),
-        )
-    };
+    let not_found =
+        || ApiError::new(StatusCode::NOT_FOUND, "DEAD_LETTER_NOT_FOUND", format!("no dead letter {id}"));
     let message_id: MessageId = id.parse().map_err(|_| not_found())?;
-    let replayed = state
-        .dead_letters
-        .replay(
-            auth.account_id,
-            Some(&[message_id]),
-            &DeadLetterFilter::default(),
-        )
-        .await?;
+    let replayed =
+        state.dead_letters.replay(auth.account_id, Some(&[message_id]), &DeadLetterFilter::default()).await?;
     if replayed.is_empty() {
         return Err(not_found());
     }
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(ReplayOneOut {
-            id: message_id,
-            status: MessageStatus::Pending,
-        }),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(ReplayOneOut { id: message_id, status: MessageStatus::Pending })))
 }

@@ -81,19 +81,11 @@ pub async fn list_events(
     };
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request(format!(
-            "limit must be between 1 and {MAX_LIMIT}"
-        )));
+        return Err(ApiError::bad_request(format!("limit must be between 1 and {MAX_LIMIT}")));
     }
-    let events = state
-        .store
-        .list_events(auth.account_id, after, limit)
-        .await?;
-    let next_cursor = events
-        .last()
-        .map_or(query.after.filter(|a| !a.is_empty()), |e| {
-            Some(e.sequence.to_string())
-        });
+    let events = state.store.list_events(auth.account_id, after, limit).await?;
+    let next_cursor =
+        events.last().map_or(query.after.filter(|a| !a.is_empty()), |e| Some(e.sequence.to_string()));
     let data = events
         .into_iter()
         .map(|stored| EventOut {

@@ -50,9 +50,7 @@ where
 }
 
 /// Reads a request body already parsed as JSON into `T`; a wrong shape is a 422.
-pub fn from_json_value<'a, T: Deserialize<'a>>(
-    value: &'a serde_json::Value,
-) -> Result<T, ApiError> {
+pub fn from_json_value<'a, T: Deserialize<'a>>(value: &'a serde_json::Value) -> Result<T, ApiError> {
     T::deserialize(value).map_err(|e| ApiError::validation(format!("invalid request body: {e}")))
 }
 
@@ -67,17 +65,13 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyHeader {
         let Some(value) = parts.headers.get("idempotency-key") else {
             return Ok(Self(None));
         };
-        let key = value
-            .to_str()
-            .ok()
-            .and_then(|v| IdempotencyKey::parse(v).ok())
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "INVALID_IDEMPOTENCY_KEY",
-                    "Idempotency-Key must be 1 to 255 visible ASCII characters",
-                )
-            })?;
+        let key = value.to_str().ok().and_then(|v| IdempotencyKey::parse(v).ok()).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "INVALID_IDEMPOTENCY_KEY",
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            )
+        })?;
         Ok(Self(Some(key)))
     }
 }
@@ -87,17 +81,13 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyHeader {
 pub fn replayable_response(status: u16, body: String) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     let mut response = (status, body).into_response();
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
 /// A stored response sent again for a repeated idempotent request.
 pub fn replayed_response(status: u16, body: String) -> Response {
     let mut response = replayable_response(status, body);
-    response
-        .headers_mut()
-        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
     response
 }

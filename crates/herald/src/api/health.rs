@@ -32,10 +32,7 @@ pub struct Checks {
 }
 
 fn ok() -> Json<HealthOut> {
-    Json(HealthOut {
-        status: "ok",
-        checks: None,
-    })
+    Json(HealthOut { status: "ok", checks: None })
 }
 
 /// Public health check (sms-processor contract).
@@ -65,24 +62,16 @@ pub async fn startup() -> Json<HealthOut> {
 )]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthOut>) {
     match state.store.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(HealthOut {
-                status: "ok",
-                checks: Some(Checks {
-                    database: "ok".into(),
-                }),
-            }),
-        ),
+        Ok(()) => {
+            (StatusCode::OK, Json(HealthOut { status: "ok", checks: Some(Checks { database: "ok".into() }) }))
+        }
         Err(error) => {
             tracing::warn!(%error, "readiness check: database unreachable");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(HealthOut {
                     status: "unavailable",
-                    checks: Some(Checks {
-                        database: "unreachable".into(),
-                    }),
+                    checks: Some(Checks { database: "unreachable".into() }),
                 }),
             )
         }

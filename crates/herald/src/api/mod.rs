@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::{
     config::Config,
+    metrics::Metrics,
     ports::Store,
     services::{dead_letters::DeadLetters, intake::Intake},
 };
@@ -14,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod health;
+pub mod metrics;
 pub mod notifications;
 pub mod openapi;
 pub mod router;
@@ -28,12 +30,11 @@ pub struct AppState {
     pub intake: Intake,
     pub dead_letters: DeadLetters,
     pub config: Arc<Config>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
-            .field("backend", &self.store.backend())
-            .finish_non_exhaustive()
+        f.debug_struct("AppState").field("backend", &self.store.backend()).finish_non_exhaustive()
     }
 }

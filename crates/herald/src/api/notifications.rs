@@ -16,9 +16,7 @@ use utoipa::ToSchema;
 use super::{
     auth::Authenticated,
     error::{ApiError, ApiResult, ErrorBody},
-    extract::{
-        from_json_value, replayable_response, replayed_response, ApiJson, IdempotencyHeader,
-    },
+    extract::{from_json_value, replayable_response, replayed_response, ApiJson, IdempotencyHeader},
     AppState,
 };
 use crate::{
@@ -105,12 +103,7 @@ pub struct TimelineEntry {
 fn notification_out(message: Message, events: Vec<MessageEvent>) -> NotificationOut {
     let attempts = events
         .iter()
-        .filter(|e| {
-            matches!(
-                e.kind,
-                MessageEventKind::AttemptSucceeded | MessageEventKind::AttemptFailed
-            )
-        })
+        .filter(|e| matches!(e.kind, MessageEventKind::AttemptSucceeded | MessageEventKind::AttemptFailed))
         .count() as u32;
     NotificationOut {
         id: message.id,
@@ -130,12 +123,7 @@ fn notification_out(message: Message, events: Vec<MessageEvent>) -> Notification
         sent_at: message.sent_at,
         events: events
             .into_iter()
-            .map(|e| TimelineEntry {
-                kind: e.kind,
-                status: e.status,
-                detail: e.detail,
-                at: e.at,
-            })
+            .map(|e| TimelineEntry { kind: e.kind, status: e.status, detail: e.detail, at: e.at })
             .collect(),
     }
 }
@@ -173,20 +161,13 @@ pub async fn send_notification(
             request.channel
         )));
     }
-    let to =
-        PhoneNumber::parse(&request.to).map_err(|e| ApiError::validation(format!("'to' {e}")))?;
-    let from = request
-        .from
-        .as_deref()
-        .unwrap_or(&state.config.sms.default_sender);
+    let to = PhoneNumber::parse(&request.to).map_err(|e| ApiError::validation(format!("'to' {e}")))?;
+    let from = request.from.as_deref().unwrap_or(&state.config.sms.default_sender);
     let from = SenderId::parse(from).map_err(|e| ApiError::validation(format!("'from': {e}")))?;
-    let body = MessageBody::parse(&request.body)
-        .map_err(|e| ApiError::validation(format!("'body' {e}")))?;
+    let body = MessageBody::parse(&request.body).map_err(|e| ApiError::validation(format!("'body' {e}")))?;
     let key = match (header_key, request.idempotency_key.as_deref()) {
         (Some(header), Some(field)) if header.as_str() != field => {
-            return Err(ApiError::bad_request(
-                "Idempotency-Key header and idempotency_key field differ",
-            ));
+            return Err(ApiError::bad_request("Idempotency-Key header and idempotency_key field differ"));
         }
         (Some(header), _) => Some(header),
         (None, Some(field)) => Some(
@@ -195,33 +176,16 @@ pub async fn send_notification(
         ),
         (None, None) => None,
     };
-    let idempotent = key.map(|key| IdempotentRequest {
-        key,
-        fingerprint: fingerprint("POST", SEND_PATH, &raw),
-    });
+    let idempotent =
+        key.map(|key| IdempotentRequest { key, fingerprint: fingerprint("POST", SEND_PATH, &raw) });
     let respond = |accepted: &Accepted| {
-        let out = SendNotificationOut {
-            id: accepted.id,
-            status: accepted.status,
-        };
-        (
-            StatusCode::ACCEPTED.as_u16(),
-            serde_json::to_string(&out).unwrap_or_default(),
-        )
+        let out = SendNotificationOut { id: accepted.id, status: accepted.status };
+        (StatusCode::ACCEPTED.as_u16(), serde_json::to_string(&out).unwrap_or_default())
     };
-    let draft = SmsDraft {
-        to,
-        from,
-        body,
-        user_id: None,
-    };
+    let draft = SmsDraft { to, from, body, user_id: None };
     let outcome = state
         .intake
-        .accept_sms(
-            auth.account_id,
-            draft,
-            idempotent.as_ref().map(|r| (r, &respond as Respond<'_>)),
-        )
+        .accept_sms(auth.account_id, draft, idempotent.as_ref().map(|r| (r, &respond as Respond<'_>)))
         .await?;
     Ok(match outcome {
         IntakeOutcome::Accepted(accepted) => {
@@ -250,19 +214,10 @@ pub async fn get_notification(
     auth: Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult<Json<NotificationOut>> {
-    let not_found = || {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "NOTIFICATION_NOT_FOUND",
-            format!("no notification {id}"),
-        )
-    };
+    let not_found =
+        || ApiError::new(StatusCode::NOT_FOUND, "NOTIFICATION_NOT_FOUND", format!("no notification {id}"));
     let message_id: MessageId = id.parse().map_err(|_| not_found())?;
-    let message = state
-        .store
-        .get_message(auth.account_id, message_id)
-        .await?
-        .ok_or_else(not_found)?;
+    let message = state.store.get_message(auth.account_id, message_id).await?.ok_or_else(not_found)?;
     let events = state.store.list_message_events(message_id).await?;
     Ok(Json(notification_out(message, events)))
 }

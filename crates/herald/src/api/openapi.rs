@@ -5,7 +5,7 @@ use utoipa::{
     Modify, OpenApi,
 };
 
-use super::{dead_letters, error, events, health, notifications, sms};
+use super::{dead_letters, error, events, health, metrics, notifications, sms};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -26,6 +26,7 @@ use super::{dead_letters, error, events, health, notifications, sms};
         health::live,
         health::ready,
         health::startup,
+        metrics::metrics,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
     modifiers(&SecuritySchemes),

@@ -15,7 +15,7 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    dead_letters, error::ApiError, events, health, notifications, openapi::ApiDoc, sms, AppState,
+    dead_letters, error::ApiError, events, health, metrics, notifications, openapi::ApiDoc, sms, AppState,
 };
 
 pub fn router(state: AppState) -> Router {
@@ -26,40 +26,29 @@ pub fn router(state: AppState) -> Router {
         .merge(events::router())
         .merge(dead_letters::router())
         .merge(health::router())
+        .merge(metrics::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .merge(SwaggerUi::new("/docs").url("/api/v1/openapi.json", ApiDoc::openapi()))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(body_limit, drain_oversized_body))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                // The path only: query strings may carry personal data.
-                tracing::info_span!("http", method = %request.method(), path = %request.uri().path())
-            }),
-        )
-        .layer(CatchPanicLayer::custom(|_| {
-            axum::response::IntoResponse::into_response(ApiError::internal())
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            // The path only: query strings may carry personal data.
+            tracing::info_span!("http", method = %request.method(), path = %request.uri().path())
         }))
+        .layer(CatchPanicLayer::custom(|_| axum::response::IntoResponse::into_response(ApiError::internal())))
 }
 
 async fn not_found(request: Request) -> ApiError {
-    ApiError::not_found(format!(
-        "no route for {} {}",
-        request.method(),
-        request.uri().path()
-    ))
+    ApiError::not_found(format!("no route for {} {}", request.method(), request.uri().path()))
 }
 
 async fn method_not_allowed(request: Request) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "METHOD_NOT_ALLOWED",
-        format!(
-            "{} is not allowed on {}",
-            request.method(),
-            request.uri().path()
-        ),
+        format!("{} is not allowed on {}", request.method(), request.uri().path()),
     )
 }
 
@@ -71,11 +60,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// answers 413. Closing a socket that still has unread request bytes makes the kernel
 /// reset the connection, and a client still sending would then see a reset instead of
 /// the 413; draining (bounded in size and time) lets it read the answer.
-async fn drain_oversized_body(
-    State(limit): State<usize>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn drain_oversized_body(State(limit): State<usize>, request: Request, next: Next) -> Response {
     let declared = request
         .headers()
         .get(CONTENT_LENGTH)

@@ -63,14 +63,7 @@ pub struct SmsError {
 
 impl IntoResponse for SmsError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(SmsResponse {
-                message: self.message,
-                status: "error",
-            }),
-        )
-            .into_response()
+        (self.status, Json(SmsResponse { message: self.message, status: "error" })).into_response()
     }
 }
 
@@ -78,17 +71,12 @@ impl From<ApiError> for SmsError {
     fn from(error: ApiError) -> Self {
         // A well-formed JSON body of the wrong shape is a bad request in this contract
         // (a reused idempotency key stays a 422).
-        let status = if error.status == StatusCode::UNPROCESSABLE_ENTITY
-            && error.code == "VALIDATION_ERROR"
-        {
+        let status = if error.status == StatusCode::UNPROCESSABLE_ENTITY && error.code == "VALIDATION_ERROR" {
             StatusCode::BAD_REQUEST
         } else {
             error.status
         };
-        Self {
-            status,
-            message: error.message,
-        }
+        Self { status, message: error.message }
     }
 }
 
@@ -105,10 +93,7 @@ fn invalid(field: &str, value: Option<&Value>, reason: &str) -> SmsError {
 }
 
 fn message_rule() -> String {
-    format!(
-        "Must be a non-empty text of at most {} characters",
-        MessageBody::MAX_CHARS
-    )
+    format!("Must be a non-empty text of at most {} characters", MessageBody::MAX_CHARS)
 }
 
 fn parse_request(request: &SmsRequest) -> Result<SmsDraft, SmsError> {
@@ -136,12 +121,7 @@ fn parse_request(request: &SmsRequest) -> Result<SmsDraft, SmsError> {
     }
     .ok_or_else(|| invalid("message", message.as_ref(), &message_rule()))?;
 
-    Ok(SmsDraft {
-        to,
-        from,
-        body,
-        user_id: None,
-    })
+    Ok(SmsDraft { to, from, body, user_id: None })
 }
 
 /// Accept an SMS for delivery.
@@ -175,22 +155,14 @@ pub async fn send_sms(
 ) -> Result<Response, SmsError> {
     let auth = auth?;
     let IdempotencyHeader(key) = idempotency?;
-    let Json(raw) =
-        body.map_err(|rejection| SmsError::from(ApiError::from_json_rejection(&rejection)))?;
+    let Json(raw) = body.map_err(|rejection| SmsError::from(ApiError::from_json_rejection(&rejection)))?;
     let request: SmsRequest = from_json_value(&raw)?;
     let draft = parse_request(&request)?;
-    let idempotent = key.map(|key| IdempotentRequest {
-        key,
-        fingerprint: fingerprint("POST", "/sms", &raw),
-    });
+    let idempotent = key.map(|key| IdempotentRequest { key, fingerprint: fingerprint("POST", "/sms", &raw) });
     let respond = |_: &Accepted| (StatusCode::OK.as_u16(), ok_body());
     let outcome = state
         .intake
-        .accept_sms(
-            auth.account_id,
-            draft,
-            idempotent.as_ref().map(|r| (r, &respond as Respond<'_>)),
-        )
+        .accept_sms(auth.account_id, draft, idempotent.as_ref().map(|r| (r, &respond as Respond<'_>)))
         .await
         .map_err(ApiError::from)?;
     Ok(match outcome {
@@ -200,9 +172,6 @@ pub async fn send_sms(
 }
 
 fn ok_body() -> String {
-    serde_json::to_string(&SmsResponse {
-        message: "Your SMS is being handled".into(),
-        status: "ok",
-    })
-    .unwrap_or_default()
+    serde_json::to_string(&SmsResponse { message: "Your SMS is being handled".into(), status: "ok" })
+        .unwrap_or_default()
 }

@@ -16,6 +16,7 @@ use tracing::Instrument;
 
 use crate::{
     config::DispatchConfig,
+    metrics::Metrics,
     model::{AttemptOutcome, AttemptResult, ClaimedMessage},
     ports::{OutboundSms, Provider, ProviderError, Store, StoreResult},
     services::events,
@@ -32,6 +33,7 @@ pub struct Dispatcher {
     provider: Arc<dyn Provider>,
     config: DispatchConfig,
     policy: RetryPolicy,
+    metrics: Arc<Metrics>,
     /// Lease owner name: unique per process start.
     owner: String,
     wake: Arc<Notify>,
@@ -39,9 +41,7 @@ pub struct Dispatcher {
 
 impl std::fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dispatcher")
-            .field("owner", &self.owner)
-            .finish_non_exhaustive()
+        f.debug_struct("Dispatcher").field("owner", &self.owner).finish_non_exhaustive()
     }
 }
 
@@ -50,22 +50,12 @@ impl Dispatcher {
         store: Arc<dyn Store>,
         provider: Arc<dyn Provider>,
         config: DispatchConfig,
+        metrics: Arc<Metrics>,
         wake: Arc<Notify>,
     ) -> Self {
-        let owner = format!(
-            "worker-{}-{}",
-            std::process::id(),
-            uuid::Uuid::now_v7().simple()
-        );
+        let owner = format!("worker-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
         let policy = config.retry_policy();
-        Self {
-            store,
-            provider,
-            config,
-            policy,
-            owner,
-            wake,
-        }
+        Self { store, provider, config, policy, metrics, owner, wake }
     }
 
     /// Runs until `shutdown` fires. Between two batches it checks for shutdown and sweeps
@@ -114,10 +104,8 @@ impl Dispatcher {
     pub async fn process_batch(&self) -> StoreResult<usize> {
         let now = Utc::now();
         let lease_until = now + self.config.lease();
-        let batch = self
-            .store
-            .claim_due_messages(&self.owner, now, lease_until, self.config.batch_size)
-            .await?;
+        let batch =
+            self.store.claim_due_messages(&self.owner, now, lease_until, self.config.batch_size).await?;
         if batch.is_empty() {
             return Ok(0);
         }
@@ -128,12 +116,9 @@ impl Dispatcher {
             .collect()
             .await;
         let applied = self.commit(&outcomes).await?;
+        self.count(&outcomes);
         if applied as usize != claimed {
-            tracing::warn!(
-                claimed,
-                applied,
-                "some results were dropped: their leases had expired"
-            );
+            tracing::warn!(claimed, applied, "some results were dropped: their leases had expired");
         }
         Ok(claimed)
     }
@@ -153,6 +138,16 @@ impl Dispatcher {
                     tries += 1;
                 }
                 Err(error) => return Err(error),
+            }
+        }
+    }
+
+    fn count(&self, outcomes: &[AttemptOutcome]) {
+        for outcome in outcomes {
+            match &outcome.result {
+                AttemptResult::Sent { provider, .. } => self.metrics.message_sent(provider),
+                AttemptResult::RetryScheduled { provider, .. } => self.metrics.attempt_retried(provider),
+                AttemptResult::Failed { provider, .. } => self.metrics.message_dead_lettered(provider),
             }
         }
     }
@@ -226,7 +221,10 @@ impl Dispatcher {
             body: &message.body,
         };
         let timeout = Duration::from_millis(self.config.provider_timeout_ms);
-        match tokio::time::timeout(timeout, self.provider.send_sms(&sms)).await {
+        let started = Instant::now();
+        let answer = tokio::time::timeout(timeout, self.provider.send_sms(&sms)).await;
+        self.metrics.provider_answered(self.provider.name(), started.elapsed());
+        match answer {
             Ok(answer) => answer,
             Err(_) => Err(ProviderError::Retryable {
                 reason: format!("provider did not answer within {} ms", timeout.as_millis()),
@@ -240,23 +238,13 @@ impl Dispatcher {
 /// (PostgreSQL rejects NUL in text and JSON, and an error page can be megabytes).
 fn sanitize_error(error: ProviderError) -> ProviderError {
     let clean = |reason: String| -> String {
-        reason
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .take(MAX_ERROR_CHARS)
-            .collect()
+        reason.chars().map(|c| if c.is_control() { ' ' } else { c }).take(MAX_ERROR_CHARS).collect()
     };
     match error {
-        ProviderError::Retryable {
-            reason,
-            retry_after,
-        } => ProviderError::Retryable {
-            reason: clean(reason),
-            retry_after,
-        },
-        ProviderError::Permanent { reason } => ProviderError::Permanent {
-            reason: clean(reason),
-        },
+        ProviderError::Retryable { reason, retry_after } => {
+            ProviderError::Retryable { reason: clean(reason), retry_after }
+        }
+        ProviderError::Permanent { reason } => ProviderError::Permanent { reason: clean(reason) },
     }
 }
 
@@ -267,8 +255,7 @@ mod tests {
     #[test]
     fn provider_errors_lose_control_characters_and_excess_length() {
         let long = format!("bad\u{0}\nthing{}", "x".repeat(2 * MAX_ERROR_CHARS));
-        let ProviderError::Permanent { reason } =
-            sanitize_error(ProviderError::Permanent { reason: long })
+        let ProviderError::Permanent { reason } = sanitize_error(ProviderError::Permanent { reason: long })
         else {
             unreachable!()
         };

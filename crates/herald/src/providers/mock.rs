@@ -74,10 +74,7 @@ impl MockProvider {
 
     /// Messages accepted so far (empty unless [`MockProvider::recording`]).
     pub fn deliveries(&self) -> Vec<MockDelivery> {
-        self.deliveries
-            .as_ref()
-            .map(|d| lock(d).clone())
-            .unwrap_or_default()
+        self.deliveries.as_ref().map(|d| lock(d).clone()).unwrap_or_default()
     }
 
     fn next_answer(&self) -> MockAnswer {
@@ -94,9 +91,7 @@ impl MockProvider {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding this lock cannot leave the data half-updated, so poisoning is moot.
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[async_trait]
@@ -120,14 +115,9 @@ impl Provider for MockProvider {
                         body: sms.body.to_owned(),
                     });
                 }
-                Ok(ProviderReceipt {
-                    provider_message_id: Some(format!("mock-{}", sms.message_id)),
-                })
+                Ok(ProviderReceipt { provider_message_id: Some(format!("mock-{}", sms.message_id)) })
             }
-            MockAnswer::Retryable(reason) => Err(ProviderError::Retryable {
-                reason,
-                retry_after: None,
-            }),
+            MockAnswer::Retryable(reason) => Err(ProviderError::Retryable { reason, retry_after: None }),
             MockAnswer::Permanent(reason) => Err(ProviderError::Permanent { reason }),
         }
     }
@@ -138,30 +128,16 @@ mod tests {
     use super::*;
 
     fn sms(id: MessageId) -> OutboundSms<'static> {
-        OutboundSms {
-            message_id: id,
-            to: "+31633450007",
-            from: Some("MB"),
-            body: "hi",
-        }
+        OutboundSms { message_id: id, to: "+31633450007", from: Some("MB"), body: "hi" }
     }
 
     #[tokio::test]
     async fn scripted_answers_come_first_then_the_success_rate_applies() {
         let mock = MockProvider::new(1.0, Duration::ZERO).recording();
-        mock.push_script([
-            MockAnswer::Retryable("boom".into()),
-            MockAnswer::Permanent("bad".into()),
-        ]);
+        mock.push_script([MockAnswer::Retryable("boom".into()), MockAnswer::Permanent("bad".into())]);
         let id = MessageId::new();
-        assert!(matches!(
-            mock.send_sms(&sms(id)).await,
-            Err(ProviderError::Retryable { .. })
-        ));
-        assert!(matches!(
-            mock.send_sms(&sms(id)).await,
-            Err(ProviderError::Permanent { .. })
-        ));
+        assert!(matches!(mock.send_sms(&sms(id)).await, Err(ProviderError::Retryable { .. })));
+        assert!(matches!(mock.send_sms(&sms(id)).await, Err(ProviderError::Permanent { .. })));
         assert!(mock.send_sms(&sms(id)).await.is_ok());
         assert_eq!(mock.calls(), 3);
         assert_eq!(mock.deliveries().len(), 1);

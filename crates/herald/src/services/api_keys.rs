@@ -46,23 +46,14 @@ pub async fn create(store: &dyn Store, account: AccountId, name: &str) -> StoreR
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     let secret = format!("{KEY_MARKER}{}", URL_SAFE_NO_PAD.encode(bytes));
-    let record = record_for(
-        account,
-        name,
-        &secret,
-        secret[..GENERATED_PREFIX_LEN].to_owned(),
-    );
+    let record = record_for(account, name, &secret, secret[..GENERATED_PREFIX_LEN].to_owned());
     store.insert_api_key(&record).await?;
     Ok(CreatedKey { record, secret })
 }
 
 /// Makes sure an operator-chosen key (`HERALD_BOOTSTRAP_API_KEY`) exists. A key that was
 /// revoked stays revoked: returns false then.
-pub async fn ensure_bootstrap(
-    store: &dyn Store,
-    account: AccountId,
-    secret: &str,
-) -> StoreResult<bool> {
+pub async fn ensure_bootstrap(store: &dyn Store, account: AccountId, secret: &str) -> StoreResult<bool> {
     // Operator-chosen keys may be short: show only a little of them in listings.
     let prefix: String = secret.chars().take(3).collect();
     // Insert-if-absent, so replicas starting together with the same key do not collide.
@@ -83,9 +74,5 @@ pub async fn authenticate(store: &dyn Store, presented: &str) -> StoreResult<Opt
 }
 
 pub async fn has_active_key(store: &dyn Store) -> StoreResult<bool> {
-    Ok(store
-        .list_api_keys()
-        .await?
-        .iter()
-        .any(|k| k.revoked_at.is_none()))
+    Ok(store.list_api_keys().await?.iter().any(|k| k.revoked_at.is_none()))
 }

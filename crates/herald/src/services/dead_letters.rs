@@ -35,10 +35,7 @@ impl DeadLetters {
         ids: Option<&[MessageId]>,
         filter: &DeadLetterFilter,
     ) -> StoreResult<Vec<MessageId>> {
-        let replayed = self
-            .store
-            .replay_dead_letters(account, ids, filter, Utc::now())
-            .await?;
+        let replayed = self.store.replay_dead_letters(account, ids, filter, Utc::now()).await?;
         if !replayed.is_empty() {
             tracing::info!(count = replayed.len(), "dead letters replayed");
             self.wake.notify_one();

@@ -4,14 +4,13 @@
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use herald_domain::{
-    AccountId, Channel, MessageBody, MessageId, MessageStatus, PhoneNumber, SenderId,
-};
+use herald_domain::{AccountId, Channel, MessageBody, MessageId, MessageStatus, PhoneNumber, SenderId};
 use tokio::sync::Notify;
 
 use super::idempotency::IdempotentRequest;
 use crate::{
     config::IdempotencyConfig,
+    metrics::Metrics,
     model::{IdempotencyClaim, IdempotentResponse, NewMessage},
     ports::{Store, StoreError},
 };
@@ -59,6 +58,7 @@ pub type Respond<'a> = &'a (dyn Fn(&Accepted) -> (u16, String) + Sync);
 pub struct Intake {
     store: Arc<dyn Store>,
     idempotency: IdempotencyConfig,
+    metrics: Arc<Metrics>,
     /// Wakes this process's dispatcher so a new message is sent without waiting for a poll.
     wake: Arc<Notify>,
 }
@@ -70,12 +70,13 @@ impl std::fmt::Debug for Intake {
 }
 
 impl Intake {
-    pub fn new(store: Arc<dyn Store>, idempotency: IdempotencyConfig, wake: Arc<Notify>) -> Self {
-        Self {
-            store,
-            idempotency,
-            wake,
-        }
+    pub fn new(
+        store: Arc<dyn Store>,
+        idempotency: IdempotencyConfig,
+        metrics: Arc<Metrics>,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Self { store, idempotency, metrics, wake }
     }
 
     #[tracing::instrument(skip_all, fields(to = %draft.to.masked(), body = %draft.body.describe()))]
@@ -91,10 +92,7 @@ impl Intake {
                 return Ok(replay);
             }
         }
-        let accepted = Accepted {
-            id: MessageId::new(),
-            status: MessageStatus::Pending,
-        };
+        let accepted = Accepted { id: MessageId::new(), status: MessageStatus::Pending };
         let message = NewMessage {
             id: accepted.id,
             account_id: account,
@@ -106,24 +104,18 @@ impl Intake {
             created_at: now,
             idempotency: idempotent.map(|(request, respond)| {
                 let (status, body) = respond(&accepted);
-                IdempotentResponse {
-                    key: request.key.as_str().to_owned(),
-                    status,
-                    body,
-                }
+                IdempotentResponse { key: request.key.as_str().to_owned(), status, body }
             }),
         };
         if let Err(error) = self.store.insert_message(&message).await {
             if let Some((request, _)) = idempotent {
                 // Best effort: otherwise the key frees itself after the in-flight timeout.
-                let _ = self
-                    .store
-                    .release_idempotency_key(account, request.key.as_str())
-                    .await;
+                let _ = self.store.release_idempotency_key(account, request.key.as_str()).await;
             }
             return Err(error.into());
         }
         self.wake.notify_one();
+        self.metrics.message_accepted(message.channel.as_str());
         tracing::info!(message_id = %message.id, "message accepted");
         Ok(IntakeOutcome::Accepted(accepted))
     }
@@ -150,11 +142,9 @@ impl Intake {
             .await?;
         match claim {
             IdempotencyClaim::Acquired => Ok(None),
-            IdempotencyClaim::Completed {
-                fingerprint,
-                status,
-                body,
-            } if fingerprint == request.fingerprint => {
+            IdempotencyClaim::Completed { fingerprint, status, body }
+                if fingerprint == request.fingerprint =>
+            {
                 tracing::info!("idempotent repeat: replaying the first response");
                 Ok(Some(IntakeOutcome::Replayed { status, body }))
             }

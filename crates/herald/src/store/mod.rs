@@ -20,15 +20,11 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
 
 /// Text columns hold enum names; a value that does not parse means the row is corrupt.
 fn parse_column<T: std::str::FromStr>(column: &str, value: &str) -> StoreResult<T> {
-    value
-        .parse()
-        .map_err(|_| crate::ports::StoreError::Corrupt(format!("{column} = {value:?}")))
+    value.parse().map_err(|_| crate::ports::StoreError::Corrupt(format!("{column} = {value:?}")))
 }
 
 fn hash_from_bytes(bytes: &[u8]) -> StoreResult<[u8; 32]> {
-    bytes
-        .try_into()
-        .map_err(|_| crate::ports::StoreError::Corrupt("api_keys.key_hash length".into()))
+    bytes.try_into().map_err(|_| crate::ports::StoreError::Corrupt("api_keys.key_hash length".into()))
 }
 
 const DEFAULT_ACCOUNT_NAME: &str = "default";
@@ -68,11 +64,7 @@ impl<'a> OutcomeEffect<'a> {
         use crate::model::{AttemptResult, MessageEventKind};
         use herald_domain::MessageStatus;
         match &outcome.result {
-            AttemptResult::Sent {
-                provider,
-                provider_message_id,
-                event,
-            } => Self {
+            AttemptResult::Sent { provider, provider_message_id, event } => Self {
                 status: MessageStatus::Sent,
                 kind: MessageEventKind::AttemptSucceeded,
                 detail: format!("accepted by {provider}"),
@@ -84,17 +76,10 @@ impl<'a> OutcomeEffect<'a> {
                 sent_at: Some(outcome.at),
                 event: Some(event),
             },
-            AttemptResult::RetryScheduled {
-                provider,
-                error,
-                next_attempt_at,
-            } => Self {
+            AttemptResult::RetryScheduled { provider, error, next_attempt_at } => Self {
                 status: MessageStatus::Pending,
                 kind: MessageEventKind::AttemptFailed,
-                detail: format!(
-                    "{provider}: {error}; retry at {}",
-                    next_attempt_at.to_rfc3339()
-                ),
+                detail: format!("{provider}: {error}; retry at {}", next_attempt_at.to_rfc3339()),
                 provider,
                 provider_message_id: None,
                 last_error: Some(error),
@@ -103,11 +88,7 @@ impl<'a> OutcomeEffect<'a> {
                 sent_at: None,
                 event: None,
             },
-            AttemptResult::Failed {
-                provider,
-                error,
-                event,
-            } => Self {
+            AttemptResult::Failed { provider, error, event } => Self {
                 status: MessageStatus::Failed,
                 kind: MessageEventKind::AttemptFailed,
                 detail: format!("{provider}: {error}"),
@@ -135,19 +116,16 @@ impl IdempotencyRow {
     fn into_claim(self) -> StoreResult<crate::model::IdempotencyClaim> {
         use crate::model::IdempotencyClaim;
         match (self.state.as_str(), self.status, self.body) {
-            ("in_flight", _, _) => Ok(IdempotencyClaim::InFlight {
-                fingerprint: self.fingerprint,
-            }),
+            ("in_flight", _, _) => Ok(IdempotencyClaim::InFlight { fingerprint: self.fingerprint }),
             ("done", Some(status), Some(body)) => Ok(IdempotencyClaim::Completed {
                 fingerprint: self.fingerprint,
-                status: u16::try_from(status).map_err(|_| {
-                    crate::ports::StoreError::Corrupt(format!("response_status {status}"))
-                })?,
+                status: u16::try_from(status)
+                    .map_err(|_| crate::ports::StoreError::Corrupt(format!("response_status {status}")))?,
                 body,
             }),
-            (state, ..) => Err(crate::ports::StoreError::Corrupt(format!(
-                "idempotency_keys.state = {state:?}"
-            ))),
+            (state, ..) => {
+                Err(crate::ports::StoreError::Corrupt(format!("idempotency_keys.state = {state:?}")))
+            }
         }
     }
 }

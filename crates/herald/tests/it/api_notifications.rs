@@ -36,19 +36,13 @@ async fn a_sent_notification_shows_its_status_attempts_and_timeline(backend: Bac
     assert_eq!(sent["provider"], "mock");
     assert_eq!(sent["provider_message_id"], format!("mock-{id}"));
     assert!(sent["sent_at"].is_string());
-    let timeline: Vec<&str> = sent["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["type"].as_str().unwrap())
-        .collect();
+    let timeline: Vec<&str> =
+        sent["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(timeline, ["accepted", "attempt_succeeded"]);
     app.stop().await;
 }
 
-async fn invalid_notification_requests_get_the_json_error_shape_and_store_nothing(
-    backend: Backend,
-) {
+async fn invalid_notification_requests_get_the_json_error_shape_and_store_nothing(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
@@ -64,24 +58,12 @@ async fn invalid_notification_requests_get_the_json_error_shape_and_store_nothin
         ("blank body", with("body", json!("   ")), 422),
         ("non-numeric recipient", with("to", json!("abc")), 422),
         ("too-short recipient", with("to", json!("+316")), 422),
-        (
-            "recipient as a number",
-            with("to", json!(254712345678u64)),
-            422,
-        ),
+        ("recipient as a number", with("to", json!(254712345678u64)), 422),
         ("unknown channel", with("channel", json!("fax")), 422),
         ("unsupported channel", with("channel", json!("email")), 422),
-        (
-            "12-character sender",
-            with("from", json!("ABCDEFGHIJKL")),
-            422,
-        ),
+        ("12-character sender", with("from", json!("ABCDEFGHIJKL")), 422),
         ("unknown field", with("user", json!("x")), 422),
-        (
-            "missing field",
-            json!({"channel": "sms", "to": "+254712345678"}),
-            422,
-        ),
+        ("missing field", json!({"channel": "sms", "to": "+254712345678"}), 422),
         ("not an object", json!("sms"), 422),
     ];
     for (case, body, status) in cases {
@@ -89,12 +71,7 @@ async fn invalid_notification_requests_get_the_json_error_shape_and_store_nothin
         assert_eq!(response.status(), status, "{case}");
         let json: Value = response.json().await.unwrap();
         assert_eq!(json["error"]["code"], "VALIDATION_ERROR", "{case}: {json}");
-        assert!(
-            json["error"]["message"]
-                .as_str()
-                .is_some_and(|m| !m.is_empty()),
-            "{case}: {json}"
-        );
+        assert!(json["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{case}: {json}");
     }
 
     let post_raw = |content_type: &'static str, body: String| {
@@ -110,38 +87,20 @@ async fn invalid_notification_requests_get_the_json_error_shape_and_store_nothin
         let json: Value = response.json().await.unwrap();
         assert_eq!(json["error"]["code"], code);
     };
+    expect_error(post_raw("application/json", "{\"channel\":".into()).await.unwrap(), 400, "INVALID_JSON")
+        .await;
+    let huge =
+        format!(r#"{{"channel":"sms","to":"+254712345678","body":"{}"}}"#, "x".repeat(10 * 1024 * 1024));
+    expect_error(post_raw("application/json", huge).await.unwrap(), 413, "PAYLOAD_TOO_LARGE").await;
     expect_error(
-        post_raw("application/json", "{\"channel\":".into())
-            .await
-            .unwrap(),
-        400,
-        "INVALID_JSON",
-    )
-    .await;
-    let huge = format!(
-        r#"{{"channel":"sms","to":"+254712345678","body":"{}"}}"#,
-        "x".repeat(10 * 1024 * 1024)
-    );
-    expect_error(
-        post_raw("application/json", huge).await.unwrap(),
-        413,
-        "PAYLOAD_TOO_LARGE",
-    )
-    .await;
-    expect_error(
-        post_raw("application/xml", valid.to_string())
-            .await
-            .unwrap(),
+        post_raw("application/xml", valid.to_string()).await.unwrap(),
         415,
         "UNSUPPORTED_MEDIA_TYPE",
     )
     .await;
 
     for key in [None, Some("wrong-key-wrong-key")] {
-        let mut request = app
-            .client
-            .post(app.url("/api/v1/notifications/send"))
-            .json(&valid);
+        let mut request = app.client.post(app.url("/api/v1/notifications/send")).json(&valid);
         if let Some(key) = key {
             request = request.header("X-API-Key", key);
         }
@@ -158,51 +117,24 @@ async fn event_feed_pages_with_a_cursor_and_rejects_bad_parameters(backend: Back
     };
     let mut ids = Vec::new();
     for n in 0..5 {
-        let id = app
-            .send_notification("+254712345678", &format!("message {n}"))
-            .await;
+        let id = app.send_notification("+254712345678", &format!("message {n}")).await;
         app.wait_for_status(&id, "sent").await;
         ids.push(id);
     }
 
     let events = app.all_events().await;
-    let aggregates: Vec<&str> = events
-        .iter()
-        .map(|e| e["aggregate_id"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        aggregates,
-        ids.iter().map(String::as_str).collect::<Vec<_>>(),
-        "each event once, in order"
-    );
-    let event_ids: std::collections::HashSet<&str> = events
-        .iter()
-        .map(|e| e["event_id"].as_str().unwrap())
-        .collect();
+    let aggregates: Vec<&str> = events.iter().map(|e| e["aggregate_id"].as_str().unwrap()).collect();
+    assert_eq!(aggregates, ids.iter().map(String::as_str).collect::<Vec<_>>(), "each event once, in order");
+    let event_ids: std::collections::HashSet<&str> =
+        events.iter().map(|e| e["event_id"].as_str().unwrap()).collect();
     assert_eq!(event_ids.len(), 5, "event ids are unique");
 
-    let last_cursor = events.last().unwrap()["cursor"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let empty = app
-        .get_json(&format!("/api/v1/events?after={last_cursor}"))
-        .await;
+    let last_cursor = events.last().unwrap()["cursor"].as_str().unwrap().to_owned();
+    let empty = app.get_json(&format!("/api/v1/events?after={last_cursor}")).await;
     assert_eq!(empty["data"], json!([]));
-    assert_eq!(
-        empty["next_cursor"],
-        last_cursor.as_str(),
-        "an empty page keeps the cursor"
-    );
+    assert_eq!(empty["next_cursor"], last_cursor.as_str(), "an empty page keeps the cursor");
 
-    for query in [
-        "limit=0",
-        "limit=1001",
-        "limit=abc",
-        "after=abc",
-        "after=-1",
-        "bogus=1",
-    ] {
+    for query in ["limit=0", "limit=1001", "limit=abc", "after=abc", "after=-1", "bogus=1"] {
         let response = app.get(&format!("/api/v1/events?{query}")).await;
         assert_eq!(response.status(), 400, "{query}");
         let json: Value = response.json().await.unwrap();

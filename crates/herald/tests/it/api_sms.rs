@@ -8,8 +8,7 @@ use crate::helpers::{on_both_backends, poll, wait_until, Backend, TestApp, API_K
 
 const OK_BODY: &str = r#"{"message":"Your SMS is being handled","status":"ok"}"#;
 const MESSAGE_RULE: &str = "Must be a non-empty text of at most 1530 characters";
-const ORIGINATOR_RULE: &str =
-    "Must be a phone number or an alpha numeric shorter or equal to 11 characters";
+const ORIGINATOR_RULE: &str = "Must be a phone number or an alpha numeric shorter or equal to 11 characters";
 
 on_both_backends!(
     sms_is_answered_ok_then_reaches_the_provider_and_emits_sms_sent,
@@ -22,15 +21,15 @@ async fn sms_is_answered_ok_then_reaches_the_provider_and_emits_sms_sent(backend
     };
 
     let response = app
-        .post_json("/sms", &json!({"recipient": 31633450007u64, "originator": "MB", "message": "This is a test message."}))
+        .post_json(
+            "/sms",
+            &json!({"recipient": 31633450007u64, "originator": "MB", "message": "This is a test message."}),
+        )
         .await;
 
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.unwrap(), OK_BODY);
-    let delivered = wait_until(Duration::from_secs(20), || async {
-        !app.mock.deliveries().is_empty()
-    })
-    .await;
+    let delivered = wait_until(Duration::from_secs(20), || async { !app.mock.deliveries().is_empty() }).await;
     assert!(delivered, "the mock provider never received the message");
     let deliveries = app.mock.deliveries();
     assert_eq!(deliveries.len(), 1);
@@ -51,19 +50,8 @@ async fn sms_is_answered_ok_then_reaches_the_provider_and_emits_sms_sent(backend
     assert_eq!(event["aggregate_id"], message_id.as_str());
     assert_eq!(event["payload"]["phone_number"], "+31633450007");
     assert_eq!(event["payload"]["provider"], "mock");
-    for field in [
-        "event_id",
-        "event_type",
-        "aggregate_id",
-        "user_id",
-        "payload",
-        "metadata",
-        "timestamp",
-    ] {
-        assert!(
-            event.get(field).is_some(),
-            "envelope lacks {field}: {event}"
-        );
+    for field in ["event_id", "event_type", "aggregate_id", "user_id", "payload", "metadata", "timestamp"] {
+        assert!(event.get(field).is_some(), "envelope lacks {field}: {event}");
     }
     let message = app.wait_for_status(&message_id, "sent").await;
     assert_eq!(message["retry_count"], 0);
@@ -77,8 +65,7 @@ async fn invalid_sms_requests_get_their_error_and_store_nothing(backend: Backend
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let recipient_rule =
-        "Must be a phone number in international format, as digits, e.g. 31612345678";
+    let recipient_rule = "Must be a phone number in international format, as digits, e.g. 31612345678";
     let valid = json!({"recipient": 31633450007u64, "originator": "MB", "message": "hi"});
     let with = |field: &str, value: Value| {
         let mut body = valid.clone();
@@ -92,66 +79,30 @@ async fn invalid_sms_requests_get_their_error_and_store_nothing(backend: Backend
     };
 
     let cases: Vec<(&str, Value, String)> = vec![
-        (
-            "missing originator",
-            without("originator"),
-            invalid("originator", "", ORIGINATOR_RULE),
-        ),
-        (
-            "empty originator",
-            with("originator", json!("")),
-            invalid("originator", "", ORIGINATOR_RULE),
-        ),
+        ("missing originator", without("originator"), invalid("originator", "", ORIGINATOR_RULE)),
+        ("empty originator", with("originator", json!("")), invalid("originator", "", ORIGINATOR_RULE)),
         (
             "12-character originator",
             with("originator", json!("ABCDEFGHIJKL")),
             invalid("originator", "ABCDEFGHIJKL", ORIGINATOR_RULE),
         ),
-        (
-            "numeric originator",
-            with("originator", json!(12)),
-            invalid("originator", "12", ORIGINATOR_RULE),
-        ),
+        ("numeric originator", with("originator", json!(12)), invalid("originator", "12", ORIGINATOR_RULE)),
         (
             "non-numeric recipient",
             with("recipient", json!("abc")),
             invalid("recipient", "abc", recipient_rule),
         ),
-        (
-            "too-short recipient",
-            with("recipient", json!(316)),
-            invalid("recipient", "316", recipient_rule),
-        ),
-        (
-            "boolean recipient",
-            with("recipient", json!(true)),
-            invalid("recipient", "true", recipient_rule),
-        ),
-        (
-            "missing recipient",
-            without("recipient"),
-            invalid("recipient", "", recipient_rule),
-        ),
-        (
-            "empty message",
-            with("message", json!("")),
-            invalid("message", "", MESSAGE_RULE),
-        ),
-        (
-            "numeric message",
-            with("message", json!(42)),
-            invalid("message", "42", MESSAGE_RULE),
-        ),
+        ("too-short recipient", with("recipient", json!(316)), invalid("recipient", "316", recipient_rule)),
+        ("boolean recipient", with("recipient", json!(true)), invalid("recipient", "true", recipient_rule)),
+        ("missing recipient", without("recipient"), invalid("recipient", "", recipient_rule)),
+        ("empty message", with("message", json!("")), invalid("message", "", MESSAGE_RULE)),
+        ("numeric message", with("message", json!(42)), invalid("message", "42", MESSAGE_RULE)),
     ];
     for (case, body, expected) in cases {
         let response = app.post_json("/sms", &body).await;
         assert_eq!(response.status(), 400, "{case}");
         let json: Value = response.json().await.unwrap();
-        assert_eq!(
-            json,
-            json!({"message": expected, "status": "error"}),
-            "{case}"
-        );
+        assert_eq!(json, json!({"message": expected, "status": "error"}), "{case}");
     }
 
     let unknown_field = with("priority", json!("high"));
@@ -159,13 +110,7 @@ async fn invalid_sms_requests_get_their_error_and_store_nothing(backend: Backend
     assert_eq!(response.status(), 400);
     let json: Value = response.json().await.unwrap();
     assert_eq!(json["status"], "error");
-    assert!(
-        json["message"]
-            .as_str()
-            .unwrap()
-            .contains("unknown field `priority`"),
-        "{json}"
-    );
+    assert!(json["message"].as_str().unwrap().contains("unknown field `priority`"), "{json}");
 
     let not_an_object = app.post_json("/sms", &json!([1, 2, 3])).await;
     assert_eq!(not_an_object.status(), 400);
@@ -218,17 +163,10 @@ async fn invalid_sms_requests_get_their_error_and_store_nothing(backend: Backend
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), 401, "key {key:?}");
         let json: Value = response.json().await.unwrap();
-        assert_eq!(
-            json,
-            json!({"message": "missing or invalid API key", "status": "error"})
-        );
+        assert_eq!(json, json!({"message": "missing or invalid API key", "status": "error"}));
     }
 
     let counts = app.store.status_counts().await.unwrap();
-    assert_eq!(
-        counts.total(),
-        0,
-        "invalid requests stored messages: {counts:?}"
-    );
+    assert_eq!(counts.total(), 0, "invalid requests stored messages: {counts:?}");
     assert_eq!(app.mock.calls(), 0);
 }

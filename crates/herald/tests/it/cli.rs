@@ -64,16 +64,11 @@ async fn serve_on_a_fresh_directory_prints_a_key_that_sends_an_sms_and_logs_no_s
         std::thread::spawn(move || for _ in lines {});
         (base_url, key)
     });
-    let (base_url, key) = tokio::time::timeout(Duration::from_secs(60), banner)
-        .await
-        .expect("banner in time")
-        .unwrap();
+    let (base_url, key) =
+        tokio::time::timeout(Duration::from_secs(60), banner).await.expect("banner in time").unwrap();
     let base_url = base_url.expect("banner names the address");
     let key = key.expect("banner prints a new API key");
-    assert!(
-        dir.path().join("herald.db").exists(),
-        "the default SQLite file is created"
-    );
+    assert!(dir.path().join("herald.db").exists(), "the default SQLite file is created");
 
     let client = reqwest::Client::new();
     let response = client
@@ -86,44 +81,25 @@ async fn serve_on_a_fresh_directory_prints_a_key_that_sends_an_sms_and_logs_no_s
     assert_eq!(response.status(), 200);
     let events_url = format!("{base_url}/api/v1/events");
     let published = wait_until(Duration::from_secs(20), || async {
-        let page: Value = client
-            .get(&events_url)
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        page["data"]
-            .as_array()
-            .is_some_and(|d| d.len() == 1 && d[0]["event_type"] == "sms.sent")
+        let page: Value =
+            client.get(&events_url).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+        page["data"].as_array().is_some_and(|d| d.len() == 1 && d[0]["event_type"] == "sms.sent")
     })
     .await;
     assert!(published, "no sms.sent event");
 
     let pid = child.0.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let exited = wait_until(Duration::from_secs(20), || {
         let exited = child.0.try_wait().unwrap();
         async move { exited.is_some() }
     })
     .await;
     assert!(exited, "herald did not stop on SIGTERM");
-    assert!(
-        child.0.wait().unwrap().success(),
-        "clean exit after SIGTERM"
-    );
+    assert!(child.0.wait().unwrap().success(), "clean exit after SIGTERM");
 
     let logs = std::fs::read_to_string(&log_path).unwrap();
-    assert!(
-        logs.contains("+316******07"),
-        "the masked number is logged: {logs}"
-    );
+    assert!(logs.contains("+316******07"), "the masked number is logged: {logs}");
     for secret in [key.as_str(), "31633450007", "This is a test message."] {
         assert!(!logs.contains(secret), "logs contain {secret:?}");
     }
@@ -141,10 +117,7 @@ fn api_key_commands_create_list_and_revoke() {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .output()
             .unwrap();
-        (
-            output.status.success(),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-        )
+        (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned())
     };
 
     let (ok, created) = herald(&["api-key", "create", "--name", "ci"]);
@@ -155,10 +128,7 @@ fn api_key_commands_create_list_and_revoke() {
 
     let (ok, listed) = herald(&["api-key", "list"]);
     assert!(ok);
-    assert!(
-        listed.contains(&id) && listed.contains("active"),
-        "{listed}"
-    );
+    assert!(listed.contains(&id) && listed.contains("active"), "{listed}");
     assert!(!listed.contains(&secret), "list never shows a key");
 
     let (ok, _) = herald(&["api-key", "revoke", &id]);

@@ -61,11 +61,7 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join("herald.db").display());
-                Some(Self {
-                    url,
-                    _dir: Some(dir),
-                    postgres_name: None,
-                })
+                Some(Self { url, _dir: Some(dir), postgres_name: None })
             }
             Backend::Postgres => {
                 let admin_url = postgres_admin_url();
@@ -87,11 +83,7 @@ impl TestDb {
                     .expect("create test database");
                 admin.close().await;
                 let (base, _) = admin_url.rsplit_once('/').expect("database URL has a path");
-                Some(Self {
-                    url: format!("{base}/{name}"),
-                    _dir: None,
-                    postgres_name: Some(name),
-                })
+                Some(Self { url: format!("{base}/{name}"), _dir: None, postgres_name: Some(name) })
             }
         }
     }
@@ -113,10 +105,7 @@ impl Drop for TestDb {
         let admin_url = postgres_admin_url();
         // Drop runs outside async; a short-lived runtime on its own thread does the cleanup.
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             runtime.block_on(async {
                 let admin = connect_admin(&admin_url).await.ok()?;
                 sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -171,12 +160,8 @@ impl TestApp {
         let db = TestDb::create(backend).await?;
         let mut config = test_config(&db.url);
         configure(&mut config);
-        let mock = Arc::new(
-            MockProvider::new(config.mock_provider.success_rate, Duration::ZERO).recording(),
-        );
-        let app = Application::build_with_provider(config, roles, mock.clone())
-            .await
-            .expect("app builds");
+        let mock = Arc::new(MockProvider::new(config.mock_provider.success_rate, Duration::ZERO).recording());
+        let app = Application::build_with_provider(config, roles, mock.clone()).await.expect("app builds");
         let base_url = format!("http://{}", app.local_addr().expect("app listens"));
         let store = app.store();
         let shutdown = CancellationToken::new();
@@ -209,12 +194,7 @@ impl TestApp {
 
     /// GET with the test key.
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .header("X-API-Key", API_KEY)
-            .send()
-            .await
-            .expect("request sent")
+        self.client.get(self.url(path)).header("X-API-Key", API_KEY).send().await.expect("request sent")
     }
 
     pub async fn get_json(&self, path: &str) -> serde_json::Value {
@@ -258,9 +238,7 @@ impl TestApp {
         let mut events = Vec::new();
         let mut after = String::new();
         loop {
-            let page = self
-                .get_json(&format!("/api/v1/events?after={after}&limit=2"))
-                .await;
+            let page = self.get_json(&format!("/api/v1/events?after={after}&limit=2")).await;
             let data = page["data"].as_array().unwrap().clone();
             if data.is_empty() {
                 return events;
@@ -273,9 +251,7 @@ impl TestApp {
     pub async fn stop(mut self) {
         self.shutdown.cancel();
         if let Some(task) = self.task.take() {
-            task.await
-                .expect("app task joins")
-                .expect("app stops cleanly");
+            task.await.expect("app task joins").expect("app stops cleanly");
         }
     }
 }
@@ -315,5 +291,23 @@ where
             return None;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+impl TestApp {
+    /// The value of one sample in `/metrics`, e.g. `herald_messages_sent_total{provider="mock"}`.
+    pub async fn metric(&self, sample: &str) -> Option<f64> {
+        let response = self.client.get(self.url("/metrics")).send().await.expect("request sent");
+        assert_eq!(response.status(), 200, "/metrics is public");
+        let text = response.text().await.unwrap();
+        text.lines().find_map(|line| line.strip_prefix(sample)?.strip_prefix(' ')?.trim().parse().ok())
+    }
+
+    /// Waits until a sample in `/metrics` has `value` (counters are updated just after the
+    /// commit a test waits for, so a read may come a moment early).
+    pub async fn wait_for_metric(&self, sample: &str, value: f64) {
+        let reached =
+            wait_until(Duration::from_secs(10), || async { self.metric(sample).await == Some(value) }).await;
+        assert!(reached, "{sample} never became {value}; last: {:?}", self.metric(sample).await);
     }
 }

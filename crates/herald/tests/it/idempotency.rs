@@ -39,32 +39,23 @@ async fn a_repeated_request_gets_the_first_response_and_creates_one_message(back
     assert!(first.headers().get("idempotent-replayed").is_none());
     let first_body = first.text().await.unwrap();
     let reordered: Value =
-        serde_json::from_str(r#"{"body":"receipt 42","to":"+254712345678","channel":"sms"}"#)
-            .unwrap();
+        serde_json::from_str(r#"{"body":"receipt 42","to":"+254712345678","channel":"sms"}"#).unwrap();
     let second = post_with_key(&app, SEND, "order-42", &reordered).await;
     assert_eq!(second.status(), 202);
     assert_eq!(second.headers()["idempotent-replayed"], "true");
-    assert_eq!(
-        second.text().await.unwrap(),
-        first_body,
-        "the first response, byte for byte"
-    );
+    assert_eq!(second.text().await.unwrap(), first_body, "the first response, byte for byte");
 
-    let in_body = json!({"channel": "sms", "to": "+254712345678", "body": "receipt 43", "idempotency_key": "order-43"});
+    let in_body =
+        json!({"channel": "sms", "to": "+254712345678", "body": "receipt 43", "idempotency_key": "order-43"});
     let third = app.post_json(SEND, &in_body).await;
     let fourth = app.post_json(SEND, &in_body).await;
     assert_eq!(third.status(), 202);
     assert_eq!(fourth.headers()["idempotent-replayed"], "true");
     assert_eq!(third.text().await.unwrap(), fourth.text().await.unwrap());
 
-    assert_eq!(
-        app.store.status_counts().await.unwrap().total(),
-        2,
-        "one message per key"
-    );
+    assert_eq!(app.store.status_counts().await.unwrap().total(), 2, "one message per key");
     let id: Value = serde_json::from_str(&first_body).unwrap();
-    app.wait_for_status(id["id"].as_str().unwrap(), "sent")
-        .await;
+    app.wait_for_status(id["id"].as_str().unwrap(), "sent").await;
 }
 
 async fn a_key_reused_with_another_request_is_refused(backend: Backend) {
@@ -87,19 +78,12 @@ async fn a_key_reused_with_another_request_is_refused(backend: Backend) {
         &json!({"recipient": 254712345678u64, "originator": "MB", "message": "receipt 42"}),
     )
     .await;
-    assert_eq!(
-        other_endpoint.status(),
-        422,
-        "a key is bound to its endpoint too"
-    );
+    assert_eq!(other_endpoint.status(), 422, "a key is bound to its endpoint too");
 
     for bad_key in ["", &"k".repeat(256)] {
         let response = post_with_key(&app, SEND, bad_key, &body).await;
         assert_eq!(response.status(), 400, "{bad_key:?}");
-        assert_eq!(
-            response.json::<Value>().await.unwrap()["error"]["code"],
-            "INVALID_IDEMPOTENCY_KEY"
-        );
+        assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "INVALID_IDEMPOTENCY_KEY");
     }
     assert_eq!(app.store.status_counts().await.unwrap().total(), 1);
 }
@@ -128,10 +112,7 @@ async fn a_key_whose_request_is_in_flight_gets_a_conflict(backend: Backend) {
 
     let response = post_with_key(&app, SEND, "busy", &body).await;
     assert_eq!(response.status(), 409);
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["error"]["code"],
-        "IDEMPOTENCY_KEY_IN_USE"
-    );
+    assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "IDEMPOTENCY_KEY_IN_USE");
     assert_eq!(app.store.status_counts().await.unwrap().total(), 0);
 
     // The first request's process died: after the in-flight timeout a repeat takes over.
@@ -166,10 +147,9 @@ async fn concurrent_requests_with_one_key_create_one_message(backend: Backend) {
                 let json: Value = response.json().await.unwrap();
                 ids.insert(json["id"].as_str().unwrap().to_owned());
             }
-            409 => assert_eq!(
-                response.json::<Value>().await.unwrap()["error"]["code"],
-                "IDEMPOTENCY_KEY_IN_USE"
-            ),
+            409 => {
+                assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "IDEMPOTENCY_KEY_IN_USE")
+            }
             other => panic!("unexpected status {other}"),
         }
     }
@@ -192,19 +172,12 @@ async fn sms_endpoint_honours_idempotency_keys_in_its_own_shape(backend: Backend
     assert_eq!(first.text().await.unwrap(), expected);
     assert_eq!(second.text().await.unwrap(), expected);
 
-    let changed =
-        json!({"recipient": 31633450007u64, "originator": "MB", "message": "paid twice?"});
+    let changed = json!({"recipient": 31633450007u64, "originator": "MB", "message": "paid twice?"});
     let mismatch = post_with_key(&app, "/sms", "pay-1", &changed).await;
     assert_eq!(mismatch.status(), 422);
     let json: Value = mismatch.json().await.unwrap();
     assert_eq!(json["status"], "error");
-    assert!(
-        json["message"]
-            .as_str()
-            .unwrap()
-            .contains("different request"),
-        "{json}"
-    );
+    assert!(json["message"].as_str().unwrap().contains("different request"), "{json}");
 
     let bad_key = post_with_key(&app, "/sms", "", &body).await;
     assert_eq!(bad_key.status(), 400);

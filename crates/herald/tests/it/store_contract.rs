@@ -91,20 +91,13 @@ async fn an_inserted_message_reads_back_pending_with_an_accepted_event(backend: 
     let message = new_message(account, Utc::now());
     store.insert_message(&message).await.unwrap();
 
-    let stored = store
-        .get_message(account, message.id)
-        .await
-        .unwrap()
-        .expect("stored");
+    let stored = store.get_message(account, message.id).await.unwrap().expect("stored");
     assert_eq!(stored.status, MessageStatus::Pending);
     assert_eq!(stored.recipient, "+31633450007");
     assert_eq!(stored.sender.as_deref(), Some("MB"));
     assert_eq!(stored.user_id.as_deref(), Some("user-1"));
     assert_eq!(stored.retry_count, 0);
-    assert_eq!(
-        stored.created_at.timestamp_millis(),
-        message.created_at.timestamp_millis()
-    );
+    assert_eq!(stored.created_at.timestamp_millis(), message.created_at.timestamp_millis());
     let events = store.list_message_events(message.id).await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].kind, MessageEventKind::Accepted);
@@ -118,16 +111,8 @@ async fn messages_are_only_visible_to_their_account(backend: Backend) {
     let account = store.ensure_default_account().await.unwrap();
     let message = new_message(account, Utc::now());
     store.insert_message(&message).await.unwrap();
-    assert!(store
-        .get_message(AccountId::new(), message.id)
-        .await
-        .unwrap()
-        .is_none());
-    assert!(store
-        .get_message(account, MessageId::new())
-        .await
-        .unwrap()
-        .is_none());
+    assert!(store.get_message(AccountId::new(), message.id).await.unwrap().is_none());
+    assert!(store.get_message(account, MessageId::new()).await.unwrap().is_none());
 }
 
 async fn a_claim_takes_only_due_messages_and_never_the_same_one_twice(backend: Backend) {
@@ -158,10 +143,7 @@ async fn concurrent_claims_get_disjoint_batches(backend: Backend) {
     let account = store.ensure_default_account().await.unwrap();
     let created = Utc::now() - Duration::seconds(1);
     for _ in 0..200 {
-        store
-            .insert_message(&new_message(account, created))
-            .await
-            .unwrap();
+        store.insert_message(&new_message(account, created)).await.unwrap();
     }
     let now = Utc::now();
     let lease = now + Duration::seconds(30);
@@ -171,10 +153,7 @@ async fn concurrent_claims_get_disjoint_batches(backend: Backend) {
             let owner = format!("worker-{n}");
             let mut mine = Vec::new();
             loop {
-                let batch = store
-                    .claim_due_messages(&owner, now, lease, 7)
-                    .await
-                    .unwrap();
+                let batch = store.claim_due_messages(&owner, now, lease, 7).await.unwrap();
                 if batch.is_empty() {
                     return mine;
                 }
@@ -201,27 +180,10 @@ async fn outcomes_are_applied_only_while_the_lease_is_held(backend: Backend) {
     let now = Utc::now();
     let message = new_message(account, now);
     store.insert_message(&message).await.unwrap();
-    store
-        .claim_due_messages("owner", now, now + Duration::seconds(30), 1)
-        .await
-        .unwrap();
+    store.claim_due_messages("owner", now, now + Duration::seconds(30), 1).await.unwrap();
 
-    assert_eq!(
-        store
-            .record_outcomes("intruder", &[sent(account, message.id)])
-            .await
-            .unwrap(),
-        0
-    );
-    assert_eq!(
-        store
-            .get_message(account, message.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
-        MessageStatus::Sending
-    );
+    assert_eq!(store.record_outcomes("intruder", &[sent(account, message.id)]).await.unwrap(), 0);
+    assert_eq!(store.get_message(account, message.id).await.unwrap().unwrap().status, MessageStatus::Sending);
 
     let retry_at = now + Duration::seconds(60);
     let retry = AttemptOutcome {
@@ -234,36 +196,15 @@ async fn outcomes_are_applied_only_while_the_lease_is_held(backend: Backend) {
             next_attempt_at: retry_at,
         },
     };
-    assert_eq!(
-        store
-            .record_outcomes("owner", std::slice::from_ref(&retry))
-            .await
-            .unwrap(),
-        1
-    );
-    let pending = store
-        .get_message(account, message.id)
-        .await
-        .unwrap()
-        .unwrap();
+    assert_eq!(store.record_outcomes("owner", std::slice::from_ref(&retry)).await.unwrap(), 1);
+    let pending = store.get_message(account, message.id).await.unwrap().unwrap();
     assert_eq!(pending.status, MessageStatus::Pending);
     assert_eq!(pending.retry_count, 1);
     assert_eq!(pending.last_error.as_deref(), Some("503"));
-    assert_eq!(
-        pending.next_attempt_at.unwrap().timestamp_millis(),
-        retry_at.timestamp_millis()
-    );
-    assert_eq!(
-        store.record_outcomes("owner", &[retry]).await.unwrap(),
-        0,
-        "no longer leased"
-    );
+    assert_eq!(pending.next_attempt_at.unwrap().timestamp_millis(), retry_at.timestamp_millis());
+    assert_eq!(store.record_outcomes("owner", &[retry]).await.unwrap(), 0, "no longer leased");
     assert!(
-        store
-            .claim_due_messages("owner", now, now + Duration::seconds(30), 1)
-            .await
-            .unwrap()
-            .is_empty(),
+        store.claim_due_messages("owner", now, now + Duration::seconds(30), 1).await.unwrap().is_empty(),
         "not due before its retry time"
     );
 }
@@ -278,10 +219,7 @@ async fn sent_and_failed_outcomes_write_their_outbox_events(backend: Backend) {
     let bad = new_message(account, now);
     store.insert_message(&ok).await.unwrap();
     store.insert_message(&bad).await.unwrap();
-    store
-        .claim_due_messages("w", now, now + Duration::seconds(30), 10)
-        .await
-        .unwrap();
+    store.claim_due_messages("w", now, now + Duration::seconds(30), 10).await.unwrap();
     let failed = AttemptOutcome {
         message_id: bad.id,
         account_id: account,
@@ -293,13 +231,7 @@ async fn sent_and_failed_outcomes_write_their_outbox_events(backend: Backend) {
         },
     };
 
-    assert_eq!(
-        store
-            .record_outcomes("w", &[sent(account, ok.id), failed])
-            .await
-            .unwrap(),
-        2
-    );
+    assert_eq!(store.record_outcomes("w", &[sent(account, ok.id), failed]).await.unwrap(), 2);
 
     let ok_row = store.get_message(account, ok.id).await.unwrap().unwrap();
     assert_eq!(ok_row.status, MessageStatus::Sent);
@@ -324,52 +256,22 @@ async fn expired_leases_are_requeued_with_a_timeline_entry(backend: Backend) {
     let now = Utc::now();
     let message = new_message(account, now);
     store.insert_message(&message).await.unwrap();
-    store
-        .claim_due_messages("crashed", now, now + Duration::seconds(1), 1)
-        .await
-        .unwrap();
+    store.claim_due_messages("crashed", now, now + Duration::seconds(1), 1).await.unwrap();
 
-    assert_eq!(
-        store.requeue_expired_leases(now).await.unwrap(),
-        0,
-        "lease still valid"
-    );
-    assert_eq!(
-        store
-            .requeue_expired_leases(now + Duration::seconds(2))
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(store.requeue_expired_leases(now).await.unwrap(), 0, "lease still valid");
+    assert_eq!(store.requeue_expired_leases(now + Duration::seconds(2)).await.unwrap(), 1);
 
-    let row = store
-        .get_message(account, message.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = store.get_message(account, message.id).await.unwrap().unwrap();
     assert_eq!(row.status, MessageStatus::Pending);
-    let kinds: Vec<_> = store
-        .list_message_events(message.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
-    assert_eq!(
-        kinds,
-        [MessageEventKind::Accepted, MessageEventKind::LeaseExpired]
-    );
+    let kinds: Vec<_> =
+        store.list_message_events(message.id).await.unwrap().into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [MessageEventKind::Accepted, MessageEventKind::LeaseExpired]);
     let later = now + Duration::seconds(3);
-    let reclaimed = store
-        .claim_due_messages("rescuer", later, later + Duration::seconds(30), 1)
-        .await
-        .unwrap();
+    let reclaimed =
+        store.claim_due_messages("rescuer", later, later + Duration::seconds(30), 1).await.unwrap();
     assert_eq!(reclaimed.len(), 1);
     assert_eq!(
-        store
-            .record_outcomes("crashed", &[sent(account, message.id)])
-            .await
-            .unwrap(),
+        store.record_outcomes("crashed", &[sent(account, message.id)]).await.unwrap(),
         0,
         "the old owner's result is dropped"
     );
@@ -387,34 +289,17 @@ async fn the_event_feed_is_per_account_and_ordered_by_cursor(backend: Backend) {
         store.insert_message(&message).await.unwrap();
         ids.push(message.id);
     }
-    store
-        .claim_due_messages("w", now, now + Duration::seconds(30), 10)
-        .await
-        .unwrap();
+    store.claim_due_messages("w", now, now + Duration::seconds(30), 10).await.unwrap();
     let outcomes: Vec<_> = ids.iter().map(|id| sent(account, *id)).collect();
     store.record_outcomes("w", &outcomes).await.unwrap();
 
     let first = store.list_events(account, 0, 3).await.unwrap();
-    let rest = store
-        .list_events(account, first.last().unwrap().sequence, 3)
-        .await
-        .unwrap();
+    let rest = store.list_events(account, first.last().unwrap().sequence, 3).await.unwrap();
     assert_eq!(first.len(), 3);
     assert_eq!(rest.len(), 2);
-    let aggregates: Vec<String> = first
-        .iter()
-        .chain(&rest)
-        .map(|e| e.event.aggregate_id.clone())
-        .collect();
-    assert_eq!(
-        aggregates,
-        ids.iter().map(ToString::to_string).collect::<Vec<_>>()
-    );
-    assert!(store
-        .list_events(AccountId::new(), 0, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    let aggregates: Vec<String> = first.iter().chain(&rest).map(|e| e.event.aggregate_id.clone()).collect();
+    assert_eq!(aggregates, ids.iter().map(ToString::to_string).collect::<Vec<_>>());
+    assert!(store.list_events(AccountId::new(), 0, 10).await.unwrap().is_empty());
 }
 
 async fn api_keys_are_found_by_hash_and_revoked_once(backend: Backend) {
@@ -422,68 +307,27 @@ async fn api_keys_are_found_by_hash_and_revoked_once(backend: Backend) {
         return;
     };
     let account = store.ensure_default_account().await.unwrap();
-    let created = api_keys::create(store.as_ref(), account, "ci")
-        .await
-        .unwrap();
+    let created = api_keys::create(store.as_ref(), account, "ci").await.unwrap();
 
-    assert_eq!(
-        api_keys::authenticate(store.as_ref(), &created.secret)
-            .await
-            .unwrap(),
-        Some(account)
-    );
-    assert_eq!(
-        api_keys::authenticate(store.as_ref(), "hrld_wrong")
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(api_keys::authenticate(store.as_ref(), &created.secret).await.unwrap(), Some(account));
+    assert_eq!(api_keys::authenticate(store.as_ref(), "hrld_wrong").await.unwrap(), None);
     let listed = store.list_api_keys().await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].name, "ci");
     assert!(created.secret.starts_with(&listed[0].prefix));
-    assert_eq!(
-        listed[0].hash,
-        api_keys::hash_key(&created.secret),
-        "the SHA-256 is stored"
-    );
+    assert_eq!(listed[0].hash, api_keys::hash_key(&created.secret), "the SHA-256 is stored");
 
-    assert!(store
-        .revoke_api_key(created.record.id, Utc::now())
-        .await
-        .unwrap());
-    assert!(
-        !store
-            .revoke_api_key(created.record.id, Utc::now())
-            .await
-            .unwrap(),
-        "already revoked"
-    );
-    assert_eq!(
-        api_keys::authenticate(store.as_ref(), &created.secret)
-            .await
-            .unwrap(),
-        None
-    );
+    assert!(store.revoke_api_key(created.record.id, Utc::now()).await.unwrap());
+    assert!(!store.revoke_api_key(created.record.id, Utc::now()).await.unwrap(), "already revoked");
+    assert_eq!(api_keys::authenticate(store.as_ref(), &created.secret).await.unwrap(), None);
 
+    assert!(api_keys::ensure_bootstrap(store.as_ref(), account, "operator-chosen-key").await.unwrap());
     assert!(
-        api_keys::ensure_bootstrap(store.as_ref(), account, "operator-chosen-key")
-            .await
-            .unwrap()
-    );
-    assert!(
-        api_keys::ensure_bootstrap(store.as_ref(), account, "operator-chosen-key")
-            .await
-            .unwrap(),
+        api_keys::ensure_bootstrap(store.as_ref(), account, "operator-chosen-key").await.unwrap(),
         "idempotent"
     );
     assert_eq!(store.list_api_keys().await.unwrap().len(), 2);
-    assert_eq!(
-        api_keys::authenticate(store.as_ref(), "operator-chosen-key")
-            .await
-            .unwrap(),
-        Some(account)
-    );
+    assert_eq!(api_keys::authenticate(store.as_ref(), "operator-chosen-key").await.unwrap(), Some(account));
 }
 
 on_both_backends!(idempotency_keys_are_claimed_completed_taken_over_and_purged);
@@ -502,47 +346,26 @@ async fn idempotency_keys_are_claimed_completed_taken_over_and_purged(backend: B
         let store = store.clone();
         async move {
             store
-                .claim_idempotency_key(
-                    account,
-                    key,
-                    &fp,
-                    at,
-                    at - Duration::seconds(60),
-                    expires_at,
-                )
+                .claim_idempotency_key(account, key, &fp, at, at - Duration::seconds(60), expires_at)
                 .await
                 .unwrap()
         }
     };
     assert_eq!(claim("a", now, expires).await, IdempotencyClaim::Acquired);
-    assert_eq!(
-        claim("a", now, expires).await,
-        IdempotencyClaim::InFlight { fingerprint: fp }
-    );
+    assert_eq!(claim("a", now, expires).await, IdempotencyClaim::InFlight { fingerprint: fp });
 
     let mut message = new_message(account, now);
-    message.idempotency = Some(IdempotentResponse {
-        key: "a".into(),
-        status: 202,
-        body: "{\"id\":1}".into(),
-    });
+    message.idempotency =
+        Some(IdempotentResponse { key: "a".into(), status: 202, body: "{\"id\":1}".into() });
     store.insert_message(&message).await.unwrap();
     assert_eq!(
         claim("a", now, expires).await,
-        IdempotencyClaim::Completed {
-            fingerprint: fp,
-            status: 202,
-            body: "{\"id\":1}".into()
-        }
+        IdempotencyClaim::Completed { fingerprint: fp, status: 202, body: "{\"id\":1}".into() }
     );
 
     assert_eq!(claim("b", now, expires).await, IdempotencyClaim::Acquired);
     store.release_idempotency_key(account, "b").await.unwrap();
-    assert_eq!(
-        claim("b", now, expires).await,
-        IdempotencyClaim::Acquired,
-        "a released key is free"
-    );
+    assert_eq!(claim("b", now, expires).await, IdempotencyClaim::Acquired, "a released key is free");
     let after_timeout = now + Duration::seconds(61);
     assert_eq!(
         claim("b", after_timeout, expires).await,
@@ -557,10 +380,7 @@ async fn idempotency_keys_are_claimed_completed_taken_over_and_purged(backend: B
         "an expired key is reused"
     );
     assert_eq!(
-        store
-            .purge_expired_idempotency_keys(after_expiry)
-            .await
-            .unwrap(),
+        store.purge_expired_idempotency_keys(after_expiry).await.unwrap(),
         1,
         "b expired; a was renewed"
     );

@@ -38,9 +38,8 @@ impl AccountStore for PgStore {
         .bind(DEFAULT_ACCOUNT_NAME)
         .execute(&self.pool)
         .await?;
-        let id: Uuid = sqlx::query_scalar("SELECT id FROM accounts WHERE is_default")
-            .fetch_one(&self.pool)
-            .await?;
+        let id: Uuid =
+            sqlx::query_scalar("SELECT id FROM accounts WHERE is_default").fetch_one(&self.pool).await?;
         Ok(AccountId::from_uuid(id))
     }
 
@@ -63,31 +62,26 @@ impl AccountStore for PgStore {
     }
 
     async fn find_api_key_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<ApiKeyRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = $1"
-        ))
-        .bind(&hash[..])
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(&format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = $1"))
+            .bind(&hash[..])
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(api_key_from_row).transpose()
     }
 
     async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&format!("SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(api_key_from_row).collect()
     }
 
     async fn revoke_api_key(&self, id: ApiKeyId, at: DateTime<Utc>) -> StoreResult<bool> {
-        let done =
-            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(at)
-                .bind(id.as_uuid())
-                .execute(&self.pool)
-                .await?;
+        let done = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(at)
+            .bind(id.as_uuid())
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 }

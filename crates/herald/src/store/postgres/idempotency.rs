@@ -83,9 +83,7 @@ impl IdempotencyStore for PgStore {
         IdempotencyRow {
             fingerprint: hash_from_bytes(row.try_get("fingerprint")?)?,
             state: row.try_get("state")?,
-            status: row
-                .try_get::<Option<i32>, _>("response_status")?
-                .map(i64::from),
+            status: row.try_get::<Option<i32>, _>("response_status")?.map(i64::from),
             body: row.try_get("response_body")?,
         }
         .into_claim()

@@ -12,7 +12,7 @@ use super::PgStore;
 use crate::{
     model::{
         AttemptOutcome, ClaimedMessage, DeadLetterFilter, Message, MessageEvent, MessageEventKind,
-        NewMessage, OutboxEvent, StatusCounts,
+        NewMessage, OutboxEvent, QueueStats, StatusCounts,
     },
     ports::{MessageStore, StoreError, StoreResult},
     store::{parse_column, OutcomeEffect},
@@ -89,8 +89,7 @@ impl MessageStore for PgStore {
         )
         .await?;
         if let Some(response) = &message.idempotency {
-            super::idempotency::complete_key(&mut tx, message.account_id, message.id, response)
-                .await?;
+            super::idempotency::complete_key(&mut tx, message.account_id, message.id, response).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -116,9 +115,8 @@ impl MessageStore for PgStore {
             .map(|row| {
                 let kind: String = row.try_get("kind")?;
                 Ok(MessageEvent {
-                    kind: MessageEventKind::parse(&kind).ok_or_else(|| {
-                        StoreError::Corrupt(format!("message_events.kind = {kind:?}"))
-                    })?,
+                    kind: MessageEventKind::parse(&kind)
+                        .ok_or_else(|| StoreError::Corrupt(format!("message_events.kind = {kind:?}")))?,
                     status: parse_column("message_events.status", row.try_get("status")?)?,
                     detail: row.try_get("detail")?,
                     at: row.try_get("at")?,
@@ -151,9 +149,7 @@ impl MessageStore for PgStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| message_from_row(row).map(ClaimedMessage::from))
-            .collect()
+        rows.iter().map(|row| message_from_row(row).map(ClaimedMessage::from)).collect()
     }
 
     async fn record_outcomes(&self, owner: &str, outcomes: &[AttemptOutcome]) -> StoreResult<u64> {
@@ -175,38 +171,13 @@ impl MessageStore for PgStore {
              WHERE m.id = o.id AND m.status = 'sending' AND m.lease_owner = $10
              RETURNING m.id",
         )
-        .bind(
-            outcomes
-                .iter()
-                .map(|o| o.message_id.as_uuid())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            effects
-                .iter()
-                .map(|e| e.status.as_str())
-                .collect::<Vec<_>>(),
-        )
+        .bind(outcomes.iter().map(|o| o.message_id.as_uuid()).collect::<Vec<_>>())
+        .bind(effects.iter().map(|e| e.status.as_str()).collect::<Vec<_>>())
         .bind(effects.iter().map(|e| e.provider).collect::<Vec<_>>())
-        .bind(
-            effects
-                .iter()
-                .map(|e| e.provider_message_id)
-                .collect::<Vec<_>>(),
-        )
+        .bind(effects.iter().map(|e| e.provider_message_id).collect::<Vec<_>>())
         .bind(effects.iter().map(|e| e.last_error).collect::<Vec<_>>())
-        .bind(
-            effects
-                .iter()
-                .map(|e| e.next_attempt_at)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            effects
-                .iter()
-                .map(|e| e.retry_increment)
-                .collect::<Vec<_>>(),
-        )
+        .bind(effects.iter().map(|e| e.next_attempt_at).collect::<Vec<_>>())
+        .bind(effects.iter().map(|e| e.retry_increment).collect::<Vec<_>>())
         .bind(effects.iter().map(|e| e.sent_at).collect::<Vec<_>>())
         .bind(outcomes.iter().map(|o| o.at).collect::<Vec<_>>())
         .bind(owner)
@@ -231,10 +202,8 @@ impl MessageStore for PgStore {
         .execute(&mut *tx)
         .await?;
 
-        let events: Vec<(AccountId, &OutboxEvent)> = kept
-            .iter()
-            .filter_map(|(o, e)| e.event.map(|event| (o.account_id, event)))
-            .collect();
+        let events: Vec<(AccountId, &OutboxEvent)> =
+            kept.iter().filter_map(|(o, e)| e.event.map(|event| (o.account_id, event))).collect();
         super::outbox::insert_events(&mut tx, &events).await?;
         tx.commit().await?;
         Ok(applied.len() as u64)
@@ -253,18 +222,22 @@ impl MessageStore for PgStore {
         .await?;
         for id in &ids {
             let id = MessageId::from_uuid(*id);
-            insert_event(
-                &mut tx,
-                id,
-                MessageEventKind::LeaseExpired,
-                MessageStatus::Pending,
-                None,
-                now,
-            )
-            .await?;
+            insert_event(&mut tx, id, MessageEventKind::LeaseExpired, MessageStatus::Pending, None, now)
+                .await?;
         }
         tx.commit().await?;
         Ok(ids.len() as u64)
+    }
+
+    async fn queue_stats(&self, now: DateTime<Utc>) -> StoreResult<QueueStats> {
+        let (pending, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(CASE WHEN next_attempt_at <= $1 THEN next_attempt_at END)
+             FROM messages WHERE status = 'pending'",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(QueueStats { pending: pending as u64, oldest_due_at: oldest })
     }
 
     async fn status_counts(&self) -> StoreResult<StatusCounts> {
@@ -282,15 +255,12 @@ impl MessageStore for PgStore {
         before: Option<MessageId>,
         limit: u32,
     ) -> StoreResult<Vec<Message>> {
-        let mut query =
-            QueryBuilder::<Postgres>::new("SELECT * FROM messages WHERE status = 'failed'");
+        let mut query = QueryBuilder::<Postgres>::new("SELECT * FROM messages WHERE status = 'failed'");
         push_dead_letter_filter(&mut query, account, filter);
         if let Some(before) = before {
             query.push(" AND id < ").push_bind(before.as_uuid());
         }
-        query
-            .push(" ORDER BY id DESC LIMIT ")
-            .push_bind(i64::from(limit));
+        query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
         let rows = query.build().fetch_all(&self.pool).await?;
         rows.iter().map(message_from_row).collect()
     }
@@ -341,9 +311,7 @@ fn push_dead_letter_filter(
     account: AccountId,
     filter: &DeadLetterFilter,
 ) {
-    query
-        .push(" AND account_id = ")
-        .push_bind(account.as_uuid());
+    query.push(" AND account_id = ").push_bind(account.as_uuid());
     if let Some(channel) = filter.channel {
         query.push(" AND channel = ").push_bind(channel.as_str());
     }

@@ -31,9 +31,7 @@ impl PgStore {
 #[async_trait]
 impl Store for PgStore {
     async fn migrate(&self) -> StoreResult<()> {
-        sqlx::migrate!("../../migrations/postgres")
-            .run(&self.pool)
-            .await?;
+        sqlx::migrate!("../../migrations/postgres").run(&self.pool).await?;
         Ok(())
     }
 

@@ -29,43 +29,13 @@ pub(super) async fn insert_events(
                    created_at, position)
          ORDER BY position",
     )
-    .bind(
-        events
-            .iter()
-            .map(|(_, e)| e.event_id.as_uuid())
-            .collect::<Vec<_>>(),
-    )
+    .bind(events.iter().map(|(_, e)| e.event_id.as_uuid()).collect::<Vec<_>>())
     .bind(events.iter().map(|(a, _)| a.as_uuid()).collect::<Vec<_>>())
-    .bind(
-        events
-            .iter()
-            .map(|(_, e)| e.event_type.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        events
-            .iter()
-            .map(|(_, e)| e.aggregate_id.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        events
-            .iter()
-            .map(|(_, e)| e.user_id.as_deref())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        events
-            .iter()
-            .map(|(_, e)| e.payload.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        events
-            .iter()
-            .map(|(_, e)| e.metadata.clone())
-            .collect::<Vec<_>>(),
-    )
+    .bind(events.iter().map(|(_, e)| e.event_type.as_str()).collect::<Vec<_>>())
+    .bind(events.iter().map(|(_, e)| e.aggregate_id.as_str()).collect::<Vec<_>>())
+    .bind(events.iter().map(|(_, e)| e.user_id.as_deref()).collect::<Vec<_>>())
+    .bind(events.iter().map(|(_, e)| e.payload.clone()).collect::<Vec<_>>())
+    .bind(events.iter().map(|(_, e)| e.metadata.clone()).collect::<Vec<_>>())
     .bind(events.iter().map(|(_, e)| e.timestamp).collect::<Vec<_>>())
     .execute(&mut **tx)
     .await?;
@@ -74,12 +44,7 @@ pub(super) async fn insert_events(
 
 #[async_trait]
 impl OutboxStore for PgStore {
-    async fn list_events(
-        &self,
-        account: AccountId,
-        after: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<StoredEvent>> {
+    async fn list_events(&self, account: AccountId, after: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
         let rows = sqlx::query(
             "SELECT sequence, event_id, event_type, aggregate_id, user_id, payload, metadata, created_at
              FROM outbox WHERE account_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3",

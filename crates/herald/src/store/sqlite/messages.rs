@@ -9,7 +9,7 @@ use super::{from_millis, from_opt_millis, to_millis, SqliteStore};
 use crate::{
     model::{
         AttemptOutcome, ClaimedMessage, DeadLetterFilter, Message, MessageEvent, MessageEventKind,
-        NewMessage, StatusCounts,
+        NewMessage, QueueStats, StatusCounts,
     },
     ports::{MessageStore, StoreError, StoreResult},
     store::{parse_column, OutcomeEffect},
@@ -44,16 +44,14 @@ async fn insert_event(
     detail: Option<&str>,
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO message_events (message_id, kind, status, detail, at) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(message_id.to_string())
-    .bind(kind.as_str())
-    .bind(status.as_str())
-    .bind(detail)
-    .bind(to_millis(at))
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query("INSERT INTO message_events (message_id, kind, status, detail, at) VALUES (?, ?, ?, ?, ?)")
+        .bind(message_id.to_string())
+        .bind(kind.as_str())
+        .bind(status.as_str())
+        .bind(detail)
+        .bind(to_millis(at))
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -87,15 +85,8 @@ async fn apply_outcome(
     if updated != 1 {
         return Ok(false);
     }
-    insert_event(
-        tx,
-        outcome.message_id,
-        effect.kind,
-        effect.status,
-        Some(&effect.detail),
-        outcome.at,
-    )
-    .await?;
+    insert_event(tx, outcome.message_id, effect.kind, effect.status, Some(&effect.detail), outcome.at)
+        .await?;
     if let Some(event) = effect.event {
         super::outbox::insert_event(tx, outcome.account_id, event).await?;
     }
@@ -134,13 +125,8 @@ impl MessageStore for SqliteStore {
         )
         .await?;
         if let Some(response) = &message.idempotency {
-            super::idempotency::complete_key(
-                &mut tx,
-                message.account_id,
-                &message.id.to_string(),
-                response,
-            )
-            .await?;
+            super::idempotency::complete_key(&mut tx, message.account_id, &message.id.to_string(), response)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -166,9 +152,8 @@ impl MessageStore for SqliteStore {
             .map(|row| {
                 let kind: String = row.try_get("kind")?;
                 Ok(MessageEvent {
-                    kind: MessageEventKind::parse(&kind).ok_or_else(|| {
-                        StoreError::Corrupt(format!("message_events.kind = {kind:?}"))
-                    })?,
+                    kind: MessageEventKind::parse(&kind)
+                        .ok_or_else(|| StoreError::Corrupt(format!("message_events.kind = {kind:?}")))?,
                     status: parse_column("message_events.status", row.try_get("status")?)?,
                     detail: row.try_get("detail")?,
                     at: from_millis(row.try_get("at")?)?,
@@ -199,9 +184,7 @@ impl MessageStore for SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| message_from_row(row).map(ClaimedMessage::from))
-            .collect()
+        rows.iter().map(|row| message_from_row(row).map(ClaimedMessage::from)).collect()
     }
 
     async fn record_outcomes(&self, owner: &str, outcomes: &[AttemptOutcome]) -> StoreResult<u64> {
@@ -229,18 +212,22 @@ impl MessageStore for SqliteStore {
         .await?;
         for id in &ids {
             let id = parse_column("messages.id", id)?;
-            insert_event(
-                &mut tx,
-                id,
-                MessageEventKind::LeaseExpired,
-                MessageStatus::Pending,
-                None,
-                now,
-            )
-            .await?;
+            insert_event(&mut tx, id, MessageEventKind::LeaseExpired, MessageStatus::Pending, None, now)
+                .await?;
         }
         tx.commit().await?;
         Ok(ids.len() as u64)
+    }
+
+    async fn queue_stats(&self, now: DateTime<Utc>) -> StoreResult<QueueStats> {
+        let (pending, oldest): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(CASE WHEN next_attempt_at <= ? THEN next_attempt_at END)
+             FROM messages WHERE status = 'pending'",
+        )
+        .bind(to_millis(now))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(QueueStats { pending: pending as u64, oldest_due_at: from_opt_millis(oldest)? })
     }
 
     async fn status_counts(&self) -> StoreResult<StatusCounts> {
@@ -258,15 +245,12 @@ impl MessageStore for SqliteStore {
         before: Option<MessageId>,
         limit: u32,
     ) -> StoreResult<Vec<Message>> {
-        let mut query =
-            QueryBuilder::<Sqlite>::new("SELECT * FROM messages WHERE status = 'failed'");
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT * FROM messages WHERE status = 'failed'");
         push_dead_letter_filter(&mut query, account, filter);
         if let Some(before) = before {
             query.push(" AND id < ").push_bind(before.to_string());
         }
-        query
-            .push(" ORDER BY id DESC LIMIT ")
-            .push_bind(i64::from(limit));
+        query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
         let rows = query.build().fetch_all(&self.pool).await?;
         rows.iter().map(message_from_row).collect()
     }
@@ -286,10 +270,7 @@ impl MessageStore for SqliteStore {
             "UPDATE messages SET status = 'pending', retry_count = 0, lease_owner = NULL,
                     lease_expires_at = NULL, next_attempt_at = ",
         );
-        query
-            .push_bind(to_millis(now))
-            .push(", updated_at = ")
-            .push_bind(to_millis(now));
+        query.push_bind(to_millis(now)).push(", updated_at = ").push_bind(to_millis(now));
         query.push(" WHERE status = 'failed'");
         push_dead_letter_filter(&mut query, account, filter);
         if let Some(ids) = ids {
@@ -305,15 +286,7 @@ impl MessageStore for SqliteStore {
         let mut ids = Vec::with_capacity(replayed.len());
         for id in &replayed {
             let id = parse_column("messages.id", id)?;
-            insert_event(
-                &mut tx,
-                id,
-                MessageEventKind::Replayed,
-                MessageStatus::Pending,
-                None,
-                now,
-            )
-            .await?;
+            insert_event(&mut tx, id, MessageEventKind::Replayed, MessageStatus::Pending, None, now).await?;
             ids.push(id);
         }
         tx.commit().await?;
@@ -326,9 +299,7 @@ fn push_dead_letter_filter(
     account: AccountId,
     filter: &DeadLetterFilter,
 ) {
-    query
-        .push(" AND account_id = ")
-        .push_bind(account.to_string());
+    query.push(" AND account_id = ").push_bind(account.to_string());
     if let Some(channel) = filter.channel {
         query.push(" AND channel = ").push_bind(channel.as_str());
     }

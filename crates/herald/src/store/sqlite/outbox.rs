@@ -41,12 +41,7 @@ fn json_column(column: &str, text: &str) -> StoreResult<serde_json::Value> {
 
 #[async_trait]
 impl OutboxStore for SqliteStore {
-    async fn list_events(
-        &self,
-        account: AccountId,
-        after: i64,
-        limit: u32,
-    ) -> StoreResult<Vec<StoredEvent>> {
+    async fn list_events(&self, account: AccountId, after: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
         let rows = sqlx::query(
             "SELECT sequence, event_id, event_type, aggregate_id, user_id, payload, metadata, created_at
              FROM outbox WHERE account_id = ? AND sequence > ? ORDER BY sequence LIMIT ?",

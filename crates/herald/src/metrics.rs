@@ -1,0 +1,131 @@
+//! Prometheus metrics, served at `/metrics`. One registry per running app (no global
+//! state), so several apps in one test process never share counters.
+
+use std::time::Duration;
+
+use prometheus_client::{
+    encoding::{text::encode, EncodeLabelSet},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    registry::Registry,
+};
+use std::sync::atomic::AtomicU64;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChannelLabel {
+    pub channel: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProviderLabel {
+    pub provider: String,
+}
+
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    accepted: Family<ChannelLabel, Counter>,
+    sent: Family<ProviderLabel, Counter>,
+    attempts_failed: Family<ProviderLabel, Counter>,
+    retried: Family<ProviderLabel, Counter>,
+    dead_lettered: Family<ProviderLabel, Counter>,
+    provider_latency: Family<ProviderLabel, Histogram>,
+    queue_depth: Gauge,
+    oldest_due_age: Gauge<f64, AtomicU64>,
+}
+
+fn latency_histogram() -> Histogram {
+    // 1 ms to ~16 s.
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.001, 2.0, 15))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("herald");
+        let metrics = Self {
+            accepted: Family::default(),
+            sent: Family::default(),
+            attempts_failed: Family::default(),
+            retried: Family::default(),
+            dead_lettered: Family::default(),
+            provider_latency: Family::new_with_constructor(latency_histogram),
+            queue_depth: Gauge::default(),
+            oldest_due_age: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "messages_accepted",
+            "Messages accepted (committed) by intake",
+            metrics.accepted.clone(),
+        );
+        registry.register("messages_sent", "Messages a provider accepted", metrics.sent.clone());
+        registry.register(
+            "attempts_failed",
+            "Provider attempts that failed, whatever came next",
+            metrics.attempts_failed.clone(),
+        );
+        registry.register(
+            "messages_retried",
+            "Failed attempts followed by a scheduled retry",
+            metrics.retried.clone(),
+        );
+        registry.register(
+            "messages_dead_lettered",
+            "Messages that ended failed (permanent error or out of retries)",
+            metrics.dead_lettered.clone(),
+        );
+        registry.register(
+            "provider_latency_seconds",
+            "Time a provider took to answer one send",
+            metrics.provider_latency.clone(),
+        );
+        registry.register("queue_depth", "Messages pending (due now or later)", metrics.queue_depth.clone());
+        registry.register(
+            "oldest_due_age_seconds",
+            "How long the most overdue pending message has been due",
+            metrics.oldest_due_age.clone(),
+        );
+        Self { registry, ..metrics }
+    }
+
+    pub fn message_accepted(&self, channel: &str) {
+        self.accepted.get_or_create(&ChannelLabel { channel: channel.to_owned() }).inc();
+    }
+
+    pub fn provider_answered(&self, provider: &str, took: Duration) {
+        self.provider_latency.get_or_create(&label(provider)).observe(took.as_secs_f64());
+    }
+
+    pub fn message_sent(&self, provider: &str) {
+        self.sent.get_or_create(&label(provider)).inc();
+    }
+
+    pub fn attempt_retried(&self, provider: &str) {
+        self.attempts_failed.get_or_create(&label(provider)).inc();
+        self.retried.get_or_create(&label(provider)).inc();
+    }
+
+    pub fn message_dead_lettered(&self, provider: &str) {
+        self.attempts_failed.get_or_create(&label(provider)).inc();
+        self.dead_lettered.get_or_create(&label(provider)).inc();
+    }
+
+    /// Sets the gauges read from the database, then renders the OpenMetrics text.
+    pub fn render(&self, queue_depth: u64, oldest_due_age: Duration) -> String {
+        self.queue_depth.set(i64::try_from(queue_depth).unwrap_or(i64::MAX));
+        self.oldest_due_age.set(oldest_due_age.as_secs_f64());
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut text, &self.registry);
+        text
+    }
+}
+
+fn label(provider: &str) -> ProviderLabel {
+    ProviderLabel { provider: provider.to_owned() }
+}
