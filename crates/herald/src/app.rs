@@ -9,11 +9,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     api::{self, AppState},
-    config::Config,
+    config::{Config, ProviderKind},
     dispatch::Dispatcher,
     metrics::Metrics,
     ports::{Provider, Store},
-    providers::MockProvider,
+    providers::{http::HttpProvider, MockProvider},
     services::{api_keys, dead_letters::DeadLetters, intake::Intake},
     store,
 };
@@ -86,10 +86,16 @@ pub fn redact_url(url: &str) -> String {
 impl Application {
     /// Builds herald with the provider its configuration names.
     pub async fn build(config: Config, roles: Roles) -> anyhow::Result<Self> {
-        let provider = Arc::new(MockProvider::new(
-            config.mock_provider.success_rate,
-            Duration::from_millis(config.mock_provider.latency_ms),
-        ));
+        let provider: Arc<dyn Provider> = match config.provider.kind {
+            ProviderKind::Mock => Arc::new(MockProvider::new(
+                config.mock_provider.success_rate,
+                Duration::from_millis(config.mock_provider.latency_ms),
+            )),
+            ProviderKind::Http => Arc::new(
+                HttpProvider::new(config.provider.http.clone())
+                    .context("could not set up the HTTP provider")?,
+            ),
+        };
         Self::build_with_provider(config, roles, provider).await
     }
 

@@ -37,6 +37,14 @@ pub enum Command {
     /// Manage API keys.
     #[command(name = "api-key", subcommand)]
     ApiKey(ApiKeyCommand),
+    /// Run a stand-alone fake SMS provider over HTTP (for demos, fault tests, benchmarks).
+    MockProvider {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9090")]
+        listen: std::net::SocketAddr,
+        #[command(flatten)]
+        knobs: crate::mock_provider::Knobs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -54,6 +62,9 @@ pub enum ApiKeyCommand {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::MockProvider { listen, knobs } = cli.command {
+        return mock_provider(listen, knobs).await;
+    }
     let config = Config::load(cli.config.as_deref())?;
     telemetry::init(config.log_format);
     match cli.command {
@@ -66,12 +77,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::ApiKey(command) => api_key(config, command).await,
+        Command::MockProvider { .. } => unreachable!("handled before configuration is loaded"),
     }
+}
+
+async fn mock_provider(
+    listen: std::net::SocketAddr,
+    knobs: crate::mock_provider::Knobs,
+) -> anyhow::Result<()> {
+    knobs.validate().map_err(anyhow::Error::msg)?;
+    telemetry::init(crate::config::LogFormat::Pretty);
+    let listener = crate::mock_provider::bind(listen).await?;
+    println!("mock provider listening on http://{}", listener.local_addr()?);
+    println!("  POST /messages   GET /stats   GET /messages   GET|PUT /knobs   POST /reset");
+    let shutdown = CancellationToken::new();
+    let trigger = shutdown.clone();
+    tokio::spawn(async move {
+        app::shutdown_signal().await;
+        trigger.cancel();
+    });
+    crate::mock_provider::serve(listener, knobs, shutdown).await?;
+    Ok(())
 }
 
 async fn serve(config: Config, roles: Roles) -> anyhow::Result<()> {
     let database = app::redact_url(&config.database_url);
-    let mock = config.mock_provider.clone();
+    let provider = match config.provider.kind {
+        crate::config::ProviderKind::Mock => format!(
+            "mock ({:.0}% success, {} ms latency)",
+            config.mock_provider.success_rate * 100.0,
+            config.mock_provider.latency_ms
+        ),
+        crate::config::ProviderKind::Http => {
+            format!("{} (HTTP, {})", config.provider.http.name, config.provider.http.url)
+        }
+    };
     let app = Application::build(config, roles).await?;
     if let Some(addr) = app.local_addr() {
         println!("herald is listening on http://{addr}");
@@ -80,11 +120,7 @@ async fn serve(config: Config, roles: Roles) -> anyhow::Result<()> {
     }
     println!("  database:  {database}");
     if roles.worker {
-        println!(
-            "  provider:  mock ({:.0}% success, {} ms latency)",
-            mock.success_rate * 100.0,
-            mock.latency_ms
-        );
+        println!("  provider:  {provider}");
     }
     match app.key_notice() {
         KeyNotice::Created(secret) => {

@@ -25,7 +25,64 @@ pub struct Config {
     pub sms: SmsConfig,
     pub dispatch: DispatchConfig,
     pub idempotency: IdempotencyConfig,
+    pub provider: ProviderConfig,
     pub mock_provider: MockProviderConfig,
+}
+
+/// Which provider sends SMS.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProviderConfig {
+    pub kind: ProviderKind,
+    /// Used when `kind = "http"`.
+    pub http: HttpProviderConfig,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// herald's in-process mock (`[mock_provider]`).
+    #[default]
+    Mock,
+    /// A JSON-over-HTTP provider (`[provider.http]`).
+    Http,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpProviderConfig {
+    /// Name in metrics, logs and `provider` fields.
+    pub name: String,
+    /// Where each message is POSTed.
+    pub url: String,
+    /// Optional authentication header, e.g. `Authorization`.
+    pub auth_header: Option<String>,
+    /// Its value, e.g. `Bearer ...` (a secret: never logged).
+    pub auth_value: Option<Secret>,
+    /// JSON field names of the request body.
+    pub to_field: String,
+    pub from_field: String,
+    pub body_field: String,
+    /// Field carrying herald's message id, for the provider to deduplicate; empty to omit.
+    pub reference_field: String,
+    /// JSON pointer to the provider's message id in a 2xx answer, e.g. `/id`.
+    pub message_id_pointer: Option<String>,
+}
+
+impl Default for HttpProviderConfig {
+    fn default() -> Self {
+        Self {
+            name: "http".into(),
+            url: String::new(),
+            auth_header: None,
+            auth_value: None,
+            to_field: "to".into(),
+            from_field: "from".into(),
+            body_field: "body".into(),
+            reference_field: "reference".into(),
+            message_id_pointer: Some("/id".into()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -126,6 +183,7 @@ impl Default for Config {
             sms: SmsConfig::default(),
             dispatch: DispatchConfig::default(),
             idempotency: IdempotencyConfig::default(),
+            provider: ProviderConfig::default(),
             mock_provider: MockProviderConfig::default(),
         }
     }
@@ -181,7 +239,8 @@ impl DispatchConfig {
 }
 
 /// Environment variables whose values are text even when they look like numbers.
-const TEXT_ENV_KEYS: [(&str, &str); 3] = [
+const TEXT_ENV_KEYS: [(&str, &str); 4] = [
+    ("HERALD_PROVIDER__HTTP__AUTH_VALUE", "provider.http.auth_value"),
     ("HERALD_BOOTSTRAP_API_KEY", "bootstrap_api_key"),
     ("HERALD_SMS__DEFAULT_SENDER", "sms.default_sender"),
     ("HERALD_DATABASE_URL", "database_url"),
@@ -273,6 +332,21 @@ impl Config {
         }
         if self.idempotency.in_flight_timeout_secs == 0 || self.idempotency.in_flight_timeout_secs > 86_400 {
             return invalid("idempotency.in_flight_timeout_secs", "must be between 1 and 86400");
+        }
+        if self.provider.kind == ProviderKind::Http {
+            let url = &self.provider.http.url;
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return invalid(
+                    "provider.http.url",
+                    "must be an http:// or https:// URL when provider.kind = \"http\"",
+                );
+            }
+            if self.provider.http.auth_header.is_some() != self.provider.http.auth_value.is_some() {
+                return invalid(
+                    "provider.http.auth_header",
+                    "and provider.http.auth_value must be set together",
+                );
+            }
         }
         if self.http.body_limit_bytes < 1024 {
             return invalid("http.body_limit_bytes", "must be at least 1024");

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod dispatch;
 pub mod metrics;
+pub mod mock_provider;
 pub mod model;
 pub mod ports;
 pub mod providers;

@@ -4,7 +4,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 
 use herald::{
     app::{Application, Roles},
-    config::{Config, Secret},
+    config::{Config, ProviderKind, Secret},
     ports::Store,
     providers::MockProvider,
 };
@@ -161,7 +161,12 @@ impl TestApp {
         let mut config = test_config(&db.url);
         configure(&mut config);
         let mock = Arc::new(MockProvider::new(config.mock_provider.success_rate, Duration::ZERO).recording());
-        let app = Application::build_with_provider(config, roles, mock.clone()).await.expect("app builds");
+        let app = match config.provider.kind {
+            // The provider the configuration names (e.g. HTTP to a mock-provider server).
+            ProviderKind::Http => Application::build(config, roles).await,
+            ProviderKind::Mock => Application::build_with_provider(config, roles, mock.clone()).await,
+        }
+        .expect("app builds");
         let base_url = format!("http://{}", app.local_addr().expect("app listens"));
         let store = app.store();
         let shutdown = CancellationToken::new();
@@ -309,5 +314,48 @@ impl TestApp {
         let reached =
             wait_until(Duration::from_secs(10), || async { self.metric(sample).await == Some(value) }).await;
         assert!(reached, "{sample} never became {value}; last: {:?}", self.metric(sample).await);
+    }
+}
+
+/// A `herald mock-provider` server running in this test process.
+pub struct MockProviderServer {
+    pub base_url: String,
+    client: reqwest::Client,
+    shutdown: CancellationToken,
+}
+
+impl MockProviderServer {
+    pub async fn start(knobs: herald::mock_provider::Knobs) -> Self {
+        let listener = herald::mock_provider::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let shutdown = CancellationToken::new();
+        tokio::spawn(herald::mock_provider::serve(listener, knobs, shutdown.clone()));
+        Self { base_url, client: reqwest::Client::new(), shutdown }
+    }
+
+    /// Points a test config's provider at this server.
+    pub fn configure(&self, config: &mut Config) {
+        config.provider.kind = ProviderKind::Http;
+        config.provider.http.name = "mockhttp".into();
+        config.provider.http.url = format!("{}/messages", self.base_url);
+    }
+
+    pub async fn set_knobs(&self, knobs: &herald::mock_provider::Knobs) {
+        let response = self.client.put(format!("{}/knobs", self.base_url)).json(knobs).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+
+    pub async fn stats(&self) -> herald::mock_provider::Stats {
+        self.client.get(format!("{}/stats", self.base_url)).send().await.unwrap().json().await.unwrap()
+    }
+
+    pub async fn received(&self) -> Vec<herald::mock_provider::Received> {
+        self.client.get(format!("{}/messages", self.base_url)).send().await.unwrap().json().await.unwrap()
+    }
+}
+
+impl Drop for MockProviderServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
     }
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::print_stderr)] // a skipped service test says so loudly on stderr
 
 mod helpers;
+mod http_provider;
 
 mod api_auth;
 mod api_notifications;

@@ -1,0 +1,134 @@
+//! A generic HTTP SMS provider: one JSON `POST` per message, mapped by configuration.
+//!
+//! The request body is a JSON object whose field names are configurable
+//! (`to`, `from`, `body`, and `reference`, which carries herald's message id so the
+//! provider can deduplicate). Answers are classified the way retries need them:
+//! 2xx accepted; 429, 408 and 5xx retryable (honouring `Retry-After`); other 4xx permanent;
+//! connection errors, resets and unreadable answers retryable.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::{header::RETRY_AFTER, StatusCode};
+use serde_json::{Map, Value};
+
+use crate::{
+    config::HttpProviderConfig,
+    ports::{OutboundSms, Provider, ProviderError, ProviderReceipt},
+};
+
+#[derive(Debug)]
+pub struct HttpProvider {
+    config: HttpProviderConfig,
+    client: reqwest::Client,
+}
+
+/// Longest provider answer quoted in an error.
+const MAX_QUOTED_BODY: usize = 200;
+
+impl HttpProvider {
+    pub fn new(config: HttpProviderConfig) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .pool_max_idle_per_host(256)
+            .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { config, client })
+    }
+
+    fn request_body(&self, sms: &OutboundSms<'_>) -> Value {
+        let fields = &self.config;
+        let mut body = Map::new();
+        body.insert(fields.to_field.clone(), Value::from(sms.to));
+        if let Some(from) = sms.from {
+            body.insert(fields.from_field.clone(), Value::from(from));
+        }
+        body.insert(fields.body_field.clone(), Value::from(sms.body));
+        if !fields.reference_field.is_empty() {
+            body.insert(fields.reference_field.clone(), Value::from(sms.message_id.to_string()));
+        }
+        Value::Object(body)
+    }
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
+}
+
+fn quote(text: &str) -> String {
+    text.chars().take(MAX_QUOTED_BODY).collect()
+}
+
+#[async_trait]
+impl Provider for HttpProvider {
+    fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    async fn send_sms(&self, sms: &OutboundSms<'_>) -> Result<ProviderReceipt, ProviderError> {
+        let mut request = self.client.post(&self.config.url).json(&self.request_body(sms));
+        if let (Some(header), Some(value)) = (&self.config.auth_header, &self.config.auth_value) {
+            request = request.header(header.as_str(), value.expose());
+        }
+        let response = request.send().await.map_err(|e| ProviderError::Retryable {
+            reason: format!(
+                "request failed: {}",
+                if e.is_connect() { "could not connect" } else { "connection error" }
+            ),
+            retry_after: None,
+        })?;
+        let status = response.status();
+        let retry_after =
+            response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+        // An answer that breaks off is a lost answer: the message may or may not have gone.
+        let text = response.text().await.map_err(|_| ProviderError::Retryable {
+            reason: format!("HTTP {}: the answer was cut off", status.as_u16()),
+            retry_after: None,
+        })?;
+        if status.is_success() {
+            let provider_message_id = self.config.message_id_pointer.as_deref().and_then(|pointer| {
+                let json: Value = serde_json::from_str(&text).ok()?;
+                match json.pointer(pointer)? {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                }
+            });
+            return Ok(ProviderReceipt { provider_message_id });
+        }
+        let reason = format!("HTTP {}: {}", status.as_u16(), quote(&text));
+        if status == StatusCode::TOO_MANY_REQUESTS
+            || status == StatusCode::REQUEST_TIMEOUT
+            || status.is_server_error()
+        {
+            Err(ProviderError::Retryable { reason, retry_after })
+        } else {
+            Err(ProviderError::Permanent { reason })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_accepts_seconds_and_http_dates() {
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO),
+            "a past date means now"
+        );
+        let future = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(120));
+        let parsed = parse_retry_after(&future).unwrap();
+        assert!(parsed > Duration::from_secs(100) && parsed <= Duration::from_secs(120), "{parsed:?}");
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}

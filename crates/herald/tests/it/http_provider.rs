@@ -1,0 +1,140 @@
+//! The HTTP provider against `herald mock-provider`: delivery, and every fault it can
+//! simulate (500, 429 with Retry-After, hanging, cut-off answers).
+
+use std::time::Duration;
+
+use herald::mock_provider::Knobs;
+use serde_json::Value;
+
+use crate::helpers::{on_both_backends, poll, wait_until, Backend, MockProviderServer, TestApp};
+
+on_both_backends!(
+    messages_reach_the_http_provider_once_with_their_reference,
+    each_provider_fault_is_retried_until_the_provider_recovers,
+    a_provider_that_keeps_failing_dead_letters_after_exactly_the_maximum_attempts,
+    retry_after_from_a_429_sets_the_next_attempt,
+);
+
+fn healthy() -> Knobs {
+    Knobs::default()
+}
+
+async fn messages_reach_the_http_provider_once_with_their_reference(backend: Backend) {
+    let provider = MockProviderServer::start(healthy()).await;
+    let Some(app) = TestApp::spawn_with(backend, herald::app::Roles::ALL, |c| provider.configure(c)).await
+    else {
+        return;
+    };
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(app.send_notification("+254712345678", &format!("hello {n}")).await);
+    }
+    for id in &ids {
+        let sent = app.wait_for_status(id, "sent").await;
+        assert_eq!(sent["provider"], "mockhttp");
+        assert!(sent["provider_message_id"].as_str().unwrap().starts_with("mp-"), "{sent}");
+    }
+    let stats = provider.stats().await;
+    assert_eq!((stats.calls, stats.accepted, stats.duplicates), (5, 5, 0));
+    let mut references: Vec<String> =
+        provider.received().await.into_iter().map(|r| r.reference.unwrap()).collect();
+    references.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(references, expected, "herald's message id travels as the provider reference");
+}
+
+async fn each_provider_fault_is_retried_until_the_provider_recovers(backend: Backend) {
+    let provider = MockProviderServer::start(healthy()).await;
+    let Some(app) = TestApp::spawn_with(backend, herald::app::Roles::ALL, |c| {
+        provider.configure(c);
+        c.dispatch.max_retries = 10_000; // this test is about recovery, not giving up
+        c.dispatch.provider_timeout_ms = 300;
+    })
+    .await
+    else {
+        return;
+    };
+    let faults = [
+        (&["HTTP 500"][..], Knobs { failure_rate: 1.0, ..healthy() }),
+        (&["HTTP 429"], Knobs { throttle_rate: 1.0, retry_after_secs: 0, ..healthy() }),
+        (&["did not answer within 300 ms"], Knobs { hang_rate: 1.0, ..healthy() }),
+        // Depending on timing the break shows while reading the headers or the body.
+        (&["cut off", "connection error"], Knobs { drop_rate: 1.0, ..healthy() }),
+    ];
+    let mut delivered = 0;
+    for (expected_errors, knobs) in faults {
+        provider.set_knobs(&knobs).await;
+        let id = app.send_notification("+254712345678", expected_errors[0]).await;
+        let failing = poll(Duration::from_secs(20), || async {
+            let message = app.get_json(&format!("/api/v1/notifications/{id}")).await;
+            (message["retry_count"].as_u64() >= Some(2)).then_some(message)
+        })
+        .await
+        .expect("the fault causes retries");
+        let error = failing["last_error"].as_str().unwrap_or_default();
+        assert!(
+            expected_errors.iter().any(|e| error.contains(e)),
+            "{expected_errors:?}: last_error was {error:?}"
+        );
+
+        provider.set_knobs(&healthy()).await;
+        app.wait_for_status(&id, "sent").await;
+        delivered += 1;
+        let stats = provider.stats().await;
+        assert_eq!(stats.accepted, delivered, "{expected_errors:?}: delivered once");
+        assert_eq!(stats.duplicates, 0);
+    }
+}
+
+async fn a_provider_that_keeps_failing_dead_letters_after_exactly_the_maximum_attempts(backend: Backend) {
+    let provider = MockProviderServer::start(Knobs { failure_rate: 1.0, ..healthy() }).await;
+    let Some(app) = TestApp::spawn_with(backend, herald::app::Roles::ALL, |c| provider.configure(c)).await
+    else {
+        return;
+    };
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(app.send_notification("+254712345678", &format!("doomed {n}")).await);
+    }
+    for id in &ids {
+        let failed = app.wait_for_status(id, "failed").await;
+        assert_eq!(failed["retry_count"], 3);
+        assert!(failed["last_error"].as_str().unwrap().starts_with("HTTP 500"));
+    }
+    assert_eq!(provider.stats().await.calls, 5 * 4, "first attempt + 3 retries each, never more");
+
+    provider.set_knobs(&healthy()).await;
+    let replay = app.post_json("/api/v1/dead-letters/replay", &serde_json::json!({"all": true})).await;
+    assert_eq!(replay.json::<Value>().await.unwrap()["replayed"], 5);
+    for id in &ids {
+        app.wait_for_status(id, "sent").await;
+    }
+    let stats = provider.stats().await;
+    assert_eq!((stats.calls, stats.accepted, stats.duplicates), (25, 5, 0));
+}
+
+async fn retry_after_from_a_429_sets_the_next_attempt(backend: Backend) {
+    let provider =
+        MockProviderServer::start(Knobs { throttle_rate: 1.0, retry_after_secs: 30, ..healthy() }).await;
+    let Some(app) = TestApp::spawn_with(backend, herald::app::Roles::ALL, |c| provider.configure(c)).await
+    else {
+        return;
+    };
+    let id = app.send_notification("+254712345678", "later please").await;
+    let waiting = poll(Duration::from_secs(20), || async {
+        let message = app.get_json(&format!("/api/v1/notifications/{id}")).await;
+        (message["retry_count"] == 1).then_some(message)
+    })
+    .await
+    .expect("the 429 schedules a retry");
+    let failed_at: chrono::DateTime<chrono::Utc> = waiting["updated_at"].as_str().unwrap().parse().unwrap();
+    let next: chrono::DateTime<chrono::Utc> = waiting["next_attempt_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        next - failed_at >= chrono::Duration::seconds(30),
+        "Retry-After: 30 is honoured ({failed_at} -> {next})"
+    );
+    assert_eq!(waiting["status"], "pending");
+    // Nothing is sent before the provider's time: no second call arrives meanwhile.
+    assert!(!wait_until(Duration::from_millis(300), || async { provider.stats().await.calls > 1 }).await);
+}
