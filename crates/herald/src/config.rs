@@ -141,6 +141,9 @@ pub struct DispatchConfig {
     pub retry_cap_ms: u64,
     /// A provider call that takes longer is abandoned and retried.
     pub provider_timeout_ms: u64,
+    /// On SIGTERM/SIGINT, how long sends already in flight may take to finish; what is
+    /// left then is released back to `pending` for another worker.
+    pub shutdown_grace_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -212,6 +215,7 @@ impl Default for DispatchConfig {
             retry_base_ms: 1_000,
             retry_cap_ms: 300_000,
             provider_timeout_ms: 10_000,
+            shutdown_grace_secs: 20,
         }
     }
 }
@@ -225,6 +229,9 @@ impl Default for MockProviderConfig {
 impl DispatchConfig {
     pub fn lease(&self) -> Duration {
         Duration::from_secs(self.lease_secs)
+    }
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
     }
     pub fn poll_interval(&self) -> Duration {
         Duration::from_millis(self.poll_interval_ms)

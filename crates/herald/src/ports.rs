@@ -58,6 +58,9 @@ pub trait MessageStore: Send + Sync {
     /// timeline entry and, for a success, its outbox event. Results for messages whose
     /// lease `owner` no longer holds are dropped. Returns how many were applied.
     async fn record_outcomes(&self, owner: &str, outcomes: &[AttemptOutcome]) -> StoreResult<u64>;
+    /// Gives up `owner`'s leases on `ids` (unsent at shutdown): back to `pending`, due at
+    /// `now`. Returns how many were released.
+    async fn release_leases(&self, owner: &str, ids: &[MessageId], now: DateTime<Utc>) -> StoreResult<u64>;
     /// Puts `sending` messages whose lease expired before `now` back to `pending`.
     async fn requeue_expired_leases(&self, now: DateTime<Utc>) -> StoreResult<u64>;
     async fn status_counts(&self) -> StoreResult<StatusCounts>;

@@ -5,11 +5,11 @@
 //! message is then claimed again and sent a second time. That is the one source of
 //! duplicates, and it is bounded by the batch in flight.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use chrono::Utc;
 use futures::{stream, StreamExt};
-use herald_domain::{retry::RetryDecision, Channel, RetryPolicy};
+use herald_domain::{retry::RetryDecision, Channel, MessageId, RetryPolicy};
 use tokio::{sync::Notify, time::Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -69,7 +69,7 @@ impl Dispatcher {
                 self.sweep_expired_leases().await;
                 next_lease_sweep = Instant::now() + self.config.lease() / 2;
             }
-            let pause = match self.process_batch().await {
+            let pause = match self.process_batch(&shutdown).await {
                 // More may be due: claim again at once.
                 Ok(claimed) if claimed > 0 => {
                     failures = 0;
@@ -96,12 +96,13 @@ impl Dispatcher {
 
     /// Processes batches until nothing is due.
     pub async fn drain(&self) -> StoreResult<()> {
-        while self.process_batch().await? > 0 {}
+        let never = CancellationToken::new();
+        while self.process_batch(&never).await? > 0 {}
         Ok(())
     }
 
-    /// Claims, sends and records one batch; returns how many messages it held.
-    pub async fn process_batch(&self) -> StoreResult<usize> {
+    /// Claims, sends and records one batch; returns how many messages it held (0: none due).
+    pub async fn process_batch(&self, shutdown: &CancellationToken) -> StoreResult<usize> {
         let now = Utc::now();
         let lease_until = now + self.config.lease();
         let batch =
@@ -109,18 +110,66 @@ impl Dispatcher {
         if batch.is_empty() {
             return Ok(0);
         }
-        let claimed = batch.len();
-        let outcomes: Vec<AttemptOutcome> = stream::iter(batch)
-            .map(|message| self.attempt(message))
-            .buffer_unordered(self.config.concurrency)
-            .collect()
-            .await;
+        let claimed: Vec<MessageId> = batch.iter().map(|m| m.id).collect();
+        let held = claimed.len();
+        let outcomes = self.send_batch(batch, shutdown).await;
         let applied = self.commit(&outcomes).await?;
         self.count(&outcomes);
-        if applied as usize != claimed {
-            tracing::warn!(claimed, applied, "some results were dropped: their leases had expired");
+        if applied as usize != outcomes.len() {
+            tracing::warn!(
+                claimed = claimed.len(),
+                applied,
+                "some results were dropped: their leases had expired"
+            );
         }
-        Ok(claimed)
+        if outcomes.len() < claimed.len() {
+            // Shutdown: give back what was not sent (or not answered in the grace period) at
+            // once, instead of leaving it to lease expiry.
+            let done: HashSet<MessageId> = outcomes.iter().map(|o| o.message_id).collect();
+            let unfinished: Vec<MessageId> = claimed.into_iter().filter(|id| !done.contains(id)).collect();
+            let released = self.store.release_leases(&self.owner, &unfinished, Utc::now()).await?;
+            tracing::info!(released, "released unsent messages on shutdown");
+        }
+        Ok(held)
+    }
+
+    /// Sends a claimed batch, up to `concurrency` at once. Once `shutdown` fires no new
+    /// send starts, and sends still running after the grace period are abandoned; the
+    /// outcomes returned are those that finished.
+    async fn send_batch(
+        &self,
+        batch: Vec<ClaimedMessage>,
+        shutdown: &CancellationToken,
+    ) -> Vec<AttemptOutcome> {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut sends = stream::iter(batch)
+            .map(|message| async move {
+                if shutdown.is_cancelled() {
+                    None
+                } else {
+                    Some(self.attempt(message).await)
+                }
+            })
+            .buffer_unordered(self.config.concurrency);
+        let grace_over = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(self.config.shutdown_grace()).await;
+        };
+        tokio::pin!(grace_over);
+        loop {
+            tokio::select! {
+                next = sends.next() => match next {
+                    Some(Some(outcome)) => outcomes.push(outcome),
+                    Some(None) => {}
+                    None => break,
+                },
+                () = &mut grace_over => {
+                    tracing::warn!("shutdown grace period over: abandoning sends still in flight");
+                    break;
+                }
+            }
+        }
+        outcomes
     }
 
     /// Commits a batch's results, retrying a failed commit: giving up means every message

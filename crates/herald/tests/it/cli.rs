@@ -8,19 +8,7 @@ use std::{
 
 use serde_json::{json, Value};
 
-use crate::helpers::wait_until;
-
-/// A child process that is killed if the test ends early (a failed assertion).
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
+use crate::helpers::{wait_until, KillOnDrop};
 
 /// Starts `herald serve` with embedded defaults in an empty directory, reads the address
 /// and the printed API key from its banner, sends an SMS with them, and stops it with

@@ -359,3 +359,86 @@ impl Drop for MockProviderServer {
         self.shutdown.cancel();
     }
 }
+
+/// A child process that is killed if the test ends early (a failed assertion).
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl KillOnDrop {
+    /// Sends SIGTERM and waits (up to `deadline`) for the exit; returns whether it exited 0.
+    pub async fn terminate(&mut self, deadline: Duration) -> bool {
+        let pid = self.0.id().to_string();
+        assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let exited = poll(deadline, || {
+            let status = self.0.try_wait().unwrap();
+            async move { status }
+        })
+        .await;
+        exited.is_some_and(|status| status.success())
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill_hard(&mut self) {
+        self.0.kill().unwrap();
+        self.0.wait().unwrap();
+    }
+}
+
+/// Starts `herald <role>` as a separate process on `database_url`, sending through the
+/// HTTP provider at `provider_url`, with extra `HERALD_*` settings.
+pub fn spawn_herald(role: &str, database_url: &str, provider_url: &str, env: &[(&str, &str)]) -> KillOnDrop {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_herald"));
+    command
+        .arg(role)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HERALD_DATABASE_URL", database_url)
+        .env("HERALD_LISTEN", "127.0.0.1:0")
+        .env("HERALD_PROVIDER__KIND", "http")
+        .env("HERALD_PROVIDER__HTTP__NAME", "mockhttp")
+        .env("HERALD_PROVIDER__HTTP__URL", format!("{provider_url}/messages"))
+        .env("HERALD_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    KillOnDrop(command.spawn().expect("herald starts"))
+}
+
+/// Inserts `count` pending SMS straight into the store (a backlog to drain).
+pub async fn seed_backlog(store: &Arc<dyn Store>, count: usize) -> Vec<herald_domain::MessageId> {
+    use futures::{stream, StreamExt};
+    let account = store.ensure_default_account().await.unwrap();
+    let created_at = chrono::Utc::now();
+    stream::iter(0..count)
+        .map(|n| {
+            let store = store.clone();
+            async move {
+                let message = herald::model::NewMessage {
+                    id: herald_domain::MessageId::new(),
+                    account_id: account,
+                    channel: herald_domain::Channel::Sms,
+                    recipient: "+31633450007".into(),
+                    sender: Some("MB".into()),
+                    body: format!("backlog {n}"),
+                    user_id: None,
+                    created_at,
+                    idempotency: None,
+                };
+                store.insert_message(&message).await.unwrap();
+                message.id
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await
+}

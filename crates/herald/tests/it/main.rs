@@ -11,6 +11,7 @@ mod api_notifications;
 mod api_sms;
 mod cli;
 mod config_example;
+mod crash;
 mod dead_letters;
 mod dispatch;
 mod idempotency;

@@ -209,6 +209,20 @@ impl MessageStore for PgStore {
         Ok(applied.len() as u64)
     }
 
+    async fn release_leases(&self, owner: &str, ids: &[MessageId], now: DateTime<Utc>) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE messages SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL,
+                    next_attempt_at = $1, updated_at = $1
+             WHERE status = 'sending' AND lease_owner = $2 AND id = ANY($3)",
+        )
+        .bind(now)
+        .bind(owner)
+        .bind(ids.iter().map(MessageId::as_uuid).collect::<Vec<_>>())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn requeue_expired_leases(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         let mut tx = self.pool.begin().await?;
         let ids: Vec<Uuid> = sqlx::query_scalar(

@@ -199,6 +199,24 @@ impl MessageStore for SqliteStore {
         Ok(applied)
     }
 
+    async fn release_leases(&self, owner: &str, ids: &[MessageId], now: DateTime<Utc>) -> StoreResult<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "UPDATE messages SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = ",
+        );
+        query.push_bind(to_millis(now)).push(", updated_at = ").push_bind(to_millis(now));
+        query.push(" WHERE status = 'sending' AND lease_owner = ").push_bind(owner.to_owned());
+        query.push(" AND id IN (");
+        let mut list = query.separated(", ");
+        for id in ids {
+            list.push_bind(id.to_string());
+        }
+        query.push(")");
+        Ok(query.build().execute(&self.pool).await?.rows_affected())
+    }
+
     async fn requeue_expired_leases(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         let mut tx = self.pool.begin().await?;
         let ids: Vec<String> = sqlx::query_scalar(

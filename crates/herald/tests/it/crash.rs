@@ -1,0 +1,124 @@
+//! Processes that die or are stopped: nothing accepted is lost, nothing stays `sending`,
+//! duplicates stay within what was in flight, and workers never send the same message twice.
+
+use std::{sync::Arc, time::Duration};
+
+use herald::{mock_provider::Knobs, ports::Store};
+
+use crate::helpers::{
+    on_both_backends, poll, seed_backlog, spawn_herald, Backend, MockProviderServer, TestDb,
+};
+
+on_both_backends!(
+    sigterm_during_a_drain_exits_in_time_and_leaves_nothing_sending,
+    a_worker_killed_mid_batch_loses_nothing,
+);
+
+async fn open(db: &TestDb) -> Arc<dyn Store> {
+    let store = herald::store::connect(&db.url).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+async fn wait_for_accepted(provider: &MockProviderServer, at_least: u64) {
+    let reached = poll(Duration::from_secs(60), || async {
+        (provider.stats().await.accepted >= at_least).then_some(())
+    });
+    assert!(reached.await.is_some(), "the provider never got {at_least} messages");
+}
+
+async fn wait_until_all_sent(store: &Arc<dyn Store>, count: u64) {
+    let done = poll(Duration::from_secs(120), || async {
+        let counts = store.status_counts().await.unwrap();
+        (counts.sent == count).then_some(())
+    })
+    .await;
+    assert!(done.is_some(), "not all sent: {:?}", store.status_counts().await.unwrap());
+}
+
+async fn sigterm_during_a_drain_exits_in_time_and_leaves_nothing_sending(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else { return };
+    let store = open(&db).await;
+    seed_backlog(&store, 1000).await;
+    let provider = MockProviderServer::start(Knobs { latency_ms: 100, ..Knobs::default() }).await;
+    let mut worker = spawn_herald(
+        "worker",
+        &db.url,
+        &provider.base_url,
+        &[
+            ("HERALD_DISPATCH__CONCURRENCY", "16"),
+            ("HERALD_DISPATCH__BATCH_SIZE", "64"),
+            ("HERALD_DISPATCH__SHUTDOWN_GRACE_SECS", "5"),
+            ("HERALD_DISPATCH__PROVIDER_TIMEOUT_MS", "2000"),
+        ],
+    );
+    wait_for_accepted(&provider, 50).await;
+
+    assert!(worker.terminate(Duration::from_secs(30)).await, "worker exits cleanly within its grace period");
+
+    let counts = store.status_counts().await.unwrap();
+    assert_eq!(counts.sending, 0, "nothing left claimed: {counts:?}");
+    assert_eq!(counts.sent + counts.pending, 1000, "{counts:?}");
+    assert!(counts.pending > 0, "the drain was interrupted, not finished: {counts:?}");
+    let stats = provider.stats().await;
+    assert_eq!(stats.accepted, counts.sent, "every accepted send was recorded before exit");
+    assert_eq!(stats.duplicates, 0);
+}
+
+async fn a_worker_killed_mid_batch_loses_nothing(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else { return };
+    let store = open(&db).await;
+    let ids = seed_backlog(&store, 2000).await;
+    let provider = MockProviderServer::start(Knobs { latency_ms: 50, ..Knobs::default() }).await;
+    let batch_size = 40u64;
+    let env = [
+        ("HERALD_DISPATCH__CONCURRENCY", "20"),
+        ("HERALD_DISPATCH__BATCH_SIZE", "40"),
+        ("HERALD_DISPATCH__LEASE_SECS", "2"),
+        ("HERALD_DISPATCH__PROVIDER_TIMEOUT_MS", "400"),
+        ("HERALD_DISPATCH__POLL_INTERVAL_MS", "100"),
+    ];
+    let mut first = spawn_herald("worker", &db.url, &provider.base_url, &env);
+    wait_for_accepted(&provider, 400).await;
+
+    first.kill_hard();
+    let at_kill = store.status_counts().await.unwrap();
+    assert!(at_kill.pending > 0, "killed mid-drain: {at_kill:?}");
+    let _second = spawn_herald("worker", &db.url, &provider.base_url, &env);
+    wait_until_all_sent(&store, 2000).await;
+
+    let stats = provider.stats().await;
+    assert_eq!(stats.unique_references, 2000, "every message reached the provider");
+    assert!(
+        stats.duplicates <= batch_size,
+        "duplicates ({}) exceed what one batch had in flight ({batch_size})",
+        stats.duplicates
+    );
+    let account = store.ensure_default_account().await.unwrap();
+    let received: std::collections::HashSet<String> =
+        provider.received().await.into_iter().filter_map(|r| r.reference).collect();
+    for id in ids {
+        let message = store.get_message(account, id).await.unwrap().unwrap();
+        assert_eq!(message.status, herald_domain::MessageStatus::Sent);
+        assert!(
+            received.contains(&id.to_string()),
+            "{id} is sent in the database but the provider never saw it"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_postgres_workers_never_send_the_same_message() {
+    let Some(db) = TestDb::create(Backend::Postgres).await else { return };
+    let store = open(&db).await;
+    seed_backlog(&store, 2000).await;
+    let provider = MockProviderServer::start(Knobs { latency_ms: 5, ..Knobs::default() }).await;
+    let env = [("HERALD_DISPATCH__CONCURRENCY", "50"), ("HERALD_DISPATCH__BATCH_SIZE", "100")];
+    let _a = spawn_herald("worker", &db.url, &provider.base_url, &env);
+    let _b = spawn_herald("worker", &db.url, &provider.base_url, &env);
+
+    wait_until_all_sent(&store, 2000).await;
+
+    let stats = provider.stats().await;
+    assert_eq!((stats.accepted, stats.unique_references, stats.duplicates), (2000, 2000, 0));
+}
