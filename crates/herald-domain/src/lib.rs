@@ -4,6 +4,7 @@
 //! downstream never re-validates.
 
 pub mod body;
+pub mod breaker;
 pub mod channel;
 pub mod ids;
 pub mod mask;

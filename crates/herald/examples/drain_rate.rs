@@ -62,8 +62,14 @@ async fn main() -> anyhow::Result<()> {
     let provider = Arc::new(MockProvider::new(1.0, Duration::ZERO));
     let config = DispatchConfig::default();
     let metrics = Arc::new(herald::metrics::Metrics::new());
-    let dispatcher =
-        Dispatcher::new(store.clone(), provider, config.clone(), metrics, Arc::new(Notify::new()));
+    let dispatcher = Dispatcher::new(
+        store.clone(),
+        provider,
+        config.clone(),
+        &herald::config::ProviderLimits::default(),
+        metrics,
+        Arc::new(Notify::new()),
+    );
     let started = std::time::Instant::now();
     dispatcher.drain().await?;
     let drain_secs = started.elapsed().as_secs_f64();

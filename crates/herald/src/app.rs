@@ -159,6 +159,7 @@ impl Application {
                 self.store.clone(),
                 self.provider.clone(),
                 self.config.dispatch.clone(),
+                &self.config.provider.limits,
                 self.metrics.clone(),
                 self.wake.clone(),
             );

@@ -34,8 +34,58 @@ pub struct Config {
 #[serde(default)]
 pub struct ProviderConfig {
     pub kind: ProviderKind,
+    /// Rate limit, breaker and concurrency budget for the provider.
+    pub limits: ProviderLimits,
     /// Used when `kind = "http"`.
     pub http: HttpProviderConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProviderLimits {
+    /// Sends per second (token bucket, per worker process); none means unlimited. May be
+    /// fractional (0.5 = one every two seconds).
+    pub rate_per_sec: Option<f64>,
+    /// Sends allowed at once after a quiet period.
+    pub burst: u32,
+    /// Provider calls in flight at once (bulkhead), per worker process.
+    pub max_concurrency: usize,
+    pub breaker: BreakerSettings,
+}
+
+impl Default for ProviderLimits {
+    fn default() -> Self {
+        Self { rate_per_sec: None, burst: 1, max_concurrency: 256, breaker: BreakerSettings::default() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BreakerSettings {
+    pub enabled: bool,
+    /// Opens when this share of the last `window` calls failed (retryably)...
+    pub failure_rate: f64,
+    pub window: usize,
+    /// ...and at least this many calls were seen.
+    pub min_calls: usize,
+    /// Stays open this long; messages wait meanwhile (they do not fail).
+    pub open_secs: u64,
+    /// Trial calls when half-open; all must succeed to close.
+    pub half_open_calls: u32,
+}
+
+impl Default for BreakerSettings {
+    fn default() -> Self {
+        let d = herald_domain::breaker::BreakerConfig::default();
+        Self {
+            enabled: true,
+            failure_rate: d.failure_rate,
+            window: d.window,
+            min_calls: d.min_calls,
+            open_secs: d.open_for_ms / 1000,
+            half_open_calls: d.half_open_calls,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -354,6 +404,23 @@ impl Config {
                     "and provider.http.auth_value must be set together",
                 );
             }
+        }
+        let limits = &self.provider.limits;
+        if limits.rate_per_sec.is_some_and(|r| !(r.is_finite() && r > 0.0 && r <= 1_000_000.0)) {
+            return invalid("provider.limits.rate_per_sec", "must be a number above 0 (at most 1000000)");
+        }
+        if limits.max_concurrency == 0 {
+            return invalid("provider.limits.max_concurrency", "must be at least 1");
+        }
+        let breaker = &limits.breaker;
+        if !(breaker.failure_rate > 0.0 && breaker.failure_rate <= 1.0) {
+            return invalid("provider.limits.breaker.failure_rate", "must be in (0, 1]");
+        }
+        if breaker.window == 0 || breaker.min_calls == 0 || breaker.min_calls > breaker.window {
+            return invalid("provider.limits.breaker.min_calls", "must be between 1 and breaker.window");
+        }
+        if breaker.half_open_calls == 0 || breaker.open_secs == 0 {
+            return invalid("provider.limits.breaker.open_secs", "and half_open_calls must be at least 1");
         }
         if self.http.body_limit_bytes < 1024 {
             return invalid("http.body_limit_bytes", "must be at least 1024");

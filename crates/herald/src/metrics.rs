@@ -29,6 +29,7 @@ pub struct Metrics {
     retried: Family<ProviderLabel, Counter>,
     dead_lettered: Family<ProviderLabel, Counter>,
     provider_latency: Family<ProviderLabel, Histogram>,
+    breaker_state: Family<ProviderLabel, Gauge>,
     queue_depth: Gauge,
     oldest_due_age: Gauge<f64, AtomicU64>,
 }
@@ -54,6 +55,7 @@ impl Metrics {
             retried: Family::default(),
             dead_lettered: Family::default(),
             provider_latency: Family::new_with_constructor(latency_histogram),
+            breaker_state: Family::default(),
             queue_depth: Gauge::default(),
             oldest_due_age: Gauge::default(),
             registry: Registry::default(),
@@ -84,6 +86,11 @@ impl Metrics {
             "Time a provider took to answer one send",
             metrics.provider_latency.clone(),
         );
+        registry.register(
+            "breaker_state",
+            "Circuit breaker per provider: 0 closed, 1 half-open, 2 open",
+            metrics.breaker_state.clone(),
+        );
         registry.register("queue_depth", "Messages pending (due now or later)", metrics.queue_depth.clone());
         registry.register(
             "oldest_due_age_seconds",
@@ -113,6 +120,10 @@ impl Metrics {
     pub fn message_dead_lettered(&self, provider: &str) {
         self.attempts_failed.get_or_create(&label(provider)).inc();
         self.dead_lettered.get_or_create(&label(provider)).inc();
+    }
+
+    pub fn breaker_state(&self, provider: &str, state: i64) {
+        self.breaker_state.get_or_create(&label(provider)).set(state);
     }
 
     /// Sets the gauges read from the database, then renders the OpenMetrics text.

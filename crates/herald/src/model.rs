@@ -99,9 +99,27 @@ pub struct AttemptOutcome {
 
 #[derive(Debug, Clone)]
 pub enum AttemptResult {
-    Sent { provider: String, provider_message_id: Option<String>, event: OutboxEvent },
-    RetryScheduled { provider: String, error: String, next_attempt_at: DateTime<Utc> },
-    Failed { provider: String, error: String, event: OutboxEvent },
+    Sent {
+        provider: String,
+        provider_message_id: Option<String>,
+        event: OutboxEvent,
+    },
+    RetryScheduled {
+        provider: String,
+        error: String,
+        next_attempt_at: DateTime<Utc>,
+    },
+    Failed {
+        provider: String,
+        error: String,
+        event: OutboxEvent,
+    },
+    /// Not attempted: the provider's circuit breaker is open. Waits, uncounted, until `until`.
+    Deferred {
+        provider: String,
+        reason: String,
+        until: DateTime<Utc>,
+    },
 }
 
 /// One entry of a message's timeline.
@@ -121,6 +139,7 @@ pub enum MessageEventKind {
     AttemptFailed,
     LeaseExpired,
     Replayed,
+    Deferred,
 }
 
 impl MessageEventKind {
@@ -131,6 +150,7 @@ impl MessageEventKind {
             Self::AttemptFailed => "attempt_failed",
             Self::LeaseExpired => "lease_expired",
             Self::Replayed => "replayed",
+            Self::Deferred => "deferred",
         }
     }
 

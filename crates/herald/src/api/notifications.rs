@@ -90,7 +90,7 @@ pub struct NotificationOut {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TimelineEntry {
-    /// `accepted`, `attempt_succeeded`, `attempt_failed`, `lease_expired` or `replayed`.
+    /// `accepted`, `attempt_succeeded`, `attempt_failed`, `lease_expired`, `replayed` or `deferred`.
     #[serde(rename = "type")]
     #[schema(value_type = String, example = "attempt_succeeded")]
     pub kind: MessageEventKind,

@@ -1,5 +1,6 @@
 //! The dispatch engine: claims due messages, sends them, records what happened.
 
+pub mod guard;
 pub mod worker;
 
 pub use worker::Dispatcher;

@@ -14,8 +14,9 @@ use tokio::{sync::Notify, time::Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::guard::{ClaimBudget, GuardedError, ProviderGuard};
 use crate::{
-    config::DispatchConfig,
+    config::{DispatchConfig, ProviderLimits},
     metrics::Metrics,
     model::{AttemptOutcome, AttemptResult, ClaimedMessage},
     ports::{OutboundSms, Provider, ProviderError, Store, StoreResult},
@@ -33,6 +34,7 @@ pub struct Dispatcher {
     provider: Arc<dyn Provider>,
     config: DispatchConfig,
     policy: RetryPolicy,
+    guard: ProviderGuard,
     metrics: Arc<Metrics>,
     /// Lease owner name: unique per process start.
     owner: String,
@@ -50,12 +52,14 @@ impl Dispatcher {
         store: Arc<dyn Store>,
         provider: Arc<dyn Provider>,
         config: DispatchConfig,
+        limits: &ProviderLimits,
         metrics: Arc<Metrics>,
         wake: Arc<Notify>,
     ) -> Self {
+        let guard = ProviderGuard::new(provider.name(), limits, metrics.clone());
         let owner = format!("worker-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
         let policy = config.retry_policy();
-        Self { store, provider, config, policy, metrics, owner, wake }
+        Self { store, provider, config, policy, guard, metrics, owner, wake }
     }
 
     /// Runs until `shutdown` fires. Between two batches it checks for shutdown and sweeps
@@ -105,8 +109,12 @@ impl Dispatcher {
     pub async fn process_batch(&self, shutdown: &CancellationToken) -> StoreResult<usize> {
         let now = Utc::now();
         let lease_until = now + self.config.lease();
-        let batch =
-            self.store.claim_due_messages(&self.owner, now, lease_until, self.config.batch_size).await?;
+        let limit = match self.guard.claim_budget(self.config.batch_size, self.config.lease()) {
+            ClaimBudget::Claim(limit) => limit,
+            // The provider's breaker is open: its backlog waits in the database.
+            ClaimBudget::WaitUntil(_) => return Ok(0),
+        };
+        let batch = self.store.claim_due_messages(&self.owner, now, lease_until, limit).await?;
         if batch.is_empty() {
             return Ok(0);
         }
@@ -197,6 +205,7 @@ impl Dispatcher {
                 AttemptResult::Sent { provider, .. } => self.metrics.message_sent(provider),
                 AttemptResult::RetryScheduled { provider, .. } => self.metrics.attempt_retried(provider),
                 AttemptResult::Failed { provider, .. } => self.metrics.message_dead_lettered(provider),
+                AttemptResult::Deferred { .. } => {}
             }
         }
     }
@@ -217,10 +226,23 @@ impl Dispatcher {
             provider = self.provider.name(),
         );
         async {
-            let answer = self.call_provider(&message).await;
+            let answer = self.guard.call(self.call_provider(&message)).await;
             let at = Utc::now();
             let provider = self.provider.name().to_owned();
-            let answer = answer.map_err(sanitize_error);
+            let answer = match answer {
+                Err(GuardedError::Deferred(until)) => {
+                    let reason = "circuit breaker open".to_owned();
+                    let result = AttemptResult::Deferred { provider, reason, until };
+                    return AttemptOutcome {
+                        message_id: message.id,
+                        account_id: message.account_id,
+                        at,
+                        result,
+                    };
+                }
+                Err(GuardedError::Provider(error)) => Err(sanitize_error(error)),
+                Ok(receipt) => Ok(receipt),
+            };
             let result = match answer {
                 Ok(receipt) => {
                     tracing::debug!("provider accepted");

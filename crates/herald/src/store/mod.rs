@@ -88,6 +88,18 @@ impl<'a> OutcomeEffect<'a> {
                 sent_at: None,
                 event: None,
             },
+            AttemptResult::Deferred { provider, reason, until } => Self {
+                status: MessageStatus::Pending,
+                kind: MessageEventKind::Deferred,
+                detail: format!("{provider}: {reason}; waiting until {}", until.to_rfc3339()),
+                provider,
+                provider_message_id: None,
+                last_error: Some(reason),
+                next_attempt_at: Some(*until),
+                retry_increment: 0,
+                sent_at: None,
+                event: None,
+            },
             AttemptResult::Failed { provider, error, event } => Self {
                 status: MessageStatus::Failed,
                 kind: MessageEventKind::AttemptFailed,

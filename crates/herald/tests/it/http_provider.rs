@@ -13,6 +13,8 @@ on_both_backends!(
     each_provider_fault_is_retried_until_the_provider_recovers,
     a_provider_that_keeps_failing_dead_letters_after_exactly_the_maximum_attempts,
     retry_after_from_a_429_sets_the_next_attempt,
+    the_breaker_opens_on_a_failing_provider_and_closes_after_it_recovers,
+    a_one_per_second_limit_spaces_provider_calls,
 );
 
 fn healthy() -> Knobs {
@@ -50,6 +52,7 @@ async fn each_provider_fault_is_retried_until_the_provider_recovers(backend: Bac
         provider.configure(c);
         c.dispatch.max_retries = 10_000; // this test is about recovery, not giving up
         c.dispatch.provider_timeout_ms = 300;
+        c.provider.limits.breaker.enabled = false; // nor about the breaker
     })
     .await
     else {
@@ -89,7 +92,11 @@ async fn each_provider_fault_is_retried_until_the_provider_recovers(backend: Bac
 
 async fn a_provider_that_keeps_failing_dead_letters_after_exactly_the_maximum_attempts(backend: Backend) {
     let provider = MockProviderServer::start(Knobs { failure_rate: 1.0, ..healthy() }).await;
-    let Some(app) = TestApp::spawn_with(backend, herald::app::Roles::ALL, |c| provider.configure(c)).await
+    let Some(app) = TestApp::spawn_with(backend, herald::app::Roles::ALL, |c| {
+        provider.configure(c);
+        c.provider.limits.breaker.enabled = false; // this test counts attempts, not the breaker
+    })
+    .await
     else {
         return;
     };
@@ -137,4 +144,59 @@ async fn retry_after_from_a_429_sets_the_next_attempt(backend: Backend) {
     assert_eq!(waiting["status"], "pending");
     // Nothing is sent before the provider's time: no second call arrives meanwhile.
     assert!(!wait_until(Duration::from_millis(300), || async { provider.stats().await.calls > 1 }).await);
+}
+
+async fn the_breaker_opens_on_a_failing_provider_and_closes_after_it_recovers(backend: Backend) {
+    let provider = MockProviderServer::start(Knobs { failure_rate: 1.0, ..healthy() }).await;
+    let Some(app) = TestApp::spawn_with(backend, herald::app::Roles::ALL, |c| {
+        provider.configure(c);
+        let breaker = &mut c.provider.limits.breaker;
+        (breaker.window, breaker.min_calls, breaker.open_secs, breaker.half_open_calls) = (10, 4, 1, 2);
+    })
+    .await
+    else {
+        return;
+    };
+    let state = r#"herald_breaker_state{provider="mockhttp"}"#;
+    let mut ids = Vec::new();
+    for n in 0..10 {
+        ids.push(app.send_notification("+254712345678", &format!("wait for me {n}")).await);
+    }
+    app.wait_for_metric(state, 2.0).await;
+
+    provider.set_knobs(&healthy()).await;
+    for id in &ids {
+        let sent = app.wait_for_status(id, "sent").await;
+        assert!(sent["retry_count"].as_u64().unwrap() <= 3);
+    }
+    app.wait_for_metric(state, 0.0).await;
+    let counts = app.store.status_counts().await.unwrap();
+    assert_eq!((counts.sent, counts.failed), (10, 0), "an open breaker makes messages wait, never fail");
+    assert_eq!(provider.stats().await.accepted, 10);
+}
+
+async fn a_one_per_second_limit_spaces_provider_calls(backend: Backend) {
+    let provider = MockProviderServer::start(healthy()).await;
+    let Some(app) = TestApp::spawn_with(backend, herald::app::Roles::ALL, |c| {
+        provider.configure(c);
+        c.provider.limits.rate_per_sec = Some(1.0);
+    })
+    .await
+    else {
+        return;
+    };
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        ids.push(app.send_notification("+254712345678", &format!("slowly {n}")).await);
+    }
+    for id in &ids {
+        app.wait_for_status(id, "sent").await;
+    }
+    let mut arrivals: Vec<_> = provider.received().await.into_iter().map(|r| r.received_at).collect();
+    arrivals.sort();
+    assert_eq!(arrivals.len(), 4);
+    for pair in arrivals.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(gap >= chrono::Duration::milliseconds(900), "calls {gap} apart break the 1/s limit");
+    }
 }
