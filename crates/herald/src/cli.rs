@@ -37,6 +37,8 @@ pub enum Command {
     /// Manage API keys.
     #[command(name = "api-key", subcommand)]
     ApiKey(ApiKeyCommand),
+    /// Measure intake, drain and latency through herald and a provider over HTTP.
+    Bench(crate::bench::BenchArgs),
     /// Run a stand-alone fake SMS provider over HTTP (for demos, fault tests, benchmarks).
     MockProvider {
         /// Address to listen on.
@@ -62,8 +64,13 @@ pub enum ApiKeyCommand {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::MockProvider { listen, knobs } = cli.command {
-        return mock_provider(listen, knobs).await;
+    match cli.command {
+        Command::MockProvider { listen, knobs } => return mock_provider(listen, knobs).await,
+        Command::Bench(args) => {
+            telemetry::init(crate::config::LogFormat::Pretty);
+            return crate::bench::run(args).await;
+        }
+        _ => {}
     }
     let config = Config::load(cli.config.as_deref())?;
     telemetry::init(config.log_format);
@@ -77,7 +84,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::ApiKey(command) => api_key(config, command).await,
-        Command::MockProvider { .. } => unreachable!("handled before configuration is loaded"),
+        Command::MockProvider { .. } | Command::Bench(_) => {
+            unreachable!("handled before configuration is loaded")
+        }
     }
 }
 

@@ -55,7 +55,7 @@ pub struct ProviderLimits {
 
 impl Default for ProviderLimits {
     fn default() -> Self {
-        Self { rate_per_sec: None, burst: 1, max_concurrency: 256, breaker: BreakerSettings::default() }
+        Self { rate_per_sec: None, burst: 1, max_concurrency: 1024, breaker: BreakerSettings::default() }
     }
 }
 
@@ -177,8 +177,10 @@ pub struct SmsConfig {
 pub struct DispatchConfig {
     /// Messages claimed per batch.
     pub batch_size: u32,
-    /// Provider calls in flight at once, per worker.
+    /// Provider calls in flight at once, per batch.
     pub concurrency: usize,
+    /// Batches in flight at once per worker process (claim, send and commit overlap).
+    pub pipelines: usize,
     /// How long a claim is valid; a worker that dies loses its claims after this.
     pub lease_secs: u64,
     /// Fallback poll when no wake-up signal arrived (e.g. for retries coming due).
@@ -259,6 +261,7 @@ impl Default for DispatchConfig {
         Self {
             batch_size: 500,
             concurrency: 256,
+            pipelines: 4,
             lease_secs: 60,
             poll_interval_ms: 500,
             max_retries: 3,
@@ -371,11 +374,22 @@ impl Config {
         }
         // Sends of a batch run in waves of `concurrency`; the last wave must still start and
         // finish inside the lease, or another worker could claim and send the same messages.
-        let waves = u64::from(self.dispatch.batch_size).div_ceil(self.dispatch.concurrency as u64);
+        if self.dispatch.pipelines == 0 || self.dispatch.pipelines > 64 {
+            return invalid("dispatch.pipelines", "must be between 1 and 64");
+        }
+        if self.provider.limits.max_concurrency == 0 {
+            return invalid("provider.limits.max_concurrency", "must be at least 1");
+        }
+        // All pipelines' batches share the provider's concurrency budget.
+        let in_flight = (self.dispatch.concurrency * self.dispatch.pipelines)
+            .min(self.provider.limits.max_concurrency) as u64;
+        let claimed = u64::from(self.dispatch.batch_size) * self.dispatch.pipelines as u64;
+        let waves = claimed.div_ceil(in_flight);
         if waves * self.dispatch.provider_timeout_ms * 2 > self.dispatch.lease_secs * 1000 {
             return invalid(
                 "dispatch.lease_secs",
-                "must be at least twice ceil(batch_size / concurrency) * provider_timeout_ms",
+                "must be at least twice the time a batch can take: ceil(batch_size * pipelines / \
+                 min(concurrency * pipelines, provider.limits.max_concurrency)) * provider_timeout_ms",
             );
         }
         if self.dispatch.poll_interval_ms == 0 {
@@ -408,9 +422,6 @@ impl Config {
         let limits = &self.provider.limits;
         if limits.rate_per_sec.is_some_and(|r| !(r.is_finite() && r > 0.0 && r <= 1_000_000.0)) {
             return invalid("provider.limits.rate_per_sec", "must be a number above 0 (at most 1000000)");
-        }
-        if limits.max_concurrency == 0 {
-            return invalid("provider.limits.max_concurrency", "must be at least 1");
         }
         let breaker = &limits.breaker;
         if !(breaker.failure_rate > 0.0 && breaker.failure_rate <= 1.0) {

@@ -154,8 +154,14 @@ impl MessageEventKind {
         }
     }
 
-    pub const ALL: [Self; 5] =
-        [Self::Accepted, Self::AttemptSucceeded, Self::AttemptFailed, Self::LeaseExpired, Self::Replayed];
+    pub const ALL: [Self; 6] = [
+        Self::Accepted,
+        Self::AttemptSucceeded,
+        Self::AttemptFailed,
+        Self::LeaseExpired,
+        Self::Replayed,
+        Self::Deferred,
+    ];
 
     pub fn parse(value: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == value)
@@ -222,5 +228,27 @@ pub struct StatusCounts {
 impl StatusCounts {
     pub fn total(&self) -> u64 {
         self.pending + self.sending + self.sent + self.failed + self.other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MessageEventKind;
+
+    #[test]
+    fn every_event_kind_round_trips_through_its_name() {
+        for kind in MessageEventKind::ALL {
+            // A new variant must be added to ALL: this match stops compiling otherwise.
+            match kind {
+                MessageEventKind::Accepted
+                | MessageEventKind::AttemptSucceeded
+                | MessageEventKind::AttemptFailed
+                | MessageEventKind::LeaseExpired
+                | MessageEventKind::Replayed
+                | MessageEventKind::Deferred => {}
+            }
+            assert_eq!(MessageEventKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(MessageEventKind::ALL.len(), 6);
     }
 }

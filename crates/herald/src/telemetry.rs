@@ -20,3 +20,9 @@ pub fn init(format: LogFormat) {
         LogFormat::Pretty => builder.compact().with_ansi(std::io::stderr().is_terminal()).try_init(),
     };
 }
+
+/// Logs of warnings and errors into the test harness's captured output (shown for failing
+/// tests only).
+pub fn init_for_tests() {
+    let _ = fmt().with_env_filter(EnvFilter::new("warn,sqlx=error")).with_test_writer().try_init();
+}

@@ -37,6 +37,8 @@ pub struct ProviderGuard {
     name: String,
     limiter: Option<DefaultDirectRateLimiter>,
     rate_per_sec: Option<f64>,
+    /// Batches claimed at once by this process; a rate-limited claim is split between them.
+    pipelines: usize,
     permits: Arc<Semaphore>,
     breaker: Option<Mutex<CircuitBreaker>>,
     origin: Instant,
@@ -44,7 +46,7 @@ pub struct ProviderGuard {
 }
 
 impl ProviderGuard {
-    pub fn new(name: &str, limits: &ProviderLimits, metrics: Arc<Metrics>) -> Self {
+    pub fn new(name: &str, limits: &ProviderLimits, pipelines: usize, metrics: Arc<Metrics>) -> Self {
         let limiter = limits.rate_per_sec.map(|rate| {
             let period = Duration::from_secs_f64(1.0 / rate);
             let burst = NonZeroU32::new(limits.burst.max(1)).unwrap_or(NonZeroU32::MIN);
@@ -66,6 +68,7 @@ impl ProviderGuard {
             name: name.to_owned(),
             limiter,
             rate_per_sec: limits.rate_per_sec,
+            pipelines: pipelines.max(1),
             permits: Arc::new(Semaphore::new(limits.max_concurrency)),
             breaker,
             origin: Instant::now(),
@@ -87,7 +90,8 @@ impl ProviderGuard {
     }
 
     /// At most `batch_size`; nothing while the breaker is open; only the trial calls when
-    /// half-open; and with a rate limit, no more than can be sent in half a lease.
+    /// half-open; and with a rate limit, no more than this pipeline's share of what can be
+    /// sent in half a lease.
     pub fn claim_budget(&self, batch_size: u32, lease: Duration) -> ClaimBudget {
         let mut budget = batch_size;
         if let Some(mut breaker) = self.breaker() {
@@ -99,7 +103,7 @@ impl ProviderGuard {
             }
         }
         if let Some(rate) = self.rate_per_sec {
-            let sendable = (rate * lease.as_secs_f64() / 2.0).floor() as u32;
+            let sendable = (rate * lease.as_secs_f64() / 2.0 / self.pipelines as f64).floor() as u32;
             budget = budget.min(sendable.max(1));
         }
         ClaimBudget::Claim(budget)

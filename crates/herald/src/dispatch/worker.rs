@@ -56,7 +56,7 @@ impl Dispatcher {
         metrics: Arc<Metrics>,
         wake: Arc<Notify>,
     ) -> Self {
-        let guard = ProviderGuard::new(provider.name(), limits, metrics.clone());
+        let guard = ProviderGuard::new(provider.name(), limits, config.pipelines, metrics.clone());
         let owner = format!("worker-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
         let policy = config.retry_policy();
         Self { store, provider, config, policy, guard, metrics, owner, wake }
@@ -65,11 +65,26 @@ impl Dispatcher {
     /// Runs until `shutdown` fires. Between two batches it checks for shutdown and sweeps
     /// expired leases when due; a batch already claimed is finished and committed first.
     pub async fn run(self, shutdown: CancellationToken) {
-        tracing::info!(owner = %self.owner, "dispatcher started");
+        tracing::info!(owner = %self.owner, pipelines = self.config.pipelines, "dispatcher started");
+        let this = Arc::new(self);
+        // Several batches in flight at once: while one waits on the provider, another
+        // claims or commits. The guard's concurrency budget bounds them together.
+        let pipelines: Vec<_> = (0..this.config.pipelines)
+            .map(|pipeline| tokio::spawn(Arc::clone(&this).pipeline(pipeline, shutdown.clone())))
+            .collect();
+        for pipeline in pipelines {
+            if let Err(error) = pipeline.await {
+                tracing::error!(%error, "a dispatch pipeline panicked");
+            }
+        }
+        tracing::info!(owner = %this.owner, "dispatcher stopped");
+    }
+
+    async fn pipeline(self: Arc<Self>, pipeline: usize, shutdown: CancellationToken) {
         let mut next_lease_sweep = Instant::now();
         let mut failures = 0u32;
         while !shutdown.is_cancelled() {
-            if Instant::now() >= next_lease_sweep {
+            if pipeline == 0 && Instant::now() >= next_lease_sweep {
                 self.sweep_expired_leases().await;
                 next_lease_sweep = Instant::now() + self.config.lease() / 2;
             }
@@ -85,7 +100,7 @@ impl Dispatcher {
                 }
                 Err(error) => {
                     failures = failures.saturating_add(1);
-                    tracing::error!(%error, "dispatch cycle failed; backing off");
+                    tracing::error!(%error, pipeline, "dispatch cycle failed; backing off");
                     self.config.poll_interval() * failures.min(20)
                 }
             };
@@ -95,7 +110,6 @@ impl Dispatcher {
                 () = tokio::time::sleep(pause) => {}
             }
         }
-        tracing::info!(owner = %self.owner, "dispatcher stopped");
     }
 
     /// Processes batches until nothing is due.

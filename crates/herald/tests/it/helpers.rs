@@ -157,6 +157,7 @@ impl TestApp {
         roles: Roles,
         configure: impl FnOnce(&mut Config),
     ) -> Option<Self> {
+        herald::telemetry::init_for_tests();
         let db = TestDb::create(backend).await?;
         let mut config = test_config(&db.url);
         configure(&mut config);

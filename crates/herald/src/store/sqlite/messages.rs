@@ -1,15 +1,18 @@
 //! Messages (the job rows) and their timelines.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::{AccountId, MessageId, MessageStatus};
+use serde_json::json;
 use sqlx::{sqlite::SqliteRow, QueryBuilder, Row, Sqlite, Transaction};
 
 use super::{from_millis, from_opt_millis, to_millis, SqliteStore};
 use crate::{
     model::{
         AttemptOutcome, ClaimedMessage, DeadLetterFilter, Message, MessageEvent, MessageEventKind,
-        NewMessage, QueueStats, StatusCounts,
+        NewMessage, OutboxEvent, QueueStats, StatusCounts,
     },
     ports::{MessageStore, StoreError, StoreResult},
     store::{parse_column, OutcomeEffect},
@@ -53,44 +56,6 @@ async fn insert_event(
         .execute(&mut **tx)
         .await?;
     Ok(())
-}
-
-/// Applies one outcome if `owner` still holds the message's lease; false otherwise.
-async fn apply_outcome(
-    tx: &mut Transaction<'_, Sqlite>,
-    owner: &str,
-    outcome: &AttemptOutcome,
-) -> StoreResult<bool> {
-    let effect = OutcomeEffect::of(outcome);
-    let updated = sqlx::query(
-        "UPDATE messages SET status = ?, provider = ?,
-                provider_message_id = COALESCE(?, provider_message_id), last_error = ?,
-                next_attempt_at = ?, retry_count = retry_count + ?, sent_at = COALESCE(?, sent_at),
-                lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-         WHERE id = ? AND status = 'sending' AND lease_owner = ?",
-    )
-    .bind(effect.status.as_str())
-    .bind(effect.provider)
-    .bind(effect.provider_message_id)
-    .bind(effect.last_error)
-    .bind(effect.next_attempt_at.map(to_millis))
-    .bind(effect.retry_increment)
-    .bind(effect.sent_at.map(to_millis))
-    .bind(to_millis(outcome.at))
-    .bind(outcome.message_id.to_string())
-    .bind(owner)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if updated != 1 {
-        return Ok(false);
-    }
-    insert_event(tx, outcome.message_id, effect.kind, effect.status, Some(&effect.detail), outcome.at)
-        .await?;
-    if let Some(event) = effect.event {
-        super::outbox::insert_event(tx, outcome.account_id, event).await?;
-    }
-    Ok(true)
 }
 
 #[async_trait]
@@ -188,15 +153,83 @@ impl MessageStore for SqliteStore {
     }
 
     async fn record_outcomes(&self, owner: &str, outcomes: &[AttemptOutcome]) -> StoreResult<u64> {
+        // Set-based, as on PostgreSQL: the batch travels as one JSON array, and one UPDATE,
+        // one timeline INSERT and one outbox INSERT apply it, whatever its size.
+        let effects: Vec<OutcomeEffect<'_>> = outcomes.iter().map(OutcomeEffect::of).collect();
+        let rows: Vec<serde_json::Value> = outcomes
+            .iter()
+            .zip(&effects)
+            .map(|(o, e)| {
+                json!({
+                    "id": o.message_id.to_string(),
+                    "status": e.status.as_str(),
+                    "provider": e.provider,
+                    "provider_message_id": e.provider_message_id,
+                    "last_error": e.last_error,
+                    "next_attempt_at": e.next_attempt_at.map(to_millis),
+                    "retry_increment": e.retry_increment,
+                    "sent_at": e.sent_at.map(to_millis),
+                    "at": to_millis(o.at),
+                })
+            })
+            .collect();
         let mut tx = self.pool.begin().await?;
-        let mut applied = 0;
-        for outcome in outcomes {
-            if apply_outcome(&mut tx, owner, outcome).await? {
-                applied += 1;
-            }
-        }
+        let applied: Vec<String> = sqlx::query_scalar(
+            "UPDATE messages SET status = o.status, provider = o.provider,
+                    provider_message_id = COALESCE(o.provider_message_id, messages.provider_message_id),
+                    last_error = o.last_error, next_attempt_at = o.next_attempt_at,
+                    retry_count = messages.retry_count + o.retry_increment,
+                    sent_at = COALESCE(o.sent_at, messages.sent_at),
+                    lease_owner = NULL, lease_expires_at = NULL, updated_at = o.at
+             FROM (SELECT value ->> 'id' AS id, value ->> 'status' AS status,
+                          value ->> 'provider' AS provider,
+                          value ->> 'provider_message_id' AS provider_message_id,
+                          value ->> 'last_error' AS last_error,
+                          value ->> 'next_attempt_at' AS next_attempt_at,
+                          value ->> 'retry_increment' AS retry_increment,
+                          value ->> 'sent_at' AS sent_at, value ->> 'at' AS at
+                   FROM json_each(?1)) AS o
+             WHERE messages.id = o.id AND messages.status = 'sending' AND messages.lease_owner = ?2
+             RETURNING messages.id",
+        )
+        .bind(serde_json::Value::Array(rows).to_string())
+        .bind(owner)
+        .fetch_all(&mut *tx)
+        .await?;
+        let applied: HashSet<String> = applied.into_iter().collect();
+        let kept: Vec<(&AttemptOutcome, &OutcomeEffect<'_>)> = outcomes
+            .iter()
+            .zip(&effects)
+            .filter(|(o, _)| applied.contains(&o.message_id.to_string()))
+            .collect();
+
+        let timeline: Vec<serde_json::Value> = kept
+            .iter()
+            .map(|(o, e)| {
+                json!({
+                    "message_id": o.message_id.to_string(),
+                    "kind": e.kind.as_str(),
+                    "status": e.status.as_str(),
+                    "detail": e.detail,
+                    "at": to_millis(o.at),
+                })
+            })
+            .collect();
+        sqlx::query(
+            "INSERT INTO message_events (message_id, kind, status, detail, at)
+             SELECT value ->> 'message_id', value ->> 'kind', value ->> 'status', value ->> 'detail',
+                    value ->> 'at'
+             FROM json_each(?1) ORDER BY key",
+        )
+        .bind(serde_json::Value::Array(timeline).to_string())
+        .execute(&mut *tx)
+        .await?;
+
+        let events: Vec<(AccountId, &OutboxEvent)> =
+            kept.iter().filter_map(|(o, e)| e.event.map(|event| (o.account_id, event))).collect();
+        super::outbox::insert_events(&mut tx, &events).await?;
         tx.commit().await?;
-        Ok(applied)
+        Ok(applied.len() as u64)
     }
 
     async fn release_leases(&self, owner: &str, ids: &[MessageId], now: DateTime<Utc>) -> StoreResult<u64> {

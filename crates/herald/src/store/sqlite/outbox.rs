@@ -11,25 +11,38 @@ use crate::{
     store::parse_column,
 };
 
-/// Adds `event` to the outbox inside the caller's transaction.
-pub(super) async fn insert_event(
+/// Adds `events` to the outbox inside the caller's transaction, in order, in one statement.
+pub(super) async fn insert_events(
     tx: &mut Transaction<'_, Sqlite>,
-    account: AccountId,
-    event: &OutboxEvent,
+    events: &[(AccountId, &OutboxEvent)],
 ) -> StoreResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<serde_json::Value> = events
+        .iter()
+        .map(|(account, e)| {
+            serde_json::json!({
+                "event_id": e.event_id.to_string(),
+                "account_id": account.to_string(),
+                "event_type": e.event_type,
+                "aggregate_id": e.aggregate_id,
+                "user_id": e.user_id,
+                "payload": e.payload,
+                "metadata": e.metadata,
+                "created_at": to_millis(e.timestamp),
+            })
+        })
+        .collect();
     sqlx::query(
         "INSERT INTO outbox (event_id, account_id, event_type, aggregate_id, user_id, payload,
                              metadata, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+         SELECT value ->> 'event_id', value ->> 'account_id', value ->> 'event_type',
+                value ->> 'aggregate_id', value ->> 'user_id', value -> 'payload',
+                value -> 'metadata', value ->> 'created_at'
+         FROM json_each(?1) ORDER BY key",
     )
-    .bind(event.event_id.to_string())
-    .bind(account.to_string())
-    .bind(&event.event_type)
-    .bind(&event.aggregate_id)
-    .bind(&event.user_id)
-    .bind(event.payload.to_string())
-    .bind(event.metadata.to_string())
-    .bind(to_millis(event.timestamp))
+    .bind(serde_json::Value::Array(rows).to_string())
     .execute(&mut **tx)
     .await?;
     Ok(())
