@@ -3,9 +3,13 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::{AccountId, ApiKeyId, MessageId};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use crate::model::{
     ApiKeyRecord, AttemptOutcome, ClaimedMessage, DeadLetterFilter, IdempotencyClaim, Message, MessageEvent,
@@ -122,6 +126,12 @@ pub trait Store: AccountStore + MessageStore + OutboxStore + IdempotencyStore {
     async fn ping(&self) -> StoreResult<()>;
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;
+    /// Wakes `wake` whenever another process makes work due (new or replayed messages),
+    /// until `shutdown`. Backends without cross-process signals return at once: workers
+    /// then rely on in-process wake-ups and the poll interval.
+    async fn listen_for_work(&self, wake: Arc<Notify>, shutdown: CancellationToken) {
+        let _ = (wake, shutdown);
+    }
     async fn close(&self);
 }
 

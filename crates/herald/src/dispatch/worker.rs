@@ -67,6 +67,10 @@ impl Dispatcher {
     pub async fn run(self, shutdown: CancellationToken) {
         tracing::info!(owner = %self.owner, pipelines = self.config.pipelines, "dispatcher started");
         let this = Arc::new(self);
+        let listener = {
+            let (store, wake, shutdown) = (this.store.clone(), this.wake.clone(), shutdown.clone());
+            tokio::spawn(async move { store.listen_for_work(wake, shutdown).await })
+        };
         // Several batches in flight at once: while one waits on the provider, another
         // claims or commits. The guard's concurrency budget bounds them together.
         let pipelines: Vec<_> = (0..this.config.pipelines)
@@ -77,6 +81,7 @@ impl Dispatcher {
                 tracing::error!(%error, "a dispatch pipeline panicked");
             }
         }
+        let _ = listener.await;
         tracing::info!(owner = %this.owner, "dispatcher stopped");
     }
 

@@ -124,3 +124,22 @@ async fn two_postgres_workers_never_send_the_same_message() {
     let stats = provider.stats().await;
     assert_eq!((stats.accepted, stats.unique_references, stats.duplicates), (2000, 2000, 0));
 }
+
+/// An API process and a worker process on one PostgreSQL database: the worker hears of new
+/// messages through LISTEN/NOTIFY, long before its (here, one minute) poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_separate_postgres_worker_is_woken_by_notify_not_by_polling() {
+    use herald::app::Roles;
+
+    use crate::helpers::TestApp;
+    let Some(api) = TestApp::spawn_with(Backend::Postgres, Roles::API, |_| {}).await else { return };
+    let slow_poll = |c: &mut herald::config::Config| c.dispatch.poll_interval_ms = 60_000;
+    let worker = TestApp::spawn_on(&api.database_url, Roles::WORKER, slow_poll).await;
+    // The first message may be found by the worker's first pass; the later ones arrive
+    // while it waits, so only a NOTIFY can make them go out within the test's deadline.
+    for n in 0..3 {
+        let id = api.send_notification("+254712345678", &format!("wake up {n}")).await;
+        api.wait_for_status(&id, "sent").await;
+    }
+    assert_eq!(worker.mock.deliveries().len(), 3, "the worker process sent them");
+}

@@ -138,13 +138,14 @@ pub fn test_config(database_url: &str) -> Config {
 
 pub struct TestApp {
     pub base_url: String,
+    pub database_url: String,
     pub client: reqwest::Client,
     pub mock: Arc<MockProvider>,
     pub store: Arc<dyn Store>,
     shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    // Dropped last: the database outlives the app using it.
-    _db: TestDb,
+    // Dropped last: the database outlives the app using it (None: another app owns it).
+    _db: Option<TestDb>,
 }
 
 impl TestApp {
@@ -157,9 +158,16 @@ impl TestApp {
         roles: Roles,
         configure: impl FnOnce(&mut Config),
     ) -> Option<Self> {
-        herald::telemetry::init_for_tests();
         let db = TestDb::create(backend).await?;
-        let mut config = test_config(&db.url);
+        let mut app = Self::spawn_on(&db.url, roles, configure).await;
+        app._db = Some(db);
+        Some(app)
+    }
+
+    /// Another app (e.g. a second process's role) on an existing test database.
+    pub async fn spawn_on(database_url: &str, roles: Roles, configure: impl FnOnce(&mut Config)) -> Self {
+        herald::telemetry::init_for_tests();
+        let mut config = test_config(database_url);
         configure(&mut config);
         let mock = Arc::new(MockProvider::new(config.mock_provider.success_rate, Duration::ZERO).recording());
         let app = match config.provider.kind {
@@ -168,19 +176,20 @@ impl TestApp {
             ProviderKind::Mock => Application::build_with_provider(config, roles, mock.clone()).await,
         }
         .expect("app builds");
-        let base_url = format!("http://{}", app.local_addr().expect("app listens"));
+        let base_url = app.local_addr().map(|addr| format!("http://{addr}")).unwrap_or_default();
         let store = app.store();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(app.run(shutdown.clone()));
-        Some(Self {
+        Self {
             base_url,
+            database_url: database_url.to_owned(),
             client: reqwest::Client::new(),
             mock,
             store,
             shutdown,
             task: Some(task),
-            _db: db,
-        })
+            _db: None,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -91,6 +91,7 @@ impl MessageStore for PgStore {
         if let Some(response) = &message.idempotency {
             super::idempotency::complete_key(&mut tx, message.account_id, message.id, response).await?;
         }
+        super::notify_work(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -315,6 +316,7 @@ impl MessageStore for PgStore {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        super::notify_work(&mut tx).await?;
         tx.commit().await?;
         Ok(replayed.into_iter().map(MessageId::from_uuid).collect())
     }

@@ -1,9 +1,11 @@
 //! The PostgreSQL store: for several API and worker processes on one database.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use crate::ports::{Store, StoreResult};
 
@@ -47,4 +49,49 @@ impl Store for PgStore {
     async fn close(&self) {
         self.pool.close().await;
     }
+
+    async fn listen_for_work(&self, wake: Arc<Notify>, shutdown: CancellationToken) {
+        let mut backoff = Duration::from_millis(100);
+        while !shutdown.is_cancelled() {
+            let listener = async {
+                let mut listener = PgListener::connect_with(&self.pool).await?;
+                listener.listen(WORK_CHANNEL).await?;
+                Ok::<_, sqlx::Error>(listener)
+            };
+            let mut listener = match listener.await {
+                Ok(listener) => listener,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot LISTEN for new work; relying on polling for now");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    continue;
+                }
+            };
+            backoff = Duration::from_millis(100);
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    received = listener.recv() => match received {
+                        Ok(_) => wake.notify_one(),
+                        Err(error) => {
+                            tracing::warn!(%error, "lost the LISTEN connection; reconnecting");
+                            break;
+                        }
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// The channel `NOTIFY`ed (on commit) whenever messages become due.
+pub(super) const WORK_CHANNEL: &str = "herald_work";
+
+/// Signals waiting workers in other processes, when `tx` commits.
+pub(super) async fn notify_work(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> StoreResult<()> {
+    sqlx::query("SELECT pg_notify($1, '')").bind(WORK_CHANNEL).execute(&mut **tx).await?;
+    Ok(())
 }
