@@ -52,7 +52,6 @@ pub struct Application {
     listener: Option<TcpListener>,
     wake: Arc<Notify>,
     key_notice: KeyNotice,
-    account: AccountId,
     metrics: Arc<Metrics>,
 }
 
@@ -129,7 +128,6 @@ impl Application {
             listener,
             wake: Arc::new(Notify::new()),
             key_notice,
-            account,
             metrics: Arc::new(Metrics::new()),
         })
     }
@@ -144,10 +142,6 @@ impl Application {
 
     pub fn key_notice(&self) -> &KeyNotice {
         &self.key_notice
-    }
-
-    pub fn default_account(&self) -> AccountId {
-        self.account
     }
 
     /// Runs until `shutdown` fires: stops accepting requests, lets the dispatcher finish its

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{
     auth::Authenticated,
     error::{ApiError, ApiResult, ErrorBody},
-    extract::{ApiJson, ApiQuery},
+    extract::{page_limit, ApiJson, ApiQuery},
     AppState,
 };
 use crate::model::{DeadLetterFilter, Message};
@@ -145,10 +145,7 @@ pub async fn list_dead_letters(
         .filter(|c| !c.is_empty())
         .map(|c| c.parse::<MessageId>().map_err(|_| ApiError::bad_request(format!("invalid cursor '{c}'"))))
         .transpose()?;
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request(format!("limit must be between 1 and {MAX_LIMIT}")));
-    }
+    let limit = page_limit(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let filter = DeadLetterFilter { channel, provider: query.provider };
     let messages = state.store.list_dead_letters(auth.account_id, &filter, before, limit).await?;
     let next_cursor =

@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{
     auth::Authenticated,
     error::{ApiError, ApiResult, ErrorBody},
-    extract::ApiQuery,
+    extract::{page_limit, ApiQuery},
     AppState,
 };
 
@@ -79,10 +79,7 @@ pub async fn list_events(
             .filter(|c| *c >= 0)
             .ok_or_else(|| ApiError::bad_request(format!("invalid cursor '{cursor}'")))?,
     };
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request(format!("limit must be between 1 and {MAX_LIMIT}")));
-    }
+    let limit = page_limit(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let events = state.store.list_events(auth.account_id, after, limit).await?;
     let next_cursor =
         events.last().map_or(query.after.filter(|a| !a.is_empty()), |e| Some(e.sequence.to_string()));

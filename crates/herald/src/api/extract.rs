@@ -91,3 +91,13 @@ pub fn replayed_response(status: u16, body: String) -> Response {
     response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
     response
 }
+
+/// A list endpoint's `limit`: `default` when absent, a 400 outside 1..=`max`.
+pub fn page_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> {
+    let limit = limit.unwrap_or(default);
+    if (1..=max).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::bad_request(format!("limit must be between 1 and {max}")))
+    }
+}
