@@ -15,7 +15,7 @@ use std::{sync::Arc, time::Duration};
 use anyhow::Context;
 use chrono::Utc;
 use futures::{stream, StreamExt, TryStreamExt};
-use herald::{config::DispatchConfig, dispatch::Dispatcher, model::NewMessage, providers::MockProvider};
+use herald::{dispatch::Dispatcher, model::NewMessage, providers::MockProvider};
 use herald_domain::{Channel, MessageId};
 use tokio::sync::Notify;
 
@@ -60,16 +60,10 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let provider = Arc::new(MockProvider::new(1.0, Duration::ZERO));
-    let config = DispatchConfig::default();
+    let full_config = herald::config::Config::default();
+    let config = full_config.dispatch.clone();
     let metrics = Arc::new(herald::metrics::Metrics::new());
-    let dispatcher = Dispatcher::new(
-        store.clone(),
-        provider,
-        config.clone(),
-        &herald::config::ProviderLimits::default(),
-        metrics,
-        Arc::new(Notify::new()),
-    );
+    let dispatcher = Dispatcher::new(store.clone(), provider, &full_config, metrics, Arc::new(Notify::new()));
     let started = std::time::Instant::now();
     dispatcher.drain().await?;
     let drain_secs = started.elapsed().as_secs_f64();

@@ -152,8 +152,7 @@ impl Application {
             let dispatcher = Dispatcher::new(
                 self.store.clone(),
                 self.provider.clone(),
-                self.config.dispatch.clone(),
-                &self.config.provider.limits,
+                &self.config,
                 self.metrics.clone(),
                 self.wake.clone(),
             );

@@ -24,6 +24,8 @@ pub struct Config {
     pub http: HttpConfig,
     pub sms: SmsConfig,
     pub dispatch: DispatchConfig,
+    /// Per-channel limits: retries and a concurrency budget (bulkhead) for each channel.
+    pub channels: ChannelsConfig,
     pub idempotency: IdempotencyConfig,
     pub provider: ProviderConfig,
     pub mock_provider: MockProviderConfig,
@@ -198,6 +200,51 @@ pub struct DispatchConfig {
     pub shutdown_grace_secs: u64,
 }
 
+/// Limits of one channel.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ChannelLimits {
+    /// Retries after the first attempt for this channel's messages; unset means
+    /// `dispatch.max_retries`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<u32>,
+    /// Sends of this channel in flight at once, per worker process (bulkhead): a slow
+    /// channel cannot take every slot of the others.
+    pub max_concurrency: usize,
+}
+
+impl Default for ChannelLimits {
+    fn default() -> Self {
+        Self { max_retries: None, max_concurrency: 1024 }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ChannelsConfig {
+    pub sms: ChannelLimits,
+    pub whatsapp: ChannelLimits,
+    pub email: ChannelLimits,
+    pub push: ChannelLimits,
+}
+
+impl ChannelsConfig {
+    pub fn get(&self, channel: herald_domain::Channel) -> &ChannelLimits {
+        use herald_domain::Channel;
+        match channel {
+            Channel::Sms => &self.sms,
+            Channel::Whatsapp => &self.whatsapp,
+            Channel::Email => &self.email,
+            Channel::Push => &self.push,
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&'static str, &ChannelLimits)> {
+        [("sms", &self.sms), ("whatsapp", &self.whatsapp), ("email", &self.email), ("push", &self.push)]
+            .into_iter()
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct MockProviderConfig {
@@ -237,6 +284,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             sms: SmsConfig::default(),
             dispatch: DispatchConfig::default(),
+            channels: ChannelsConfig::default(),
             idempotency: IdempotencyConfig::default(),
             provider: ProviderConfig::default(),
             mock_provider: MockProviderConfig::default(),
@@ -289,9 +337,10 @@ impl DispatchConfig {
     pub fn poll_interval(&self) -> Duration {
         Duration::from_millis(self.poll_interval_ms)
     }
-    pub fn retry_policy(&self) -> herald_domain::RetryPolicy {
+    /// The retry policy of one channel: its own `max_retries` if set, else the default.
+    pub fn retry_policy(&self, channel: &ChannelLimits) -> herald_domain::RetryPolicy {
         herald_domain::RetryPolicy {
-            max_retries: self.max_retries,
+            max_retries: channel.max_retries.unwrap_or(self.max_retries),
             base: Duration::from_millis(self.retry_base_ms),
             cap: Duration::from_millis(self.retry_cap_ms),
         }
@@ -380,16 +429,28 @@ impl Config {
         if self.provider.limits.max_concurrency == 0 {
             return invalid("provider.limits.max_concurrency", "must be at least 1");
         }
-        // All pipelines' batches share the provider's concurrency budget.
+        for (name, channel) in self.channels.iter() {
+            if channel.max_concurrency == 0 {
+                return Err(ConfigError::Invalid {
+                    key: "channels.<channel>.max_concurrency",
+                    reason: format!("must be at least 1 (channels.{name})"),
+                });
+            }
+        }
+        // All pipelines' batches share the provider's concurrency budget, and a batch of one
+        // channel gets no more than that channel's budget.
+        let narrowest_channel = self.channels.iter().map(|(_, c)| c.max_concurrency).min().unwrap_or(1);
         let in_flight = (self.dispatch.concurrency * self.dispatch.pipelines)
-            .min(self.provider.limits.max_concurrency) as u64;
+            .min(self.provider.limits.max_concurrency)
+            .min(narrowest_channel) as u64;
         let claimed = u64::from(self.dispatch.batch_size) * self.dispatch.pipelines as u64;
         let waves = claimed.div_ceil(in_flight);
         if waves * self.dispatch.provider_timeout_ms * 2 > self.dispatch.lease_secs * 1000 {
             return invalid(
                 "dispatch.lease_secs",
                 "must be at least twice the time a batch can take: ceil(batch_size * pipelines / \
-                 min(concurrency * pipelines, provider.limits.max_concurrency)) * provider_timeout_ms",
+                 min(concurrency * pipelines, provider.limits.max_concurrency, \
+                 channels.<channel>.max_concurrency)) * provider_timeout_ms",
             );
         }
         if self.dispatch.poll_interval_ms == 0 {

@@ -110,12 +110,16 @@ pub struct Stats {
     pub unique_references: u64,
     /// Accepted messages whose `reference` had been accepted before.
     pub duplicates: u64,
+    /// Most calls that were in progress at the same moment since the start (or reset).
+    pub peak_in_flight: u64,
 }
 
 #[derive(Debug, Default)]
 struct MockState {
     knobs: RwLock<Knobs>,
     calls: AtomicU64,
+    in_flight: AtomicU64,
+    peak_in_flight: AtomicU64,
     received: Mutex<Vec<Received>>,
     by_reference: Mutex<HashMap<String, u64>>,
 }
@@ -145,8 +149,26 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
+/// Counts a call as in progress until it is dropped (answered, or abandoned by the client).
+struct InFlight<'a>(&'a MockState);
+
+impl<'a> InFlight<'a> {
+    fn enter(state: &'a MockState) -> Self {
+        let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        state.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+        Self(state)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 async fn send(State(state): State<Arc<MockState>>, Json(message): Json<SendIn>) -> Response {
     state.calls.fetch_add(1, Ordering::Relaxed);
+    let _in_flight = InFlight::enter(&state);
     let knobs = state.knobs.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
     if knobs.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(knobs.latency_ms)).await;
@@ -203,6 +225,7 @@ async fn stats(State(state): State<Arc<MockState>>) -> Json<Stats> {
         accepted,
         unique_references: unique,
         duplicates: with_reference - unique,
+        peak_in_flight: state.peak_in_flight.load(Ordering::SeqCst),
     })
 }
 
@@ -221,6 +244,7 @@ async fn put_knobs(State(state): State<Arc<MockState>>, Json(knobs): Json<Knobs>
 
 async fn reset(State(state): State<Arc<MockState>>) -> StatusCode {
     state.calls.store(0, Ordering::Relaxed);
+    state.peak_in_flight.store(state.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
     lock(&state.received).clear();
     lock(&state.by_reference).clear();
     StatusCode::NO_CONTENT

@@ -10,13 +10,16 @@ use std::{collections::HashSet, sync::Arc, time::Duration};
 use chrono::Utc;
 use futures::{stream, StreamExt};
 use herald_domain::{retry::RetryDecision, Channel, MessageId, RetryPolicy};
-use tokio::{sync::Notify, time::Instant};
+use tokio::{
+    sync::{Notify, Semaphore},
+    time::Instant,
+};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::guard::{ClaimBudget, GuardedError, ProviderGuard};
 use crate::{
-    config::{DispatchConfig, ProviderLimits},
+    config::{ChannelsConfig, Config, DispatchConfig},
     metrics::Metrics,
     model::{AttemptOutcome, AttemptResult, ClaimedMessage},
     ports::{OutboundSms, Provider, ProviderError, Store, StoreResult},
@@ -33,7 +36,7 @@ pub struct Dispatcher {
     store: Arc<dyn Store>,
     provider: Arc<dyn Provider>,
     config: DispatchConfig,
-    policy: RetryPolicy,
+    channels: PerChannel,
     guard: ProviderGuard,
     metrics: Arc<Metrics>,
     /// Lease owner name: unique per process start.
@@ -51,15 +54,16 @@ impl Dispatcher {
     pub fn new(
         store: Arc<dyn Store>,
         provider: Arc<dyn Provider>,
-        config: DispatchConfig,
-        limits: &ProviderLimits,
+        config: &Config,
         metrics: Arc<Metrics>,
         wake: Arc<Notify>,
     ) -> Self {
-        let guard = ProviderGuard::new(provider.name(), limits, config.pipelines, metrics.clone());
+        let dispatch = config.dispatch.clone();
+        let guard =
+            ProviderGuard::new(provider.name(), &config.provider.limits, dispatch.pipelines, metrics.clone());
         let owner = format!("worker-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
-        let policy = config.retry_policy();
-        Self { store, provider, config, policy, guard, metrics, owner, wake }
+        let channels = PerChannel::new(&dispatch, &config.channels);
+        Self { store, provider, config: dispatch, channels, guard, metrics, owner, wake }
     }
 
     /// Runs until `shutdown` fires. Between two batches it checks for shutdown and sweeps
@@ -245,6 +249,10 @@ impl Dispatcher {
             provider = self.provider.name(),
         );
         async {
+            let channel = self.channels.get(message.channel);
+            // The channel's budget first: a slow channel waits for its own slots without
+            // holding the provider's.
+            let _slot = channel.slots.acquire().await.ok();
             let answer = self.guard.call(self.call_provider(&message)).await;
             let at = Utc::now();
             let provider = self.provider.name().to_owned();
@@ -270,7 +278,7 @@ impl Dispatcher {
                     AttemptResult::Sent { provider, provider_message_id: id, event }
                 }
                 Err(ProviderError::Retryable { reason, retry_after }) => {
-                    match self.policy.after_failure(message.retry_count, rand::random(), retry_after) {
+                    match channel.policy.after_failure(message.retry_count, rand::random(), retry_after) {
                         RetryDecision::RetryAfter(delay) => {
                             tracing::info!(error = %reason, ?delay, "attempt failed; retry scheduled");
                             let next_attempt_at = at + delay;
@@ -321,6 +329,41 @@ impl Dispatcher {
                 retry_after: None,
             }),
         }
+    }
+}
+
+/// What the dispatcher keeps for one channel.
+#[derive(Debug)]
+struct ChannelState {
+    policy: RetryPolicy,
+    /// The channel's bulkhead: sends of this channel in flight at once.
+    slots: Semaphore,
+}
+
+#[derive(Debug)]
+struct PerChannel([ChannelState; 4]);
+
+impl PerChannel {
+    const ORDER: [Channel; 4] = [Channel::Sms, Channel::Whatsapp, Channel::Email, Channel::Push];
+
+    fn new(dispatch: &DispatchConfig, channels: &ChannelsConfig) -> Self {
+        Self(Self::ORDER.map(|channel| {
+            let limits = channels.get(channel);
+            ChannelState {
+                policy: dispatch.retry_policy(limits),
+                slots: Semaphore::new(limits.max_concurrency),
+            }
+        }))
+    }
+
+    fn get(&self, channel: Channel) -> &ChannelState {
+        let index = match channel {
+            Channel::Sms => 0,
+            Channel::Whatsapp => 1,
+            Channel::Email => 2,
+            Channel::Push => 3,
+        };
+        &self.0[index]
     }
 }
 

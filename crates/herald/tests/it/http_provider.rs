@@ -15,6 +15,9 @@ on_both_backends!(
     retry_after_from_a_429_sets_the_next_attempt,
     the_breaker_opens_on_a_failing_provider_and_closes_after_it_recovers,
     a_one_per_second_limit_spaces_provider_calls,
+    the_provider_bulkhead_bounds_calls_in_flight,
+    the_channel_bulkhead_bounds_its_sends_in_flight,
+    a_channel_can_have_its_own_maximum_retries,
 );
 
 fn healthy() -> Knobs {
@@ -199,4 +202,61 @@ async fn a_one_per_second_limit_spaces_provider_calls(backend: Backend) {
         let gap = pair[1] - pair[0];
         assert!(gap >= chrono::Duration::milliseconds(900), "calls {gap} apart break the 1/s limit");
     }
+}
+
+/// Sends `count` messages at once to a provider answering after 200 ms, waits until all are
+/// sent, and returns the most calls the provider saw in progress at the same moment.
+async fn peak_in_flight_for(
+    backend: Backend,
+    count: usize,
+    configure: impl FnOnce(&mut herald::config::Config),
+) -> Option<u64> {
+    let provider = MockProviderServer::start(Knobs { latency_ms: 200, ..healthy() }).await;
+    let app = TestApp::spawn_with(backend, herald::app::Roles::ALL, |c| {
+        provider.configure(c);
+        configure(c);
+    })
+    .await?;
+    let bodies: Vec<String> = (0..count).map(|n| format!("crowd {n}")).collect();
+    let ids =
+        futures::future::join_all(bodies.iter().map(|body| app.send_notification("+254712345678", body)))
+            .await;
+    for id in &ids {
+        app.wait_for_status(id, "sent").await;
+    }
+    let stats = provider.stats().await;
+    assert_eq!((stats.accepted, stats.duplicates), (count as u64, 0));
+    Some(stats.peak_in_flight)
+}
+
+async fn the_provider_bulkhead_bounds_calls_in_flight(backend: Backend) {
+    let Some(peak) = peak_in_flight_for(backend, 20, |c| c.provider.limits.max_concurrency = 3).await else {
+        return;
+    };
+    assert_eq!(peak, 3, "at most 3 calls at once, and the budget is used");
+}
+
+async fn the_channel_bulkhead_bounds_its_sends_in_flight(backend: Backend) {
+    let Some(peak) = peak_in_flight_for(backend, 20, |c| c.channels.sms.max_concurrency = 2).await else {
+        return;
+    };
+    assert_eq!(peak, 2, "at most 2 SMS sends at once, though the provider allows 1024");
+}
+
+async fn a_channel_can_have_its_own_maximum_retries(backend: Backend) {
+    let provider = MockProviderServer::start(Knobs { failure_rate: 1.0, ..healthy() }).await;
+    let Some(app) = TestApp::spawn_with(backend, herald::app::Roles::ALL, |c| {
+        provider.configure(c);
+        c.provider.limits.breaker.enabled = false;
+        c.dispatch.max_retries = 3;
+        c.channels.sms.max_retries = Some(1);
+    })
+    .await
+    else {
+        return;
+    };
+    let id = app.send_notification("+254712345678", "two tries only").await;
+    let failed = app.wait_for_status(&id, "failed").await;
+    assert_eq!(failed["retry_count"], 1);
+    assert_eq!(provider.stats().await.calls, 2, "the first attempt and the channel's one retry");
 }
