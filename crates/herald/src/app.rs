@@ -187,19 +187,44 @@ impl Application {
                     .context("HTTP server failed")
             });
         }
+        // Once shutdown starts, everything gets the grace period plus a margin for the last
+        // commit; whatever still runs then (a client that never finishes its request, a
+        // database that does not answer) is cut off, so a stop never hangs.
+        let hard_stop = self.config.dispatch.shutdown_grace() + SHUTDOWN_MARGIN;
+        let deadline = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(hard_stop).await;
+        };
+        tokio::pin!(deadline);
         let mut result = Ok(());
-        while let Some(joined) = tasks.join_next().await {
-            let outcome = joined.context("a task panicked").and_then(|r| r);
-            if let Err(error) = outcome {
-                tracing::error!(error = %format!("{error:#}"), "stopping after a task failed");
-                shutdown.cancel();
-                result = Err(error);
+        loop {
+            tokio::select! {
+                joined = tasks.join_next() => {
+                    let Some(joined) = joined else { break };
+                    if let Err(error) = joined.context("a task panicked").and_then(|r| r) {
+                        tracing::error!(error = %format!("{error:#}"), "stopping after a task failed");
+                        shutdown.cancel();
+                        result = Err(error);
+                    }
+                }
+                () = &mut deadline => {
+                    tracing::warn!(
+                        tasks = tasks.len(),
+                        after = ?hard_stop,
+                        "shutdown deadline passed; stopping what is still running"
+                    );
+                    tasks.shutdown().await;
+                    break;
+                }
             }
         }
         self.store.close().await;
         result
     }
 }
+
+/// Time on top of `dispatch.shutdown_grace_secs` for a stop to finish (last commit, release).
+const SHUTDOWN_MARGIN: Duration = Duration::from_secs(5);
 
 /// Deletes expired idempotency keys now and then, until shutdown.
 async fn purge_idempotency_keys(store: Arc<dyn Store>, shutdown: CancellationToken) -> anyhow::Result<()> {

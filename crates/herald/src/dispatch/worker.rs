@@ -242,7 +242,9 @@ impl Dispatcher {
     }
 
     async fn attempt(&self, message: ClaimedMessage) -> AttemptOutcome {
-        let span = tracing::info_span!(
+        // A debug span: at the default level this costs nothing per message; the events that
+        // matter at info and warn carry the message id themselves.
+        let span = tracing::debug_span!(
             "attempt",
             message_id = %message.id,
             attempt = message.retry_count + 1,
@@ -280,19 +282,19 @@ impl Dispatcher {
                 Err(ProviderError::Retryable { reason, retry_after }) => {
                     match channel.policy.after_failure(message.retry_count, rand::random(), retry_after) {
                         RetryDecision::RetryAfter(delay) => {
-                            tracing::info!(error = %reason, ?delay, "attempt failed; retry scheduled");
+                            tracing::info!(message_id = %message.id, error = %reason, ?delay, "attempt failed; retry scheduled");
                             let next_attempt_at = at + delay;
                             AttemptResult::RetryScheduled { provider, error: reason, next_attempt_at }
                         }
                         RetryDecision::GiveUp => {
-                            tracing::warn!(error = %reason, "attempt failed; out of retries");
+                            tracing::warn!(message_id = %message.id, error = %reason, "attempt failed; out of retries");
                             let event = events::notification_failed(&message, &provider, &reason, at);
                             AttemptResult::Failed { provider, error: reason, event }
                         }
                     }
                 }
                 Err(ProviderError::Permanent { reason }) => {
-                    tracing::warn!(error = %reason, "attempt failed permanently");
+                    tracing::warn!(message_id = %message.id, error = %reason, "attempt failed permanently");
                     let event = events::notification_failed(&message, &provider, &reason, at);
                     AttemptResult::Failed { provider, error: reason, event }
                 }

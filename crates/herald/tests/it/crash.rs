@@ -143,3 +143,29 @@ async fn a_separate_postgres_worker_is_woken_by_notify_not_by_polling() {
     }
     assert_eq!(worker.mock.deliveries().len(), 3, "the worker process sent them");
 }
+
+#[tokio::test]
+async fn a_stop_is_not_held_up_by_a_request_that_never_finishes() {
+    use tokio::io::AsyncWriteExt;
+    let Some(app) = crate::helpers::TestApp::spawn_with(Backend::Sqlite, herald::app::Roles::ALL, |c| {
+        c.dispatch.shutdown_grace_secs = 1;
+    })
+    .await
+    else {
+        return;
+    };
+    // A client that announces a body and never sends it.
+    let address = app.base_url.trim_start_matches("http://").to_owned();
+    let mut stalled = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /api/v1/notifications/send HTTP/1.1\r\nHost: herald\r\nX-API-Key: {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"to\":",
+        crate::helpers::API_KEY
+    );
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    // Another request's answer means the server is serving connections (the stalled one too).
+    assert!(app.get("/health").await.status().is_success());
+    let stopped = tokio::time::timeout(Duration::from_secs(60), app.stop()).await;
+    assert!(stopped.is_ok(), "the stop finishes after its grace period despite the stalled request");
+    drop(stalled);
+}
