@@ -44,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
                     sender: Some("MB".into()),
                     body: format!("benchmark message {n}"),
                     user_id: None,
+                    tags: Default::default(),
                     created_at: Utc::now(),
                     idempotency: None,
                 };

@@ -8,6 +8,7 @@ use tokio::{net::TcpListener, sync::Notify, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    amqp::{inlet::Inlet, relay::Relay, BrokerStatus, Topology},
     api::{self, AppState},
     config::{Config, ProviderKind},
     dispatch::Dispatcher,
@@ -53,6 +54,8 @@ pub struct Application {
     wake: Arc<Notify>,
     key_notice: KeyNotice,
     metrics: Arc<Metrics>,
+    account: AccountId,
+    broker: Arc<BrokerStatus>,
 }
 
 impl std::fmt::Debug for Application {
@@ -129,6 +132,8 @@ impl Application {
             wake: Arc::new(Notify::new()),
             key_notice,
             metrics: Arc::new(Metrics::new()),
+            account,
+            broker: Arc::new(BrokerStatus::default()),
         })
     }
 
@@ -148,6 +153,14 @@ impl Application {
     /// batch, then closes the database pool.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut tasks = JoinSet::new();
+        let intake = Intake::new(
+            self.store.clone(),
+            self.config.idempotency.clone(),
+            self.metrics.clone(),
+            self.wake.clone(),
+        );
+        // The relay stops after the dispatcher, so it flushes the dispatcher's last events.
+        let dispatcher_done = CancellationToken::new();
         if self.roles.worker {
             let dispatcher = Dispatcher::new(
                 self.store.clone(),
@@ -156,11 +169,45 @@ impl Application {
                 self.metrics.clone(),
                 self.wake.clone(),
             );
-            let token = shutdown.clone();
+            let (token, done) = (shutdown.clone(), dispatcher_done.clone());
             tasks.spawn(async move {
                 dispatcher.run(token).await;
+                done.cancel();
                 Ok(())
             });
+        }
+        if let Some(url) = &self.config.amqp_url {
+            let topology = Topology::new(self.config.amqp.clone());
+            if self.roles.api {
+                let inlet = Inlet {
+                    url: url.expose().to_owned(),
+                    topology: topology.clone(),
+                    intake: intake.clone(),
+                    account: self.account,
+                    default_sender: self.config.sms.default_sender.clone(),
+                    metrics: self.metrics.clone(),
+                    status: self.broker.clone(),
+                    shutdown_grace: self.config.dispatch.shutdown_grace(),
+                };
+                let token = shutdown.clone();
+                tasks.spawn(async move {
+                    inlet.run(token).await;
+                    Ok(())
+                });
+            }
+            if self.roles.worker {
+                let relay = Relay {
+                    url: url.expose().to_owned(),
+                    topology,
+                    store: self.store.clone(),
+                    metrics: self.metrics.clone(),
+                    status: self.broker.clone(),
+                };
+                tasks.spawn(async move {
+                    relay.run(dispatcher_done).await;
+                    Ok(())
+                });
+            }
         }
         if self.roles.api {
             tasks.spawn(purge_idempotency_keys(self.store.clone(), shutdown.clone()));
@@ -169,12 +216,8 @@ impl Application {
             let state = AppState {
                 store: self.store.clone(),
                 dead_letters: DeadLetters::new(self.store.clone(), self.wake.clone()),
-                intake: Intake::new(
-                    self.store.clone(),
-                    self.config.idempotency.clone(),
-                    self.metrics.clone(),
-                    self.wake.clone(),
-                ),
+                intake,
+                broker: self.broker.clone(),
                 config: self.config.clone(),
                 metrics: self.metrics.clone(),
             };

@@ -21,6 +21,13 @@ pub struct Config {
     pub log_format: LogFormat,
     /// A key herald makes sure exists at start-up (`HERALD_BOOTSTRAP_API_KEY`).
     pub bootstrap_api_key: Option<Secret>,
+    /// RabbitMQ (`HERALD_AMQP_URL`, e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`); unset
+    /// means herald runs without a broker.
+    pub amqp_url: Option<Secret>,
+    /// How workers get their work: `database` (claims on the messages table) or `amqp`
+    /// (message ids through a RabbitMQ queue; needs `amqp_url`).
+    pub job_transport: JobTransport,
+    pub amqp: AmqpConfig,
     pub http: HttpConfig,
     pub sms: SmsConfig,
     pub dispatch: DispatchConfig,
@@ -200,6 +207,64 @@ pub struct DispatchConfig {
     pub shutdown_grace_secs: u64,
 }
 
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobTransport {
+    #[default]
+    Database,
+    Amqp,
+}
+
+/// RabbitMQ names and limits. Every queue herald declares is a durable quorum queue.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AmqpConfig {
+    /// `SendSms` commands are consumed from this queue.
+    pub command_queue: String,
+    /// Invalid commands go here, with the reason in the `x-herald-rejection` header.
+    pub command_dead_letter_queue: String,
+    /// Deliveries not acknowledged (consumer prefetch), per consumer.
+    pub prefetch: u16,
+    /// Events are published to this durable topic exchange, routing key = event type.
+    pub events_exchange: String,
+    /// Events no queue is bound for are kept here (the exchange's alternate exchange and
+    /// its queue share this name) instead of being dropped.
+    pub unrouted_events_queue: String,
+    /// Outbox rows published per relay round.
+    pub relay_batch_size: u32,
+    /// How often the relay looks for new outbox rows when nothing woke it.
+    pub relay_poll_interval_ms: u64,
+    /// With `job_transport = "amqp"`: due message ids go through this queue.
+    pub jobs_queue: String,
+    /// Deliveries of one job before RabbitMQ dead-letters it (quorum `x-delivery-limit`).
+    pub jobs_delivery_limit: u32,
+    /// Dead letters of the jobs queue.
+    pub jobs_dead_letter_queue: String,
+    /// Direct exchange that routes dead letters to the queues above (by queue name).
+    pub dead_letter_exchange: String,
+    /// Longest wait between two reconnection attempts.
+    pub reconnect_max_ms: u64,
+}
+
+impl Default for AmqpConfig {
+    fn default() -> Self {
+        Self {
+            command_queue: "herald.send_sms".into(),
+            command_dead_letter_queue: "herald.send_sms.dead".into(),
+            prefetch: 200,
+            events_exchange: "herald.events".into(),
+            unrouted_events_queue: "herald.events.unrouted".into(),
+            relay_batch_size: 500,
+            relay_poll_interval_ms: 200,
+            jobs_queue: "campaign_sends".into(),
+            jobs_delivery_limit: 5,
+            jobs_dead_letter_queue: "campaign_sends.dead".into(),
+            dead_letter_exchange: "herald.dead_letters".into(),
+            reconnect_max_ms: 10_000,
+        }
+    }
+}
+
 /// Limits of one channel.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -281,6 +346,9 @@ impl Default for Config {
             database_url: "sqlite://herald.db".into(),
             log_format: LogFormat::Pretty,
             bootstrap_api_key: None,
+            amqp_url: None,
+            job_transport: JobTransport::Database,
+            amqp: AmqpConfig::default(),
             http: HttpConfig::default(),
             sms: SmsConfig::default(),
             dispatch: DispatchConfig::default(),
@@ -348,7 +416,8 @@ impl DispatchConfig {
 }
 
 /// Environment variables whose values are text even when they look like numbers.
-const TEXT_ENV_KEYS: [(&str, &str); 4] = [
+const TEXT_ENV_KEYS: [(&str, &str); 5] = [
+    ("HERALD_AMQP_URL", "amqp_url"),
     ("HERALD_PROVIDER__HTTP__AUTH_VALUE", "provider.http.auth_value"),
     ("HERALD_BOOTSTRAP_API_KEY", "bootstrap_api_key"),
     ("HERALD_SMS__DEFAULT_SENDER", "sms.default_sender"),
@@ -464,6 +533,26 @@ impl Config {
         }
         if self.idempotency.in_flight_timeout_secs == 0 || self.idempotency.in_flight_timeout_secs > 86_400 {
             return invalid("idempotency.in_flight_timeout_secs", "must be between 1 and 86400");
+        }
+        if let Some(url) = &self.amqp_url {
+            if !(url.expose().starts_with("amqp://") || url.expose().starts_with("amqps://")) {
+                return invalid("amqp_url", "must start with amqp:// or amqps://");
+            }
+        }
+        if self.job_transport == JobTransport::Amqp && self.amqp_url.is_none() {
+            return invalid("job_transport", "\"amqp\" needs amqp_url (HERALD_AMQP_URL)");
+        }
+        if self.amqp.prefetch == 0 {
+            return invalid("amqp.prefetch", "must be at least 1");
+        }
+        if self.amqp.relay_batch_size == 0 || self.amqp.relay_batch_size > 10_000 {
+            return invalid("amqp.relay_batch_size", "must be between 1 and 10000");
+        }
+        if self.amqp.relay_poll_interval_ms == 0 || self.amqp.reconnect_max_ms == 0 {
+            return invalid("amqp.relay_poll_interval_ms", "and amqp.reconnect_max_ms must be at least 1");
+        }
+        if self.amqp.jobs_delivery_limit == 0 {
+            return invalid("amqp.jobs_delivery_limit", "must be at least 1");
         }
         if self.provider.kind == ProviderKind::Http {
             let url = &self.provider.http.url;

@@ -3,6 +3,7 @@
 //! `main.rs` parses the command line; everything else lives here. Start at [`app`], the
 //! composition root, to see how the pieces fit.
 
+pub mod amqp;
 pub mod api;
 pub mod app;
 pub mod bench;

@@ -20,6 +20,25 @@ pub struct ProviderLabel {
     pub provider: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ComponentLabel {
+    pub component: String,
+}
+
+/// Values read from the store when metrics are rendered.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StoreGauges {
+    pub queue_depth: u64,
+    pub oldest_due_age: Duration,
+    pub outbox_waiting: u64,
+    pub outbox_oldest_age: Duration,
+}
+
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
@@ -32,6 +51,13 @@ pub struct Metrics {
     breaker_state: Family<ProviderLabel, Gauge>,
     queue_depth: Gauge,
     oldest_due_age: Gauge<f64, AtomicU64>,
+    outbox_waiting: Gauge,
+    relay_lag: Gauge<f64, AtomicU64>,
+    commands: Family<OutcomeLabel, Counter>,
+    events_published: Counter,
+    events_unrouted: Counter,
+    jobs: Family<OutcomeLabel, Counter>,
+    broker_connected: Family<ComponentLabel, Gauge>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -58,6 +84,13 @@ impl Metrics {
             breaker_state: Family::default(),
             queue_depth: Gauge::default(),
             oldest_due_age: Gauge::default(),
+            outbox_waiting: Gauge::default(),
+            relay_lag: Gauge::default(),
+            commands: Family::default(),
+            events_published: Counter::default(),
+            events_unrouted: Counter::default(),
+            jobs: Family::default(),
+            broker_connected: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -97,7 +130,64 @@ impl Metrics {
             "How long the most overdue pending message has been due",
             metrics.oldest_due_age.clone(),
         );
+        registry.register(
+            "outbox_waiting",
+            "Events in the outbox not yet published to the broker",
+            metrics.outbox_waiting.clone(),
+        );
+        registry.register(
+            "relay_lag_seconds",
+            "Age of the oldest event not yet published to the broker",
+            metrics.relay_lag.clone(),
+        );
+        registry.register(
+            "amqp_commands",
+            "SendSms commands taken from the queue: accepted, replayed (a repeat) or rejected",
+            metrics.commands.clone(),
+        );
+        registry.register(
+            "events_published",
+            "Events the broker confirmed",
+            metrics.events_published.clone(),
+        );
+        registry.register(
+            "events_unrouted",
+            "Events the broker returned as unroutable (kept in the outbox and retried)",
+            metrics.events_unrouted.clone(),
+        );
+        registry.register(
+            "amqp_jobs",
+            "Job deliveries from the AMQP transport: sent (processed) or skipped (already final)",
+            metrics.jobs.clone(),
+        );
+        registry.register(
+            "broker_connected",
+            "1 while a component's RabbitMQ connection is up",
+            metrics.broker_connected.clone(),
+        );
         Self { registry, ..metrics }
+    }
+
+    pub fn amqp_command(&self, outcome: &str) {
+        self.commands.get_or_create(&OutcomeLabel { outcome: outcome.to_owned() }).inc();
+    }
+
+    pub fn amqp_job(&self, outcome: &str, count: u64) {
+        self.jobs.get_or_create(&OutcomeLabel { outcome: outcome.to_owned() }).inc_by(count);
+    }
+
+    pub fn events_published(&self, count: u64) {
+        self.events_published.inc_by(count);
+    }
+
+    pub fn event_unrouted(&self) {
+        self.events_unrouted.inc();
+    }
+
+    pub fn broker_connected(&self, component: &str, up: bool) {
+        self.broker_connected
+            .get_or_create(&ComponentLabel { component: component.to_owned() })
+            .set(i64::from(up));
     }
 
     pub fn message_accepted(&self, channel: &str) {
@@ -127,9 +217,11 @@ impl Metrics {
     }
 
     /// Sets the gauges read from the database, then renders the OpenMetrics text.
-    pub fn render(&self, queue_depth: u64, oldest_due_age: Duration) -> String {
-        self.queue_depth.set(i64::try_from(queue_depth).unwrap_or(i64::MAX));
-        self.oldest_due_age.set(oldest_due_age.as_secs_f64());
+    pub fn render(&self, gauges: StoreGauges) -> String {
+        self.queue_depth.set(i64::try_from(gauges.queue_depth).unwrap_or(i64::MAX));
+        self.oldest_due_age.set(gauges.oldest_due_age.as_secs_f64());
+        self.outbox_waiting.set(i64::try_from(gauges.outbox_waiting).unwrap_or(i64::MAX));
+        self.relay_lag.set(gauges.outbox_oldest_age.as_secs_f64());
         let mut text = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut text, &self.registry);

@@ -15,9 +15,22 @@ pub struct NewMessage {
     pub sender: Option<String>,
     pub body: String,
     pub user_id: Option<String>,
+    /// What the client attached: see [`ClientTags`].
+    pub tags: ClientTags,
     pub created_at: DateTime<Utc>,
     /// The idempotency key this message completes, with the response to replay for it.
     pub idempotency: Option<IdempotentResponse>,
+}
+
+/// What a client attached to a message, kept with it and echoed in its events.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClientTags {
+    /// The client's own reference for the message.
+    pub reference: Option<String>,
+    /// The idempotency key the message was accepted under.
+    pub idempotency_key: Option<String>,
+    /// Free JSON metadata.
+    pub metadata: Option<serde_json::Value>,
 }
 
 /// The response stored with an idempotency key, replayed for repeats of the request.
@@ -49,6 +62,7 @@ pub struct Message {
     pub sender: Option<String>,
     pub body: String,
     pub user_id: Option<String>,
+    pub tags: ClientTags,
     pub status: MessageStatus,
     pub retry_count: u32,
     pub last_error: Option<String>,
@@ -70,6 +84,7 @@ pub struct ClaimedMessage {
     pub sender: Option<String>,
     pub body: String,
     pub user_id: Option<String>,
+    pub tags: ClientTags,
     pub retry_count: u32,
 }
 
@@ -83,6 +98,7 @@ impl From<Message> for ClaimedMessage {
             sender: message.sender,
             body: message.body,
             user_id: message.user_id,
+            tags: message.tags,
             retry_count: message.retry_count,
         }
     }

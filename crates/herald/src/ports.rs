@@ -115,6 +115,20 @@ pub trait IdempotencyStore: Send + Sync {
 pub trait OutboxStore: Send + Sync {
     /// The account's events after `after` (exclusive), oldest first.
     async fn list_events(&self, account: AccountId, after: i64, limit: u32) -> StoreResult<Vec<StoredEvent>>;
+    /// Events the relay has not published yet, all accounts, oldest first.
+    async fn unpublished_events(&self, limit: u32) -> StoreResult<Vec<StoredEvent>>;
+    /// Records that these events reached the broker.
+    async fn mark_events_published(&self, sequences: &[i64], at: DateTime<Utc>) -> StoreResult<u64>;
+    /// How many events wait for the relay, and when the oldest of them was written.
+    async fn outbox_backlog(&self) -> StoreResult<(u64, Option<DateTime<Utc>>)>;
+}
+
+/// A process-wide role held by one process at a time (e.g. the outbox relay, so events
+/// leave in order). Dropping it gives the role up.
+#[async_trait]
+pub trait SingletonLease: Send {
+    /// Whether the role is still held (the connection that holds it is alive).
+    async fn still_held(&mut self) -> bool;
 }
 
 /// Everything herald keeps, behind one handle.
@@ -133,6 +147,8 @@ pub trait Store: AccountStore + MessageStore + OutboxStore + IdempotencyStore {
         let _ = (wake, shutdown);
     }
     async fn close(&self);
+    /// Takes the role `name` if no other process holds it; `None` if one does.
+    async fn try_singleton(&self, name: &str) -> StoreResult<Option<Box<dyn SingletonLease>>>;
 }
 
 /// One outbound message as a provider sees it.

@@ -1,5 +1,5 @@
 //! Health probes, all public: `/health` (sms-processor), `/health/live`, `/health/ready`
-//! (checks the database), `/health/startup`.
+//! (checks the database, and RabbitMQ when configured), `/health/startup`.
 
 use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
 use serde::Serialize;
@@ -17,7 +17,8 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthOut {
-    /// `ok`, or `unavailable` when a dependency fails.
+    /// `ok`; `degraded` when the broker is unreachable (herald still accepts and sends);
+    /// `unavailable` when the database is.
     #[schema(example = "ok")]
     pub status: &'static str,
     /// Per-dependency results (readiness only).
@@ -29,6 +30,11 @@ pub struct HealthOut {
 pub struct Checks {
     #[schema(example = "ok")]
     pub database: String,
+    /// RabbitMQ, when configured: `ok`, or `unreachable` while herald reconnects (intake
+    /// over HTTP goes on; events wait in the outbox).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "ok")]
+    pub broker: Option<String>,
 }
 
 fn ok() -> Json<HealthOut> {
@@ -61,19 +67,17 @@ pub async fn startup() -> Json<HealthOut> {
     responses((status = 200, body = HealthOut), (status = 503, body = HealthOut))
 )]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthOut>) {
+    let broker = state.broker.healthy().map(|up| if up { "ok" } else { "unreachable" }.to_owned());
     match state.store.ping().await {
         Ok(()) => {
-            (StatusCode::OK, Json(HealthOut { status: "ok", checks: Some(Checks { database: "ok".into() }) }))
+            let status = if broker.as_deref() == Some("unreachable") { "degraded" } else { "ok" };
+            let checks = Checks { database: "ok".into(), broker };
+            (StatusCode::OK, Json(HealthOut { status, checks: Some(checks) }))
         }
         Err(error) => {
             tracing::warn!(%error, "readiness check: database unreachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(HealthOut {
-                    status: "unavailable",
-                    checks: Some(Checks { database: "unreachable".into() }),
-                }),
-            )
+            let checks = Checks { database: "unreachable".into(), broker };
+            (StatusCode::SERVICE_UNAVAILABLE, Json(HealthOut { status: "unavailable", checks: Some(checks) }))
         }
     }
 }

@@ -10,6 +10,7 @@ use axum::{
 use chrono::Utc;
 
 use super::{error::ApiResult, AppState};
+use crate::metrics::StoreGauges;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/metrics", get(metrics))
@@ -19,9 +20,16 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text")))]
 pub async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
     let now = Utc::now();
+    let age = |since: Option<chrono::DateTime<Utc>>| {
+        since.map_or(std::time::Duration::ZERO, |at| (now - at).to_std().unwrap_or_default())
+    };
     let queue = state.store.queue_stats(now).await?;
-    let oldest_due_age =
-        queue.oldest_due_at.map_or(std::time::Duration::ZERO, |due| (now - due).to_std().unwrap_or_default());
-    let body = state.metrics.render(queue.pending, oldest_due_age);
+    let (outbox_waiting, outbox_oldest) = state.store.outbox_backlog().await?;
+    let body = state.metrics.render(StoreGauges {
+        queue_depth: queue.pending,
+        oldest_due_age: age(queue.oldest_due_at),
+        outbox_waiting,
+        outbox_oldest_age: age(outbox_oldest),
+    });
     Ok(([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response())
 }

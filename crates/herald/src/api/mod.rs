@@ -31,6 +31,8 @@ pub struct AppState {
     pub dead_letters: DeadLetters,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
+    /// RabbitMQ connections of this process, for readiness.
+    pub broker: Arc<crate::amqp::BrokerStatus>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -182,7 +182,7 @@ pub async fn send_notification(
         let out = SendNotificationOut { id: accepted.id, status: accepted.status };
         (StatusCode::ACCEPTED.as_u16(), serde_json::to_string(&out).unwrap_or_default())
     };
-    let draft = SmsDraft { to, from, body, user_id: None };
+    let draft = SmsDraft { to, from, body, user_id: None, tags: Default::default() };
     let outcome = state
         .intake
         .accept_sms(auth.account_id, draft, idempotent.as_ref().map(|r| (r, &respond as Respond<'_>)))

@@ -11,7 +11,7 @@ use super::idempotency::IdempotentRequest;
 use crate::{
     config::IdempotencyConfig,
     metrics::Metrics,
-    model::{IdempotencyClaim, IdempotentResponse, NewMessage},
+    model::{ClientTags, IdempotencyClaim, IdempotentResponse, NewMessage},
     ports::{Store, StoreError},
 };
 
@@ -22,6 +22,8 @@ pub struct SmsDraft {
     pub from: SenderId,
     pub body: MessageBody,
     pub user_id: Option<String>,
+    /// The client's reference and metadata (the idempotency key is filled in here).
+    pub tags: ClientTags,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +103,10 @@ impl Intake {
             sender: Some(draft.from.to_string()),
             body: draft.body.into(),
             user_id: draft.user_id,
+            tags: ClientTags {
+                idempotency_key: idempotent.map(|(request, _)| request.key.as_str().to_owned()),
+                ..draft.tags
+            },
             created_at: now,
             idempotency: idempotent.map(|(request, respond)| {
                 let (status, body) = respond(&accepted);

@@ -441,6 +441,7 @@ pub async fn seed_backlog(store: &Arc<dyn Store>, count: usize) -> Vec<herald_do
                     sender: Some("MB".into()),
                     body: format!("backlog {n}"),
                     user_id: None,
+                    tags: Default::default(),
                     created_at,
                     idempotency: None,
                 };

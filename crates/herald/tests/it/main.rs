@@ -3,8 +3,11 @@
 
 #![allow(clippy::print_stderr)] // a skipped service test says so loudly on stderr
 
+mod broker;
 mod helpers;
 mod http_provider;
+
+mod amqp;
 
 mod api_auth;
 mod api_notifications;

@@ -42,6 +42,7 @@ fn new_message(account: AccountId, created_at: chrono::DateTime<Utc>) -> NewMess
         sender: Some("MB".into()),
         body: "hello".into(),
         user_id: Some("user-1".into()),
+        tags: Default::default(),
         created_at,
         idempotency: None,
     }

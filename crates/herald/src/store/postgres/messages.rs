@@ -11,8 +11,8 @@ use uuid::Uuid;
 use super::PgStore;
 use crate::{
     model::{
-        AttemptOutcome, ClaimedMessage, DeadLetterFilter, Message, MessageEvent, MessageEventKind,
-        NewMessage, OutboxEvent, QueueStats, StatusCounts,
+        AttemptOutcome, ClaimedMessage, ClientTags, DeadLetterFilter, Message, MessageEvent,
+        MessageEventKind, NewMessage, OutboxEvent, QueueStats, StatusCounts,
     },
     ports::{MessageStore, StoreError, StoreResult},
     store::{parse_column, OutcomeEffect},
@@ -27,6 +27,11 @@ fn message_from_row(row: &PgRow) -> StoreResult<Message> {
         sender: row.try_get("sender")?,
         body: row.try_get("body")?,
         user_id: row.try_get("user_id")?,
+        tags: ClientTags {
+            reference: row.try_get("reference")?,
+            idempotency_key: row.try_get("idempotency_key")?,
+            metadata: row.try_get("client_metadata")?,
+        },
         status: parse_column("messages.status", row.try_get("status")?)?,
         retry_count: row.try_get::<i32, _>("retry_count")? as u32,
         last_error: row.try_get("last_error")?,
@@ -66,8 +71,9 @@ impl MessageStore for PgStore {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO messages (id, account_id, channel, recipient, sender, body, user_id,
+                                   reference, idempotency_key, client_metadata,
                                    status, next_attempt_at, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8, $8)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $10, $11, 'pending', $8, $8, $8)",
         )
         .bind(message.id.as_uuid())
         .bind(message.account_id.as_uuid())
@@ -77,6 +83,9 @@ impl MessageStore for PgStore {
         .bind(&message.body)
         .bind(&message.user_id)
         .bind(message.created_at)
+        .bind(&message.tags.reference)
+        .bind(&message.tags.idempotency_key)
+        .bind(&message.tags.metadata)
         .execute(&mut *tx)
         .await?;
         insert_event(

@@ -3,11 +3,14 @@
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use sqlx::{
+    postgres::{PgConnection, PgListener, PgPool, PgPoolOptions},
+    Connection,
+};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::ports::{Store, StoreResult};
+use crate::ports::{SingletonLease, Store, StoreResult};
 
 mod accounts;
 mod idempotency;
@@ -30,6 +33,16 @@ impl PgStore {
     }
 }
 
+/// A role held through an advisory lock on its own connection.
+struct AdvisoryLock(PgConnection);
+
+#[async_trait]
+impl SingletonLease for AdvisoryLock {
+    async fn still_held(&mut self) -> bool {
+        sqlx::query("SELECT 1").execute(&mut self.0).await.is_ok()
+    }
+}
+
 #[async_trait]
 impl Store for PgStore {
     async fn migrate(&self) -> StoreResult<()> {
@@ -48,6 +61,23 @@ impl Store for PgStore {
 
     async fn close(&self) {
         self.pool.close().await;
+    }
+
+    async fn try_singleton(&self, name: &str) -> StoreResult<Option<Box<dyn SingletonLease>>> {
+        // A session-level advisory lock on a connection of its own, outside the pool: the
+        // lock lives exactly as long as that connection, so a process that dies gives the
+        // role up with its socket.
+        let mut connection = PgConnection::connect_with(&self.pool.connect_options()).await?;
+        let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
+            .bind(name)
+            .fetch_one(&mut connection)
+            .await?;
+        if taken {
+            Ok(Some(Box::new(AdvisoryLock(connection))))
+        } else {
+            let _ = connection.close().await;
+            Ok(None)
+        }
     }
 
     async fn listen_for_work(&self, wake: Arc<Notify>, shutdown: CancellationToken) {

@@ -1,6 +1,7 @@
 //! The transactional outbox.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use herald_domain::{AccountId, EventId};
 use sqlx::{Postgres, Row, Transaction};
 
@@ -42,34 +43,68 @@ pub(super) async fn insert_events(
     Ok(())
 }
 
+fn event_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<StoredEvent> {
+    Ok(StoredEvent {
+        sequence: row.try_get("sequence")?,
+        account_id: AccountId::from_uuid(row.try_get("account_id")?),
+        event: OutboxEvent {
+            event_id: EventId::from_uuid(row.try_get("event_id")?),
+            event_type: row.try_get("event_type")?,
+            aggregate_id: row.try_get("aggregate_id")?,
+            user_id: row.try_get("user_id")?,
+            payload: row.try_get("payload")?,
+            metadata: row.try_get("metadata")?,
+            timestamp: row.try_get("created_at")?,
+        },
+    })
+}
+
+const EVENT_COLUMNS: &str =
+    "sequence, account_id, event_id, event_type, aggregate_id, user_id, payload, metadata, created_at";
+
 #[async_trait]
 impl OutboxStore for PgStore {
     async fn list_events(&self, account: AccountId, after: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
-        let rows = sqlx::query(
-            "SELECT sequence, event_id, event_type, aggregate_id, user_id, payload, metadata, created_at
-             FROM outbox WHERE account_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM outbox WHERE account_id = $1 AND sequence > $2
+             ORDER BY sequence LIMIT $3"
+        ))
         .bind(account.as_uuid())
         .bind(after)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(StoredEvent {
-                    sequence: row.try_get("sequence")?,
-                    account_id: account,
-                    event: OutboxEvent {
-                        event_id: EventId::from_uuid(row.try_get("event_id")?),
-                        event_type: row.try_get("event_type")?,
-                        aggregate_id: row.try_get("aggregate_id")?,
-                        user_id: row.try_get("user_id")?,
-                        payload: row.try_get("payload")?,
-                        metadata: row.try_get("metadata")?,
-                        timestamp: row.try_get("created_at")?,
-                    },
-                })
-            })
-            .collect()
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn unpublished_events(&self, limit: u32) -> StoreResult<Vec<StoredEvent>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM outbox WHERE published_at IS NULL ORDER BY sequence LIMIT $1"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn mark_events_published(&self, sequences: &[i64], at: DateTime<Utc>) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE outbox SET published_at = $1 WHERE published_at IS NULL AND sequence = ANY($2)",
+        )
+        .bind(at)
+        .bind(sequences)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn outbox_backlog(&self) -> StoreResult<(u64, Option<DateTime<Utc>>)> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS waiting, MIN(created_at) AS oldest FROM outbox WHERE published_at IS NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let waiting: i64 = row.try_get("waiting")?;
+        Ok((waiting as u64, row.try_get("oldest")?))
     }
 }

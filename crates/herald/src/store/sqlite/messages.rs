@@ -11,8 +11,8 @@ use sqlx::{sqlite::SqliteRow, QueryBuilder, Row, Sqlite, Transaction};
 use super::{from_millis, from_opt_millis, to_millis, SqliteStore};
 use crate::{
     model::{
-        AttemptOutcome, ClaimedMessage, DeadLetterFilter, Message, MessageEvent, MessageEventKind,
-        NewMessage, OutboxEvent, QueueStats, StatusCounts,
+        AttemptOutcome, ClaimedMessage, ClientTags, DeadLetterFilter, Message, MessageEvent,
+        MessageEventKind, NewMessage, OutboxEvent, QueueStats, StatusCounts,
     },
     ports::{MessageStore, StoreError, StoreResult},
     store::{parse_column, OutcomeEffect},
@@ -27,6 +27,14 @@ fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
         sender: row.try_get("sender")?,
         body: row.try_get("body")?,
         user_id: row.try_get("user_id")?,
+        tags: ClientTags {
+            reference: row.try_get("reference")?,
+            idempotency_key: row.try_get("idempotency_key")?,
+            metadata: row
+                .try_get::<Option<String>, _>("client_metadata")?
+                .map(|text| super::outbox::json_column("messages.client_metadata", &text))
+                .transpose()?,
+        },
         status: parse_column("messages.status", row.try_get("status")?)?,
         retry_count: row.try_get::<i64, _>("retry_count")? as u32,
         last_error: row.try_get("last_error")?,
@@ -65,8 +73,9 @@ impl MessageStore for SqliteStore {
         let at = to_millis(message.created_at);
         sqlx::query(
             "INSERT INTO messages (id, account_id, channel, recipient, sender, body, user_id,
+                                   reference, idempotency_key, client_metadata,
                                    status, next_attempt_at, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
         )
         .bind(message.id.to_string())
         .bind(message.account_id.to_string())
@@ -75,6 +84,9 @@ impl MessageStore for SqliteStore {
         .bind(&message.sender)
         .bind(&message.body)
         .bind(&message.user_id)
+        .bind(&message.tags.reference)
+        .bind(&message.tags.idempotency_key)
+        .bind(message.tags.metadata.as_ref().map(serde_json::Value::to_string))
         .bind(at)
         .bind(at)
         .bind(at)

@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-use crate::ports::{Store, StoreError, StoreResult};
+use crate::ports::{SingletonLease, Store, StoreError, StoreResult};
 
 mod accounts;
 mod idempotency;
@@ -52,6 +52,20 @@ impl Store for SqliteStore {
 
     async fn close(&self) {
         self.pool.close().await;
+    }
+
+    async fn try_singleton(&self, _name: &str) -> StoreResult<Option<Box<dyn SingletonLease>>> {
+        // An SQLite database belongs to one process: its roles are always this process's.
+        Ok(Some(Box::new(OneProcess)))
+    }
+}
+
+struct OneProcess;
+
+#[async_trait]
+impl SingletonLease for OneProcess {
+    async fn still_held(&mut self) -> bool {
+        true
     }
 }
 

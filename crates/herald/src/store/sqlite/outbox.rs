@@ -1,10 +1,11 @@
 //! The transactional outbox.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use herald_domain::AccountId;
 use sqlx::{Row, Sqlite, Transaction};
 
-use super::{from_millis, to_millis, SqliteStore};
+use super::{from_millis, from_opt_millis, to_millis, SqliteStore};
 use crate::{
     model::{OutboxEvent, StoredEvent},
     ports::{OutboxStore, StoreError, StoreResult},
@@ -48,38 +49,76 @@ pub(super) async fn insert_events(
     Ok(())
 }
 
-fn json_column(column: &str, text: &str) -> StoreResult<serde_json::Value> {
+pub(super) fn json_column(column: &str, text: &str) -> StoreResult<serde_json::Value> {
     serde_json::from_str(text).map_err(|_| StoreError::Corrupt(format!("{column} is not JSON")))
 }
+
+fn event_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<StoredEvent> {
+    Ok(StoredEvent {
+        sequence: row.try_get("sequence")?,
+        account_id: parse_column("outbox.account_id", row.try_get("account_id")?)?,
+        event: OutboxEvent {
+            event_id: parse_column("outbox.event_id", row.try_get("event_id")?)?,
+            event_type: row.try_get("event_type")?,
+            aggregate_id: row.try_get("aggregate_id")?,
+            user_id: row.try_get("user_id")?,
+            payload: json_column("outbox.payload", row.try_get("payload")?)?,
+            metadata: json_column("outbox.metadata", row.try_get("metadata")?)?,
+            timestamp: from_millis(row.try_get("created_at")?)?,
+        },
+    })
+}
+
+const EVENT_COLUMNS: &str =
+    "sequence, account_id, event_id, event_type, aggregate_id, user_id, payload, metadata, created_at";
 
 #[async_trait]
 impl OutboxStore for SqliteStore {
     async fn list_events(&self, account: AccountId, after: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
-        let rows = sqlx::query(
-            "SELECT sequence, event_id, event_type, aggregate_id, user_id, payload, metadata, created_at
-             FROM outbox WHERE account_id = ? AND sequence > ? ORDER BY sequence LIMIT ?",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM outbox WHERE account_id = ? AND sequence > ?
+             ORDER BY sequence LIMIT ?"
+        ))
         .bind(account.to_string())
         .bind(after)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(StoredEvent {
-                    sequence: row.try_get("sequence")?,
-                    account_id: account,
-                    event: OutboxEvent {
-                        event_id: parse_column("outbox.event_id", row.try_get("event_id")?)?,
-                        event_type: row.try_get("event_type")?,
-                        aggregate_id: row.try_get("aggregate_id")?,
-                        user_id: row.try_get("user_id")?,
-                        payload: json_column("outbox.payload", row.try_get("payload")?)?,
-                        metadata: json_column("outbox.metadata", row.try_get("metadata")?)?,
-                        timestamp: from_millis(row.try_get("created_at")?)?,
-                    },
-                })
-            })
-            .collect()
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn unpublished_events(&self, limit: u32) -> StoreResult<Vec<StoredEvent>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM outbox WHERE published_at IS NULL ORDER BY sequence LIMIT ?"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn mark_events_published(&self, sequences: &[i64], at: DateTime<Utc>) -> StoreResult<u64> {
+        if sequences.is_empty() {
+            return Ok(0);
+        }
+        let done = sqlx::query(
+            "UPDATE outbox SET published_at = ?1
+             WHERE published_at IS NULL AND sequence IN (SELECT value FROM json_each(?2))",
+        )
+        .bind(to_millis(at))
+        .bind(serde_json::to_string(sequences).unwrap_or_else(|_| "[]".into()))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn outbox_backlog(&self) -> StoreResult<(u64, Option<DateTime<Utc>>)> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS waiting, MIN(created_at) AS oldest FROM outbox WHERE published_at IS NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let waiting: i64 = row.try_get("waiting")?;
+        Ok((waiting as u64, from_opt_millis(row.try_get("oldest")?)?))
     }
 }

@@ -1,0 +1,160 @@
+//! RabbitMQ: `SendSms` commands in, events out, against the real broker.
+
+use std::time::Duration;
+
+use herald::app::Roles;
+use serde_json::json;
+
+use crate::{
+    broker::TestBroker,
+    helpers::{on_both_backends, wait_until, Backend, TestApp},
+};
+
+on_both_backends!(
+    a_send_sms_command_is_sent_once_and_announced_on_the_exchange,
+    the_same_command_twice_is_sent_once_and_acknowledged_twice,
+    a_malformed_command_is_dead_lettered_with_its_reason_and_the_consumer_goes_on,
+    commands_and_events_survive_the_broker_dropping_connections,
+);
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+async fn start(backend: Backend) -> Option<(TestBroker, TestApp)> {
+    let broker = TestBroker::connect().await?;
+    let app = TestApp::spawn_with(backend, Roles::ALL, |c| broker.configure(c)).await?;
+    Some((broker, app))
+}
+
+async fn a_send_sms_command_is_sent_once_and_announced_on_the_exchange(backend: Backend) {
+    let Some((broker, app)) = start(backend).await else { return };
+    let tap = broker.tap().await;
+    let command = json!({
+        "phone_number": "+254712345678",
+        "sms_text": "Payment of KES 500 received",
+        "idempotency_key": "payment-42",
+        "reference": "order-42",
+        "user_id": "customer-7",
+        "metadata": {"campaign": "receipts"},
+    });
+    broker.publish_command(command.to_string().as_bytes(), None).await;
+
+    let events = tap.wait_for(1, DEADLINE).await;
+    let event = &events[0];
+    assert_eq!(event.routing_key, "sms.sent");
+    assert_eq!(event.kind.as_deref(), Some("sms.sent"));
+    assert_eq!(event.message_id.as_deref(), event.body["event_id"].as_str(), "message_id is the event id");
+    let payload = &event.body["payload"];
+    assert_eq!(payload["idempotency_key"], "payment-42");
+    assert_eq!(payload["reference"], "order-42");
+    assert_eq!(payload["client_metadata"], json!({"campaign": "receipts"}));
+    assert_eq!(event.body["user_id"], "customer-7");
+    assert_eq!(payload["phone_number"], "+254712345678");
+    assert_eq!(app.mock.calls(), 1, "one provider call");
+    let deliveries = app.mock.deliveries();
+    assert_eq!(deliveries[0].body, "Payment of KES 500 received");
+    app.wait_for_metric(r#"herald_amqp_commands_total{outcome="accepted"}"#, 1.0).await;
+    // Published and marked: nothing waits in the outbox.
+    assert!(wait_until(DEADLINE, || async { app.store.outbox_backlog().await.unwrap().0 == 0 }).await);
+    app.stop().await;
+    broker.cleanup().await;
+}
+
+async fn the_same_command_twice_is_sent_once_and_acknowledged_twice(backend: Backend) {
+    let Some((broker, app)) = start(backend).await else { return };
+    let tap = broker.tap().await;
+    let command =
+        json!({"phone_number": "+254712345678", "sms_text": "Your code is 1234", "idempotency_key": "otp-1"});
+    broker.publish_command(command.to_string().as_bytes(), None).await;
+    broker.publish_command(command.to_string().as_bytes(), None).await;
+    // A redelivery identified by its AMQP message_id only, too.
+    let unkeyed = json!({"phone_number": "+254712345678", "sms_text": "Your code is 5678"});
+    broker.publish_command(unkeyed.to_string().as_bytes(), Some("msg-1")).await;
+    broker.publish_command(unkeyed.to_string().as_bytes(), Some("msg-1")).await;
+
+    app.wait_for_metric(r#"herald_amqp_commands_total{outcome="accepted"}"#, 2.0).await;
+    app.wait_for_metric(r#"herald_amqp_commands_total{outcome="replayed"}"#, 2.0).await;
+    tap.wait_for(2, DEADLINE).await;
+    assert_eq!(app.store.status_counts().await.unwrap().sent, 2, "one message per distinct command");
+    assert_eq!(app.mock.calls(), 2, "one provider call per distinct command");
+    assert_eq!(broker.ready_count(&broker.config.command_queue).await, 0, "all four acknowledged");
+    // No third event shows up late.
+    assert!(!wait_until(Duration::from_millis(300), || async { tap.events().len() > 2 }).await);
+    app.stop().await;
+    broker.cleanup().await;
+}
+
+async fn a_malformed_command_is_dead_lettered_with_its_reason_and_the_consumer_goes_on(backend: Backend) {
+    let Some((broker, app)) = start(backend).await else { return };
+    let tap = broker.tap().await;
+    broker.publish_command(b"{this is not json", None).await;
+    let no_number = json!({"phone_number": "12", "sms_text": "hi"});
+    broker.publish_command(no_number.to_string().as_bytes(), None).await;
+    let empty_text = json!({"phone_number": "+254712345678", "sms_text": ""});
+    broker.publish_command(empty_text.to_string().as_bytes(), None).await;
+    let good = json!({"phone_number": "+254712345678", "sms_text": "still here"});
+    broker.publish_command(good.to_string().as_bytes(), None).await;
+
+    tap.wait_for(1, DEADLINE).await;
+    app.wait_for_metric(r#"herald_amqp_commands_total{outcome="rejected"}"#, 3.0).await;
+    let mut reasons = Vec::new();
+    while let Some((body, reason)) = broker.next_dead_letter().await {
+        reasons
+            .push((String::from_utf8_lossy(&body).into_owned(), reason.expect("the reason header is set")));
+    }
+    reasons.sort();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(
+        reasons.iter().any(|(body, r)| body.starts_with("{this") && r.contains("not valid JSON")),
+        "{reasons:?}"
+    );
+    assert!(reasons.iter().any(|(_, r)| r.contains("'phone_number'")), "{reasons:?}");
+    assert!(reasons.iter().any(|(_, r)| r.contains("'sms_text'")), "{reasons:?}");
+    let counts = app.store.status_counts().await.unwrap();
+    assert_eq!(counts.sent, 1, "only the valid command became a message");
+    assert_eq!(broker.ready_count(&broker.config.command_queue).await, 0, "nothing loops back");
+    app.stop().await;
+    broker.cleanup().await;
+}
+
+async fn commands_and_events_survive_the_broker_dropping_connections(backend: Backend) {
+    const COMMANDS: usize = 5_000;
+    let Some((broker, app)) = start(backend).await else { return };
+    let tap = broker.tap().await;
+    let publish = async {
+        for n in 0..COMMANDS {
+            let command = json!({"phone_number": "+254712345678", "sms_text": format!("message {n}")});
+            broker.publish_command(command.to_string().as_bytes(), Some(&format!("cmd-{n}"))).await;
+        }
+    };
+    let disrupt = async {
+        // Twice, while commands flow: once early, once mid-way.
+        for at_least in [COMMANDS as u64 / 10, COMMANDS as u64 / 2] {
+            assert!(
+                wait_until(Duration::from_secs(120), || async {
+                    app.store.status_counts().await.unwrap().sent >= at_least
+                })
+                .await
+            );
+            assert!(broker.close_herald_connections() > 0, "herald's connections were found and closed");
+        }
+    };
+    tokio::join!(publish, disrupt);
+
+    let all_sent = wait_until(Duration::from_secs(180), || async {
+        app.store.status_counts().await.unwrap().sent == COMMANDS as u64
+    })
+    .await;
+    let counts = app.store.status_counts().await.unwrap();
+    assert!(all_sent, "every command became one sent message: {counts:?}");
+    assert!(
+        wait_until(Duration::from_secs(120), || async { app.store.outbox_backlog().await.unwrap().0 == 0 })
+            .await,
+        "the relay catches up"
+    );
+    let events = tap.wait_for(COMMANDS, Duration::from_secs(60)).await;
+    let distinct: std::collections::HashSet<_> = events.iter().filter_map(|e| e.message_id.clone()).collect();
+    assert_eq!(distinct.len(), COMMANDS, "every event published at least once");
+    assert_eq!(app.mock.calls(), COMMANDS as u64, "no command became a second message");
+    app.stop().await;
+    broker.cleanup().await;
+}
