@@ -8,9 +8,9 @@ use tokio::{net::TcpListener, sync::Notify, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    amqp::{inlet::Inlet, relay::Relay, BrokerStatus, Topology},
+    amqp::{inlet::Inlet, relay::Relay, transport, BrokerStatus, Topology},
     api::{self, AppState},
-    config::{Config, ProviderKind},
+    config::{Config, JobTransport, ProviderKind},
     dispatch::Dispatcher,
     metrics::Metrics,
     ports::{Provider, Store},
@@ -170,11 +170,32 @@ impl Application {
                 self.wake.clone(),
             );
             let (token, done) = (shutdown.clone(), dispatcher_done.clone());
-            tasks.spawn(async move {
-                dispatcher.run(token).await;
-                done.cancel();
-                Ok(())
-            });
+            match (&self.config.amqp_url, self.config.job_transport) {
+                (Some(url), JobTransport::Amqp) => {
+                    let transport = transport::JobTransport {
+                        url: url.expose().to_owned(),
+                        topology: Topology::new(self.config.amqp.clone()),
+                        store: self.store.clone(),
+                        dispatcher: Arc::new(dispatcher),
+                        dispatch: self.config.dispatch.clone(),
+                        metrics: self.metrics.clone(),
+                        status: self.broker.clone(),
+                        wake: self.wake.clone(),
+                    };
+                    tasks.spawn(async move {
+                        transport.run(token).await;
+                        done.cancel();
+                        Ok(())
+                    });
+                }
+                _ => {
+                    tasks.spawn(async move {
+                        dispatcher.run(token).await;
+                        done.cancel();
+                        Ok(())
+                    });
+                }
+            }
         }
         if let Some(url) = &self.config.amqp_url {
             let topology = Topology::new(self.config.amqp.clone());

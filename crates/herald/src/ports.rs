@@ -58,6 +58,17 @@ pub trait MessageStore: Send + Sync {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<ClaimedMessage>>;
+    /// Moves leases on `ids` held by `from` to `to` until `lease_until` (a worker taking a
+    /// message the AMQP job transport handed it) and returns the messages moved; ids not
+    /// held by `from` (already final, or taken by another worker) are left alone.
+    async fn take_over_leases(
+        &self,
+        ids: &[MessageId],
+        from: &str,
+        to: &str,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<ClaimedMessage>>;
     /// Commits a batch of attempt results in one transaction: each message's new state, its
     /// timeline entry and, for a success, its outbox event. Results for messages whose
     /// lease `owner` no longer holds are dropped. Returns how many were applied.

@@ -21,6 +21,7 @@ use crate::metrics::Metrics;
 pub mod inlet;
 pub mod relay;
 mod topology;
+pub mod transport;
 
 pub use topology::Topology;
 

@@ -138,6 +138,28 @@ impl Dispatcher {
             ClaimBudget::WaitUntil(_) => return Ok(0),
         };
         let batch = self.store.claim_due_messages(&self.owner, now, lease_until, limit).await?;
+        self.process_claimed(batch, shutdown).await
+    }
+
+    /// This worker's lease owner name.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// How many messages a batch may hold now (0 while the provider's breaker is open).
+    pub fn batch_budget(&self) -> u32 {
+        match self.guard.claim_budget(self.config.batch_size, self.config.lease()) {
+            ClaimBudget::Claim(limit) => limit,
+            ClaimBudget::WaitUntil(_) => 0,
+        }
+    }
+
+    /// Sends and records a batch whose leases this worker holds; returns its size.
+    pub async fn process_claimed(
+        &self,
+        batch: Vec<ClaimedMessage>,
+        shutdown: &CancellationToken,
+    ) -> StoreResult<usize> {
         if batch.is_empty() {
             return Ok(0);
         }
@@ -233,7 +255,8 @@ impl Dispatcher {
         }
     }
 
-    async fn sweep_expired_leases(&self) {
+    /// Puts messages whose lease expired (their worker died) back to `pending`.
+    pub async fn sweep_expired_leases(&self) {
         match self.store.requeue_expired_leases(Utc::now()).await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(count = n, "requeued messages whose lease expired"),

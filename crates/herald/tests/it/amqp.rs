@@ -7,7 +7,10 @@ use serde_json::json;
 
 use crate::{
     broker::TestBroker,
-    helpers::{on_both_backends, wait_until, Backend, TestApp},
+    helpers::{
+        on_both_backends, poll, seed_backlog, spawn_herald, wait_until, Backend, MockProviderServer, TestApp,
+        TestDb,
+    },
 };
 
 on_both_backends!(
@@ -15,6 +18,8 @@ on_both_backends!(
     the_same_command_twice_is_sent_once_and_acknowledged_twice,
     a_malformed_command_is_dead_lettered_with_its_reason_and_the_consumer_goes_on,
     commands_and_events_survive_the_broker_dropping_connections,
+    the_amqp_job_transport_sends_every_message_once,
+    with_the_amqp_job_transport_a_worker_killed_mid_drain_loses_nothing,
 );
 
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -156,5 +161,85 @@ async fn commands_and_events_survive_the_broker_dropping_connections(backend: Ba
     assert_eq!(distinct.len(), COMMANDS, "every event published at least once");
     assert_eq!(app.mock.calls(), COMMANDS as u64, "no command became a second message");
     app.stop().await;
+    broker.cleanup().await;
+}
+
+async fn the_amqp_job_transport_sends_every_message_once(backend: Backend) {
+    let Some(broker) = TestBroker::connect().await else { return };
+    let Some(app) = TestApp::spawn_with(backend, Roles::ALL, |c| {
+        broker.configure(c);
+        c.job_transport = herald::config::JobTransport::Amqp;
+    })
+    .await
+    else {
+        return;
+    };
+    let mut ids = Vec::new();
+    for n in 0..50 {
+        ids.push(app.send_notification("+254712345678", &format!("via the jobs queue {n}")).await);
+    }
+    for id in &ids {
+        app.wait_for_status(id, "sent").await;
+    }
+    app.wait_for_metric(r#"herald_amqp_jobs_total{outcome="processed"}"#, 50.0).await;
+    assert_eq!(app.mock.calls(), 50);
+    assert_eq!(broker.ready_count(&broker.config.jobs_queue).await, 0);
+    app.stop().await;
+    broker.cleanup().await;
+}
+
+async fn with_the_amqp_job_transport_a_worker_killed_mid_drain_loses_nothing(backend: Backend) {
+    const MESSAGES: usize = 2_000;
+    let Some(broker) = TestBroker::connect().await else { return };
+    let Some(db) = TestDb::create(backend).await else { return };
+    let store = herald::store::connect(&db.url).await.unwrap();
+    store.migrate().await.unwrap();
+    let ids = seed_backlog(&store, MESSAGES).await;
+    let provider =
+        MockProviderServer::start(herald::mock_provider::Knobs { latency_ms: 20, ..Default::default() })
+            .await;
+    let mut env = broker.env();
+    env.extend(
+        [
+            ("HERALD_JOB_TRANSPORT", "amqp"),
+            ("HERALD_DISPATCH__BATCH_SIZE", "50"),
+            ("HERALD_DISPATCH__CONCURRENCY", "25"),
+            ("HERALD_DISPATCH__PIPELINES", "2"),
+            ("HERALD_DISPATCH__LEASE_SECS", "2"),
+            ("HERALD_DISPATCH__PROVIDER_TIMEOUT_MS", "400"),
+            ("HERALD_DISPATCH__POLL_INTERVAL_MS", "100"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut first = spawn_herald("worker", &db.url, &provider.base_url, &env);
+    let reached =
+        poll(Duration::from_secs(60), || async { (provider.stats().await.accepted >= 400).then_some(()) });
+    assert!(reached.await.is_some(), "the first worker sends");
+    first.kill_hard();
+    let at_kill = store.status_counts().await.unwrap();
+    assert!(at_kill.sent < MESSAGES as u64, "killed mid-drain: {at_kill:?}");
+
+    let _second = spawn_herald("worker", &db.url, &provider.base_url, &env);
+    let all_sent = wait_until(Duration::from_secs(120), || async {
+        store.status_counts().await.unwrap().sent == MESSAGES as u64
+    })
+    .await;
+    assert!(all_sent, "every message ends sent: {:?}", store.status_counts().await.unwrap());
+    let stats = provider.stats().await;
+    assert_eq!(stats.unique_references, MESSAGES as u64, "every message reached the provider");
+    // A batch per pipeline was in flight at the kill.
+    assert!(stats.duplicates <= 2 * 50, "duplicates ({}) exceed what was in flight", stats.duplicates);
+    let account = store.ensure_default_account().await.unwrap();
+    let received: std::collections::HashSet<String> =
+        provider.received().await.into_iter().filter_map(|r| r.reference).collect();
+    for id in ids {
+        let message = store.get_message(account, id).await.unwrap().unwrap();
+        assert_eq!(message.status, herald_domain::MessageStatus::Sent);
+        assert!(
+            received.contains(&id.to_string()),
+            "{id} is sent in the database but the provider never saw it"
+        );
+    }
     broker.cleanup().await;
 }

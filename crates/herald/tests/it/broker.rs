@@ -94,6 +94,25 @@ impl TestBroker {
         config.amqp = self.config.clone();
     }
 
+    /// The same as [`TestBroker::configure`], as environment for a `herald` process.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let c = &self.config;
+        [
+            ("HERALD_AMQP_URL", self.url.as_str()),
+            ("HERALD_AMQP__COMMAND_QUEUE", &c.command_queue),
+            ("HERALD_AMQP__COMMAND_DEAD_LETTER_QUEUE", &c.command_dead_letter_queue),
+            ("HERALD_AMQP__EVENTS_EXCHANGE", &c.events_exchange),
+            ("HERALD_AMQP__UNROUTED_EVENTS_QUEUE", &c.unrouted_events_queue),
+            ("HERALD_AMQP__JOBS_QUEUE", &c.jobs_queue),
+            ("HERALD_AMQP__JOBS_DEAD_LETTER_QUEUE", &c.jobs_dead_letter_queue),
+            ("HERALD_AMQP__DEAD_LETTER_EXCHANGE", &c.dead_letter_exchange),
+            ("HERALD_AMQP__RECONNECT_MAX_MS", "500"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
     /// Publishes a command and waits for the broker's confirm.
     pub async fn publish_command(&self, body: &[u8], message_id: Option<&str>) {
         let mut properties = BasicProperties::default().with_delivery_mode(2);

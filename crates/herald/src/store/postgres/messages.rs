@@ -162,6 +162,30 @@ impl MessageStore for PgStore {
         rows.iter().map(|row| message_from_row(row).map(ClaimedMessage::from)).collect()
     }
 
+    async fn take_over_leases(
+        &self,
+        ids: &[MessageId],
+        from: &str,
+        to: &str,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<ClaimedMessage>> {
+        let ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+        let rows = sqlx::query(
+            "UPDATE messages SET lease_owner = $1, lease_expires_at = $2, updated_at = $3
+             WHERE id = ANY($4) AND status = 'sending' AND lease_owner = $5
+             RETURNING *",
+        )
+        .bind(to)
+        .bind(lease_until)
+        .bind(now)
+        .bind(&ids)
+        .bind(from)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| message_from_row(row).map(ClaimedMessage::from)).collect()
+    }
+
     async fn record_outcomes(&self, owner: &str, outcomes: &[AttemptOutcome]) -> StoreResult<u64> {
         // Set-based: one UPDATE, one timeline INSERT and one outbox INSERT per batch, so a
         // batch costs three round trips however many messages it holds.

@@ -164,6 +164,34 @@ impl MessageStore for SqliteStore {
         rows.iter().map(|row| message_from_row(row).map(ClaimedMessage::from)).collect()
     }
 
+    async fn take_over_leases(
+        &self,
+        ids: &[MessageId],
+        from: &str,
+        to: &str,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<ClaimedMessage>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let rows = sqlx::query(
+            "UPDATE messages SET lease_owner = ?1, lease_expires_at = ?2, updated_at = ?3
+             WHERE status = 'sending' AND lease_owner = ?4
+               AND id IN (SELECT value FROM json_each(?5))
+             RETURNING *",
+        )
+        .bind(to)
+        .bind(to_millis(lease_until))
+        .bind(to_millis(now))
+        .bind(from)
+        .bind(serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| message_from_row(row).map(ClaimedMessage::from)).collect()
+    }
+
     async fn record_outcomes(&self, owner: &str, outcomes: &[AttemptOutcome]) -> StoreResult<u64> {
         // Set-based, as on PostgreSQL: the batch travels as one JSON array, and one UPDATE,
         // one timeline INSERT and one outbox INSERT apply it, whatever its size.
