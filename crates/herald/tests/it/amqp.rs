@@ -243,3 +243,38 @@ async fn with_the_amqp_job_transport_a_worker_killed_mid_drain_loses_nothing(bac
     }
     broker.cleanup().await;
 }
+
+/// The scale-out layout: one `herald api` consuming commands, two `herald worker`s taking
+/// message ids from the jobs queue, one PostgreSQL database, one RabbitMQ.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_and_two_workers_share_one_database_and_one_broker() {
+    const COMMANDS: usize = 1_000;
+    let Some(broker) = TestBroker::connect().await else { return };
+    let Some(db) = TestDb::create(Backend::Postgres).await else { return };
+    let provider =
+        MockProviderServer::start(herald::mock_provider::Knobs { latency_ms: 5, ..Default::default() }).await;
+    let tap = broker.tap().await;
+    let mut env = broker.env();
+    env.push(("HERALD_JOB_TRANSPORT".into(), "amqp".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let _api = spawn_herald("api", &db.url, &provider.base_url, &env);
+    let _worker_a = spawn_herald("worker", &db.url, &provider.base_url, &env);
+    let _worker_b = spawn_herald("worker", &db.url, &provider.base_url, &env);
+
+    for n in 0..COMMANDS {
+        let command = json!({"phone_number": "+254712345678", "sms_text": format!("scale-out {n}")});
+        broker.publish_command(command.to_string().as_bytes(), Some(&format!("scale-{n}"))).await;
+    }
+    let events = tap.wait_for(COMMANDS, Duration::from_secs(120)).await;
+    let distinct: std::collections::HashSet<_> =
+        events.iter().filter_map(|e| e.body["aggregate_id"].as_str().map(str::to_owned)).collect();
+    assert_eq!(distinct.len(), COMMANDS, "one sms.sent per command");
+    let stats = provider.stats().await;
+    assert_eq!(
+        (stats.accepted, stats.unique_references, stats.duplicates),
+        (COMMANDS as u64, COMMANDS as u64, 0)
+    );
+    let store = herald::store::connect(&db.url).await.unwrap();
+    assert_eq!(store.status_counts().await.unwrap().sent, COMMANDS as u64);
+    broker.cleanup().await;
+}
