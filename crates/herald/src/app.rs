@@ -208,7 +208,6 @@ impl Application {
                     default_sender: self.config.sms.default_sender.clone(),
                     metrics: self.metrics.clone(),
                     status: self.broker.clone(),
-                    shutdown_grace: self.config.dispatch.shutdown_grace(),
                 };
                 let token = shutdown.clone();
                 tasks.spawn(async move {

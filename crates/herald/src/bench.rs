@@ -8,6 +8,9 @@
 //!   drains the whole backlog. Measures intake and drain capacity separately.
 //! - `live`: one `herald serve` takes messages while it drains them, as in production;
 //!   measures end-to-end latency (request sent -> provider received it).
+//! - `amqp`: `SendSms` commands go onto RabbitMQ, one `herald serve` consumes them, sends
+//!   them and publishes `sms.sent`; the bench counts the events off the exchange. Measures
+//!   commands/s end to end (queue in, provider, event out) and their latency.
 
 use std::{
     collections::HashMap,
@@ -28,6 +31,7 @@ use crate::mock_provider::{self, Knobs};
 pub enum Mode {
     Backlog,
     Live,
+    Amqp,
 }
 
 #[derive(Debug, clap::Args)]
@@ -46,6 +50,9 @@ pub struct BenchArgs {
     pub database_url: Option<String>,
     #[arg(long, value_enum, default_value_t = Mode::Backlog)]
     pub mode: Mode,
+    /// RabbitMQ for `--mode amqp`; the bench uses queues and an exchange of its own names.
+    #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+    pub amqp_url: String,
     /// Extra `KEY=VALUE` environment for the herald processes, e.g. HERALD_DISPATCH__BATCH_SIZE=1000.
     #[arg(long = "env", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
@@ -190,14 +197,29 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "herald bench: {} messages, provider latency {} ms, {} mode, {} cores, {}",
         args.messages,
         args.latency_ms,
-        if args.mode == Mode::Backlog { "backlog" } else { "live" },
+        match args.mode {
+            Mode::Backlog => "backlog",
+            Mode::Live => "live",
+            Mode::Amqp => "amqp",
+        },
         cores,
         crate::app::redact_url(&database_url)
     );
 
     let count = args.messages as u64;
+    if args.mode == Mode::Amqp {
+        let outcome = amqp::run(&args, &database_url, &provider_url).await;
+        let received: Vec<mock_provider::Received> =
+            reqwest::get(format!("{provider_url}/messages")).await?.json().await?;
+        stop_provider.cancel();
+        println!("  provider saw {} sends for {count} commands", received.len());
+        store.close().await;
+        let _ = std::fs::remove_dir_all(&temp);
+        return outcome;
+    }
     let mut peak_rss = Vec::new();
     let (intake_secs, drain_secs, sent_times) = match args.mode {
+        Mode::Amqp => unreachable!("handled above"),
         Mode::Backlog => {
             let api = start_herald("api", &database_url, &provider_url, &args.env)?;
             let started = Instant::now();
@@ -252,7 +274,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             "  drain:   {:>9.0} messages/s  ({count} in {drain_secs:.2} s, backlog drained by one worker)",
             count as f64 / drain_secs
         ),
-        Mode::Live => println!(
+        Mode::Live | Mode::Amqp => println!(
             "  total:   {:>9.0} messages/s  ({count} accepted and sent in {drain_secs:.2} s)",
             count as f64 / drain_secs
         ),
@@ -279,4 +301,172 @@ fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("herald-bench-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+/// `--mode amqp`: commands in through RabbitMQ, events out through RabbitMQ.
+mod amqp {
+    use std::{collections::HashMap, time::Instant};
+
+    use anyhow::Context;
+    use futures::StreamExt;
+    use lapin::{
+        options::{
+            BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeleteOptions,
+            QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+        },
+        types::{FieldTable, ShortString},
+        BasicProperties,
+    };
+
+    use super::{percentile, start_herald, BenchArgs};
+    use crate::{amqp::Topology, config::AmqpConfig};
+
+    /// Commands published before their confirms are awaited.
+    const PUBLISH_WINDOW: usize = 1_000;
+
+    pub async fn run(args: &BenchArgs, database_url: &str, provider_url: &str) -> anyhow::Result<()> {
+        let prefix = format!("bench-{}", &uuid::Uuid::now_v7().simple().to_string()[16..]);
+        let config = AmqpConfig {
+            command_queue: format!("{prefix}.send_sms"),
+            command_dead_letter_queue: format!("{prefix}.send_sms.dead"),
+            events_exchange: format!("{prefix}.events"),
+            unrouted_events_queue: format!("{prefix}.events.unrouted"),
+            dead_letter_exchange: format!("{prefix}.dead_letters"),
+            ..AmqpConfig::default()
+        };
+        let connection = crate::amqp::connect(&args.amqp_url, "herald bench")
+            .await
+            .with_context(|| format!("RabbitMQ at {}", crate::app::redact_url(&args.amqp_url)))?;
+        let channel = connection.create_channel().await?;
+        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        let topology = Topology::new(config.clone());
+        topology.declare_commands(&channel).await?;
+        topology.declare_events(&channel).await?;
+        let events = channel
+            .queue_declare(
+                "",
+                QueueDeclareOptions { exclusive: true, ..QueueDeclareOptions::default() },
+                FieldTable::default(),
+            )
+            .await?;
+        let events_queue = events.name().as_str().to_owned();
+        channel
+            .queue_bind(
+                &events_queue,
+                &config.events_exchange,
+                "sms.sent",
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        let mut consumer = channel
+            .basic_consume(
+                &events_queue,
+                "bench",
+                BasicConsumeOptions { no_ack: true, ..BasicConsumeOptions::default() },
+                FieldTable::default(),
+            )
+            .await?;
+
+        let mut env = args.env.clone();
+        for (key, value) in [
+            ("HERALD_AMQP_URL", args.amqp_url.as_str()),
+            ("HERALD_AMQP__COMMAND_QUEUE", &config.command_queue),
+            ("HERALD_AMQP__COMMAND_DEAD_LETTER_QUEUE", &config.command_dead_letter_queue),
+            ("HERALD_AMQP__EVENTS_EXCHANGE", &config.events_exchange),
+            ("HERALD_AMQP__UNROUTED_EVENTS_QUEUE", &config.unrouted_events_queue),
+            ("HERALD_AMQP__DEAD_LETTER_EXCHANGE", &config.dead_letter_exchange),
+        ] {
+            env.push((key.to_owned(), value.to_owned()));
+        }
+        let serve = start_herald("serve", database_url, provider_url, &env)?;
+
+        let count = args.messages;
+        let started = Instant::now();
+        let publish = async {
+            let mut published_at = Vec::with_capacity(count);
+            for window in (0..count).collect::<Vec<_>>().chunks(PUBLISH_WINDOW) {
+                let mut confirms = Vec::with_capacity(window.len());
+                for n in window {
+                    let body = serde_json::json!({
+                        "phone_number": "+31633450007",
+                        "sms_text": format!("bench {n}"),
+                        "reference": format!("r{n}"),
+                    });
+                    let properties = BasicProperties::default()
+                        .with_message_id(ShortString::from(format!("{prefix}-{n}")))
+                        .with_delivery_mode(2);
+                    published_at.push(started.elapsed());
+                    confirms.push(
+                        channel
+                            .basic_publish(
+                                "",
+                                &config.command_queue,
+                                BasicPublishOptions::default(),
+                                body.to_string().as_bytes(),
+                                properties,
+                            )
+                            .await?,
+                    );
+                }
+                for confirm in confirms {
+                    anyhow::ensure!(confirm.await?.is_ack(), "the broker refused a command");
+                }
+            }
+            Ok::<_, anyhow::Error>((published_at, started.elapsed()))
+        };
+        let collect = async {
+            let mut seen: HashMap<usize, std::time::Duration> = HashMap::with_capacity(count);
+            let mut deliveries = 0usize;
+            while seen.len() < count {
+                let delivery = consumer.next().await.context("the event consumer stopped")??;
+                deliveries += 1;
+                let event: serde_json::Value = serde_json::from_slice(&delivery.data)?;
+                let n =
+                    event["payload"]["reference"].as_str().and_then(|r| r.strip_prefix('r')?.parse().ok());
+                if let Some(n) = n {
+                    seen.entry(n).or_insert_with(|| started.elapsed());
+                }
+            }
+            Ok::<_, anyhow::Error>((seen, deliveries))
+        };
+        let (published, collected) = tokio::join!(publish, collect);
+        let (published_at, publish_took) = published?;
+        let (seen, deliveries) = collected?;
+        let total = started.elapsed().as_secs_f64();
+        let mut latencies: Vec<f64> =
+            seen.iter().map(|(n, at)| (at.saturating_sub(published_at[*n])).as_secs_f64() * 1000.0).collect();
+        latencies.sort_by(f64::total_cmp);
+        let rss = serve.peak_rss_kib();
+        serve.stop()?;
+
+        println!(
+            "  commands in:  {:>9.0} commands/s  ({count} published with confirms in {:.2} s)",
+            count as f64 / publish_took.as_secs_f64(),
+            publish_took.as_secs_f64()
+        );
+        println!(
+            "  end to end:   {:>9.0} commands/s  ({count} commands -> provider -> sms.sent received, {total:.2} s)",
+            count as f64 / total
+        );
+        println!(
+            "  latency (command published -> sms.sent received): p50 {:.1} ms, p99 {:.1} ms",
+            percentile(&latencies, 0.50),
+            percentile(&latencies, 0.99)
+        );
+        println!("  events received: {deliveries} for {count} commands ({} duplicates)", deliveries - count);
+        if let Some(kib) = rss {
+            println!("  peak RSS of herald serve: {:.1} MiB", kib as f64 / 1024.0);
+        }
+        for queue in [&config.command_queue, &config.command_dead_letter_queue, &config.unrouted_events_queue]
+        {
+            let _ = channel.queue_delete(queue, QueueDeleteOptions::default()).await;
+        }
+        for exchange in [&config.events_exchange, &config.unrouted_events_queue, &config.dead_letter_exchange]
+        {
+            let _ = channel.exchange_delete(exchange, ExchangeDeleteOptions::default()).await;
+        }
+        let _ = connection.close(200, "bench over").await;
+        Ok(())
+    }
 }

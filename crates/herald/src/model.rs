@@ -41,6 +41,25 @@ pub struct IdempotentResponse {
     pub body: String,
 }
 
+/// An idempotency key to claim together with a message's insert (batch intake).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyClaim {
+    pub fingerprint: [u8; 32],
+    pub now: DateTime<Utc>,
+    /// An in-flight claim locked before this is taken to be abandoned.
+    pub stale_before: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A message for [`crate::ports::MessageStore::insert_messages`]: with a key claim, the
+/// message is inserted only if the key is acquired (its key and response travel in
+/// `message.idempotency`).
+#[derive(Debug, Clone)]
+pub struct KeyedMessage {
+    pub message: NewMessage,
+    pub claim: Option<KeyClaim>,
+}
+
 /// What the store knows of an idempotency key when a request arrives with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotencyClaim {

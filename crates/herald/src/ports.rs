@@ -12,8 +12,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::model::{
-    ApiKeyRecord, AttemptOutcome, ClaimedMessage, DeadLetterFilter, IdempotencyClaim, Message, MessageEvent,
-    NewMessage, QueueStats, StatusCounts, StoredEvent,
+    ApiKeyRecord, AttemptOutcome, ClaimedMessage, DeadLetterFilter, IdempotencyClaim, KeyedMessage, Message,
+    MessageEvent, NewMessage, QueueStats, StatusCounts, StoredEvent,
 };
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -45,6 +45,10 @@ pub trait MessageStore: Send + Sync {
     /// Stores a `pending` message and its `accepted` timeline entry in one transaction,
     /// completing its idempotency key (if any) in the same transaction.
     async fn insert_message(&self, message: &NewMessage) -> StoreResult<()>;
+    /// Batch intake, in one transaction: for each item, claims its key (if any) and, when
+    /// acquired, inserts the message as [`MessageStore::insert_message`] does. Returns per
+    /// item `Acquired` (inserted) or the key's existing state (nothing inserted).
+    async fn insert_messages(&self, batch: &[KeyedMessage]) -> StoreResult<Vec<IdempotencyClaim>>;
     /// The message if it exists and belongs to `account`.
     async fn get_message(&self, account: AccountId, id: MessageId) -> StoreResult<Option<Message>>;
     async fn list_message_events(&self, id: MessageId) -> StoreResult<Vec<MessageEvent>>;

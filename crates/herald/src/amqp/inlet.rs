@@ -30,12 +30,14 @@ use crate::{
     model::ClientTags,
     services::{
         idempotency::{fingerprint, IdempotencyKey, IdempotentRequest},
-        intake::{Accepted, Intake, IntakeError, IntakeOutcome, Respond, SmsDraft},
+        intake::{Accepted, Intake, IntakeError, IntakeOutcome, SmsDraft},
     },
 };
 
 const COMPONENT: &str = "inlet";
 
+/// How long the consumer waits for more deliveries before it stores a smaller batch.
+const LINGER: Duration = Duration::from_millis(5);
 /// Longest `reference` a command may carry.
 const MAX_REFERENCE_CHARS: usize = 256;
 /// Largest `metadata` a command may carry, serialized.
@@ -76,8 +78,6 @@ pub struct Inlet {
     pub default_sender: String,
     pub metrics: Arc<Metrics>,
     pub status: Arc<BrokerStatus>,
-    /// How long commands being processed at shutdown may take to finish.
-    pub shutdown_grace: Duration,
 }
 
 impl Inlet {
@@ -114,72 +114,105 @@ impl Inlet {
             .basic_consume(&config.command_queue, &tag, BasicConsumeOptions::default(), FieldTable::default())
             .await?;
         connected(COMPONENT, &self.status, &self.metrics);
-        let work = consumer.for_each_concurrent(usize::from(config.prefetch), |delivery| async {
-            match delivery {
-                Ok(delivery) => self.handle(delivery, &dead_letters, shutdown).await,
-                Err(error) => tracing::warn!(%error, "command consumer failed"),
+        let mut consumer = consumer;
+        loop {
+            let first = tokio::select! {
+                () = shutdown.cancelled() => break,
+                next = consumer.next() => next,
+            };
+            let Some(first) = first else { anyhow::bail!("the command consumer was cancelled") };
+            // Whatever else is already here joins the batch: one commit for all of them.
+            let mut deliveries = vec![first?];
+            let linger_until = tokio::time::Instant::now() + LINGER;
+            while deliveries.len() < usize::from(config.prefetch) {
+                match tokio::time::timeout_at(linger_until, consumer.next()).await {
+                    Ok(Some(delivery)) => deliveries.push(delivery?),
+                    Ok(None) | Err(_) => break,
+                }
             }
-        });
-        tokio::pin!(work);
-        tokio::select! {
-            () = &mut work => anyhow::bail!("the command consumer stopped"),
-            () = shutdown.cancelled() => {}
+            self.handle_batch(deliveries, &dead_letters, shutdown).await;
         }
+        // Stop deliveries; prefetched ones not taken go back to the queue with the channel.
         let _ = channel.basic_cancel(&tag, BasicCancelOptions::default()).await;
-        if tokio::time::timeout(self.shutdown_grace, &mut work).await.is_err() {
-            tracing::warn!(
-                "commands still in progress at the end of the grace period are left to redelivery"
-            );
-        }
         let _ = connection.close(200, "herald is shutting down").await;
         Ok(())
     }
 
-    async fn handle(&self, delivery: Delivery, dead_letters: &Channel, shutdown: &CancellationToken) {
-        let message_id = delivery.properties.message_id().as_ref().map(|id| id.as_str().to_owned());
-        let command = match validate(&delivery.data, message_id, &self.default_sender) {
-            Ok(command) => command,
-            Err(reason) => return self.reject(delivery, dead_letters, &reason).await,
-        };
+    /// Accepts a batch of commands in one transaction and settles each: ack once committed
+    /// (or replayed), dead-letter when invalid. Commands that cannot be accepted yet (the
+    /// database is away, or a racing delivery of the same key is in progress) are retried
+    /// here with backoff; at shutdown they are left unacknowledged for redelivery.
+    async fn handle_batch(
+        &self,
+        deliveries: Vec<Delivery>,
+        dead_letters: &Channel,
+        shutdown: &CancellationToken,
+    ) {
         let queue = &self.topology.config().command_queue;
-        let idempotent = command
-            .key
-            .clone()
-            .map(|key| IdempotentRequest { key, fingerprint: fingerprint("AMQP", queue, &command.raw) });
+        let mut valid = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            let message_id = delivery.properties.message_id().as_ref().map(|id| id.as_str().to_owned());
+            match validate(&delivery.data, message_id, &self.default_sender) {
+                Ok(command) => {
+                    let request = command.key.clone().map(|key| IdempotentRequest {
+                        key,
+                        fingerprint: fingerprint("AMQP", queue, &command.raw),
+                    });
+                    valid.push((delivery, command.draft, request));
+                }
+                Err(reason) => self.reject(delivery, dead_letters, &reason).await,
+            }
+        }
         let respond = |accepted: &Accepted| {
             let body = serde_json::json!({"id": accepted.id, "status": accepted.status});
             (202u16, body.to_string())
         };
         let mut backoff = Duration::from_millis(50);
-        loop {
-            let idempotent = idempotent.as_ref().map(|request| (request, &respond as Respond<'_>));
-            let outcome = match self.intake.accept_sms(self.account, command.draft.clone(), idempotent).await
+        while !valid.is_empty() {
+            let items = valid.iter().map(|(_, draft, request)| (draft.clone(), request.as_ref())).collect();
+            let results: Vec<Option<_>> = match self
+                .intake
+                .accept_sms_batch(self.account, items, &respond)
+                .await
             {
-                Ok(IntakeOutcome::Accepted(_)) => "accepted",
-                Ok(IntakeOutcome::Replayed { .. }) => "replayed",
-                Err(IntakeError::KeyReusedWithOtherRequest) => {
-                    let reason = "the idempotency key was already used for a different command";
-                    return self.reject(delivery, dead_letters, reason).await;
-                }
-                // The same command is being accepted right now (a redelivery racing its
-                // first delivery), or the database is away: keep it and try again.
+                Ok(results) => results.into_iter().map(Some).collect(),
                 Err(error) => {
-                    tracing::warn!(%error, retry_in = ?backoff, "command not accepted yet; retrying");
-                    tokio::select! {
-                        // Unacknowledged, it is redelivered once this connection closes.
-                        () = shutdown.cancelled() => return,
-                        () = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                    continue;
+                    tracing::warn!(%error, commands = valid.len(), retry_in = ?backoff, "commands not stored yet; retrying");
+                    valid.iter().map(|_| None).collect()
                 }
             };
-            self.metrics.amqp_command(outcome);
-            if let Err(error) = delivery.ack(BasicAckOptions::default()).await {
-                // Committed but not acknowledged: the redelivery finds its key completed.
-                tracing::warn!(%error, "could not acknowledge a committed command");
+            let mut again = Vec::new();
+            for (item, result) in valid.into_iter().zip(results) {
+                let outcome = match result {
+                    Some(Ok(IntakeOutcome::Accepted(_))) => "accepted",
+                    Some(Ok(IntakeOutcome::Replayed { .. })) => "replayed",
+                    Some(Err(IntakeError::KeyReusedWithOtherRequest)) => {
+                        let reason = "the idempotency key was already used for a different command";
+                        self.reject(item.0, dead_letters, reason).await;
+                        continue;
+                    }
+                    // Not stored (the batch failed), or the same key is being accepted by a
+                    // racing delivery right now: try again.
+                    Some(Err(_)) | None => {
+                        again.push(item);
+                        continue;
+                    }
+                };
+                self.metrics.amqp_command(outcome);
+                if let Err(error) = item.0.ack(BasicAckOptions::default()).await {
+                    // Committed but not acknowledged: the redelivery finds its key completed.
+                    tracing::warn!(%error, "could not acknowledge a committed command");
+                }
             }
-            return;
+            valid = again;
+            if !valid.is_empty() {
+                tokio::select! {
+                    // Unacknowledged, they are redelivered once this connection closes.
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
         }
     }
 

@@ -11,7 +11,7 @@ use super::idempotency::IdempotentRequest;
 use crate::{
     config::IdempotencyConfig,
     metrics::Metrics,
-    model::{ClientTags, IdempotencyClaim, IdempotentResponse, NewMessage},
+    model::{ClientTags, IdempotencyClaim, IdempotentResponse, KeyClaim, KeyedMessage, NewMessage},
     ports::{Store, StoreError},
 };
 
@@ -95,24 +95,11 @@ impl Intake {
             }
         }
         let accepted = Accepted { id: MessageId::new(), status: MessageStatus::Pending };
-        let message = NewMessage {
-            id: accepted.id,
-            account_id: account,
-            channel: Channel::Sms,
-            recipient: draft.to.to_string(),
-            sender: Some(draft.from.to_string()),
-            body: draft.body.into(),
-            user_id: draft.user_id,
-            tags: ClientTags {
-                idempotency_key: idempotent.map(|(request, _)| request.key.as_str().to_owned()),
-                ..draft.tags
-            },
-            created_at: now,
-            idempotency: idempotent.map(|(request, respond)| {
-                let (status, body) = respond(&accepted);
-                IdempotentResponse { key: request.key.as_str().to_owned(), status, body }
-            }),
-        };
+        let idempotency = idempotent.map(|(request, respond)| {
+            let (status, body) = respond(&accepted);
+            IdempotentResponse { key: request.key.as_str().to_owned(), status, body }
+        });
+        let message = new_message(account, accepted, draft, idempotency, now);
         if let Err(error) = self.store.insert_message(&message).await {
             if let Some((request, _)) = idempotent {
                 // Best effort: otherwise the key frees itself after the in-flight timeout.
@@ -146,20 +133,100 @@ impl Intake {
                 expires_at,
             )
             .await?;
-        match claim {
-            IdempotencyClaim::Acquired => Ok(None),
-            IdempotencyClaim::Completed { fingerprint, status, body }
-                if fingerprint == request.fingerprint =>
-            {
-                tracing::info!("idempotent repeat: replaying the first response");
-                Ok(Some(IntakeOutcome::Replayed { status, body }))
-            }
-            IdempotencyClaim::InFlight { fingerprint } if fingerprint == request.fingerprint => {
-                Err(IntakeError::KeyInFlight)
-            }
-            IdempotencyClaim::Completed { .. } | IdempotencyClaim::InFlight { .. } => {
-                Err(IntakeError::KeyReusedWithOtherRequest)
-            }
+        interpret(claim, request)
+    }
+
+    /// Accepts a batch of SMS in one transaction (the command inlet's way: one commit for
+    /// many commands). Each item's result is what [`Intake::accept_sms`] would have given;
+    /// an `Err` means the whole batch was not stored.
+    pub async fn accept_sms_batch(
+        &self,
+        account: AccountId,
+        items: Vec<(SmsDraft, Option<&IdempotentRequest>)>,
+        respond: Respond<'_>,
+    ) -> Result<Vec<Result<IntakeOutcome, IntakeError>>, StoreError> {
+        let now = Utc::now();
+        let stale_before = now - Duration::seconds(self.idempotency.in_flight_timeout_secs as i64);
+        let expires_at = now + Duration::hours(self.idempotency.retention_hours as i64);
+        let mut accepted = Vec::with_capacity(items.len());
+        let mut batch = Vec::with_capacity(items.len());
+        for (draft, request) in &items {
+            let this = Accepted { id: MessageId::new(), status: MessageStatus::Pending };
+            let idempotency = request.map(|request| {
+                let (status, body) = respond(&this);
+                IdempotentResponse { key: request.key.as_str().to_owned(), status, body }
+            });
+            let claim = request.map(|request| KeyClaim {
+                fingerprint: request.fingerprint,
+                now,
+                stale_before,
+                expires_at,
+            });
+            batch.push(KeyedMessage {
+                message: new_message(account, this, draft.clone(), idempotency, now),
+                claim,
+            });
+            accepted.push(this);
         }
+        let claims = self.store.insert_messages(&batch).await?;
+        let mut results = Vec::with_capacity(items.len());
+        for (((_, request), claim), this) in items.iter().zip(claims).zip(accepted) {
+            let result = match request {
+                Some(request) => {
+                    interpret(claim, request).map(|replay| replay.unwrap_or(IntakeOutcome::Accepted(this)))
+                }
+                None => Ok(IntakeOutcome::Accepted(this)),
+            };
+            if matches!(result, Ok(IntakeOutcome::Accepted(_))) {
+                self.metrics.message_accepted(Channel::Sms.as_str());
+            }
+            results.push(result);
+        }
+        self.wake.notify_one();
+        Ok(results)
+    }
+}
+
+/// What a key's state means for a request: go ahead (`None`), replay, or refuse.
+fn interpret(
+    claim: IdempotencyClaim,
+    request: &IdempotentRequest,
+) -> Result<Option<IntakeOutcome>, IntakeError> {
+    match claim {
+        IdempotencyClaim::Acquired => Ok(None),
+        IdempotencyClaim::Completed { fingerprint, status, body } if fingerprint == request.fingerprint => {
+            tracing::info!("idempotent repeat: replaying the first response");
+            Ok(Some(IntakeOutcome::Replayed { status, body }))
+        }
+        IdempotencyClaim::InFlight { fingerprint } if fingerprint == request.fingerprint => {
+            Err(IntakeError::KeyInFlight)
+        }
+        IdempotencyClaim::Completed { .. } | IdempotencyClaim::InFlight { .. } => {
+            Err(IntakeError::KeyReusedWithOtherRequest)
+        }
+    }
+}
+
+fn new_message(
+    account: AccountId,
+    accepted: Accepted,
+    draft: SmsDraft,
+    idempotency: Option<IdempotentResponse>,
+    now: chrono::DateTime<Utc>,
+) -> NewMessage {
+    NewMessage {
+        id: accepted.id,
+        account_id: account,
+        channel: Channel::Sms,
+        recipient: draft.to.to_string(),
+        sender: Some(draft.from.to_string()),
+        body: draft.body.into(),
+        user_id: draft.user_id,
+        tags: ClientTags {
+            idempotency_key: idempotency.as_ref().map(|response| response.key.clone()),
+            ..draft.tags
+        },
+        created_at: now,
+        idempotency,
     }
 }

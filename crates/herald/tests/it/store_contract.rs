@@ -4,7 +4,10 @@ use std::{collections::HashSet, sync::Arc};
 
 use chrono::{Duration, Utc};
 use herald::{
-    model::{AttemptOutcome, AttemptResult, MessageEventKind, NewMessage, OutboxEvent},
+    model::{
+        AttemptOutcome, AttemptResult, IdempotencyClaim, IdempotentResponse, KeyClaim, KeyedMessage,
+        MessageEventKind, NewMessage, OutboxEvent,
+    },
     ports::Store,
     services::api_keys,
 };
@@ -24,6 +27,10 @@ on_both_backends!(
     expired_leases_are_requeued_with_a_timeline_entry,
     the_event_feed_is_per_account_and_ordered_by_cursor,
     api_keys_are_found_by_hash_and_revoked_once,
+    a_batch_insert_claims_each_key_once_in_one_transaction,
+    leases_move_only_from_their_holder,
+    the_relay_reads_unpublished_events_in_order_and_marks_them,
+    a_singleton_role_is_held_by_one_holder_at_a_time,
 );
 
 async fn store(backend: Backend) -> Option<(Arc<dyn Store>, TestDb)> {
@@ -385,4 +392,117 @@ async fn idempotency_keys_are_claimed_completed_taken_over_and_purged(backend: B
         1,
         "b expired; a was renewed"
     );
+}
+
+async fn a_batch_insert_claims_each_key_once_in_one_transaction(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else { return };
+    let account = store.ensure_default_account().await.unwrap();
+    let now = Utc::now();
+    let claim = |fingerprint: u8| KeyClaim {
+        fingerprint: [fingerprint; 32],
+        now,
+        stale_before: now - Duration::seconds(60),
+        expires_at: now + Duration::hours(24),
+    };
+    let keyed = |key: Option<&str>, fingerprint: u8| {
+        let mut message = new_message(account, now);
+        message.idempotency =
+            key.map(|key| IdempotentResponse { key: key.into(), status: 202, body: "{}".into() });
+        KeyedMessage { message, claim: key.map(|_| claim(fingerprint)) }
+    };
+    let batch = vec![keyed(Some("k1"), 1), keyed(Some("k1"), 1), keyed(None, 0), keyed(Some("k2"), 2)];
+    let outcomes = store.insert_messages(&batch).await.unwrap();
+    assert_eq!(outcomes[0], IdempotencyClaim::Acquired);
+    assert_eq!(
+        outcomes[1],
+        IdempotencyClaim::Completed { fingerprint: [1; 32], status: 202, body: "{}".into() },
+        "the second use of k1 in the same batch sees the first"
+    );
+    assert_eq!((&outcomes[2], &outcomes[3]), (&IdempotencyClaim::Acquired, &IdempotencyClaim::Acquired));
+    assert_eq!(store.status_counts().await.unwrap().pending, 3);
+    assert!(store.get_message(account, batch[1].message.id).await.unwrap().is_none());
+    let stored = store.get_message(account, batch[3].message.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, MessageStatus::Pending);
+
+    // A later batch with k1 and another fingerprint gets the key's state, inserts nothing.
+    let outcomes = store.insert_messages(&[keyed(Some("k1"), 9)]).await.unwrap();
+    assert!(matches!(outcomes[0], IdempotencyClaim::Completed { fingerprint, .. } if fingerprint == [1; 32]));
+    assert_eq!(store.status_counts().await.unwrap().pending, 3);
+}
+
+async fn leases_move_only_from_their_holder(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else { return };
+    let account = store.ensure_default_account().await.unwrap();
+    let now = Utc::now();
+    for _ in 0..3 {
+        store.insert_message(&new_message(account, now - Duration::seconds(1))).await.unwrap();
+    }
+    let claimed = store.claim_due_messages("transport", now, now + Duration::seconds(60), 2).await.unwrap();
+    let mut ids: Vec<MessageId> = claimed.iter().map(|m| m.id).collect();
+    let unclaimed = store.claim_due_messages("other", now, now + Duration::seconds(60), 1).await.unwrap();
+    ids.push(unclaimed[0].id);
+
+    let taken = store
+        .take_over_leases(&ids, "transport", "worker-1", now + Duration::seconds(60), now)
+        .await
+        .unwrap();
+    let taken_ids: HashSet<MessageId> = taken.iter().map(|m| m.id).collect();
+    assert_eq!(taken_ids, claimed.iter().map(|m| m.id).collect(), "only the transport's leases move");
+    let again = store
+        .take_over_leases(&ids, "transport", "worker-2", now + Duration::seconds(60), now)
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "a lease moves once");
+    // The new holder can record results; the old one cannot.
+    assert_eq!(store.record_outcomes("transport", &[sent(account, ids[0])]).await.unwrap(), 0);
+    assert_eq!(store.record_outcomes("worker-1", &[sent(account, ids[0])]).await.unwrap(), 1);
+}
+
+async fn the_relay_reads_unpublished_events_in_order_and_marks_them(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else { return };
+    let account = store.ensure_default_account().await.unwrap();
+    let now = Utc::now();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let message = new_message(account, now - Duration::seconds(1));
+        store.insert_message(&message).await.unwrap();
+        ids.push(message.id);
+    }
+    store.claim_due_messages("w", now, now + Duration::seconds(60), 3).await.unwrap();
+    let outcomes: Vec<AttemptOutcome> = ids.iter().map(|id| sent(account, *id)).collect();
+    store.record_outcomes("w", &outcomes).await.unwrap();
+
+    let (waiting, oldest) = store.outbox_backlog().await.unwrap();
+    assert_eq!(waiting, 3);
+    assert!(oldest.is_some());
+    let events = store.unpublished_events(2).await.unwrap();
+    assert_eq!(events.len(), 2);
+    assert!(events[0].sequence < events[1].sequence, "oldest first");
+    assert_eq!(events[0].account_id, account);
+    let sequences: Vec<i64> = events.iter().map(|e| e.sequence).collect();
+    assert_eq!(store.mark_events_published(&sequences, Utc::now()).await.unwrap(), 2);
+    assert_eq!(store.mark_events_published(&sequences, Utc::now()).await.unwrap(), 0, "marked once");
+    let rest = store.unpublished_events(10).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert!(rest[0].sequence > sequences[1]);
+    assert_eq!(store.outbox_backlog().await.unwrap().0, 1);
+}
+
+async fn a_singleton_role_is_held_by_one_holder_at_a_time(backend: Backend) {
+    let Some((store, db)) = store(backend).await else { return };
+    let mut held = store.try_singleton("relay").await.unwrap().expect("the role is free");
+    assert!(held.still_held().await);
+    if backend == Backend::Postgres {
+        // Another process (another pool on the same database) cannot take it meanwhile...
+        let other = herald::store::connect(&db.url).await.unwrap();
+        assert!(other.try_singleton("relay").await.unwrap().is_none());
+        assert!(other.try_singleton("another role").await.unwrap().is_some());
+        // ...and can once it is given up.
+        drop(held);
+        let taken = crate::helpers::poll(std::time::Duration::from_secs(10), || async {
+            other.try_singleton("relay").await.unwrap()
+        })
+        .await;
+        assert!(taken.is_some(), "the role is free again after its holder dropped it");
+    }
 }

@@ -7,7 +7,7 @@ use sqlx::{Postgres, Row, Transaction};
 
 use super::PgStore;
 use crate::{
-    model::{IdempotencyClaim, IdempotentResponse},
+    model::{IdempotencyClaim, IdempotentResponse, KeyClaim},
     ports::{IdempotencyStore, StoreResult},
     store::{hash_from_bytes, IdempotencyRow},
 };
@@ -34,6 +34,58 @@ pub(super) async fn complete_key(
     Ok(())
 }
 
+/// Claims `key` for a request on `conn` (the pool, or a batch's transaction): inserts a
+/// fresh claim or takes over an expired or abandoned one, or reports the key's state.
+pub(super) async fn claim_key(
+    conn: &mut sqlx::PgConnection,
+    account: AccountId,
+    key: &str,
+    claim: &KeyClaim,
+) -> StoreResult<IdempotencyClaim> {
+    // Insert a fresh claim, or take over an expired or abandoned one, in one statement;
+    // concurrent claims of one key serialise on its primary key.
+    let acquired = sqlx::query(
+        "INSERT INTO idempotency_keys (account_id, idempotency_key, fingerprint, state,
+                                       locked_at, created_at, expires_at)
+         VALUES ($1, $2, $3, 'in_flight', $4, $4, $5)
+         ON CONFLICT (account_id, idempotency_key) DO UPDATE
+            SET fingerprint = excluded.fingerprint, state = 'in_flight',
+                response_status = NULL, response_body = NULL, message_id = NULL,
+                locked_at = excluded.locked_at, created_at = excluded.created_at,
+                expires_at = excluded.expires_at
+            WHERE idempotency_keys.expires_at <= $4
+               OR (idempotency_keys.state = 'in_flight' AND idempotency_keys.locked_at < $6)",
+    )
+    .bind(account.as_uuid())
+    .bind(key)
+    .bind(&claim.fingerprint[..])
+    .bind(claim.now)
+    .bind(claim.expires_at)
+    .bind(claim.stale_before)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    if acquired {
+        return Ok(IdempotencyClaim::Acquired);
+    }
+    let row = sqlx::query(
+        "SELECT fingerprint, state, response_status, response_body FROM idempotency_keys
+         WHERE account_id = $1 AND idempotency_key = $2",
+    )
+    .bind(account.as_uuid())
+    .bind(key)
+    .fetch_one(&mut *conn)
+    .await?;
+    IdempotencyRow {
+        fingerprint: hash_from_bytes(row.try_get("fingerprint")?)?,
+        state: row.try_get("state")?,
+        status: row.try_get::<Option<i32>, _>("response_status")?.map(i64::from),
+        body: row.try_get("response_body")?,
+    }
+    .into_claim()
+}
+
 #[async_trait]
 impl IdempotencyStore for PgStore {
     async fn claim_idempotency_key(
@@ -45,48 +97,9 @@ impl IdempotencyStore for PgStore {
         stale_before: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> StoreResult<IdempotencyClaim> {
-        // Insert a fresh claim, or take over an expired or abandoned one, in one statement;
-        // concurrent claims of one key serialise on its primary key.
-        let acquired = sqlx::query(
-            "INSERT INTO idempotency_keys (account_id, idempotency_key, fingerprint, state,
-                                           locked_at, created_at, expires_at)
-             VALUES ($1, $2, $3, 'in_flight', $4, $4, $5)
-             ON CONFLICT (account_id, idempotency_key) DO UPDATE
-                SET fingerprint = excluded.fingerprint, state = 'in_flight',
-                    response_status = NULL, response_body = NULL, message_id = NULL,
-                    locked_at = excluded.locked_at, created_at = excluded.created_at,
-                    expires_at = excluded.expires_at
-                WHERE idempotency_keys.expires_at <= $4
-                   OR (idempotency_keys.state = 'in_flight' AND idempotency_keys.locked_at < $6)",
-        )
-        .bind(account.as_uuid())
-        .bind(key)
-        .bind(&fingerprint[..])
-        .bind(now)
-        .bind(expires_at)
-        .bind(stale_before)
-        .execute(&self.pool)
-        .await?
-        .rows_affected()
-            == 1;
-        if acquired {
-            return Ok(IdempotencyClaim::Acquired);
-        }
-        let row = sqlx::query(
-            "SELECT fingerprint, state, response_status, response_body FROM idempotency_keys
-             WHERE account_id = $1 AND idempotency_key = $2",
-        )
-        .bind(account.as_uuid())
-        .bind(key)
-        .fetch_one(&self.pool)
-        .await?;
-        IdempotencyRow {
-            fingerprint: hash_from_bytes(row.try_get("fingerprint")?)?,
-            state: row.try_get("state")?,
-            status: row.try_get::<Option<i32>, _>("response_status")?.map(i64::from),
-            body: row.try_get("response_body")?,
-        }
-        .into_claim()
+        let claim = KeyClaim { fingerprint: *fingerprint, now, stale_before, expires_at };
+        let mut conn = self.pool.acquire().await?;
+        claim_key(&mut conn, account, key, &claim).await
     }
 
     async fn release_idempotency_key(&self, account: AccountId, key: &str) -> StoreResult<()> {

@@ -11,8 +11,8 @@ use sqlx::{sqlite::SqliteRow, QueryBuilder, Row, Sqlite, Transaction};
 use super::{from_millis, from_opt_millis, to_millis, SqliteStore};
 use crate::{
     model::{
-        AttemptOutcome, ClaimedMessage, ClientTags, DeadLetterFilter, Message, MessageEvent,
-        MessageEventKind, NewMessage, OutboxEvent, QueueStats, StatusCounts,
+        AttemptOutcome, ClaimedMessage, ClientTags, DeadLetterFilter, IdempotencyClaim, KeyedMessage,
+        Message, MessageEvent, MessageEventKind, NewMessage, OutboxEvent, QueueStats, StatusCounts,
     },
     ports::{MessageStore, StoreError, StoreResult},
     store::{parse_column, OutcomeEffect},
@@ -66,47 +66,74 @@ async fn insert_event(
     Ok(())
 }
 
+/// Inserts a `pending` message, its `accepted` timeline entry and, with a key, completes
+/// that key, inside the caller's transaction.
+async fn insert_message_in(tx: &mut Transaction<'_, Sqlite>, message: &NewMessage) -> StoreResult<()> {
+    let at = to_millis(message.created_at);
+    sqlx::query(
+        "INSERT INTO messages (id, account_id, channel, recipient, sender, body, user_id,
+                                   reference, idempotency_key, client_metadata,
+                                   status, next_attempt_at, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+    )
+    .bind(message.id.to_string())
+    .bind(message.account_id.to_string())
+    .bind(message.channel.as_str())
+    .bind(&message.recipient)
+    .bind(&message.sender)
+    .bind(&message.body)
+    .bind(&message.user_id)
+    .bind(&message.tags.reference)
+    .bind(&message.tags.idempotency_key)
+    .bind(message.tags.metadata.as_ref().map(serde_json::Value::to_string))
+    .bind(at)
+    .bind(at)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    insert_event(
+        tx,
+        message.id,
+        MessageEventKind::Accepted,
+        MessageStatus::Pending,
+        None,
+        message.created_at,
+    )
+    .await?;
+    if let Some(response) = &message.idempotency {
+        super::idempotency::complete_key(tx, message.account_id, &message.id.to_string(), response).await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl MessageStore for SqliteStore {
     async fn insert_message(&self, message: &NewMessage) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        let at = to_millis(message.created_at);
-        sqlx::query(
-            "INSERT INTO messages (id, account_id, channel, recipient, sender, body, user_id,
-                                   reference, idempotency_key, client_metadata,
-                                   status, next_attempt_at, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
-        )
-        .bind(message.id.to_string())
-        .bind(message.account_id.to_string())
-        .bind(message.channel.as_str())
-        .bind(&message.recipient)
-        .bind(&message.sender)
-        .bind(&message.body)
-        .bind(&message.user_id)
-        .bind(&message.tags.reference)
-        .bind(&message.tags.idempotency_key)
-        .bind(message.tags.metadata.as_ref().map(serde_json::Value::to_string))
-        .bind(at)
-        .bind(at)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
-        insert_event(
-            &mut tx,
-            message.id,
-            MessageEventKind::Accepted,
-            MessageStatus::Pending,
-            None,
-            message.created_at,
-        )
-        .await?;
-        if let Some(response) = &message.idempotency {
-            super::idempotency::complete_key(&mut tx, message.account_id, &message.id.to_string(), response)
-                .await?;
-        }
+        insert_message_in(&mut tx, message).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn insert_messages(&self, batch: &[KeyedMessage]) -> StoreResult<Vec<IdempotencyClaim>> {
+        // One transaction for the batch: one commit (one fsync) for all its messages.
+        let mut tx = self.pool.begin().await?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for item in batch {
+            let message = &item.message;
+            if let (Some(claim), Some(response)) = (&item.claim, &message.idempotency) {
+                let outcome =
+                    super::idempotency::claim_key(&mut tx, message.account_id, &response.key, claim).await?;
+                if outcome != IdempotencyClaim::Acquired {
+                    outcomes.push(outcome);
+                    continue;
+                }
+            }
+            insert_message_in(&mut tx, message).await?;
+            outcomes.push(IdempotencyClaim::Acquired);
+        }
+        tx.commit().await?;
+        Ok(outcomes)
     }
 
     async fn get_message(&self, account: AccountId, id: MessageId) -> StoreResult<Option<Message>> {
