@@ -318,6 +318,15 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_command_is_valid() {
+        let example = include_str!("../../../../docs/amqp/send-sms.example.json");
+        let command =
+            inlet_validate(example, None).expect("docs/amqp/send-sms.example.json is a valid SendSms");
+        assert_eq!(command.key.unwrap().as_str(), "payment-8f2c1e");
+        assert_eq!(command.draft.from.as_str(), "MKOPA");
+    }
+
+    #[test]
     fn the_message_id_is_the_key_when_the_command_has_none() {
         let command =
             inlet_validate(r#"{"phone_number":254712345678,"sms_text":"hi"}"#, Some("m-1")).unwrap();
