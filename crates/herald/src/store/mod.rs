@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::ports::{Store, StoreResult};
 
+mod batch;
 pub mod postgres;
 pub mod sqlite;
 

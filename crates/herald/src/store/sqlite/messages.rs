@@ -1,6 +1,6 @@
 //! Messages (the job rows) and their timelines.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -15,7 +15,7 @@ use crate::{
         Message, MessageEvent, MessageEventKind, NewMessage, OutboxEvent, QueueStats, StatusCounts,
     },
     ports::{MessageStore, StoreError, StoreResult},
-    store::{parse_column, OutcomeEffect},
+    store::{batch, hash_from_bytes, parse_column, IdempotencyRow, OutcomeEffect},
 };
 
 fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
@@ -116,24 +116,148 @@ impl MessageStore for SqliteStore {
     }
 
     async fn insert_messages(&self, batch: &[KeyedMessage]) -> StoreResult<Vec<IdempotencyClaim>> {
-        // One transaction for the batch: one commit (one fsync) for all its messages.
+        // One transaction and a handful of set-based statements for the whole batch: one
+        // commit (one fsync), and no per-message round trips to SQLite's thread.
         let mut tx = self.pool.begin().await?;
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for item in batch {
-            let message = &item.message;
-            if let (Some(claim), Some(response)) = (&item.claim, &message.idempotency) {
-                let outcome =
-                    super::idempotency::claim_key(&mut tx, message.account_id, &response.key, claim).await?;
-                if outcome != IdempotencyClaim::Acquired {
-                    outcomes.push(outcome);
+        let claimants = batch::claimants(batch);
+        let claims: Vec<serde_json::Value> = claimants
+            .iter()
+            .filter_map(|&i| {
+                let (item, claim) = (&batch[i], batch[i].claim.as_ref()?);
+                Some(json!({
+                    "a": item.message.account_id.to_string(),
+                    "k": item.message.idempotency.as_ref()?.key,
+                    "f": hex(&claim.fingerprint),
+                    "now": to_millis(claim.now),
+                    "exp": to_millis(claim.expires_at),
+                }))
+            })
+            .collect();
+        // The claims of one batch are made at one time: the first one's cut-off holds for all.
+        let stale_before =
+            batch.iter().find_map(|item| item.claim.as_ref()).map(|c| to_millis(c.stale_before));
+        let mut acquired = HashSet::new();
+        let mut existing = HashMap::new();
+        if !claims.is_empty() {
+            let claims = serde_json::Value::Array(claims).to_string();
+            // Insert fresh claims, or take over expired or abandoned ones (as claim_key).
+            let rows = sqlx::query(
+                "INSERT INTO idempotency_keys (account_id, idempotency_key, fingerprint, state,
+                                               locked_at, created_at, expires_at)
+                 SELECT value ->> 'a', value ->> 'k', unhex(value ->> 'f'), 'in_flight',
+                        value ->> 'now', value ->> 'now', value ->> 'exp'
+                 FROM json_each(?1) WHERE true
+                 ON CONFLICT (account_id, idempotency_key) DO UPDATE
+                    SET fingerprint = excluded.fingerprint, state = 'in_flight',
+                        response_status = NULL, response_body = NULL, message_id = NULL,
+                        locked_at = excluded.locked_at, created_at = excluded.created_at,
+                        expires_at = excluded.expires_at
+                    WHERE idempotency_keys.expires_at <= excluded.locked_at
+                       OR (idempotency_keys.state = 'in_flight' AND idempotency_keys.locked_at < ?2)
+                 RETURNING account_id, idempotency_key",
+            )
+            .bind(&claims)
+            .bind(stale_before)
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in rows {
+                let account: String = row.try_get("account_id")?;
+                acquired.insert((
+                    parse_column("idempotency_keys.account_id", &account)?,
+                    row.try_get("idempotency_key")?,
+                ));
+            }
+            let rows = sqlx::query(
+                "SELECT account_id, idempotency_key, fingerprint, state, response_status, response_body
+                 FROM idempotency_keys
+                 WHERE (account_id, idempotency_key) IN (SELECT value ->> 'a', value ->> 'k' FROM json_each(?1))",
+            )
+            .bind(&claims)
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in rows {
+                let account: String = row.try_get("account_id")?;
+                let key: batch::KeyId =
+                    (parse_column("idempotency_keys.account_id", &account)?, row.try_get("idempotency_key")?);
+                if acquired.contains(&key) {
                     continue;
                 }
+                let state = IdempotencyRow {
+                    fingerprint: hash_from_bytes(row.try_get("fingerprint")?)?,
+                    state: row.try_get("state")?,
+                    status: row.try_get::<Option<i64>, _>("response_status")?,
+                    body: row.try_get("response_body")?,
+                }
+                .into_claim()?;
+                existing.insert(key, state);
             }
-            insert_message_in(&mut tx, message).await?;
-            outcomes.push(IdempotencyClaim::Acquired);
+        }
+        let plan = batch::resolve(batch, &acquired, &existing)?;
+        let inserts: Vec<&NewMessage> = batch
+            .iter()
+            .zip(&plan)
+            .filter(|(_, answer)| answer.is_none())
+            .map(|(item, _)| &item.message)
+            .collect();
+        if !inserts.is_empty() {
+            let rows: Vec<serde_json::Value> = inserts
+                .iter()
+                .map(|m| {
+                    json!({
+                        "id": m.id.to_string(),
+                        "account_id": m.account_id.to_string(),
+                        "channel": m.channel.as_str(),
+                        "recipient": m.recipient,
+                        "sender": m.sender,
+                        "body": m.body,
+                        "user_id": m.user_id,
+                        "reference": m.tags.reference,
+                        "idempotency_key": m.tags.idempotency_key,
+                        "client_metadata": m.tags.metadata.as_ref().map(serde_json::Value::to_string),
+                        "at": to_millis(m.created_at),
+                        "key": m.idempotency.as_ref().map(|r| &r.key),
+                        "response_status": m.idempotency.as_ref().map(|r| r.status),
+                        "response_body": m.idempotency.as_ref().map(|r| &r.body),
+                    })
+                })
+                .collect();
+            let rows = serde_json::Value::Array(rows).to_string();
+            sqlx::query(
+                "INSERT INTO messages (id, account_id, channel, recipient, sender, body, user_id,
+                                       reference, idempotency_key, client_metadata,
+                                       status, next_attempt_at, created_at, updated_at)
+                 SELECT value ->> 'id', value ->> 'account_id', value ->> 'channel',
+                        value ->> 'recipient', value ->> 'sender', value ->> 'body', value ->> 'user_id',
+                        value ->> 'reference', value ->> 'idempotency_key', value ->> 'client_metadata',
+                        'pending', value ->> 'at', value ->> 'at', value ->> 'at'
+                 FROM json_each(?1) ORDER BY key",
+            )
+            .bind(&rows)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO message_events (message_id, kind, status, detail, at)
+                 SELECT value ->> 'id', 'accepted', 'pending', NULL, value ->> 'at'
+                 FROM json_each(?1) ORDER BY key",
+            )
+            .bind(&rows)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE idempotency_keys SET state = 'done', response_status = o.status,
+                        response_body = o.body, message_id = o.id
+                 FROM (SELECT value ->> 'account_id' AS account_id, value ->> 'key' AS key,
+                              value ->> 'response_status' AS status, value ->> 'response_body' AS body,
+                              value ->> 'id' AS id
+                       FROM json_each(?1) WHERE value ->> 'key' IS NOT NULL) AS o
+                 WHERE idempotency_keys.account_id = o.account_id AND idempotency_keys.idempotency_key = o.key",
+            )
+            .bind(&rows)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
-        Ok(outcomes)
+        Ok(batch::outcomes(plan))
     }
 
     async fn get_message(&self, account: AccountId, id: MessageId) -> StoreResult<Option<Message>> {
@@ -424,4 +548,8 @@ fn push_dead_letter_filter(
     if let Some(provider) = &filter.provider {
         query.push(" AND provider = ").push_bind(provider.clone());
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
