@@ -1,6 +1,6 @@
 //! Messages (the job rows) and their timelines.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -15,7 +15,7 @@ use crate::{
         Message, MessageEvent, MessageEventKind, NewMessage, OutboxEvent, QueueStats, StatusCounts,
     },
     ports::{MessageStore, StoreError, StoreResult},
-    store::{parse_column, OutcomeEffect},
+    store::{batch, hash_from_bytes, parse_column, IdempotencyRow, OutcomeEffect},
 };
 
 fn message_from_row(row: &PgRow) -> StoreResult<Message> {
@@ -113,27 +113,158 @@ impl MessageStore for PgStore {
     }
 
     async fn insert_messages(&self, batch: &[KeyedMessage]) -> StoreResult<Vec<IdempotencyClaim>> {
-        // One transaction for the batch: one commit (one fsync) for all its messages.
+        // One transaction and a handful of set-based statements for the whole batch.
         let mut tx = self.pool.begin().await?;
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for item in batch {
-            let message = &item.message;
-            if let (Some(claim), Some(response)) = (&item.claim, &message.idempotency) {
-                let outcome =
-                    super::idempotency::claim_key(&mut tx, message.account_id, &response.key, claim).await?;
-                if outcome != IdempotencyClaim::Acquired {
-                    outcomes.push(outcome);
+        let claimants: Vec<&KeyedMessage> = batch::claimants(batch).into_iter().map(|i| &batch[i]).collect();
+        let mut acquired = HashSet::new();
+        let mut existing = HashMap::new();
+        // The claims of one batch are made at one time: the first one's times hold for all.
+        if let Some(first) = claimants.iter().find_map(|item| item.claim.as_ref()) {
+            let accounts: Vec<Uuid> = claimants.iter().map(|i| i.message.account_id.as_uuid()).collect();
+            let keys: Vec<&str> = claimants
+                .iter()
+                .map(|i| i.message.idempotency.as_ref().map_or("", |r| r.key.as_str()))
+                .collect();
+            let fingerprints: Vec<Vec<u8>> = claimants
+                .iter()
+                .map(|i| i.claim.as_ref().map(|c| c.fingerprint.to_vec()).unwrap_or_default())
+                .collect();
+            // Insert fresh claims, or take over expired or abandoned ones (as claim_key).
+            let rows = sqlx::query(
+                "INSERT INTO idempotency_keys (account_id, idempotency_key, fingerprint, state,
+                                               locked_at, created_at, expires_at)
+                 SELECT a, k, f, 'in_flight', $4, $4, $5
+                 FROM UNNEST($1::uuid[], $2::text[], $3::bytea[]) AS c(a, k, f)
+                 ON CONFLICT (account_id, idempotency_key) DO UPDATE
+                    SET fingerprint = excluded.fingerprint, state = 'in_flight',
+                        response_status = NULL, response_body = NULL, message_id = NULL,
+                        locked_at = excluded.locked_at, created_at = excluded.created_at,
+                        expires_at = excluded.expires_at
+                    WHERE idempotency_keys.expires_at <= $4
+                       OR (idempotency_keys.state = 'in_flight' AND idempotency_keys.locked_at < $6)
+                 RETURNING account_id, idempotency_key",
+            )
+            .bind(&accounts)
+            .bind(&keys)
+            .bind(&fingerprints)
+            .bind(first.now)
+            .bind(first.expires_at)
+            .bind(first.stale_before)
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in rows {
+                acquired.insert((
+                    AccountId::from_uuid(row.try_get("account_id")?),
+                    row.try_get("idempotency_key")?,
+                ));
+            }
+            let rows = sqlx::query(
+                "SELECT account_id, idempotency_key, fingerprint, state, response_status, response_body
+                 FROM idempotency_keys
+                 WHERE (account_id, idempotency_key) IN (SELECT * FROM UNNEST($1::uuid[], $2::text[]))",
+            )
+            .bind(&accounts)
+            .bind(&keys)
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in rows {
+                let key: batch::KeyId =
+                    (AccountId::from_uuid(row.try_get("account_id")?), row.try_get("idempotency_key")?);
+                if acquired.contains(&key) {
                     continue;
                 }
+                let state = IdempotencyRow {
+                    fingerprint: hash_from_bytes(row.try_get("fingerprint")?)?,
+                    state: row.try_get("state")?,
+                    status: row.try_get::<Option<i32>, _>("response_status")?.map(i64::from),
+                    body: row.try_get("response_body")?,
+                }
+                .into_claim()?;
+                existing.insert(key, state);
             }
-            insert_message_in(&mut tx, message).await?;
-            outcomes.push(IdempotencyClaim::Acquired);
         }
-        if outcomes.contains(&IdempotencyClaim::Acquired) {
+        let plan = batch::resolve(batch, &acquired, &existing)?;
+        let inserts: Vec<&NewMessage> = batch
+            .iter()
+            .zip(&plan)
+            .filter(|(_, answer)| answer.is_none())
+            .map(|(item, _)| &item.message)
+            .collect();
+        if !inserts.is_empty() {
+            let ids: Vec<Uuid> = inserts.iter().map(|m| m.id.as_uuid()).collect();
+            let created: Vec<DateTime<Utc>> = inserts.iter().map(|m| m.created_at).collect();
+            sqlx::query(
+                "INSERT INTO messages (id, account_id, channel, recipient, sender, body, user_id,
+                                       reference, idempotency_key, client_metadata,
+                                       status, next_attempt_at, created_at, updated_at)
+                 SELECT id, account_id, channel, recipient, sender, body, user_id, reference,
+                        idempotency_key, client_metadata, 'pending', at, at, at
+                 FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
+                             $7::text[], $8::text[], $9::text[], $10::jsonb[], $11::timestamptz[])
+                      WITH ORDINALITY
+                      AS m(id, account_id, channel, recipient, sender, body, user_id, reference,
+                           idempotency_key, client_metadata, at, position)
+                 ORDER BY position",
+            )
+            .bind(&ids)
+            .bind(inserts.iter().map(|m| m.account_id.as_uuid()).collect::<Vec<_>>())
+            .bind(inserts.iter().map(|m| m.channel.as_str()).collect::<Vec<_>>())
+            .bind(inserts.iter().map(|m| m.recipient.as_str()).collect::<Vec<_>>())
+            .bind(inserts.iter().map(|m| m.sender.as_deref()).collect::<Vec<_>>())
+            .bind(inserts.iter().map(|m| m.body.as_str()).collect::<Vec<_>>())
+            .bind(inserts.iter().map(|m| m.user_id.as_deref()).collect::<Vec<_>>())
+            .bind(inserts.iter().map(|m| m.tags.reference.as_deref()).collect::<Vec<_>>())
+            .bind(inserts.iter().map(|m| m.tags.idempotency_key.as_deref()).collect::<Vec<_>>())
+            .bind(inserts.iter().map(|m| m.tags.metadata.clone()).collect::<Vec<_>>())
+            .bind(&created)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO message_events (message_id, kind, status, detail, at)
+                 SELECT id, 'accepted', 'pending', NULL, at
+                 FROM UNNEST($1::uuid[], $2::timestamptz[]) WITH ORDINALITY AS e(id, at, position)
+                 ORDER BY position",
+            )
+            .bind(&ids)
+            .bind(&created)
+            .execute(&mut *tx)
+            .await?;
+            let keyed: Vec<&&NewMessage> = inserts.iter().filter(|m| m.idempotency.is_some()).collect();
+            if !keyed.is_empty() {
+                sqlx::query(
+                    "UPDATE idempotency_keys k SET state = 'done', response_status = o.status,
+                            response_body = o.body, message_id = o.id
+                     FROM UNNEST($1::uuid[], $2::text[], $3::int[], $4::text[], $5::uuid[])
+                          AS o(account_id, key, status, body, id)
+                     WHERE k.account_id = o.account_id AND k.idempotency_key = o.key",
+                )
+                .bind(keyed.iter().map(|m| m.account_id.as_uuid()).collect::<Vec<_>>())
+                .bind(
+                    keyed
+                        .iter()
+                        .map(|m| m.idempotency.as_ref().map_or("", |r| r.key.as_str()))
+                        .collect::<Vec<_>>(),
+                )
+                .bind(
+                    keyed
+                        .iter()
+                        .map(|m| m.idempotency.as_ref().map_or(0, |r| i32::from(r.status)))
+                        .collect::<Vec<_>>(),
+                )
+                .bind(
+                    keyed
+                        .iter()
+                        .map(|m| m.idempotency.as_ref().map_or("", |r| r.body.as_str()))
+                        .collect::<Vec<_>>(),
+                )
+                .bind(keyed.iter().map(|m| m.id.as_uuid()).collect::<Vec<_>>())
+                .execute(&mut *tx)
+                .await?;
+            }
             super::notify_work(&mut tx).await?;
         }
         tx.commit().await?;
-        Ok(outcomes)
+        Ok(batch::outcomes(plan))
     }
 
     async fn get_message(&self, account: AccountId, id: MessageId) -> StoreResult<Option<Message>> {
