@@ -6,7 +6,7 @@ use herald::app::Roles;
 use serde_json::json;
 
 use crate::{
-    broker::TestBroker,
+    broker::{BrokerProxy, TestBroker},
     helpers::{
         on_both_backends, poll, seed_backlog, spawn_herald, wait_until, Backend, MockProviderServer, TestApp,
         TestDb,
@@ -18,6 +18,7 @@ on_both_backends!(
     the_same_command_twice_is_sent_once_and_acknowledged_twice,
     a_malformed_command_is_dead_lettered_with_its_reason_and_the_consumer_goes_on,
     commands_and_events_survive_the_broker_dropping_connections,
+    while_the_broker_is_away_http_intake_goes_on_and_the_relay_catches_up,
     the_amqp_job_transport_sends_every_message_once,
     with_the_amqp_job_transport_a_worker_killed_mid_drain_loses_nothing,
 );
@@ -276,5 +277,57 @@ async fn an_api_and_two_workers_share_one_database_and_one_broker() {
     );
     let store = herald::store::connect(&db.url).await.unwrap();
     assert_eq!(store.status_counts().await.unwrap().sent, COMMANDS as u64);
+    broker.cleanup().await;
+}
+
+async fn while_the_broker_is_away_http_intake_goes_on_and_the_relay_catches_up(backend: Backend) {
+    const MESSAGES: usize = 20;
+    let Some(broker) = TestBroker::connect().await else { return };
+    let proxy = BrokerProxy::start(&broker.address()).await;
+    let Some(app) = TestApp::spawn_with(backend, Roles::ALL, |c| {
+        broker.configure(c);
+        c.amqp_url = Some(herald::config::Secret::new(proxy.url()));
+    })
+    .await
+    else {
+        return;
+    };
+    let tap = broker.tap().await;
+    let broker_state = || async {
+        let ready = app.get_json("/health/ready").await;
+        (
+            ready["status"].as_str().unwrap_or_default().to_owned(),
+            ready["checks"]["broker"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    assert!(wait_until(DEADLINE, || async { broker_state().await == ("ok".into(), "ok".into()) }).await);
+
+    proxy.down();
+    assert!(
+        wait_until(DEADLINE, || async { broker_state().await == ("degraded".into(), "unreachable".into()) })
+            .await,
+        "readiness reports the broker: {:?}",
+        broker_state().await
+    );
+    let mut ids = Vec::new();
+    for n in 0..MESSAGES {
+        ids.push(app.send_notification("+254712345678", &format!("during the outage {n}")).await);
+    }
+    for id in &ids {
+        app.wait_for_status(id, "sent").await;
+    }
+    assert_eq!(app.store.outbox_backlog().await.unwrap().0, MESSAGES as u64, "the events wait in the outbox");
+    app.wait_for_metric("herald_outbox_waiting", MESSAGES as f64).await;
+    assert!(tap.events().is_empty());
+
+    proxy.up();
+    let events = tap.wait_for(MESSAGES, DEADLINE).await;
+    let announced: std::collections::HashSet<String> =
+        events.iter().filter_map(|e| e.body["aggregate_id"].as_str().map(str::to_owned)).collect();
+    assert_eq!(announced, ids.iter().cloned().collect(), "every message's event, once the broker is back");
+    assert!(wait_until(DEADLINE, || async { app.store.outbox_backlog().await.unwrap().0 == 0 }).await);
+    app.wait_for_metric("herald_events_published_total", MESSAGES as f64).await;
+    assert!(wait_until(DEADLINE, || async { broker_state().await == ("ok".into(), "ok".into()) }).await);
+    app.stop().await;
     broker.cleanup().await;
 }

@@ -88,6 +88,13 @@ impl TestBroker {
         Some(Self { url, prefix, config, connection, channel })
     }
 
+    /// `host:port` of the broker, for a proxy in front of it.
+    pub fn address(&self) -> String {
+        let after_credentials = self.url.rsplit_once('@').map_or(self.url.as_str(), |(_, rest)| rest);
+        let without_scheme = after_credentials.trim_start_matches("amqp://");
+        without_scheme.split('/').next().unwrap_or("127.0.0.1:5672").to_owned()
+    }
+
     /// Points herald at this broker and this test's names.
     pub fn configure(&self, config: &mut Config) {
         config.amqp_url = Some(Secret::new(&self.url));
@@ -276,5 +283,65 @@ impl EventTap {
         let events = self.events();
         assert!(arrived, "expected {count} events, got {}", events.len());
         events
+    }
+}
+
+/// A TCP proxy in front of RabbitMQ that a test can take down (every connection through it
+/// is cut and new ones are refused) and bring back: a broker outage for one test only.
+pub struct BrokerProxy {
+    pub port: u16,
+    state: Arc<Mutex<ProxyState>>,
+}
+
+struct ProxyState {
+    up: bool,
+    /// Cancelled when the proxy goes down: ends every connection of this generation.
+    generation: tokio_util::sync::CancellationToken,
+}
+
+impl BrokerProxy {
+    pub async fn start(upstream: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(Mutex::new(ProxyState { up: true, generation: Default::default() }));
+        let shared = state.clone();
+        let upstream = upstream.to_owned();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let (up, generation) = {
+                    let state = shared.lock().unwrap();
+                    (state.up, state.generation.clone())
+                };
+                if !up {
+                    continue; // dropped: the client sees the connection closed at once
+                }
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        () = generation.cancelled() => {}
+                    }
+                });
+            }
+        });
+        Self { port, state }
+    }
+
+    /// The AMQP URL that goes through this proxy.
+    pub fn url(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port)
+    }
+
+    pub fn down(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.up = false;
+        state.generation.cancel();
+    }
+
+    pub fn up(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.up = true;
+        state.generation = Default::default();
     }
 }
