@@ -9,7 +9,6 @@
 
 use std::{sync::Arc, time::Duration};
 
-use futures::StreamExt;
 use herald_domain::{AccountId, MessageBody, PhoneNumber, SenderId};
 use lapin::{
     message::Delivery,
@@ -24,7 +23,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::{connect, connected, supervise, BrokerStatus, Topology, REJECTION_HEADER};
+use super::{connect, connected, next_batch, supervise, BrokerStatus, Topology, REJECTION_HEADER};
 use crate::{
     metrics::Metrics,
     model::ClientTags,
@@ -36,8 +35,6 @@ use crate::{
 
 const COMPONENT: &str = "inlet";
 
-/// How long the consumer waits for more deliveries before it stores a smaller batch.
-const LINGER: Duration = Duration::from_millis(5);
 /// Longest `reference` a command may carry.
 const MAX_REFERENCE_CHARS: usize = 256;
 /// Largest `metadata` a command may carry, serialized.
@@ -115,21 +112,9 @@ impl Inlet {
             .await?;
         connected(COMPONENT, &self.status, &self.metrics);
         let mut consumer = consumer;
-        loop {
-            let first = tokio::select! {
-                () = shutdown.cancelled() => break,
-                next = consumer.next() => next,
-            };
-            let Some(first) = first else { anyhow::bail!("the command consumer was cancelled") };
-            // Whatever else is already here joins the batch: one commit for all of them.
-            let mut deliveries = vec![first?];
-            let linger_until = tokio::time::Instant::now() + LINGER;
-            while deliveries.len() < usize::from(config.prefetch) {
-                match tokio::time::timeout_at(linger_until, consumer.next()).await {
-                    Ok(Some(delivery)) => deliveries.push(delivery?),
-                    Ok(None) | Err(_) => break,
-                }
-            }
+        // Whatever has arrived goes into one batch: one commit for all of it.
+        while let Some(deliveries) = next_batch(&mut consumer, usize::from(config.prefetch), shutdown).await?
+        {
             self.handle_batch(deliveries, &dead_letters, shutdown).await;
         }
         // Stop deliveries; prefetched ones not taken go back to the queue with the channel.

@@ -101,6 +101,34 @@ pub async fn supervise<F, Fut>(
     }
 }
 
+/// How long a consumer waits for more deliveries before it handles a smaller batch.
+const LINGER: Duration = Duration::from_millis(5);
+
+/// The next batch from `consumer`: waits for one delivery, then takes whatever else
+/// arrives within a few milliseconds, up to `max`. `Ok(None)` at shutdown; an error when
+/// the consumer failed or was cancelled by the broker.
+pub(crate) async fn next_batch(
+    consumer: &mut lapin::Consumer,
+    max: usize,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Option<Vec<lapin::message::Delivery>>> {
+    use futures::StreamExt;
+    let first = tokio::select! {
+        () = shutdown.cancelled() => return Ok(None),
+        next = consumer.next() => next,
+    };
+    let Some(first) = first else { anyhow::bail!("the consumer was cancelled") };
+    let mut deliveries = vec![first?];
+    let linger_until = tokio::time::Instant::now() + LINGER;
+    while deliveries.len() < max {
+        match tokio::time::timeout_at(linger_until, consumer.next()).await {
+            Ok(Some(delivery)) => deliveries.push(delivery?),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    Ok(Some(deliveries))
+}
+
 /// Marks a component connected (after its topology is declared and it consumes).
 pub fn connected(component: &'static str, status: &BrokerStatus, metrics: &Metrics) {
     status.set(component, true);

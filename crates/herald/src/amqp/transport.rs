@@ -16,7 +16,6 @@ use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use chrono::Utc;
-use futures::StreamExt;
 use herald_domain::MessageId;
 use lapin::{
     message::Delivery,
@@ -30,13 +29,11 @@ use lapin::{
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::{connect, connected, supervise, BrokerStatus, Topology};
+use super::{connect, connected, next_batch, supervise, BrokerStatus, Topology};
 use crate::{config::DispatchConfig, dispatch::Dispatcher, metrics::Metrics, ports::Store};
 
 /// Lease owner of messages whose ids are in the jobs queue.
 pub const TRANSPORT_OWNER: &str = "amqp-transport";
-/// How long a worker waits for more deliveries before it sends a smaller batch.
-const LINGER: Duration = Duration::from_millis(5);
 
 pub struct JobTransport {
     pub url: String,
@@ -198,20 +195,8 @@ impl JobTransport {
         shutdown: &CancellationToken,
     ) -> anyhow::Result<()> {
         loop {
-            let first = tokio::select! {
-                () = shutdown.cancelled() => break,
-                next = consumer.next() => next,
-            };
-            let Some(first) = first else { anyhow::bail!("the jobs consumer was cancelled") };
-            let mut deliveries = vec![first?];
             let budget = self.dispatcher.batch_budget().max(1) as usize;
-            let linger_until = tokio::time::Instant::now() + LINGER;
-            while deliveries.len() < budget {
-                match tokio::time::timeout_at(linger_until, consumer.next()).await {
-                    Ok(Some(delivery)) => deliveries.push(delivery?),
-                    Ok(None) | Err(_) => break,
-                }
-            }
+            let Some(deliveries) = next_batch(&mut consumer, budget, shutdown).await? else { break };
             self.process(&deliveries, shutdown).await?;
             if let Some(last) = deliveries.last() {
                 // All of this lane's deliveries up to the last are in this batch.

@@ -5,6 +5,7 @@ use std::time::Duration;
 use herald::app::Roles;
 use serde_json::json;
 
+use crate::helpers::assert_database_matches_provider;
 use crate::{
     broker::{BrokerProxy, TestBroker},
     helpers::{
@@ -231,17 +232,7 @@ async fn with_the_amqp_job_transport_a_worker_killed_mid_drain_loses_nothing(bac
     assert_eq!(stats.unique_references, MESSAGES as u64, "every message reached the provider");
     // A batch per pipeline was in flight at the kill.
     assert!(stats.duplicates <= 2 * 50, "duplicates ({}) exceed what was in flight", stats.duplicates);
-    let account = store.ensure_default_account().await.unwrap();
-    let received: std::collections::HashSet<String> =
-        provider.received().await.into_iter().filter_map(|r| r.reference).collect();
-    for id in ids {
-        let message = store.get_message(account, id).await.unwrap().unwrap();
-        assert_eq!(message.status, herald_domain::MessageStatus::Sent);
-        assert!(
-            received.contains(&id.to_string()),
-            "{id} is sent in the database but the provider never saw it"
-        );
-    }
+    assert_database_matches_provider(&store, &ids, &provider).await;
     broker.cleanup().await;
 }
 

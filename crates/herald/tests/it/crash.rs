@@ -6,7 +6,8 @@ use std::{sync::Arc, time::Duration};
 use herald::{mock_provider::Knobs, ports::Store};
 
 use crate::helpers::{
-    on_both_backends, poll, seed_backlog, spawn_herald, Backend, MockProviderServer, TestDb,
+    assert_database_matches_provider, on_both_backends, poll, seed_backlog, spawn_herald, Backend,
+    MockProviderServer, TestDb,
 };
 
 on_both_backends!(
@@ -96,17 +97,7 @@ async fn a_worker_killed_mid_batch_loses_nothing(backend: Backend) {
         "duplicates ({}) exceed what was in flight ({in_flight_bound})",
         stats.duplicates
     );
-    let account = store.ensure_default_account().await.unwrap();
-    let received: std::collections::HashSet<String> =
-        provider.received().await.into_iter().filter_map(|r| r.reference).collect();
-    for id in ids {
-        let message = store.get_message(account, id).await.unwrap().unwrap();
-        assert_eq!(message.status, herald_domain::MessageStatus::Sent);
-        assert!(
-            received.contains(&id.to_string()),
-            "{id} is sent in the database but the provider never saw it"
-        );
-    }
+    assert_database_matches_provider(&store, &ids, &provider).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

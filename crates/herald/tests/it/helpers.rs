@@ -453,3 +453,23 @@ pub async fn seed_backlog(store: &Arc<dyn Store>, count: usize) -> Vec<herald_do
         .collect()
         .await
 }
+
+/// After a crash test: every message is `sent` in the database and the provider received
+/// each of them (at least once).
+pub async fn assert_database_matches_provider(
+    store: &Arc<dyn Store>,
+    ids: &[herald_domain::MessageId],
+    provider: &MockProviderServer,
+) {
+    let account = store.ensure_default_account().await.unwrap();
+    let received: std::collections::HashSet<String> =
+        provider.received().await.into_iter().filter_map(|r| r.reference).collect();
+    for id in ids {
+        let message = store.get_message(account, *id).await.unwrap().unwrap();
+        assert_eq!(message.status, herald_domain::MessageStatus::Sent);
+        assert!(
+            received.contains(&id.to_string()),
+            "{id} is sent in the database but the provider never saw it"
+        );
+    }
+}

@@ -15,7 +15,7 @@ use crate::{
         Message, MessageEvent, MessageEventKind, NewMessage, OutboxEvent, QueueStats, StatusCounts,
     },
     ports::{MessageStore, StoreError, StoreResult},
-    store::{batch, hash_from_bytes, parse_column, IdempotencyRow, OutcomeEffect},
+    store::{batch, parse_column, OutcomeEffect},
 };
 
 fn message_from_row(row: &PgRow) -> StoreResult<Message> {
@@ -173,13 +173,7 @@ impl MessageStore for PgStore {
                 if acquired.contains(&key) {
                     continue;
                 }
-                let state = IdempotencyRow {
-                    fingerprint: hash_from_bytes(row.try_get("fingerprint")?)?,
-                    state: row.try_get("state")?,
-                    status: row.try_get::<Option<i32>, _>("response_status")?.map(i64::from),
-                    body: row.try_get("response_body")?,
-                }
-                .into_claim()?;
+                let state = super::idempotency::claim_from_row(&row)?;
                 existing.insert(key, state);
             }
         }

@@ -34,6 +34,17 @@ pub(super) async fn complete_key(
     Ok(())
 }
 
+/// A key's state from a row with its fingerprint, state and response columns.
+pub(super) fn claim_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<IdempotencyClaim> {
+    IdempotencyRow {
+        fingerprint: hash_from_bytes(row.try_get("fingerprint")?)?,
+        state: row.try_get("state")?,
+        status: row.try_get::<Option<i64>, _>("response_status")?,
+        body: row.try_get("response_body")?,
+    }
+    .into_claim()
+}
+
 /// Claims `key` for a request on `conn` (the pool, or a batch's transaction): inserts a
 /// fresh claim or takes over an expired or abandoned one, or reports the key's state.
 pub(super) async fn claim_key(
@@ -76,13 +87,7 @@ pub(super) async fn claim_key(
     .bind(key)
     .fetch_one(&mut *conn)
     .await?;
-    IdempotencyRow {
-        fingerprint: hash_from_bytes(row.try_get("fingerprint")?)?,
-        state: row.try_get("state")?,
-        status: row.try_get::<Option<i64>, _>("response_status")?,
-        body: row.try_get("response_body")?,
-    }
-    .into_claim()
+    claim_from_row(&row)
 }
 
 #[async_trait]
