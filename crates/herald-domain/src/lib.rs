@@ -12,6 +12,7 @@ pub mod phone;
 pub mod retry;
 pub mod sender;
 pub mod status;
+pub mod template;
 
 pub use body::MessageBody;
 pub use channel::Channel;
@@ -20,3 +21,4 @@ pub use phone::PhoneNumber;
 pub use retry::RetryPolicy;
 pub use sender::SenderId;
 pub use status::MessageStatus;
+pub use template::{sms_length, SmsLength, Template};
