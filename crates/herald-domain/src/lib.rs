@@ -5,6 +5,7 @@
 
 pub mod body;
 pub mod breaker;
+pub mod campaign;
 pub mod channel;
 pub mod ids;
 pub mod mask;
@@ -15,6 +16,7 @@ pub mod status;
 pub mod template;
 
 pub use body::MessageBody;
+pub use campaign::CampaignStatus;
 pub use channel::Channel;
 pub use ids::{AccountId, ApiKeyId, EventId, MessageId};
 pub use phone::PhoneNumber;

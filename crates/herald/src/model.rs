@@ -287,3 +287,109 @@ mod tests {
         assert_eq!(MessageEventKind::ALL.len(), 6);
     }
 }
+
+/// A customer (the campaign brief's `customers`; herald's contacts).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Customer {
+    pub id: i64,
+    pub account_id: AccountId,
+    pub fields: CustomerFields,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a customer is made of, as given by the client (phone already in E.164).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CustomerFields {
+    pub phone: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub location: Option<String>,
+    pub preferred_product: Option<String>,
+    /// Free attributes, read by templates as `{attributes.<key>}`.
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Customer {
+    /// The customer's values by template placeholder name: fields, then `attributes.<key>`
+    /// (text as is, other JSON values as their JSON text; null is missing).
+    pub fn template_values(&self) -> std::collections::HashMap<String, String> {
+        let f = &self.fields;
+        let mut values = std::collections::HashMap::new();
+        values.insert("id".to_owned(), self.id.to_string());
+        values.insert("phone".to_owned(), f.phone.clone());
+        for (name, value) in [
+            ("first_name", &f.first_name),
+            ("last_name", &f.last_name),
+            ("email", &f.email),
+            ("location", &f.location),
+            ("preferred_product", &f.preferred_product),
+        ] {
+            if let Some(value) = value {
+                values.insert(name.to_owned(), value.clone());
+            }
+        }
+        for (key, value) in &f.attributes {
+            let text = match value {
+                serde_json::Value::Null => continue,
+                serde_json::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            values.insert(format!("attributes.{key}"), text);
+        }
+        values
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCampaign {
+    pub account_id: AccountId,
+    pub name: String,
+    pub channel: Channel,
+    pub status: herald_domain::CampaignStatus,
+    pub base_template: String,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Campaign {
+    pub id: i64,
+    pub account_id: AccountId,
+    pub name: String,
+    pub channel: Channel,
+    pub status: herald_domain::CampaignStatus,
+    pub base_template: String,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Filters of `GET /campaigns`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CampaignFilter {
+    pub channel: Option<Channel>,
+    pub status: Option<herald_domain::CampaignStatus>,
+}
+
+/// One page of campaigns, newest first, as of a snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignPage {
+    pub campaigns: Vec<Campaign>,
+    /// Campaigns matching the filter in the snapshot.
+    pub total: u64,
+    /// The highest campaign id the listing sees: later pages of the same listing pass it
+    /// back, so campaigns created meanwhile do not shift them.
+    pub snapshot: i64,
+}
+
+/// Counts of a campaign's messages by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CampaignStats {
+    pub total: u64,
+    pub pending: u64,
+    pub sending: u64,
+    pub sent: u64,
+    pub failed: u64,
+}

@@ -12,8 +12,9 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::model::{
-    ApiKeyRecord, AttemptOutcome, ClaimedMessage, DeadLetterFilter, IdempotencyClaim, KeyedMessage, Message,
-    MessageEvent, NewMessage, QueueStats, StatusCounts, StoredEvent,
+    ApiKeyRecord, AttemptOutcome, Campaign, CampaignFilter, CampaignPage, CampaignStats, ClaimedMessage,
+    Customer, CustomerFields, DeadLetterFilter, IdempotencyClaim, KeyedMessage, Message, MessageEvent,
+    NewCampaign, NewMessage, QueueStats, StatusCounts, StoredEvent,
 };
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -146,9 +147,36 @@ pub trait SingletonLease: Send {
     async fn still_held(&mut self) -> bool;
 }
 
+/// Customers and campaigns (the campaign brief).
+#[async_trait]
+pub trait CampaignStore: Send + Sync {
+    async fn insert_customer(
+        &self,
+        account: AccountId,
+        fields: &CustomerFields,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Customer>;
+    async fn get_customer(&self, account: AccountId, id: i64) -> StoreResult<Option<Customer>>;
+    /// The account's customers with ids above `after`, in id order.
+    async fn list_customers(&self, account: AccountId, after: i64, limit: u32) -> StoreResult<Vec<Customer>>;
+    async fn insert_campaign(&self, campaign: &NewCampaign) -> StoreResult<Campaign>;
+    async fn get_campaign(&self, account: AccountId, id: i64) -> StoreResult<Option<Campaign>>;
+    /// Campaigns matching `filter` with ids up to `snapshot` (all when `None`), newest
+    /// first, skipping `offset`; with the total in that snapshot.
+    async fn list_campaigns(
+        &self,
+        account: AccountId,
+        filter: CampaignFilter,
+        snapshot: Option<i64>,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<CampaignPage>;
+    async fn campaign_stats(&self, campaign: i64) -> StoreResult<CampaignStats>;
+}
+
 /// Everything herald keeps, behind one handle.
 #[async_trait]
-pub trait Store: AccountStore + MessageStore + OutboxStore + IdempotencyStore {
+pub trait Store: AccountStore + MessageStore + OutboxStore + IdempotencyStore + CampaignStore {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
     /// Cheap round trip, for readiness.

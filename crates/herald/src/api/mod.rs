@@ -10,6 +10,8 @@ use crate::{
 };
 
 pub mod auth;
+pub mod campaigns;
+pub mod customers;
 pub mod dead_letters;
 pub mod error;
 pub mod events;

@@ -5,7 +5,7 @@ use utoipa::{
     Modify, OpenApi,
 };
 
-use super::{dead_letters, error, events, health, metrics, notifications, sms};
+use super::{campaigns, customers, dead_letters, error, events, health, metrics, notifications, sms};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -22,6 +22,13 @@ use super::{dead_letters, error, events, health, metrics, notifications, sms};
         dead_letters::list_dead_letters,
         dead_letters::replay_dead_letters,
         dead_letters::replay_dead_letter,
+        campaigns::create_campaign,
+        campaigns::list_campaigns,
+        campaigns::get_campaign,
+        campaigns::preview,
+        customers::create_customer,
+        customers::list_customers,
+        customers::get_customer,
         health::health,
         health::live,
         health::ready,
@@ -35,6 +42,8 @@ use super::{dead_letters, error, events, health, metrics, notifications, sms};
         (name = "notifications", description = "Send notifications and follow them"),
         (name = "events", description = "The event feed (transactional outbox)"),
         (name = "dead-letters", description = "Failed messages and their replay"),
+        (name = "campaigns", description = "Campaigns (the campaign brief's paths; also under /api/v1/campaigns)"),
+        (name = "customers", description = "The people campaigns are sent to"),
         (name = "health", description = "Probes"),
     )
 )]

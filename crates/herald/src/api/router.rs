@@ -15,13 +15,16 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    dead_letters, error::ApiError, events, health, metrics, notifications, openapi::ApiDoc, sms, AppState,
+    campaigns, customers, dead_letters, error::ApiError, events, health, metrics, notifications,
+    openapi::ApiDoc, sms, AppState,
 };
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.http.body_limit_bytes;
     Router::new()
         .merge(sms::router())
+        .merge(campaigns::router())
+        .merge(customers::router())
         .merge(notifications::router())
         .merge(events::router())
         .merge(dead_letters::router())

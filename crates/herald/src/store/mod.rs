@@ -45,6 +45,17 @@ fn counts_from_rows(rows: Vec<(String, i64)>) -> crate::model::StatusCounts {
     counts
 }
 
+fn campaign_stats_from_rows(rows: Vec<(String, i64)>) -> crate::model::CampaignStats {
+    let counts = counts_from_rows(rows);
+    crate::model::CampaignStats {
+        total: counts.total(),
+        pending: counts.pending,
+        sending: counts.sending,
+        sent: counts.sent,
+        failed: counts.failed,
+    }
+}
+
 /// What one attempt outcome does to its message row, in the same terms for every backend.
 struct OutcomeEffect<'a> {
     status: herald_domain::MessageStatus,

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::ports::{SingletonLease, Store, StoreResult};
 
 mod accounts;
+mod campaigns;
 mod idempotency;
 mod messages;
 mod outbox;

@@ -11,6 +11,7 @@ use sqlx::SqlitePool;
 use crate::ports::{SingletonLease, Store, StoreError, StoreResult};
 
 mod accounts;
+mod campaigns;
 mod idempotency;
 mod messages;
 mod outbox;

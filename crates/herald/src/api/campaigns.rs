@@ -1,0 +1,403 @@
+//! Campaigns, at the campaign brief's paths (`/campaigns...`) and under `/api/v1`, with
+//! the brief's request and response shapes.
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    routing::{get, post},
+    Json, Router,
+};
+use chrono::{DateTime, Utc};
+use herald_domain::{sms_length, CampaignStatus, Channel, SmsLength, Template};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{
+    auth::Authenticated,
+    customers::{customer_not_found, parse_id, CustomerBrief},
+    error::{ApiError, ApiResult, ErrorBody},
+    extract::{ApiJson, ApiQuery},
+    AppState,
+};
+use crate::model::{Campaign, CampaignFilter, CampaignStats, NewCampaign};
+
+pub fn router() -> Router<AppState> {
+    let mut router = Router::new();
+    for base in ["/campaigns", "/api/v1/campaigns"] {
+        router = router
+            .route(base, post(create_campaign).get(list_campaigns))
+            .route(&format!("{base}/{{id}}"), get(get_campaign))
+            .route(&format!("{base}/{{id}}/personalized-preview"), post(preview));
+    }
+    router
+}
+
+const DEFAULT_PAGE_SIZE: u32 = 20;
+const MAX_PAGE_SIZE: u32 = 100;
+const MAX_NAME_CHARS: usize = 200;
+
+fn campaign_not_found(id: &str) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "CAMPAIGN_NOT_FOUND", format!("Campaign with ID {id} not found"))
+}
+
+fn template_error(field: &str, error: &herald_domain::template::TemplateError) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_TEMPLATE", format!("'{field}': {error}"))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCampaignIn {
+    #[schema(example = "Summer Sale 2025")]
+    name: String,
+    /// `sms` or `whatsapp`.
+    #[schema(example = "sms")]
+    channel: String,
+    /// Placeholders: `{first_name}`, `{last_name}`, `{phone}`, `{email}`, `{location}`,
+    /// `{preferred_product}`, `{id}`, `{attributes.<key>}`; `{field|fallback}` for a
+    /// missing value; `{{` and `}}` for literal braces.
+    #[schema(example = "Hi {first_name}, check out {preferred_product} in {location}!")]
+    base_template: String,
+    /// RFC 3339 with a time zone, in the future: the campaign is `scheduled` and sent
+    /// then. Omitted: the campaign is a `draft`, sent by `POST /campaigns/{id}/send`.
+    #[schema(example = "2030-06-01T10:00:00Z")]
+    scheduled_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CampaignOut {
+    pub id: i64,
+    pub name: String,
+    #[schema(value_type = String, example = "sms")]
+    pub channel: Channel,
+    #[schema(value_type = String, example = "draft")]
+    pub status: CampaignStatus,
+    pub base_template: String,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Campaign> for CampaignOut {
+    fn from(c: Campaign) -> Self {
+        Self {
+            id: c.id,
+            name: c.name,
+            channel: c.channel,
+            status: c.status,
+            base_template: c.base_template,
+            scheduled_at: c.scheduled_at,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+fn parse_channel(text: &str) -> Result<Channel, String> {
+    match text.parse() {
+        Ok(channel @ (Channel::Sms | Channel::Whatsapp)) => Ok(channel),
+        _ => Err(format!("channel '{text}' is not supported: use 'sms' or 'whatsapp'")),
+    }
+}
+
+/// Create a campaign: a `draft`, or `scheduled` when `scheduled_at` is in the future.
+#[utoipa::path(
+    post,
+    path = "/campaigns",
+    tag = "campaigns",
+    request_body = CreateCampaignIn,
+    responses(
+        (status = 201, body = CampaignOut),
+        (status = 422, description = "Invalid name, channel, template or scheduled_at", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn create_campaign(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(request): ApiJson<CreateCampaignIn>,
+) -> ApiResult<(StatusCode, Json<CampaignOut>)> {
+    let name = request.name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return Err(ApiError::validation(format!("'name' must be 1 to {MAX_NAME_CHARS} characters")));
+    }
+    let channel = parse_channel(&request.channel).map_err(ApiError::validation)?;
+    Template::parse(&request.base_template).map_err(|e| template_error("base_template", &e))?;
+    let now = Utc::now();
+    let scheduled_at = match request.scheduled_at.as_deref() {
+        None => None,
+        Some(text) => {
+            let at = DateTime::parse_from_rfc3339(text).map_err(|_| {
+                ApiError::validation(format!(
+                    "'scheduled_at' must be an RFC 3339 time with a time zone, e.g. 2030-06-01T10:00:00Z (got {text:?})"
+                ))
+            })?;
+            let at = at.with_timezone(&Utc);
+            if at <= now {
+                return Err(ApiError::validation(format!("'scheduled_at' {text} is not in the future")));
+            }
+            Some(at)
+        }
+    };
+    let status = if scheduled_at.is_some() { CampaignStatus::Scheduled } else { CampaignStatus::Draft };
+    let campaign = state
+        .store
+        .insert_campaign(&NewCampaign {
+            account_id: auth.account_id,
+            name: name.to_owned(),
+            channel,
+            status,
+            base_template: request.base_template,
+            scheduled_at,
+            created_at: now,
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(campaign.into())))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Page number, from 1 (default 1).
+    page: Option<String>,
+    /// Items per page, 1 to 100 (default 20).
+    page_size: Option<String>,
+    /// `sms` or `whatsapp`.
+    channel: Option<String>,
+    /// `draft`, `scheduled`, `sending`, `sent` or `failed`.
+    status: Option<String>,
+    /// The listing's snapshot (from `pagination.snapshot` or `pagination.next`): pages of
+    /// one snapshot never shift when campaigns are created meanwhile.
+    snapshot: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CampaignSummary {
+    pub id: i64,
+    pub name: String,
+    #[schema(value_type = String, example = "sms")]
+    pub channel: Channel,
+    #[schema(value_type = String, example = "sent")]
+    pub status: CampaignStatus,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Pagination {
+    pub page: u64,
+    pub page_size: u32,
+    pub total_count: u64,
+    pub total_pages: u64,
+    /// The highest campaign id this listing sees; pass it back as `snapshot`.
+    pub snapshot: i64,
+    /// The next page of the same snapshot, or null on the last page.
+    pub next: Option<String>,
+    /// The previous page of the same snapshot, or null on the first page.
+    pub prev: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CampaignList {
+    pub data: Vec<CampaignSummary>,
+    pub pagination: Pagination,
+}
+
+fn positive(name: &str, text: Option<&str>, default: u64, max: u64) -> ApiResult<u64> {
+    let Some(text) = text else { return Ok(default) };
+    match text.parse::<u64>() {
+        Ok(value) if (1..=max).contains(&value) => Ok(value),
+        _ => Err(ApiError::bad_request(format!("{name} must be an integer from 1 to {max} (got {text:?})"))),
+    }
+}
+
+/// List campaigns, newest first (by id), with stable pages.
+#[utoipa::path(
+    get,
+    path = "/campaigns",
+    tag = "campaigns",
+    params(ListQuery),
+    responses((status = 200, body = CampaignList), (status = 400, body = ErrorBody)),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn list_campaigns(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Json<CampaignList>> {
+    let page = positive("page", query.page.as_deref(), 1, i64::MAX as u64 / 100)?;
+    let page_size =
+        positive("page_size", query.page_size.as_deref(), DEFAULT_PAGE_SIZE.into(), MAX_PAGE_SIZE.into())?
+            as u32;
+    let channel = query.channel.as_deref().map(parse_channel).transpose().map_err(ApiError::bad_request)?;
+    let status = query
+        .status
+        .as_deref()
+        .map(|s| s.parse::<CampaignStatus>().map_err(|e| ApiError::bad_request(e.to_string())))
+        .transpose()?;
+    let snapshot = query
+        .snapshot
+        .as_deref()
+        .map(|s| {
+            s.parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("snapshot must be an integer (got {s:?})")))
+        })
+        .transpose()?;
+    let filter = CampaignFilter { channel, status };
+    let listing = state
+        .store
+        .list_campaigns(auth.account_id, filter, snapshot, (page - 1) * u64::from(page_size), page_size)
+        .await?;
+    let total_pages = listing.total.div_ceil(u64::from(page_size));
+    let link = |page: u64| {
+        let mut link = format!("/campaigns?page={page}&page_size={page_size}&snapshot={}", listing.snapshot);
+        if let Some(channel) = channel {
+            link.push_str(&format!("&channel={channel}"));
+        }
+        if let Some(status) = status {
+            link.push_str(&format!("&status={status}"));
+        }
+        link
+    };
+    let data = listing
+        .campaigns
+        .into_iter()
+        .map(|c| CampaignSummary {
+            id: c.id,
+            name: c.name,
+            channel: c.channel,
+            status: c.status,
+            scheduled_at: c.scheduled_at,
+            created_at: c.created_at,
+        })
+        .collect();
+    Ok(Json(CampaignList {
+        data,
+        pagination: Pagination {
+            page,
+            page_size,
+            total_count: listing.total,
+            total_pages,
+            snapshot: listing.snapshot,
+            next: (page < total_pages).then(|| link(page + 1)),
+            prev: (page > 1).then(|| link((page - 1).min(total_pages.max(1)))),
+        },
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatsOut {
+    pub total: u64,
+    pub pending: u64,
+    pub sending: u64,
+    pub sent: u64,
+    pub failed: u64,
+}
+
+impl From<CampaignStats> for StatsOut {
+    fn from(s: CampaignStats) -> Self {
+        Self { total: s.total, pending: s.pending, sending: s.sending, sent: s.sent, failed: s.failed }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CampaignDetail {
+    #[serde(flatten)]
+    pub campaign: CampaignOut,
+    pub stats: StatsOut,
+}
+
+/// A campaign with the counts of its messages by status.
+#[utoipa::path(
+    get,
+    path = "/campaigns/{id}",
+    tag = "campaigns",
+    params(("id" = i64, Path, description = "Campaign id")),
+    responses((status = 200, body = CampaignDetail), (status = 404, body = ErrorBody)),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn get_campaign(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CampaignDetail>> {
+    let campaign_id = parse_id(&id).ok_or_else(|| campaign_not_found(&id))?;
+    let campaign = state
+        .store
+        .get_campaign(auth.account_id, campaign_id)
+        .await?
+        .ok_or_else(|| campaign_not_found(&id))?;
+    let stats = state.store.campaign_stats(campaign.id).await?;
+    Ok(Json(CampaignDetail { campaign: campaign.into(), stats: stats.into() }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewIn {
+    #[schema(example = 123)]
+    customer_id: Value,
+    /// Rendered instead of the campaign's `base_template`.
+    #[schema(example = "Hi {first_name}, special offer just for you!")]
+    override_template: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreviewOut {
+    pub rendered_message: String,
+    pub used_template: String,
+    pub customer: CustomerBrief,
+    /// Length of the rendered message as an SMS (herald's addition).
+    #[schema(value_type = Object)]
+    pub length: SmsLength,
+}
+
+/// Renders the campaign's template (or `override_template`) for one customer.
+#[utoipa::path(
+    post,
+    path = "/campaigns/{id}/personalized-preview",
+    tag = "campaigns",
+    params(("id" = i64, Path, description = "Campaign id")),
+    request_body = PreviewIn,
+    responses(
+        (status = 200, body = PreviewOut),
+        (status = 404, description = "CAMPAIGN_NOT_FOUND or CUSTOMER_NOT_FOUND", body = ErrorBody),
+        (status = 422, description = "Invalid template or customer_id", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn preview(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<PreviewIn>,
+) -> ApiResult<Json<PreviewOut>> {
+    let campaign_id = parse_id(&id).ok_or_else(|| campaign_not_found(&id))?;
+    let campaign = state
+        .store
+        .get_campaign(auth.account_id, campaign_id)
+        .await?
+        .ok_or_else(|| campaign_not_found(&id))?;
+    let customer_id = request
+        .customer_id
+        .as_i64()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::validation("'customer_id' must be a positive integer"))?;
+    let (source, field) = match &request.override_template {
+        Some(template) => (template.as_str(), "override_template"),
+        None => (campaign.base_template.as_str(), "base_template"),
+    };
+    let template = Template::parse(source).map_err(|e| template_error(field, &e))?;
+    let customer = state
+        .store
+        .get_customer(auth.account_id, customer_id)
+        .await?
+        .ok_or_else(|| customer_not_found(&customer_id.to_string()))?;
+    let values = customer.template_values();
+    let rendered_message = template.render(|name| values.get(name).map(String::as_str));
+    Ok(Json(PreviewOut {
+        length: sms_length(&rendered_message),
+        rendered_message,
+        used_template: template.as_str().to_owned(),
+        customer: CustomerBrief { id: customer.id, first_name: customer.fields.first_name },
+    }))
+}

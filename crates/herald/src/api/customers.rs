@@ -1,0 +1,225 @@
+//! `/api/v1/customers`: the people campaigns are sent to.
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    routing::get,
+    Json, Router,
+};
+use chrono::{DateTime, Utc};
+use herald_domain::PhoneNumber;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{
+    auth::Authenticated,
+    error::{ApiError, ApiResult, ErrorBody},
+    extract::{page_limit, ApiJson, ApiQuery},
+    AppState,
+};
+use crate::model::{Customer, CustomerFields};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/customers", get(list_customers).post(create_customer))
+        .route("/api/v1/customers/{id}", get(get_customer))
+}
+
+const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 500;
+const MAX_TEXT_CHARS: usize = 200;
+const MAX_ATTRIBUTES_BYTES: usize = 8 * 1024;
+
+/// A positive integer id from a path segment.
+pub(super) fn parse_id(text: &str) -> Option<i64> {
+    text.parse::<i64>().ok().filter(|id| *id > 0)
+}
+
+pub(super) fn customer_not_found(id: &str) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "CUSTOMER_NOT_FOUND", format!("Customer with ID {id} not found"))
+}
+
+/// The customer as the campaign preview shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerBrief {
+    pub id: i64,
+    pub first_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerIn {
+    /// International format: `+254712345678`.
+    #[schema(example = "+254712345678")]
+    phone: String,
+    #[schema(example = "Alice")]
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    #[schema(example = "Nairobi")]
+    location: Option<String>,
+    #[schema(example = "Running Shoes")]
+    preferred_product: Option<String>,
+    /// Free attributes for templates (`{attributes.tier}`), at most 8 KiB.
+    #[schema(value_type = Object)]
+    attributes: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerOut {
+    pub id: i64,
+    pub phone: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub location: Option<String>,
+    pub preferred_product: Option<String>,
+    #[schema(value_type = Object)]
+    pub attributes: Map<String, Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Customer> for CustomerOut {
+    fn from(c: Customer) -> Self {
+        let f = c.fields;
+        Self {
+            id: c.id,
+            phone: f.phone,
+            first_name: f.first_name,
+            last_name: f.last_name,
+            email: f.email,
+            location: f.location,
+            preferred_product: f.preferred_product,
+            attributes: f.attributes,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// Checks a customer as given; the error names the field.
+pub(crate) fn validate_customer(input: CustomerIn) -> Result<CustomerFields, String> {
+    let phone = PhoneNumber::parse(&input.phone).map_err(|e| format!("'phone' {e}"))?;
+    let text = |name: &str, value: Option<String>| -> Result<Option<String>, String> {
+        let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        if value
+            .as_ref()
+            .is_some_and(|v| v.chars().count() > MAX_TEXT_CHARS || v.chars().any(char::is_control))
+        {
+            return Err(format!(
+                "'{name}' must be at most {MAX_TEXT_CHARS} characters, without control characters"
+            ));
+        }
+        Ok(value)
+    };
+    let email = text("email", input.email)?;
+    if email.as_ref().is_some_and(|e| !e.contains('@')) {
+        return Err("'email' must be an email address".into());
+    }
+    let attributes = input.attributes.unwrap_or_default();
+    if Value::Object(attributes.clone()).to_string().len() > MAX_ATTRIBUTES_BYTES {
+        return Err(format!("'attributes' must be at most {MAX_ATTRIBUTES_BYTES} bytes"));
+    }
+    if let Some(key) =
+        attributes.keys().find(|k| !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || k.is_empty())
+    {
+        return Err(format!(
+            "attribute name {key:?} must be letters, digits and '_' (templates use {{attributes.<name>}})"
+        ));
+    }
+    Ok(CustomerFields {
+        phone: phone.to_string(),
+        first_name: text("first_name", input.first_name)?,
+        last_name: text("last_name", input.last_name)?,
+        email,
+        location: text("location", input.location)?,
+        preferred_product: text("preferred_product", input.preferred_product)?,
+        attributes,
+    })
+}
+
+/// Create a customer.
+#[utoipa::path(
+    post,
+    path = "/api/v1/customers",
+    tag = "customers",
+    request_body = CustomerIn,
+    responses((status = 201, body = CustomerOut), (status = 422, body = ErrorBody)),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn create_customer(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiJson(input): ApiJson<CustomerIn>,
+) -> ApiResult<(StatusCode, Json<CustomerOut>)> {
+    let fields = validate_customer(input).map_err(ApiError::validation)?;
+    let customer = state.store.insert_customer(auth.account_id, &fields, Utc::now()).await?;
+    Ok((StatusCode::CREATED, Json(customer.into())))
+}
+
+/// One customer.
+#[utoipa::path(
+    get,
+    path = "/api/v1/customers/{id}",
+    tag = "customers",
+    params(("id" = i64, Path, description = "Customer id")),
+    responses((status = 200, body = CustomerOut), (status = 404, body = ErrorBody)),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn get_customer(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CustomerOut>> {
+    let customer_id = parse_id(&id).ok_or_else(|| customer_not_found(&id))?;
+    let customer = state
+        .store
+        .get_customer(auth.account_id, customer_id)
+        .await?
+        .ok_or_else(|| customer_not_found(&id))?;
+    Ok(Json(customer.into()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerQuery {
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerList {
+    pub data: Vec<CustomerOut>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Customers in id order, a page at a time (cursor pagination: stable while customers are
+/// added).
+#[utoipa::path(
+    get,
+    path = "/api/v1/customers",
+    tag = "customers",
+    params(CustomerQuery),
+    responses((status = 200, body = CustomerList), (status = 400, body = ErrorBody)),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn list_customers(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiQuery(query): ApiQuery<CustomerQuery>,
+) -> ApiResult<Json<CustomerList>> {
+    let limit = page_limit(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let after = match query.cursor.as_deref() {
+        None => 0,
+        Some(cursor) => cursor.parse::<i64>().map_err(|_| ApiError::bad_request("cursor is not valid"))?,
+    };
+    let customers = state.store.list_customers(auth.account_id, after, limit).await?;
+    let next_cursor =
+        (customers.len() == limit as usize).then(|| customers.last().map(|c| c.id.to_string())).flatten();
+    Ok(Json(CustomerList { data: customers.into_iter().map(Into::into).collect(), next_cursor }))
+}

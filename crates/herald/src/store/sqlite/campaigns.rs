@@ -1,0 +1,181 @@
+//! Customers and campaigns.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use herald_domain::AccountId;
+use sqlx::{sqlite::SqliteRow, QueryBuilder, Row, Sqlite};
+
+use super::{from_millis, from_opt_millis, outbox::json_column, to_millis, SqliteStore};
+use crate::{
+    model::{Campaign, CampaignFilter, CampaignPage, CampaignStats, Customer, CustomerFields, NewCampaign},
+    ports::{CampaignStore, StoreError, StoreResult},
+    store::parse_column,
+};
+
+fn customer_from_row(row: &SqliteRow) -> StoreResult<Customer> {
+    let attributes = match json_column("customers.attributes", row.try_get("attributes")?)? {
+        serde_json::Value::Object(map) => map,
+        _ => return Err(StoreError::Corrupt("customers.attributes is not an object".into())),
+    };
+    Ok(Customer {
+        id: row.try_get("id")?,
+        account_id: parse_column("customers.account_id", row.try_get("account_id")?)?,
+        fields: CustomerFields {
+            phone: row.try_get("phone")?,
+            first_name: row.try_get("first_name")?,
+            last_name: row.try_get("last_name")?,
+            email: row.try_get("email")?,
+            location: row.try_get("location")?,
+            preferred_product: row.try_get("preferred_product")?,
+            attributes,
+        },
+        created_at: from_millis(row.try_get("created_at")?)?,
+        updated_at: from_millis(row.try_get("updated_at")?)?,
+    })
+}
+
+fn campaign_from_row(row: &SqliteRow) -> StoreResult<Campaign> {
+    Ok(Campaign {
+        id: row.try_get("id")?,
+        account_id: parse_column("campaigns.account_id", row.try_get("account_id")?)?,
+        name: row.try_get("name")?,
+        channel: parse_column("campaigns.channel", row.try_get("channel")?)?,
+        status: parse_column("campaigns.status", row.try_get("status")?)?,
+        base_template: row.try_get("base_template")?,
+        scheduled_at: from_opt_millis(row.try_get("scheduled_at")?)?,
+        created_at: from_millis(row.try_get("created_at")?)?,
+        updated_at: from_millis(row.try_get("updated_at")?)?,
+    })
+}
+
+/// `AND ...` conditions of a campaign listing.
+fn push_filter(
+    query: &mut QueryBuilder<'_, Sqlite>,
+    account: AccountId,
+    filter: CampaignFilter,
+    snapshot: i64,
+) {
+    query.push(" WHERE account_id = ").push_bind(account.to_string());
+    query.push(" AND id <= ").push_bind(snapshot);
+    if let Some(channel) = filter.channel {
+        query.push(" AND channel = ").push_bind(channel.as_str());
+    }
+    if let Some(status) = filter.status {
+        query.push(" AND status = ").push_bind(status.as_str());
+    }
+}
+
+#[async_trait]
+impl CampaignStore for SqliteStore {
+    async fn insert_customer(
+        &self,
+        account: AccountId,
+        fields: &CustomerFields,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Customer> {
+        let row = sqlx::query(
+            "INSERT INTO customers (account_id, phone, first_name, last_name, email, location,
+                                    preferred_product, attributes, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+        )
+        .bind(account.to_string())
+        .bind(&fields.phone)
+        .bind(&fields.first_name)
+        .bind(&fields.last_name)
+        .bind(&fields.email)
+        .bind(&fields.location)
+        .bind(&fields.preferred_product)
+        .bind(serde_json::Value::Object(fields.attributes.clone()).to_string())
+        .bind(to_millis(at))
+        .bind(to_millis(at))
+        .fetch_one(&self.pool)
+        .await?;
+        customer_from_row(&row)
+    }
+
+    async fn get_customer(&self, account: AccountId, id: i64) -> StoreResult<Option<Customer>> {
+        let row = sqlx::query("SELECT * FROM customers WHERE account_id = ? AND id = ?")
+            .bind(account.to_string())
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(customer_from_row).transpose()
+    }
+
+    async fn list_customers(&self, account: AccountId, after: i64, limit: u32) -> StoreResult<Vec<Customer>> {
+        let rows = sqlx::query("SELECT * FROM customers WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?")
+            .bind(account.to_string())
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(customer_from_row).collect()
+    }
+
+    async fn insert_campaign(&self, campaign: &NewCampaign) -> StoreResult<Campaign> {
+        let row = sqlx::query(
+            "INSERT INTO campaigns (account_id, name, channel, status, base_template, scheduled_at,
+                                    created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+        )
+        .bind(campaign.account_id.to_string())
+        .bind(&campaign.name)
+        .bind(campaign.channel.as_str())
+        .bind(campaign.status.as_str())
+        .bind(&campaign.base_template)
+        .bind(campaign.scheduled_at.map(to_millis))
+        .bind(to_millis(campaign.created_at))
+        .bind(to_millis(campaign.created_at))
+        .fetch_one(&self.pool)
+        .await?;
+        campaign_from_row(&row)
+    }
+
+    async fn get_campaign(&self, account: AccountId, id: i64) -> StoreResult<Option<Campaign>> {
+        let row = sqlx::query("SELECT * FROM campaigns WHERE account_id = ? AND id = ?")
+            .bind(account.to_string())
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(campaign_from_row).transpose()
+    }
+
+    async fn list_campaigns(
+        &self,
+        account: AccountId,
+        filter: CampaignFilter,
+        snapshot: Option<i64>,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<CampaignPage> {
+        let snapshot = match snapshot {
+            Some(snapshot) => snapshot,
+            None => {
+                sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM campaigns WHERE account_id = ?")
+                    .bind(account.to_string())
+                    .fetch_one(&self.pool)
+                    .await?
+                    .unwrap_or(0)
+            }
+        };
+        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM campaigns");
+        push_filter(&mut count, account, filter, snapshot);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        let mut page = QueryBuilder::new("SELECT * FROM campaigns");
+        push_filter(&mut page, account, filter, snapshot);
+        page.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
+        page.push(" OFFSET ").push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
+        let rows = page.build().fetch_all(&self.pool).await?;
+        let campaigns = rows.iter().map(campaign_from_row).collect::<StoreResult<_>>()?;
+        Ok(CampaignPage { campaigns, total: total as u64, snapshot })
+    }
+
+    async fn campaign_stats(&self, campaign: i64) -> StoreResult<CampaignStats> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, COUNT(*) FROM messages WHERE campaign_id = ? GROUP BY status")
+                .bind(campaign)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(crate::store::campaign_stats_from_rows(rows))
+    }
+}

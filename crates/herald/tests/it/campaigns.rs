@@ -1,0 +1,281 @@
+//! Campaigns and customers over HTTP: the campaign brief's paths, shapes and errors.
+
+use std::collections::HashSet;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{on_both_backends, Backend, TestApp};
+
+on_both_backends!(
+    a_campaign_is_created_as_draft_or_scheduled_and_read_back_with_stats,
+    bad_campaigns_get_a_json_error_and_store_nothing,
+    pages_follow_a_snapshot_without_duplicates_or_gaps_while_campaigns_are_created,
+    list_parameters_are_checked,
+    the_preview_renders_the_campaign_or_the_override_template_per_customer,
+    customers_are_created_listed_and_checked,
+);
+
+async fn create(app: &TestApp, body: Value) -> (u16, Value) {
+    let response = app.post_json("/campaigns", &body).await;
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+async fn customer(app: &TestApp, body: Value) -> i64 {
+    let response = app.post_json("/api/v1/customers", &body).await;
+    assert_eq!(response.status(), 201);
+    response.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+}
+
+async fn a_campaign_is_created_as_draft_or_scheduled_and_read_back_with_stats(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let (status, draft) = create(
+        &app,
+        json!({"name": "Summer Sale 2025", "channel": "sms",
+               "base_template": "Hi {first_name}, check out {preferred_product} in {location}!"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{draft}");
+    assert_eq!(draft["status"], "draft");
+    assert_eq!(draft["scheduled_at"], Value::Null);
+    assert!(draft["id"].as_i64().unwrap() > 0);
+    assert!(draft["created_at"].is_string());
+
+    let (status, scheduled) = create(
+        &app,
+        json!({"name": "Later", "channel": "whatsapp", "base_template": "Hi", "scheduled_at": "2099-06-01T10:00:00+03:00"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(scheduled["status"], "scheduled");
+    assert_eq!(scheduled["scheduled_at"], "2099-06-01T07:00:00Z");
+
+    // The brief's detail shape, at both paths.
+    for path in [format!("/campaigns/{}", draft["id"]), format!("/api/v1/campaigns/{}", draft["id"])] {
+        let detail = app.get_json(&path).await;
+        assert_eq!(detail["name"], "Summer Sale 2025");
+        assert_eq!(detail["base_template"], draft["base_template"]);
+        assert_eq!(detail["stats"], json!({"total": 0, "pending": 0, "sending": 0, "sent": 0, "failed": 0}));
+    }
+    let missing = app.get("/campaigns/999").await;
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        missing.json::<Value>().await.unwrap(),
+        json!({"error": {"code": "CAMPAIGN_NOT_FOUND", "message": "Campaign with ID 999 not found"}})
+    );
+    assert_eq!(app.get("/campaigns/abc").await.status(), 404);
+}
+
+async fn bad_campaigns_get_a_json_error_and_store_nothing(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let valid = json!({"name": "n", "channel": "sms", "base_template": "Hi {first_name}"});
+    let with = |key: &str, value: Value| {
+        let mut body = valid.clone();
+        body[key] = value;
+        body
+    };
+    let cases = [
+        (with("channel", json!("fax")), 422, "VALIDATION_ERROR", "'fax' is not supported"),
+        (with("channel", json!("email")), 422, "VALIDATION_ERROR", "use 'sms' or 'whatsapp'"),
+        (with("name", json!("  ")), 422, "VALIDATION_ERROR", "'name'"),
+        (
+            with("base_template", json!("Hi {nickname}")),
+            422,
+            "INVALID_TEMPLATE",
+            "unknown placeholder '{nickname}'",
+        ),
+        (with("base_template", json!("Hi {first_name")), 422, "INVALID_TEMPLATE", "not closed"),
+        (with("base_template", json!("")), 422, "INVALID_TEMPLATE", "empty"),
+        (with("scheduled_at", json!("2020-01-01T00:00:00Z")), 422, "VALIDATION_ERROR", "not in the future"),
+        (with("scheduled_at", json!("2099-01-01T00:00:00")), 422, "VALIDATION_ERROR", "time zone"),
+        (with("surprise", json!(1)), 422, "VALIDATION_ERROR", "unknown field"),
+        (json!({"channel": "sms", "base_template": "x"}), 422, "VALIDATION_ERROR", "name"),
+    ];
+    for (body, status, code, message) in cases {
+        let (got, error) = create(&app, body.clone()).await;
+        assert_eq!(got, status, "{body}: {error}");
+        assert_eq!(error["error"]["code"], code, "{body}: {error}");
+        let text = error["error"]["message"].as_str().unwrap();
+        assert!(text.contains(message), "{body}: {text}");
+    }
+    let listing = app.get_json("/campaigns").await;
+    assert_eq!(listing["pagination"]["total_count"], 0, "nothing was stored");
+}
+
+async fn pages_follow_a_snapshot_without_duplicates_or_gaps_while_campaigns_are_created(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    for n in 0..45 {
+        let channel = if n % 3 == 0 { "whatsapp" } else { "sms" };
+        let mut body =
+            json!({"name": format!("c{n}"), "channel": channel, "base_template": "Hi {first_name}"});
+        if n % 2 == 0 {
+            body["scheduled_at"] = json!("2099-01-01T00:00:00Z");
+        }
+        assert_eq!(create(&app, body).await.0, 201);
+    }
+    // Unfiltered, 10 a page, following `next` while new campaigns arrive between pages.
+    let mut seen = Vec::new();
+    let mut next = Some("/campaigns?page_size=10".to_owned());
+    let mut pages = 0;
+    let mut total = None;
+    while let Some(path) = next {
+        let page = app.get_json(&path).await;
+        pages += 1;
+        total.get_or_insert(page["pagination"]["total_count"].as_u64().unwrap());
+        assert_eq!(page["pagination"]["total_count"].as_u64(), total, "the snapshot's total stays");
+        seen.extend(page["data"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()));
+        let body = json!({"name": format!("new {pages}"), "channel": "sms", "base_template": "x"});
+        assert_eq!(create(&app, body).await.0, 201);
+        next = page["pagination"]["next"].as_str().map(str::to_owned);
+    }
+    assert_eq!(pages, 5);
+    assert_eq!(total, Some(45));
+    assert_eq!(seen.len(), 45, "no gaps");
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 45, "no duplicates");
+    assert!(seen.windows(2).all(|w| w[0] > w[1]), "newest first, by id: {seen:?}");
+
+    // Plain page numbers with an explicit snapshot give the same pages.
+    let snapshot = app.get_json("/campaigns?page_size=10").await["pagination"]["snapshot"].as_i64().unwrap();
+    let page_two = app.get_json(&format!("/campaigns?page=2&page_size=10&snapshot={}", seen[0])).await;
+    let ids: Vec<i64> =
+        page_two["data"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, seen[10..20]);
+    assert!(snapshot > seen[0], "a new listing sees the campaigns created meanwhile");
+
+    // Filters: every row matches, and the counts add up.
+    let whatsapp =
+        app.get_json(&format!("/campaigns?channel=whatsapp&page_size=100&snapshot={}", seen[0])).await;
+    assert_eq!(whatsapp["pagination"]["total_count"], 15);
+    assert!(whatsapp["data"].as_array().unwrap().iter().all(|c| c["channel"] == "whatsapp"));
+    let scheduled_sms = app
+        .get_json(&format!("/campaigns?channel=sms&status=scheduled&page_size=100&snapshot={}", seen[0]))
+        .await;
+    let rows = scheduled_sms["data"].as_array().unwrap();
+    assert!(rows.iter().all(|c| c["channel"] == "sms" && c["status"] == "scheduled"), "{rows:?}");
+    assert_eq!(rows.len(), 15);
+    assert_eq!(scheduled_sms["pagination"]["total_pages"], 1);
+    assert_eq!(scheduled_sms["pagination"]["next"], Value::Null);
+    let first = &app.get_json("/campaigns?page_size=1").await["data"][0];
+    assert!(first["id"].is_i64() && first["name"].is_string() && first["created_at"].is_string());
+}
+
+async fn list_parameters_are_checked(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    for query in [
+        "page_size=0",
+        "page_size=101",
+        "page=0",
+        "page=abc",
+        "channel=fax",
+        "status=done",
+        "snapshot=x",
+        "color=red",
+    ] {
+        let response = app.get(&format!("/campaigns?{query}")).await;
+        assert_eq!(response.status(), 400, "{query}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body["error"]["code"].is_string() && body["error"]["message"].is_string(), "{query}: {body}");
+    }
+    let empty = app.get_json("/campaigns").await;
+    assert_eq!(empty["data"], json!([]));
+    assert_eq!(
+        empty["pagination"],
+        json!({"page": 1, "page_size": 20, "total_count": 0, "total_pages": 0, "snapshot": 0, "next": null, "prev": null})
+    );
+}
+
+async fn the_preview_renders_the_campaign_or_the_override_template_per_customer(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let alice = customer(
+        &app,
+        json!({"phone": "+254712345678", "first_name": "Alice", "location": "Nairobi",
+               "preferred_product": "Running Shoes", "attributes": {"tier": "gold", "visits": 3}}),
+    )
+    .await;
+    let bob = customer(&app, json!({"phone": "+254712345679", "first_name": "{last_name}"})).await;
+    let (_, campaign) = create(
+        &app,
+        json!({"name": "p", "channel": "sms",
+               "base_template": "Hi {first_name|there}, {preferred_product|our new range} in {location|your city}! {attributes.tier|}"}),
+    )
+    .await;
+    let preview = |body: Value| {
+        let app = &app;
+        let path = format!("/campaigns/{}/personalized-preview", campaign["id"]);
+        async move {
+            let response = app.post_json(&path, &body).await;
+            (response.status().as_u16(), response.json::<Value>().await.unwrap())
+        }
+    };
+
+    let (status, for_alice) = preview(json!({"customer_id": alice})).await;
+    assert_eq!(status, 200, "{for_alice}");
+    assert_eq!(for_alice["rendered_message"], "Hi Alice, Running Shoes in Nairobi! gold");
+    assert_eq!(for_alice["used_template"], campaign["base_template"]);
+    assert_eq!(for_alice["customer"], json!({"id": alice, "first_name": "Alice"}));
+    assert_eq!(for_alice["length"]["encoding"], "GSM-7");
+    assert_eq!(for_alice["length"]["segments"], 1);
+
+    // Missing fields take their fallbacks; a value that looks like a placeholder stays text.
+    let (_, for_bob) = preview(json!({"customer_id": bob})).await;
+    assert_eq!(for_bob["rendered_message"], "Hi {last_name}, our new range in your city! ");
+
+    let (status, overridden) =
+        preview(json!({"customer_id": alice, "override_template": "Hi {first_name}, special offer just for you! ({attributes.visits} visits)"}))
+            .await;
+    assert_eq!(status, 200);
+    assert_eq!(overridden["rendered_message"], "Hi Alice, special offer just for you! (3 visits)");
+    assert_eq!(
+        overridden["used_template"],
+        "Hi {first_name}, special offer just for you! ({attributes.visits} visits)"
+    );
+
+    let (status, error) = preview(json!({"customer_id": alice, "override_template": "Hi {shoe_size}"})).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (422, Some("INVALID_TEMPLATE")));
+    let (status, error) = preview(json!({"customer_id": 999_999})).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (404, Some("CUSTOMER_NOT_FOUND")));
+    let (status, _) = preview(json!({"customer_id": "one"})).await;
+    assert_eq!(status, 422);
+    let response = app.post_json("/campaigns/999/personalized-preview", &json!({"customer_id": alice})).await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "CAMPAIGN_NOT_FOUND");
+}
+
+async fn customers_are_created_listed_and_checked(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(
+            customer(&app, json!({"phone": format!("+25471234567{n}"), "first_name": format!("C{n}")})).await,
+        );
+    }
+    let one = app.get_json(&format!("/api/v1/customers/{}", ids[2])).await;
+    assert_eq!((one["first_name"].as_str(), one["phone"].as_str()), (Some("C2"), Some("+254712345672")));
+    assert_eq!(one["attributes"], json!({}));
+    let first = app.get_json("/api/v1/customers?limit=3").await;
+    let second = app
+        .get_json(&format!("/api/v1/customers?limit=3&cursor={}", first["next_cursor"].as_str().unwrap()))
+        .await;
+    let listed: Vec<i64> = first["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["data"].as_array().unwrap())
+        .map(|c| c["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(listed, ids);
+    assert_eq!(second["next_cursor"], Value::Null);
+
+    for (body, expected) in [
+        (json!({"phone": "12"}), "'phone'"),
+        (json!({"phone": "+254712345678", "email": "nope"}), "'email'"),
+        (json!({"phone": "+254712345678", "attributes": {"bad key": 1}}), "attribute name"),
+        (json!({"first_name": "x"}), "phone"),
+    ] {
+        let response = app.post_json("/api/v1/customers", &body).await;
+        assert_eq!(response.status(), 422, "{body}");
+        let error: Value = response.json().await.unwrap();
+        assert!(error["error"]["message"].as_str().unwrap().contains(expected), "{body}: {error}");
+    }
+    assert_eq!(app.get("/api/v1/customers/999").await.status(), 404);
+}

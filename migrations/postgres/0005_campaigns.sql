@@ -1,0 +1,37 @@
+-- Campaigns (the campaign brief): customers, campaigns, and campaign messages, which are
+-- ordinary herald messages linked to their campaign and customer.
+CREATE TABLE customers (
+    id                 BIGSERIAL PRIMARY KEY,
+    account_id         UUID NOT NULL REFERENCES accounts (id),
+    phone              TEXT NOT NULL,
+    first_name         TEXT,
+    last_name          TEXT,
+    email              TEXT,
+    location           TEXT,
+    preferred_product  TEXT,
+    attributes         JSONB NOT NULL DEFAULT '{}',
+    created_at         TIMESTAMPTZ NOT NULL,
+    updated_at         TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX customers_account ON customers (account_id, id);
+
+CREATE TABLE campaigns (
+    id             BIGSERIAL PRIMARY KEY,
+    account_id     UUID NOT NULL REFERENCES accounts (id),
+    name           TEXT NOT NULL,
+    channel        TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    base_template  TEXT NOT NULL,
+    scheduled_at   TIMESTAMPTZ,
+    created_at     TIMESTAMPTZ NOT NULL,
+    updated_at     TIMESTAMPTZ NOT NULL
+);
+-- Newest first, per account, with or without a filter.
+CREATE INDEX campaigns_account_id ON campaigns (account_id, id);
+CREATE INDEX campaigns_account_status ON campaigns (account_id, status, id);
+CREATE INDEX campaigns_account_channel ON campaigns (account_id, channel, id);
+CREATE INDEX campaigns_due ON campaigns (scheduled_at) WHERE status = 'scheduled';
+
+ALTER TABLE messages ADD COLUMN campaign_id BIGINT REFERENCES campaigns (id);
+ALTER TABLE messages ADD COLUMN customer_id BIGINT REFERENCES customers (id);
+CREATE INDEX messages_campaign ON messages (campaign_id, status) WHERE campaign_id IS NOT NULL;
