@@ -238,6 +238,7 @@ impl Application {
                 dead_letters: DeadLetters::new(self.store.clone(), self.wake.clone()),
                 intake,
                 broker: self.broker.clone(),
+                wake: self.wake.clone(),
                 config: self.config.clone(),
                 metrics: self.metrics.clone(),
             };

@@ -82,6 +82,8 @@ pub struct Message {
     pub body: String,
     pub user_id: Option<String>,
     pub tags: ClientTags,
+    /// Set for campaign messages: their body is rendered by the worker when first claimed.
+    pub campaign: Option<CampaignLink>,
     pub status: MessageStatus,
     pub retry_count: u32,
     pub last_error: Option<String>,
@@ -104,7 +106,15 @@ pub struct ClaimedMessage {
     pub body: String,
     pub user_id: Option<String>,
     pub tags: ClientTags,
+    pub campaign: Option<CampaignLink>,
     pub retry_count: u32,
+}
+
+/// The campaign and customer a campaign message belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CampaignLink {
+    pub campaign_id: i64,
+    pub customer_id: i64,
 }
 
 impl From<Message> for ClaimedMessage {
@@ -118,6 +128,7 @@ impl From<Message> for ClaimedMessage {
             body: message.body,
             user_id: message.user_id,
             tags: message.tags,
+            campaign: message.campaign,
             retry_count: message.retry_count,
         }
     }
@@ -392,4 +403,29 @@ pub struct CampaignStats {
     pub sending: u64,
     pub sent: u64,
     pub failed: u64,
+}
+
+/// `POST /campaigns/{id}/send`, as the store carries it out in one transaction.
+#[derive(Debug, Clone)]
+pub struct CampaignStart {
+    pub account_id: AccountId,
+    pub campaign_id: i64,
+    /// Distinct customer ids, each with the id of the message it gets.
+    pub recipients: Vec<(i64, MessageId)>,
+    pub sender: String,
+    /// The campaign's status once started: `sending`, or `scheduled` when `due_at` is later.
+    pub status: herald_domain::CampaignStatus,
+    /// When the messages are due (now, or the campaign's `scheduled_at`).
+    pub due_at: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartOutcome {
+    Started,
+    NotFound,
+    /// The campaign is not `draft`/`scheduled`, or already has its messages.
+    NotSendable(herald_domain::CampaignStatus),
+    /// These customer ids are not the account's: nothing was created.
+    UnknownCustomers(Vec<i64>),
 }

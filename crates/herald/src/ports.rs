@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -12,9 +12,9 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::model::{
-    ApiKeyRecord, AttemptOutcome, Campaign, CampaignFilter, CampaignPage, CampaignStats, ClaimedMessage,
-    Customer, CustomerFields, DeadLetterFilter, IdempotencyClaim, KeyedMessage, Message, MessageEvent,
-    NewCampaign, NewMessage, QueueStats, StatusCounts, StoredEvent,
+    ApiKeyRecord, AttemptOutcome, Campaign, CampaignFilter, CampaignPage, CampaignStart, CampaignStats,
+    ClaimedMessage, Customer, CustomerFields, DeadLetterFilter, IdempotencyClaim, KeyedMessage, Message,
+    MessageEvent, NewCampaign, NewMessage, QueueStats, StartOutcome, StatusCounts, StoredEvent,
 };
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -172,6 +172,21 @@ pub trait CampaignStore: Send + Sync {
         limit: u32,
     ) -> StoreResult<CampaignPage>;
     async fn campaign_stats(&self, campaign: i64) -> StoreResult<CampaignStats>;
+    /// Moves the campaign from `draft`/`scheduled` to `start.status` and creates one
+    /// `pending` message per recipient (body rendered later by the worker), all in one
+    /// transaction; nothing changes unless the outcome is `Started`.
+    async fn start_campaign(&self, start: &CampaignStart) -> StoreResult<StartOutcome>;
+    /// Templates of these campaigns and these customers, for rendering.
+    async fn render_inputs(
+        &self,
+        campaigns: &[i64],
+        customers: &[i64],
+    ) -> StoreResult<(HashMap<i64, String>, HashMap<i64, Customer>)>;
+    /// Stores the bodies rendered for campaign messages.
+    async fn save_rendered(&self, bodies: &[(MessageId, String)], at: DateTime<Utc>) -> StoreResult<()>;
+    /// Ends campaigns among `campaigns` whose messages are all final (and that are due):
+    /// `sent`, or `failed` when every message failed. Returns how many ended.
+    async fn finish_campaigns(&self, campaigns: &[i64], now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 /// Everything herald keeps, behind one handle.

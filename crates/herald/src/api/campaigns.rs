@@ -8,7 +8,7 @@ use axum::{
     Json, Router,
 };
 use chrono::{DateTime, Utc};
-use herald_domain::{sms_length, CampaignStatus, Channel, SmsLength, Template};
+use herald_domain::{sms_length, CampaignStatus, Channel, MessageId, SmsLength, Template};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -20,7 +20,7 @@ use super::{
     extract::{ApiJson, ApiQuery},
     AppState,
 };
-use crate::model::{Campaign, CampaignFilter, CampaignStats, NewCampaign};
+use crate::model::{Campaign, CampaignFilter, CampaignStart, CampaignStats, NewCampaign, StartOutcome};
 
 pub fn router() -> Router<AppState> {
     let mut router = Router::new();
@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         router = router
             .route(base, post(create_campaign).get(list_campaigns))
             .route(&format!("{base}/{{id}}"), get(get_campaign))
+            .route(&format!("{base}/{{id}}/send"), post(send_campaign))
             .route(&format!("{base}/{{id}}/personalized-preview"), post(preview));
     }
     router
@@ -36,6 +37,10 @@ pub fn router() -> Router<AppState> {
 const DEFAULT_PAGE_SIZE: u32 = 20;
 const MAX_PAGE_SIZE: u32 = 100;
 const MAX_NAME_CHARS: usize = 200;
+/// Customers one send may name.
+pub const MAX_RECIPIENTS: usize = 100_000;
+/// Unknown customer ids quoted in an error, at most.
+const QUOTED_IDS: usize = 20;
 
 fn campaign_not_found(id: &str) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "CAMPAIGN_NOT_FOUND", format!("Campaign with ID {id} not found"))
@@ -400,4 +405,103 @@ pub async fn preview(
         used_template: template.as_str().to_owned(),
         customer: CustomerBrief { id: customer.id, first_name: customer.fields.first_name },
     }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendIn {
+    /// 1 to 100,000 customer ids; a repeated id gets one message.
+    #[schema(value_type = Vec<i64>, example = json!([1, 2, 3]))]
+    customer_ids: Vec<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SendOut {
+    pub campaign_id: i64,
+    pub messages_queued: u64,
+    #[schema(value_type = String, example = "sending")]
+    pub status: CampaignStatus,
+}
+
+/// Starts a campaign: one message per customer, created in one transaction; the worker
+/// renders and sends them. A campaign with a future `scheduled_at` stays `scheduled` and
+/// its messages wait until then.
+#[utoipa::path(
+    post,
+    path = "/campaigns/{id}/send",
+    tag = "campaigns",
+    params(("id" = i64, Path, description = "Campaign id")),
+    request_body = SendIn,
+    responses(
+        (status = 202, body = SendOut),
+        (status = 404, description = "CAMPAIGN_NOT_FOUND", body = ErrorBody),
+        (status = 409, description = "CAMPAIGN_NOT_SENDABLE: not draft/scheduled, or already sent", body = ErrorBody),
+        (status = 422, description = "Bad customer_ids, or UNKNOWN_CUSTOMERS", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn send_campaign(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<SendIn>,
+) -> ApiResult<(StatusCode, Json<SendOut>)> {
+    let campaign_id = parse_id(&id).ok_or_else(|| campaign_not_found(&id))?;
+    if request.customer_ids.is_empty() || request.customer_ids.len() > MAX_RECIPIENTS {
+        return Err(ApiError::validation(format!(
+            "'customer_ids' must hold 1 to {MAX_RECIPIENTS} customer ids"
+        )));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(request.customer_ids.len());
+    let mut recipients = Vec::with_capacity(request.customer_ids.len());
+    for (index, value) in request.customer_ids.iter().enumerate() {
+        let customer = value.as_i64().filter(|id| *id > 0).ok_or_else(|| {
+            ApiError::validation(format!("'customer_ids[{index}]' must be a positive integer (got {value})"))
+        })?;
+        if seen.insert(customer) {
+            recipients.push((customer, MessageId::new()));
+        }
+    }
+    let campaign = state
+        .store
+        .get_campaign(auth.account_id, campaign_id)
+        .await?
+        .ok_or_else(|| campaign_not_found(&id))?;
+    let now = Utc::now();
+    let (status, due_at) = match campaign.scheduled_at {
+        Some(at) if at > now => (CampaignStatus::Scheduled, at),
+        _ => (CampaignStatus::Sending, now),
+    };
+    let queued = recipients.len() as u64;
+    let start = CampaignStart {
+        account_id: auth.account_id,
+        campaign_id,
+        recipients,
+        sender: state.config.sms.default_sender.clone(),
+        status,
+        due_at,
+        now,
+    };
+    match state.store.start_campaign(&start).await? {
+        StartOutcome::Started => {
+            state.wake.notify_one();
+            Ok((StatusCode::ACCEPTED, Json(SendOut { campaign_id, messages_queued: queued, status })))
+        }
+        StartOutcome::NotFound => Err(campaign_not_found(&id)),
+        StartOutcome::NotSendable(current) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "CAMPAIGN_NOT_SENDABLE",
+            format!("Campaign {campaign_id} is {current}: only a draft or scheduled campaign that was not sent yet can be sent"),
+        )),
+        StartOutcome::UnknownCustomers(unknown) => {
+            let quoted: Vec<String> = unknown.iter().take(QUOTED_IDS).map(ToString::to_string).collect();
+            let more = unknown.len().saturating_sub(QUOTED_IDS);
+            let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
+            Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "UNKNOWN_CUSTOMERS",
+                format!("these customer_ids do not exist: {}{tail}; nothing was sent", quoted.join(", ")),
+            ))
+        }
+    }
 }

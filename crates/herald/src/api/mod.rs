@@ -35,6 +35,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// RabbitMQ connections of this process, for readiness.
     pub broker: Arc<crate::amqp::BrokerStatus>,
+    /// Wakes this process's dispatcher when work was created (e.g. a campaign started).
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for AppState {

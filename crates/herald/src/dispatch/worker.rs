@@ -5,11 +5,15 @@
 //! message is then claimed again and sent a second time. That is the one source of
 //! duplicates, and it is bounded by the batch in flight.
 
-use std::{collections::HashSet, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Duration,
+};
 
 use chrono::Utc;
 use futures::{stream, StreamExt};
-use herald_domain::{retry::RetryDecision, Channel, MessageId, RetryPolicy};
+use herald_domain::{retry::RetryDecision, Channel, MessageId, RetryPolicy, Template};
 use tokio::{
     sync::{Notify, Semaphore},
     time::Instant,
@@ -21,7 +25,7 @@ use super::guard::{ClaimBudget, GuardedError, ProviderGuard};
 use crate::{
     config::{ChannelsConfig, Config, DispatchConfig},
     metrics::Metrics,
-    model::{AttemptOutcome, AttemptResult, ClaimedMessage},
+    model::{AttemptOutcome, AttemptResult, CampaignLink, ClaimedMessage},
     ports::{OutboundSms, Provider, ProviderError, Store, StoreResult},
     services::events,
 };
@@ -165,9 +169,19 @@ impl Dispatcher {
         }
         let claimed: Vec<MessageId> = batch.iter().map(|m| m.id).collect();
         let held = claimed.len();
+        let batch = self.render_campaign_messages(batch).await?;
+        let campaigns: HashSet<i64> =
+            batch.iter().filter_map(|m| m.campaign.map(|c| c.campaign_id)).collect();
         let outcomes = self.send_batch(batch, shutdown).await;
         let applied = self.commit(&outcomes).await?;
         self.count(&outcomes);
+        if !campaigns.is_empty() {
+            let campaigns: Vec<i64> = campaigns.into_iter().collect();
+            let ended = self.store.finish_campaigns(&campaigns, Utc::now()).await?;
+            if ended > 0 {
+                tracing::info!(ended, "campaigns finished");
+            }
+        }
         if applied as usize != outcomes.len() {
             tracing::warn!(
                 claimed = claimed.len(),
@@ -184,6 +198,47 @@ impl Dispatcher {
             tracing::info!(released, "released unsent messages on shutdown");
         }
         Ok(held)
+    }
+
+    /// Renders the campaign messages of a batch that have no body yet, from their
+    /// campaign's template and their customer as they are now, and stores the text before
+    /// anything is sent (the brief's `rendered_content`).
+    async fn render_campaign_messages(
+        &self,
+        mut batch: Vec<ClaimedMessage>,
+    ) -> StoreResult<Vec<ClaimedMessage>> {
+        let unrendered: Vec<usize> =
+            (0..batch.len()).filter(|&i| batch[i].campaign.is_some() && batch[i].body.is_empty()).collect();
+        if unrendered.is_empty() {
+            return Ok(batch);
+        }
+        let links: Vec<CampaignLink> = unrendered.iter().filter_map(|&i| batch[i].campaign).collect();
+        let campaigns: Vec<i64> =
+            links.iter().map(|l| l.campaign_id).collect::<HashSet<_>>().into_iter().collect();
+        let customers: Vec<i64> =
+            links.iter().map(|l| l.customer_id).collect::<HashSet<_>>().into_iter().collect();
+        let (sources, customers) = self.store.render_inputs(&campaigns, &customers).await?;
+        // Templates were checked when the campaign was created; one that no longer parses
+        // renders empty, and an empty message fails permanently when sent.
+        let templates: HashMap<i64, Template> = sources
+            .iter()
+            .filter_map(|(id, source)| Template::parse(source).ok().map(|t| (*id, t)))
+            .collect();
+        let mut bodies = Vec::with_capacity(unrendered.len());
+        for i in unrendered {
+            let Some(link) = batch[i].campaign else { continue };
+            let body = match (templates.get(&link.campaign_id), customers.get(&link.customer_id)) {
+                (Some(template), Some(customer)) => {
+                    let values = customer.template_values();
+                    template.render(|name| values.get(name).map(String::as_str))
+                }
+                _ => String::new(),
+            };
+            batch[i].body.clone_from(&body);
+            bodies.push((batch[i].id, body));
+        }
+        self.store.save_rendered(&bodies, Utc::now()).await?;
+        Ok(batch)
     }
 
     /// Sends a claimed batch, up to `concurrency` at once. Once `shutdown` fires no new
@@ -332,6 +387,9 @@ impl Dispatcher {
         &self,
         message: &ClaimedMessage,
     ) -> Result<crate::ports::ProviderReceipt, ProviderError> {
+        if message.body.trim().is_empty() {
+            return Err(ProviderError::Permanent { reason: "the rendered message is empty".into() });
+        }
         if message.channel != Channel::Sms {
             return Err(ProviderError::Permanent {
                 reason: format!("no provider configured for channel {}", message.channel),

@@ -4,7 +4,9 @@ use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{on_both_backends, Backend, TestApp};
+use herald::providers::mock::MockAnswer;
+
+use crate::helpers::{on_both_backends, wait_until, Backend, TestApp};
 
 on_both_backends!(
     a_campaign_is_created_as_draft_or_scheduled_and_read_back_with_stats,
@@ -13,6 +15,10 @@ on_both_backends!(
     list_parameters_are_checked,
     the_preview_renders_the_campaign_or_the_override_template_per_customer,
     customers_are_created_listed_and_checked,
+    a_sent_campaign_renders_each_message_sends_it_and_ends_sent,
+    a_campaign_whose_messages_all_fail_ends_failed,
+    bad_sends_get_a_json_error_and_create_nothing,
+    a_scheduled_campaign_waits_for_its_time,
 );
 
 async fn create(app: &TestApp, body: Value) -> (u16, Value) {
@@ -278,4 +284,131 @@ async fn customers_are_created_listed_and_checked(backend: Backend) {
         assert!(error["error"]["message"].as_str().unwrap().contains(expected), "{body}: {error}");
     }
     assert_eq!(app.get("/api/v1/customers/999").await.status(), 404);
+}
+
+async fn send(app: &TestApp, campaign: &Value, body: Value) -> (u16, Value) {
+    let response = app.post_json(&format!("/campaigns/{}/send", campaign["id"]), &body).await;
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+async fn wait_for_campaign_status(app: &TestApp, campaign: &Value, status: &str) -> Value {
+    let path = format!("/campaigns/{}", campaign["id"]);
+    let reached = wait_until(std::time::Duration::from_secs(30), || async {
+        app.get_json(&path).await["status"] == status
+    })
+    .await;
+    let detail = app.get_json(&path).await;
+    assert!(reached, "campaign never became {status}: {detail}");
+    detail
+}
+
+async fn a_sent_campaign_renders_each_message_sends_it_and_ends_sent(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let alice = customer(
+        &app,
+        json!({"phone": "+254712345671", "first_name": "Alice", "preferred_product": "Shoes"}),
+    )
+    .await;
+    let bob = customer(&app, json!({"phone": "+254712345672"})).await;
+    let carol = customer(
+        &app,
+        json!({"phone": "+254712345673", "first_name": "Carol", "preferred_product": "{first_name}"}),
+    )
+    .await;
+    let (_, campaign) = create(
+        &app,
+        json!({"name": "s", "channel": "sms", "base_template": "Hi {first_name|there}, see {preferred_product|our range}"}),
+    )
+    .await;
+    let (status, queued) = send(&app, &campaign, json!({"customer_ids": [alice, bob, carol, alice]})).await;
+    assert_eq!(status, 202, "{queued}");
+    assert_eq!(queued, json!({"campaign_id": campaign["id"], "messages_queued": 3, "status": "sending"}));
+
+    let detail = wait_for_campaign_status(&app, &campaign, "sent").await;
+    assert_eq!(detail["stats"], json!({"total": 3, "pending": 0, "sending": 0, "sent": 3, "failed": 0}));
+    let mut bodies: Vec<(String, String)> =
+        app.mock.deliveries().into_iter().map(|d| (d.to, d.body)).collect();
+    bodies.sort();
+    assert_eq!(
+        bodies,
+        [
+            ("+254712345671".to_owned(), "Hi Alice, see Shoes".to_owned()),
+            ("+254712345672".to_owned(), "Hi there, see our range".to_owned()),
+            ("+254712345673".to_owned(), "Hi Carol, see {first_name}".to_owned()),
+        ],
+        "rendered per customer, literally, once each"
+    );
+    let (status, error) = send(&app, &campaign, json!({"customer_ids": [alice]})).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (409, Some("CAMPAIGN_NOT_SENDABLE")), "{error}");
+    assert_eq!(app.mock.calls(), 3);
+}
+
+async fn a_campaign_whose_messages_all_fail_ends_failed(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let a = customer(&app, json!({"phone": "+254712345671", "first_name": "A"})).await;
+    let b = customer(&app, json!({"phone": "+254712345672", "first_name": "B"})).await;
+    app.mock.push_script([
+        MockAnswer::Permanent("invalid number".into()),
+        MockAnswer::Permanent("invalid number".into()),
+    ]);
+    let (_, campaign) =
+        create(&app, json!({"name": "f", "channel": "sms", "base_template": "Hi {first_name}"})).await;
+    assert_eq!(send(&app, &campaign, json!({"customer_ids": [a, b]})).await.0, 202);
+    let detail = wait_for_campaign_status(&app, &campaign, "failed").await;
+    assert_eq!(detail["stats"]["failed"], 2);
+    assert_eq!(detail["stats"]["sent"], 0);
+}
+
+async fn bad_sends_get_a_json_error_and_create_nothing(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let known = customer(&app, json!({"phone": "+254712345671"})).await;
+    let (_, campaign) = create(&app, json!({"name": "b", "channel": "sms", "base_template": "Hi"})).await;
+    let too_many: Vec<i64> = (1..=100_001).collect();
+    for (body, status, code) in [
+        (json!({"customer_ids": []}), 422, "VALIDATION_ERROR"),
+        (json!({"customer_ids": too_many}), 422, "VALIDATION_ERROR"),
+        (json!({"customer_ids": [known, "x"]}), 422, "VALIDATION_ERROR"),
+        (json!({"customer_ids": [known, -1]}), 422, "VALIDATION_ERROR"),
+        (json!({"customer_ids": [known, 424242, 434343]}), 422, "UNKNOWN_CUSTOMERS"),
+        (json!({}), 422, "VALIDATION_ERROR"),
+    ] {
+        let (got, error) = send(&app, &campaign, body.clone()).await;
+        assert_eq!((got, error["error"]["code"].as_str()), (status, Some(code)), "{error}");
+    }
+    let (_, error) = send(&app, &campaign, json!({"customer_ids": [known, 424242]})).await;
+    assert!(error["error"]["message"].as_str().unwrap().contains("424242"), "{error}");
+    let detail = app.get_json(&format!("/campaigns/{}", campaign["id"])).await;
+    assert_eq!(
+        (detail["status"].as_str(), detail["stats"]["total"].as_u64()),
+        (Some("draft"), Some(0)),
+        "nothing created"
+    );
+    let response = app.post_json("/campaigns/999/send", &json!({"customer_ids": [known]})).await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "CAMPAIGN_NOT_FOUND");
+}
+
+async fn a_scheduled_campaign_waits_for_its_time(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let a = customer(&app, json!({"phone": "+254712345671", "first_name": "A"})).await;
+    let (_, campaign) = create(
+        &app,
+        json!({"name": "later", "channel": "sms", "base_template": "Hi {first_name}", "scheduled_at": "2099-01-01T00:00:00Z"}),
+    )
+    .await;
+    let (status, queued) = send(&app, &campaign, json!({"customer_ids": [a]})).await;
+    assert_eq!(status, 202);
+    assert_eq!(queued["status"], "scheduled");
+    let detail = app.get_json(&format!("/campaigns/{}", campaign["id"])).await;
+    assert_eq!(
+        (detail["status"].as_str(), detail["stats"]["pending"].as_u64()),
+        (Some("scheduled"), Some(1))
+    );
+    assert!(
+        !wait_until(std::time::Duration::from_millis(300), || async { app.mock.calls() > 0 }).await,
+        "nothing sent early"
+    );
+    let (status, _) = send(&app, &campaign, json!({"customer_ids": [a]})).await;
+    assert_eq!(status, 409, "a scheduled campaign with its messages is not sent twice");
 }

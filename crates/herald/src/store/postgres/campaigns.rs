@@ -1,13 +1,18 @@
 //! Customers and campaigns.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::AccountId;
+use herald_domain::{AccountId, MessageId};
 use sqlx::{postgres::PgRow, Postgres, QueryBuilder, Row};
 
 use super::PgStore;
 use crate::{
-    model::{Campaign, CampaignFilter, CampaignPage, CampaignStats, Customer, CustomerFields, NewCampaign},
+    model::{
+        Campaign, CampaignFilter, CampaignPage, CampaignStart, CampaignStats, Customer, CustomerFields,
+        NewCampaign, StartOutcome,
+    },
     ports::{CampaignStore, StoreError, StoreResult},
     store::parse_column,
 };
@@ -178,5 +183,142 @@ impl CampaignStore for PgStore {
                 .fetch_all(&self.pool)
                 .await?;
         Ok(crate::store::campaign_stats_from_rows(rows))
+    }
+
+    async fn start_campaign(&self, start: &CampaignStart) -> StoreResult<StartOutcome> {
+        let mut tx = self.pool.begin().await?;
+        // Conditional, and the row lock serialises concurrent sends of one campaign: a
+        // campaign that is not draft/scheduled, or already has messages, starts once.
+        let started = sqlx::query(
+            "UPDATE campaigns SET status = $1, updated_at = $2
+             WHERE id = $3 AND account_id = $4 AND status IN ('draft', 'scheduled')
+               AND NOT EXISTS (SELECT 1 FROM messages WHERE campaign_id = $3)
+             RETURNING channel",
+        )
+        .bind(start.status.as_str())
+        .bind(start.now)
+        .bind(start.campaign_id)
+        .bind(start.account_id.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(started) = started else {
+            let status: Option<String> =
+                sqlx::query_scalar("SELECT status FROM campaigns WHERE id = $1 AND account_id = $2")
+                    .bind(start.campaign_id)
+                    .bind(start.account_id.as_uuid())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            return Ok(match status {
+                None => StartOutcome::NotFound,
+                Some(status) => StartOutcome::NotSendable(parse_column("campaigns.status", &status)?),
+            });
+        };
+        let channel: String = started.try_get("channel")?;
+        let customers: Vec<i64> = start.recipients.iter().map(|(customer, _)| *customer).collect();
+        let messages: Vec<uuid::Uuid> =
+            start.recipients.iter().map(|(_, message)| message.as_uuid()).collect();
+        let unknown: Vec<i64> = sqlx::query_scalar(
+            "SELECT r.id FROM UNNEST($1::bigint[]) WITH ORDINALITY AS r(id, position)
+             WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = r.id AND c.account_id = $2)
+             ORDER BY r.position",
+        )
+        .bind(&customers)
+        .bind(start.account_id.as_uuid())
+        .fetch_all(&mut *tx)
+        .await?;
+        if !unknown.is_empty() {
+            tx.rollback().await?;
+            return Ok(StartOutcome::UnknownCustomers(unknown));
+        }
+        sqlx::query(
+            "INSERT INTO messages (id, account_id, channel, recipient, sender, body, status,
+                                   next_attempt_at, created_at, updated_at, campaign_id, customer_id)
+             SELECT r.message, $3, $4, c.phone, $5, '', 'pending', $6, $7, $7, $8, c.id
+             FROM UNNEST($1::bigint[], $2::uuid[]) WITH ORDINALITY AS r(customer, message, position)
+             JOIN customers c ON c.id = r.customer
+             ORDER BY r.position",
+        )
+        .bind(&customers)
+        .bind(&messages)
+        .bind(start.account_id.as_uuid())
+        .bind(&channel)
+        .bind(&start.sender)
+        .bind(start.due_at)
+        .bind(start.now)
+        .bind(start.campaign_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO message_events (message_id, kind, status, detail, at)
+             SELECT id, 'accepted', 'pending', NULL, $2
+             FROM UNNEST($1::uuid[]) WITH ORDINALITY AS r(id, position) ORDER BY position",
+        )
+        .bind(&messages)
+        .bind(start.now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("SELECT pg_notify('herald_work', '')").execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(StartOutcome::Started)
+    }
+
+    async fn render_inputs(
+        &self,
+        campaigns: &[i64],
+        customers: &[i64],
+    ) -> StoreResult<(HashMap<i64, String>, HashMap<i64, Customer>)> {
+        let templates: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, base_template FROM campaigns WHERE id = ANY($1)")
+                .bind(campaigns)
+                .fetch_all(&self.pool)
+                .await?;
+        let rows = sqlx::query("SELECT * FROM customers WHERE id = ANY($1)")
+            .bind(customers)
+            .fetch_all(&self.pool)
+            .await?;
+        let customers = rows
+            .iter()
+            .map(|row| customer_from_row(row).map(|c| (c.id, c)))
+            .collect::<StoreResult<HashMap<_, _>>>()?;
+        Ok((templates.into_iter().collect(), customers))
+    }
+
+    async fn save_rendered(&self, bodies: &[(MessageId, String)], at: DateTime<Utc>) -> StoreResult<()> {
+        if bodies.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE messages m SET body = r.body, updated_at = $3
+             FROM UNNEST($1::uuid[], $2::text[]) AS r(id, body) WHERE m.id = r.id",
+        )
+        .bind(bodies.iter().map(|(id, _)| id.as_uuid()).collect::<Vec<_>>())
+        .bind(bodies.iter().map(|(_, body)| body.as_str()).collect::<Vec<_>>())
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn finish_campaigns(&self, campaigns: &[i64], now: DateTime<Utc>) -> StoreResult<u64> {
+        if campaigns.is_empty() {
+            return Ok(0);
+        }
+        let done = sqlx::query(
+            "UPDATE campaigns SET updated_at = $2,
+                    status = CASE WHEN EXISTS (SELECT 1 FROM messages
+                                               WHERE campaign_id = campaigns.id AND status = 'sent')
+                                  THEN 'sent' ELSE 'failed' END
+             WHERE id = ANY($1)
+               AND status IN ('sending', 'scheduled')
+               AND (scheduled_at IS NULL OR scheduled_at <= $2)
+               AND EXISTS (SELECT 1 FROM messages WHERE campaign_id = campaigns.id)
+               AND NOT EXISTS (SELECT 1 FROM messages WHERE campaign_id = campaigns.id
+                                                      AND status IN ('pending', 'sending'))",
+        )
+        .bind(campaigns)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 }

@@ -11,8 +11,9 @@ use uuid::Uuid;
 use super::PgStore;
 use crate::{
     model::{
-        AttemptOutcome, ClaimedMessage, ClientTags, DeadLetterFilter, IdempotencyClaim, KeyedMessage,
-        Message, MessageEvent, MessageEventKind, NewMessage, OutboxEvent, QueueStats, StatusCounts,
+        AttemptOutcome, CampaignLink, ClaimedMessage, ClientTags, DeadLetterFilter, IdempotencyClaim,
+        KeyedMessage, Message, MessageEvent, MessageEventKind, NewMessage, OutboxEvent, QueueStats,
+        StatusCounts,
     },
     ports::{MessageStore, StoreError, StoreResult},
     store::{batch, parse_column, OutcomeEffect},
@@ -31,6 +32,13 @@ fn message_from_row(row: &PgRow) -> StoreResult<Message> {
             reference: row.try_get("reference")?,
             idempotency_key: row.try_get("idempotency_key")?,
             metadata: row.try_get("client_metadata")?,
+        },
+        campaign: match (
+            row.try_get::<Option<i64>, _>("campaign_id")?,
+            row.try_get::<Option<i64>, _>("customer_id")?,
+        ) {
+            (Some(campaign_id), Some(customer_id)) => Some(CampaignLink { campaign_id, customer_id }),
+            _ => None,
         },
         status: parse_column("messages.status", row.try_get("status")?)?,
         retry_count: row.try_get::<i32, _>("retry_count")? as u32,

@@ -1,13 +1,18 @@
 //! Customers and campaigns.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::AccountId;
+use herald_domain::{AccountId, MessageId};
 use sqlx::{sqlite::SqliteRow, QueryBuilder, Row, Sqlite};
 
 use super::{from_millis, from_opt_millis, outbox::json_column, to_millis, SqliteStore};
 use crate::{
-    model::{Campaign, CampaignFilter, CampaignPage, CampaignStats, Customer, CustomerFields, NewCampaign},
+    model::{
+        Campaign, CampaignFilter, CampaignPage, CampaignStart, CampaignStats, Customer, CustomerFields,
+        NewCampaign, StartOutcome,
+    },
     ports::{CampaignStore, StoreError, StoreResult},
     store::parse_column,
 };
@@ -177,5 +182,146 @@ impl CampaignStore for SqliteStore {
                 .fetch_all(&self.pool)
                 .await?;
         Ok(crate::store::campaign_stats_from_rows(rows))
+    }
+
+    async fn start_campaign(&self, start: &CampaignStart) -> StoreResult<StartOutcome> {
+        let mut tx = self.pool.begin().await?;
+        // Conditional: a campaign that is not draft/scheduled, or already has messages
+        // (a scheduled one sent before), is not started twice.
+        let started = sqlx::query(
+            "UPDATE campaigns SET status = ?1, updated_at = ?2
+             WHERE id = ?3 AND account_id = ?4 AND status IN ('draft', 'scheduled')
+               AND NOT EXISTS (SELECT 1 FROM messages WHERE campaign_id = ?3)
+             RETURNING channel",
+        )
+        .bind(start.status.as_str())
+        .bind(to_millis(start.now))
+        .bind(start.campaign_id)
+        .bind(start.account_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(started) = started else {
+            let status: Option<String> =
+                sqlx::query_scalar("SELECT status FROM campaigns WHERE id = ? AND account_id = ?")
+                    .bind(start.campaign_id)
+                    .bind(start.account_id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            return Ok(match status {
+                None => StartOutcome::NotFound,
+                Some(status) => StartOutcome::NotSendable(parse_column("campaigns.status", &status)?),
+            });
+        };
+        let channel: String = started.try_get("channel")?;
+        let recipients: Vec<serde_json::Value> = start
+            .recipients
+            .iter()
+            .map(|(customer, message)| serde_json::json!({"c": customer, "m": message.to_string()}))
+            .collect();
+        let recipients = serde_json::Value::Array(recipients).to_string();
+        let unknown: Vec<i64> = sqlx::query_scalar(
+            "SELECT value ->> 'c' FROM json_each(?1)
+             WHERE NOT EXISTS (SELECT 1 FROM customers WHERE id = value ->> 'c' AND account_id = ?2)
+             ORDER BY key",
+        )
+        .bind(&recipients)
+        .bind(start.account_id.to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+        if !unknown.is_empty() {
+            tx.rollback().await?;
+            return Ok(StartOutcome::UnknownCustomers(unknown));
+        }
+        sqlx::query(
+            "INSERT INTO messages (id, account_id, channel, recipient, sender, body, status,
+                                   next_attempt_at, created_at, updated_at, campaign_id, customer_id)
+             SELECT r.value ->> 'm', ?2, ?3, c.phone, ?4, '', 'pending', ?5, ?6, ?6, ?7, c.id
+             FROM json_each(?1) AS r JOIN customers AS c ON c.id = r.value ->> 'c'
+             ORDER BY r.key",
+        )
+        .bind(&recipients)
+        .bind(start.account_id.to_string())
+        .bind(&channel)
+        .bind(&start.sender)
+        .bind(to_millis(start.due_at))
+        .bind(to_millis(start.now))
+        .bind(start.campaign_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO message_events (message_id, kind, status, detail, at)
+             SELECT value ->> 'm', 'accepted', 'pending', NULL, ?2 FROM json_each(?1) ORDER BY key",
+        )
+        .bind(&recipients)
+        .bind(to_millis(start.now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(StartOutcome::Started)
+    }
+
+    async fn render_inputs(
+        &self,
+        campaigns: &[i64],
+        customers: &[i64],
+    ) -> StoreResult<(HashMap<i64, String>, HashMap<i64, Customer>)> {
+        let campaigns_json = serde_json::to_string(campaigns).unwrap_or_else(|_| "[]".into());
+        let customers_json = serde_json::to_string(customers).unwrap_or_else(|_| "[]".into());
+        let templates: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT id, base_template FROM campaigns WHERE id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(campaigns_json)
+        .fetch_all(&self.pool)
+        .await?;
+        let rows = sqlx::query("SELECT * FROM customers WHERE id IN (SELECT value FROM json_each(?))")
+            .bind(customers_json)
+            .fetch_all(&self.pool)
+            .await?;
+        let customers = rows
+            .iter()
+            .map(|row| customer_from_row(row).map(|c| (c.id, c)))
+            .collect::<StoreResult<HashMap<_, _>>>()?;
+        Ok((templates.into_iter().collect(), customers))
+    }
+
+    async fn save_rendered(&self, bodies: &[(MessageId, String)], at: DateTime<Utc>) -> StoreResult<()> {
+        if bodies.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<serde_json::Value> =
+            bodies.iter().map(|(id, body)| serde_json::json!({"id": id.to_string(), "body": body})).collect();
+        sqlx::query(
+            "UPDATE messages SET body = r.body, updated_at = ?2
+             FROM (SELECT value ->> 'id' AS id, value ->> 'body' AS body FROM json_each(?1)) AS r
+             WHERE messages.id = r.id",
+        )
+        .bind(serde_json::Value::Array(rows).to_string())
+        .bind(to_millis(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn finish_campaigns(&self, campaigns: &[i64], now: DateTime<Utc>) -> StoreResult<u64> {
+        if campaigns.is_empty() {
+            return Ok(0);
+        }
+        let done = sqlx::query(
+            "UPDATE campaigns SET updated_at = ?2,
+                    status = CASE WHEN EXISTS (SELECT 1 FROM messages
+                                               WHERE campaign_id = campaigns.id AND status = 'sent')
+                                  THEN 'sent' ELSE 'failed' END
+             WHERE id IN (SELECT value FROM json_each(?1))
+               AND status IN ('sending', 'scheduled')
+               AND (scheduled_at IS NULL OR scheduled_at <= ?2)
+               AND EXISTS (SELECT 1 FROM messages WHERE campaign_id = campaigns.id)
+               AND NOT EXISTS (SELECT 1 FROM messages WHERE campaign_id = campaigns.id
+                                                      AND status IN ('pending', 'sending'))",
+        )
+        .bind(serde_json::to_string(campaigns).unwrap_or_else(|_| "[]".into()))
+        .bind(to_millis(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 }

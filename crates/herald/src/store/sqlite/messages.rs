@@ -11,8 +11,9 @@ use sqlx::{sqlite::SqliteRow, QueryBuilder, Row, Sqlite, Transaction};
 use super::{from_millis, from_opt_millis, to_millis, SqliteStore};
 use crate::{
     model::{
-        AttemptOutcome, ClaimedMessage, ClientTags, DeadLetterFilter, IdempotencyClaim, KeyedMessage,
-        Message, MessageEvent, MessageEventKind, NewMessage, OutboxEvent, QueueStats, StatusCounts,
+        AttemptOutcome, CampaignLink, ClaimedMessage, ClientTags, DeadLetterFilter, IdempotencyClaim,
+        KeyedMessage, Message, MessageEvent, MessageEventKind, NewMessage, OutboxEvent, QueueStats,
+        StatusCounts,
     },
     ports::{MessageStore, StoreError, StoreResult},
     store::{batch, parse_column, OutcomeEffect},
@@ -34,6 +35,13 @@ fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
                 .try_get::<Option<String>, _>("client_metadata")?
                 .map(|text| super::outbox::json_column("messages.client_metadata", &text))
                 .transpose()?,
+        },
+        campaign: match (
+            row.try_get::<Option<i64>, _>("campaign_id")?,
+            row.try_get::<Option<i64>, _>("customer_id")?,
+        ) {
+            (Some(campaign_id), Some(customer_id)) => Some(CampaignLink { campaign_id, customer_id }),
+            _ => None,
         },
         status: parse_column("messages.status", row.try_get("status")?)?,
         retry_count: row.try_get::<i64, _>("retry_count")? as u32,
