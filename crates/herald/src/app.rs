@@ -197,6 +197,20 @@ impl Application {
                 }
             }
         }
+        if self.roles.worker {
+            let scheduler = crate::dispatch::scheduler::Scheduler {
+                store: self.store.clone(),
+                sender: self.config.sms.default_sender.clone(),
+                every: Duration::from_millis(self.config.dispatch.poll_interval_ms)
+                    .min(Duration::from_secs(1)),
+                wake: self.wake.clone(),
+            };
+            let token = shutdown.clone();
+            tasks.spawn(async move {
+                scheduler.run(token).await;
+                Ok(())
+            });
+        }
         if let Some(url) = &self.config.amqp_url {
             let topology = Topology::new(self.config.amqp.clone());
             if self.roles.api {

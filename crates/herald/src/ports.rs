@@ -7,7 +7,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::{AccountId, ApiKeyId, MessageId};
+use herald_domain::{AccountId, ApiKeyId, CampaignStatus, MessageId};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -184,6 +184,20 @@ pub trait CampaignStore: Send + Sync {
     ) -> StoreResult<(HashMap<i64, String>, HashMap<i64, Customer>)>;
     /// Stores the bodies rendered for campaign messages.
     async fn save_rendered(&self, bodies: &[(MessageId, String)], at: DateTime<Utc>) -> StoreResult<()>;
+    /// `scheduled` campaigns whose time has come (at most `limit`): id, account, and
+    /// whether their messages exist already (sent before their time).
+    async fn due_campaigns(&self, now: DateTime<Utc>, limit: u32)
+        -> StoreResult<Vec<(i64, AccountId, bool)>>;
+    /// Every customer id of the account, in id order.
+    async fn customer_ids(&self, account: AccountId) -> StoreResult<Vec<i64>>;
+    /// Moves a campaign to `to` if its status is one of `from`; whether it moved.
+    async fn set_campaign_status(
+        &self,
+        campaign: i64,
+        from: &[CampaignStatus],
+        to: CampaignStatus,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     /// Ends campaigns among `campaigns` whose messages are all final (and that are due):
     /// `sent`, or `failed` when every message failed. Returns how many ended.
     async fn finish_campaigns(&self, campaigns: &[i64], now: DateTime<Utc>) -> StoreResult<u64>;

@@ -19,6 +19,8 @@ on_both_backends!(
     a_campaign_whose_messages_all_fail_ends_failed,
     bad_sends_get_a_json_error_and_create_nothing,
     a_scheduled_campaign_waits_for_its_time,
+    a_scheduled_campaign_goes_to_every_customer_when_its_time_comes,
+    a_scheduled_campaign_sent_early_starts_sending_at_its_time,
 );
 
 async fn create(app: &TestApp, body: Value) -> (u16, Value) {
@@ -411,4 +413,57 @@ async fn a_scheduled_campaign_waits_for_its_time(backend: Backend) {
     );
     let (status, _) = send(&app, &campaign, json!({"customer_ids": [a]})).await;
     assert_eq!(status, 409, "a scheduled campaign with its messages is not sent twice");
+}
+
+/// A time a little in the future, in RFC 3339: creation accepts it, and it passes soon.
+fn soon() -> String {
+    (chrono::Utc::now() + chrono::Duration::milliseconds(1500)).to_rfc3339()
+}
+
+async fn a_scheduled_campaign_goes_to_every_customer_when_its_time_comes(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    for n in 0..3 {
+        customer(&app, json!({"phone": format!("+25471234567{n}"), "first_name": format!("C{n}")})).await;
+    }
+    let (status, campaign) = create(
+        &app,
+        json!({"name": "auto", "channel": "sms", "base_template": "Hi {first_name}", "scheduled_at": soon()}),
+    )
+    .await;
+    assert_eq!((status, campaign["status"].as_str()), (201, Some("scheduled")));
+    let detail = wait_for_campaign_status(&app, &campaign, "sent").await;
+    assert_eq!(detail["stats"]["sent"], 3);
+    let mut bodies: Vec<String> = app.mock.deliveries().into_iter().map(|d| d.body).collect();
+    bodies.sort();
+    assert_eq!(bodies, ["Hi C0", "Hi C1", "Hi C2"]);
+}
+
+async fn a_scheduled_campaign_sent_early_starts_sending_at_its_time(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let a = customer(&app, json!({"phone": "+254712345671", "first_name": "A"})).await;
+    customer(&app, json!({"phone": "+254712345672", "first_name": "not chosen"})).await;
+    let (_, campaign) =
+        create(&app, json!({"name": "early", "channel": "sms", "base_template": "Hi {first_name}", "scheduled_at": soon()})).await;
+    assert_eq!(send(&app, &campaign, json!({"customer_ids": [a]})).await.1["status"], "scheduled");
+    wait_for_campaign_status(&app, &campaign, "sent").await;
+    let bodies: Vec<String> = app.mock.deliveries().into_iter().map(|d| d.body).collect();
+    assert_eq!(bodies, ["Hi A"], "only the chosen customer, once");
+}
+
+/// Two worker processes' schedulers on one PostgreSQL database start a campaign once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_schedulers_start_a_campaign_exactly_once() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else { return };
+    for n in 0..20 {
+        customer(&app, json!({"phone": format!("+2547123456{n:02}")})).await;
+    }
+    let other = TestApp::spawn_on(&app.database_url, herald::app::Roles::WORKER, |_| {}).await;
+    let (_, campaign) = create(
+        &app,
+        json!({"name": "once", "channel": "sms", "base_template": "Hello", "scheduled_at": soon()}),
+    )
+    .await;
+    let detail = wait_for_campaign_status(&app, &campaign, "sent").await;
+    assert_eq!(detail["stats"]["total"], 20, "one message per customer, not two");
+    assert_eq!(app.mock.calls() + other.mock.calls(), 20);
 }

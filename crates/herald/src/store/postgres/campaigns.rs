@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::{AccountId, MessageId};
+use herald_domain::{AccountId, CampaignStatus, MessageId};
 use sqlx::{postgres::PgRow, Postgres, QueryBuilder, Row};
 
 use super::PgStore;
@@ -320,5 +320,55 @@ impl CampaignStore for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn due_campaigns(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<(i64, AccountId, bool)>> {
+        let rows = sqlx::query(
+            "SELECT id, account_id, EXISTS (SELECT 1 FROM messages WHERE campaign_id = campaigns.id) AS started
+             FROM campaigns WHERE status = 'scheduled' AND scheduled_at <= $1 ORDER BY scheduled_at LIMIT $2",
+        )
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("id")?,
+                    AccountId::from_uuid(row.try_get("account_id")?),
+                    row.try_get::<bool, _>("started")?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn customer_ids(&self, account: AccountId) -> StoreResult<Vec<i64>> {
+        Ok(sqlx::query_scalar("SELECT id FROM customers WHERE account_id = $1 ORDER BY id")
+            .bind(account.as_uuid())
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn set_campaign_status(
+        &self,
+        campaign: i64,
+        from: &[CampaignStatus],
+        to: CampaignStatus,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let moved = sqlx::query(
+            "UPDATE campaigns SET status = $1, updated_at = $2 WHERE id = $3 AND status = ANY($4)",
+        )
+        .bind(to.as_str())
+        .bind(now)
+        .bind(campaign)
+        .bind(from.iter().map(|s| s.as_str()).collect::<Vec<_>>())
+        .execute(&self.pool)
+        .await?;
+        Ok(moved.rows_affected() == 1)
     }
 }

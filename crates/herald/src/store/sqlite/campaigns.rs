@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::{AccountId, MessageId};
+use herald_domain::{AccountId, CampaignStatus, MessageId};
 use sqlx::{sqlite::SqliteRow, QueryBuilder, Row, Sqlite};
 
 use super::{from_millis, from_opt_millis, outbox::json_column, to_millis, SqliteStore};
@@ -323,5 +323,56 @@ impl CampaignStore for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn due_campaigns(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<(i64, AccountId, bool)>> {
+        let rows = sqlx::query(
+            "SELECT id, account_id, EXISTS (SELECT 1 FROM messages WHERE campaign_id = campaigns.id) AS started
+             FROM campaigns WHERE status = 'scheduled' AND scheduled_at <= ? ORDER BY scheduled_at LIMIT ?",
+        )
+        .bind(to_millis(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("id")?,
+                    parse_column("campaigns.account_id", &row.try_get::<String, _>("account_id")?)?,
+                    row.try_get::<bool, _>("started")?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn customer_ids(&self, account: AccountId) -> StoreResult<Vec<i64>> {
+        Ok(sqlx::query_scalar("SELECT id FROM customers WHERE account_id = ? ORDER BY id")
+            .bind(account.to_string())
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn set_campaign_status(
+        &self,
+        campaign: i64,
+        from: &[CampaignStatus],
+        to: CampaignStatus,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let moved = sqlx::query(
+            "UPDATE campaigns SET status = ?1, updated_at = ?2
+             WHERE id = ?3 AND status IN (SELECT value FROM json_each(?4))",
+        )
+        .bind(to.as_str())
+        .bind(to_millis(now))
+        .bind(campaign)
+        .bind(serde_json::to_string(&from.iter().map(|s| s.as_str()).collect::<Vec<_>>()).unwrap_or_default())
+        .execute(&self.pool)
+        .await?;
+        Ok(moved.rows_affected() == 1)
     }
 }
