@@ -34,6 +34,8 @@ pub enum Command {
     Worker,
     /// Apply database migrations and exit.
     Migrate,
+    /// Add sample customers and campaigns (once; a seeded database is left as it is).
+    Seed,
     /// Manage API keys.
     #[command(name = "api-key", subcommand)]
     ApiKey(ApiKeyCommand),
@@ -81,6 +83,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             app::open_store(&config).await?.close().await;
             println!("migrations applied to {}", app::redact_url(&config.database_url));
+            Ok(())
+        }
+        Command::Seed => {
+            let store = app::open_store(&config).await?;
+            let outcome = crate::services::seed::seed(store.as_ref(), &config.sms.default_sender).await;
+            store.close().await;
+            match outcome? {
+                crate::services::seed::Seeded::Created { customers, campaigns } => println!(
+                    "seeded {customers} customers and {campaigns} campaigns (draft, scheduled, and one sending: \
+                     `herald serve` sends it)"
+                ),
+                crate::services::seed::Seeded::AlreadyThere => println!("already seeded; nothing changed"),
+            }
             Ok(())
         }
         Command::ApiKey(command) => api_key(config, command).await,

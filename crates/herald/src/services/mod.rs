@@ -5,3 +5,4 @@ pub mod dead_letters;
 pub mod events;
 pub mod idempotency;
 pub mod intake;
+pub mod seed;

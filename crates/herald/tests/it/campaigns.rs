@@ -21,6 +21,7 @@ on_both_backends!(
     a_scheduled_campaign_waits_for_its_time,
     a_scheduled_campaign_goes_to_every_customer_when_its_time_comes,
     a_scheduled_campaign_sent_early_starts_sending_at_its_time,
+    herald_seed_adds_samples_once,
 );
 
 async fn create(app: &TestApp, body: Value) -> (u16, Value) {
@@ -466,4 +467,31 @@ async fn two_schedulers_start_a_campaign_exactly_once() {
     let detail = wait_for_campaign_status(&app, &campaign, "sent").await;
     assert_eq!(detail["stats"]["total"], 20, "one message per customer, not two");
     assert_eq!(app.mock.calls() + other.mock.calls(), 20);
+}
+
+/// `herald seed` adds sample data once, on either backend.
+async fn herald_seed_adds_samples_once(backend: Backend) {
+    let Some(db) = crate::helpers::TestDb::create(backend).await else { return };
+    let seed = || {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+            .arg("seed")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HERALD_DATABASE_URL", &db.url)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert!(seed().contains("seeded 12 customers and 3 campaigns"));
+    assert!(seed().contains("already seeded"));
+
+    let store = herald::store::connect(&db.url).await.unwrap();
+    let account = store.ensure_default_account().await.unwrap();
+    assert_eq!(store.list_customers(account, 0, 100).await.unwrap().len(), 12);
+    let page = store.list_campaigns(account, Default::default(), None, 0, 100).await.unwrap();
+    let mut statuses: Vec<&str> = page.campaigns.iter().map(|c| c.status.as_str()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, ["draft", "scheduled", "sending"]);
+    assert_eq!(store.status_counts().await.unwrap().pending, 12, "the started sample waits for a worker");
 }
