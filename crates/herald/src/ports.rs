@@ -157,6 +157,13 @@ pub trait CampaignStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> StoreResult<Customer>;
     async fn get_customer(&self, account: AccountId, id: i64) -> StoreResult<Option<Customer>>;
+    /// Many customers in one transaction (imports); their ids, in order.
+    async fn insert_customers(
+        &self,
+        account: AccountId,
+        customers: &[CustomerFields],
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<i64>>;
     /// The account's customers with ids above `after`, in id order.
     async fn list_customers(&self, account: AccountId, after: i64, limit: u32) -> StoreResult<Vec<Customer>>;
     async fn insert_campaign(&self, campaign: &NewCampaign) -> StoreResult<Campaign>;

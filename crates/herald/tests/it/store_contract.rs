@@ -31,6 +31,7 @@ on_both_backends!(
     leases_move_only_from_their_holder,
     the_relay_reads_unpublished_events_in_order_and_marks_them,
     a_singleton_role_is_held_by_one_holder_at_a_time,
+    customers_are_inserted_in_bulk_in_order,
 );
 
 async fn store(backend: Backend) -> Option<(Arc<dyn Store>, TestDb)> {
@@ -504,5 +505,25 @@ async fn a_singleton_role_is_held_by_one_holder_at_a_time(backend: Backend) {
         })
         .await;
         assert!(taken.is_some(), "the role is free again after its holder dropped it");
+    }
+}
+
+async fn customers_are_inserted_in_bulk_in_order(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else { return };
+    let account = store.ensure_default_account().await.unwrap();
+    let customers: Vec<herald::model::CustomerFields> = (0..250)
+        .map(|n| herald::model::CustomerFields {
+            phone: format!("+2547{n:08}"),
+            first_name: Some(format!("N{n}")),
+            attributes: json!({"n": n}).as_object().cloned().unwrap(),
+            ..Default::default()
+        })
+        .collect();
+    let ids = store.insert_customers(account, &customers, Utc::now()).await.unwrap();
+    assert_eq!(ids.len(), 250);
+    for (n, id) in ids.iter().enumerate().step_by(49) {
+        let customer = store.get_customer(account, *id).await.unwrap().unwrap();
+        assert_eq!(customer.fields.first_name, Some(format!("N{n}")), "id {id} is customer {n}");
+        assert_eq!(customer.fields.attributes["n"], n);
     }
 }

@@ -98,6 +98,42 @@ impl CampaignStore for PgStore {
         customer_from_row(&row)
     }
 
+    async fn insert_customers(
+        &self,
+        account: AccountId,
+        customers: &[CustomerFields],
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<i64>> {
+        let text = |pick: fn(&CustomerFields) -> &Option<String>| -> Vec<Option<&str>> {
+            customers.iter().map(|f| pick(f).as_deref()).collect()
+        };
+        let rows = sqlx::query(
+            "INSERT INTO customers (account_id, phone, first_name, last_name, email, location,
+                                    preferred_product, attributes, created_at, updated_at)
+             SELECT $1, phone, first_name, last_name, email, location, preferred_product, attributes, $2, $2
+             FROM UNNEST($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[])
+                  WITH ORDINALITY
+                  AS c(phone, first_name, last_name, email, location, preferred_product, attributes, position)
+             ORDER BY position
+             RETURNING id",
+        )
+        .bind(account.as_uuid())
+        .bind(at)
+        .bind(customers.iter().map(|f| f.phone.as_str()).collect::<Vec<_>>())
+        .bind(text(|f| &f.first_name))
+        .bind(text(|f| &f.last_name))
+        .bind(text(|f| &f.email))
+        .bind(text(|f| &f.location))
+        .bind(text(|f| &f.preferred_product))
+        .bind(customers.iter().map(|f| serde_json::Value::Object(f.attributes.clone())).collect::<Vec<_>>())
+        .fetch_all(&self.pool)
+        .await?;
+        // Ids are handed out in insertion order; RETURNING does not promise an order.
+        let mut ids = rows.iter().map(|row| row.try_get("id")).collect::<Result<Vec<i64>, _>>()?;
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
     async fn get_customer(&self, account: AccountId, id: i64) -> StoreResult<Option<Customer>> {
         let row = sqlx::query("SELECT * FROM customers WHERE account_id = $1 AND id = $2")
             .bind(account.as_uuid())

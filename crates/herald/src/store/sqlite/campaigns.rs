@@ -98,6 +98,41 @@ impl CampaignStore for SqliteStore {
         customer_from_row(&row)
     }
 
+    async fn insert_customers(
+        &self,
+        account: AccountId,
+        customers: &[CustomerFields],
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<i64>> {
+        let rows: Vec<serde_json::Value> = customers
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "phone": f.phone, "first_name": f.first_name, "last_name": f.last_name, "email": f.email,
+                    "location": f.location, "preferred_product": f.preferred_product,
+                    "attributes": serde_json::Value::Object(f.attributes.clone()).to_string(),
+                })
+            })
+            .collect();
+        let ids = sqlx::query_scalar(
+            "INSERT INTO customers (account_id, phone, first_name, last_name, email, location,
+                                    preferred_product, attributes, created_at, updated_at)
+             SELECT ?2, value ->> 'phone', value ->> 'first_name', value ->> 'last_name', value ->> 'email',
+                    value ->> 'location', value ->> 'preferred_product', value ->> 'attributes', ?3, ?3
+             FROM json_each(?1) ORDER BY key
+             RETURNING id",
+        )
+        .bind(serde_json::Value::Array(rows).to_string())
+        .bind(account.to_string())
+        .bind(to_millis(at))
+        .fetch_all(&self.pool)
+        .await?;
+        // Ids are handed out in insertion order; RETURNING does not promise an order.
+        let mut ids: Vec<i64> = ids;
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
     async fn get_customer(&self, account: AccountId, id: i64) -> StoreResult<Option<Customer>> {
         let row = sqlx::query("SELECT * FROM customers WHERE account_id = ? AND id = ?")
             .bind(account.to_string())
