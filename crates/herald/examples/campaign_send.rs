@@ -26,7 +26,8 @@ const KEY: &str = "example-key-0123456789";
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let url = args.next().context("usage: campaign_send <database-url> [customers]")?;
-    let count: usize = args.next().map_or(Ok(100_000), |n| n.parse()).context("customers must be a number")?;
+    let count: usize =
+        args.next().map_or(Ok(100_000), |n| n.parse()).context("customers must be a number")?;
 
     let mut config = Config {
         listen: "127.0.0.1:0".parse()?,

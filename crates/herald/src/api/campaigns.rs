@@ -46,6 +46,12 @@ fn campaign_not_found(id: &str) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "CAMPAIGN_NOT_FOUND", format!("Campaign with ID {id} not found"))
 }
 
+/// The account's campaign named by a path segment, or 404 `CAMPAIGN_NOT_FOUND`.
+async fn load_campaign(state: &AppState, auth: &Authenticated, id: &str) -> ApiResult<Campaign> {
+    let campaign_id = parse_id(id).ok_or_else(|| campaign_not_found(id))?;
+    state.store.get_campaign(auth.account_id, campaign_id).await?.ok_or_else(|| campaign_not_found(id))
+}
+
 fn template_error(field: &str, error: &herald_domain::template::TemplateError) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_TEMPLATE", format!("'{field}': {error}"))
 }
@@ -326,12 +332,7 @@ pub async fn get_campaign(
     auth: Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CampaignDetail>> {
-    let campaign_id = parse_id(&id).ok_or_else(|| campaign_not_found(&id))?;
-    let campaign = state
-        .store
-        .get_campaign(auth.account_id, campaign_id)
-        .await?
-        .ok_or_else(|| campaign_not_found(&id))?;
+    let campaign = load_campaign(&state, &auth, &id).await?;
     let stats = state.store.campaign_stats(campaign.id).await?;
     Ok(Json(CampaignDetail { campaign: campaign.into(), stats: stats.into() }))
 }
@@ -376,12 +377,7 @@ pub async fn preview(
     Path(id): Path<String>,
     ApiJson(request): ApiJson<PreviewIn>,
 ) -> ApiResult<Json<PreviewOut>> {
-    let campaign_id = parse_id(&id).ok_or_else(|| campaign_not_found(&id))?;
-    let campaign = state
-        .store
-        .get_campaign(auth.account_id, campaign_id)
-        .await?
-        .ok_or_else(|| campaign_not_found(&id))?;
+    let campaign = load_campaign(&state, &auth, &id).await?;
     let customer_id = request
         .customer_id
         .as_i64()
@@ -446,7 +442,6 @@ pub async fn send_campaign(
     Path(id): Path<String>,
     ApiJson(request): ApiJson<SendIn>,
 ) -> ApiResult<(StatusCode, Json<SendOut>)> {
-    let campaign_id = parse_id(&id).ok_or_else(|| campaign_not_found(&id))?;
     if request.customer_ids.is_empty() || request.customer_ids.len() > MAX_RECIPIENTS {
         return Err(ApiError::validation(format!(
             "'customer_ids' must hold 1 to {MAX_RECIPIENTS} customer ids"
@@ -462,11 +457,8 @@ pub async fn send_campaign(
             recipients.push((customer, MessageId::new()));
         }
     }
-    let campaign = state
-        .store
-        .get_campaign(auth.account_id, campaign_id)
-        .await?
-        .ok_or_else(|| campaign_not_found(&id))?;
+    let campaign = load_campaign(&state, &auth, &id).await?;
+    let campaign_id = campaign.id;
     let now = Utc::now();
     let (status, due_at) = match campaign.scheduled_at {
         Some(at) if at > now => (CampaignStatus::Scheduled, at),
