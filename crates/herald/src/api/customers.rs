@@ -23,6 +23,7 @@ use crate::model::{Customer, CustomerFields};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/customers", get(list_customers).post(create_customer))
+        .route("/api/v1/customers/import", axum::routing::post(import_customers))
         .route("/api/v1/customers/{id}", get(get_customer))
 }
 
@@ -30,6 +31,10 @@ const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 500;
 const MAX_TEXT_CHARS: usize = 200;
 const MAX_ATTRIBUTES_BYTES: usize = 8 * 1024;
+/// Customer fields a CSV column may name; any other column becomes an attribute.
+const CSV_FIELDS: [&str; 6] = ["phone", "first_name", "last_name", "email", "location", "preferred_product"];
+/// Per-row errors quoted in an import's answer, at most.
+const MAX_REPORTED_ERRORS: usize = 100;
 
 /// A positive integer id from a path segment.
 pub(super) fn parse_id(text: &str) -> Option<i64> {
@@ -222,4 +227,129 @@ pub async fn list_customers(
     let next_cursor =
         (customers.len() == limit as usize).then(|| customers.last().map(|c| c.id.to_string())).flatten();
     Ok(Json(CustomerList { data: customers.into_iter().map(Into::into).collect(), next_cursor }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportRowError {
+    /// The row's line in the file (the header is line 1).
+    pub line: u64,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportOut {
+    /// Valid rows imported (all in one transaction).
+    pub imported: usize,
+    /// Ids of the imported customers, in file order.
+    pub ids: Vec<i64>,
+    /// Rows left out.
+    pub rejected: usize,
+    /// Why, for the first 100 rows left out.
+    pub errors: Vec<ImportRowError>,
+}
+
+/// Imports customers from CSV (`Content-Type: text/csv`). The header names the columns:
+/// `phone` (required), `first_name`, `last_name`, `email`, `location`,
+/// `preferred_product`; any other column becomes an attribute. Valid rows are imported,
+/// invalid ones are reported by line.
+#[utoipa::path(
+    post,
+    path = "/api/v1/customers/import",
+    tag = "customers",
+    request_body(content = String, content_type = "text/csv"),
+    responses(
+        (status = 200, body = ImportOut),
+        (status = 415, description = "Not text/csv", body = ErrorBody),
+        (status = 422, description = "No header, or no phone column", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn import_customers(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<ImportOut>> {
+    let is_csv = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/csv"));
+    if !is_csv {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "expected a CSV body with Content-Type: text/csv",
+        ));
+    }
+    let mut reader = csv::ReaderBuilder::new().flexible(false).trim(csv::Trim::All).from_reader(&body[..]);
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| ApiError::validation(format!("the CSV header cannot be read: {e}")))?
+        .iter()
+        // "Loyalty Tier" is the attribute `loyalty_tier`.
+        .map(|h| {
+            h.trim_start_matches('\u{feff}')
+                .trim()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+                .collect()
+        })
+        .collect();
+    if !header.iter().any(|h| h == "phone") {
+        return Err(ApiError::validation("the CSV header must name a 'phone' column"));
+    }
+    let mut valid = Vec::new();
+    let mut errors = Vec::new();
+    let mut rejected = 0;
+    for record in reader.records() {
+        let position = match &record {
+            Ok(record) => record.position(),
+            Err(error) => error.position(),
+        };
+        let line = position.map_or(0, csv::Position::line);
+        let outcome = record.map_err(|e| format!("unreadable row: {e}")).and_then(|record| {
+            let mut row = CustomerIn {
+                phone: String::new(),
+                first_name: None,
+                last_name: None,
+                email: None,
+                location: None,
+                preferred_product: None,
+                attributes: Some(Map::new()),
+            };
+            for (name, value) in header.iter().zip(record.iter()) {
+                let value = (!value.is_empty()).then(|| value.to_owned());
+                match name.as_str() {
+                    "phone" => row.phone = value.unwrap_or_default(),
+                    "first_name" => row.first_name = value,
+                    "last_name" => row.last_name = value,
+                    "email" => row.email = value,
+                    "location" => row.location = value,
+                    "preferred_product" => row.preferred_product = value,
+                    other if !CSV_FIELDS.contains(&other) => {
+                        if let (Some(value), Some(attributes)) = (value, row.attributes.as_mut()) {
+                            attributes.insert(other.to_owned(), Value::String(value));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            validate_customer(row)
+        });
+        match outcome {
+            Ok(fields) => valid.push(fields),
+            Err(message) => {
+                rejected += 1;
+                if errors.len() < MAX_REPORTED_ERRORS {
+                    errors.push(ImportRowError { line, message });
+                }
+            }
+        }
+    }
+    let ids = if valid.is_empty() {
+        Vec::new()
+    } else {
+        state.store.insert_customers(auth.account_id, &valid, Utc::now()).await?
+    };
+    Ok(Json(ImportOut { imported: ids.len(), ids, rejected, errors }))
 }

@@ -22,6 +22,7 @@ on_both_backends!(
     a_scheduled_campaign_goes_to_every_customer_when_its_time_comes,
     a_scheduled_campaign_sent_early_starts_sending_at_its_time,
     herald_seed_adds_samples_once,
+    a_csv_import_takes_the_valid_rows_and_reports_the_others,
 );
 
 async fn create(app: &TestApp, body: Value) -> (u16, Value) {
@@ -494,4 +495,44 @@ async fn herald_seed_adds_samples_once(backend: Backend) {
     statuses.sort_unstable();
     assert_eq!(statuses, ["draft", "scheduled", "sending"]);
     assert_eq!(store.status_counts().await.unwrap().pending, 12, "the started sample waits for a worker");
+}
+
+async fn a_csv_import_takes_the_valid_rows_and_reports_the_others(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let csv = "phone,first_name,Loyalty Tier,preferred_product\n\
+               +254712345671,Alice,gold,Shoes\n\
+               12,Bob,silver,Hats\n\
+               +254712345673,,bronze,\n\
+               +254712345674,Dan\n\
+               +254712345675,Eve,,Lamps\n";
+    let import = |body: &'static str, content_type: &'static str| {
+        let app = &app;
+        async move {
+            let response = app
+                .client
+                .post(app.url("/api/v1/customers/import"))
+                .header("X-API-Key", crate::helpers::API_KEY)
+                .header("Content-Type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, report) = import(csv, "text/csv").await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!((report["imported"].as_u64(), report["rejected"].as_u64()), (Some(3), Some(2)), "{report}");
+    let lines: Vec<u64> =
+        report["errors"].as_array().unwrap().iter().map(|e| e["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, [3, 5], "{report}");
+    assert!(report["errors"][0]["message"].as_str().unwrap().contains("'phone'"), "{report}");
+    let first = app.get_json(&format!("/api/v1/customers/{}", report["ids"][0])).await;
+    assert_eq!(first["first_name"], "Alice");
+    assert_eq!(first["attributes"], json!({"loyalty_tier": "gold"}));
+    let third = app.get_json(&format!("/api/v1/customers/{}", report["ids"][1])).await;
+    assert_eq!((third["first_name"].clone(), third["preferred_product"].clone()), (Value::Null, Value::Null));
+
+    assert_eq!(import("first_name\nAlice\n", "text/csv").await.0, 422, "no phone column");
+    assert_eq!(import(csv, "application/json").await.0, 415);
 }
