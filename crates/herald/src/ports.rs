@@ -157,6 +157,17 @@ pub trait CampaignStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> StoreResult<Customer>;
     async fn get_customer(&self, account: AccountId, id: i64) -> StoreResult<Option<Customer>>;
+    /// Replaces a customer's fields; `None` when the account has no such customer.
+    async fn update_customer(
+        &self,
+        account: AccountId,
+        id: i64,
+        fields: &CustomerFields,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Customer>>;
+    /// Deletes a customer unless campaign messages to them are still on their way
+    /// (`Some(false)`); `None` when the account has no such customer.
+    async fn delete_customer(&self, account: AccountId, id: i64) -> StoreResult<Option<bool>>;
     /// Many customers in one transaction (imports); their ids, in order.
     async fn insert_customers(
         &self,

@@ -24,7 +24,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/customers", get(list_customers).post(create_customer))
         .route("/api/v1/customers/import", axum::routing::post(import_customers))
-        .route("/api/v1/customers/{id}", get(get_customer))
+        .route("/api/v1/customers/{id}", get(get_customer).put(update_customer).delete(delete_customer))
 }
 
 const DEFAULT_LIMIT: u32 = 50;
@@ -352,4 +352,59 @@ pub async fn import_customers(
         state.store.insert_customers(auth.account_id, &valid, Utc::now()).await?
     };
     Ok(Json(ImportOut { imported: ids.len(), ids, rejected, errors }))
+}
+
+/// Replaces a customer's fields (the same body as create).
+#[utoipa::path(
+    put,
+    path = "/api/v1/customers/{id}",
+    tag = "customers",
+    params(("id" = i64, Path, description = "Customer id")),
+    request_body = CustomerIn,
+    responses((status = 200, body = CustomerOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn update_customer(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<CustomerIn>,
+) -> ApiResult<Json<CustomerOut>> {
+    let customer_id = parse_id(&id).ok_or_else(|| customer_not_found(&id))?;
+    let fields = validate_customer(input).map_err(ApiError::validation)?;
+    let customer = state
+        .store
+        .update_customer(auth.account_id, customer_id, &fields, Utc::now())
+        .await?
+        .ok_or_else(|| customer_not_found(&id))?;
+    Ok(Json(customer.into()))
+}
+
+/// Deletes a customer; refused (409 `CUSTOMER_IN_USE`) while campaign messages to them are
+/// still pending or being sent.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/customers/{id}",
+    tag = "customers",
+    params(("id" = i64, Path, description = "Customer id")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn delete_customer(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let customer_id = parse_id(&id).ok_or_else(|| customer_not_found(&id))?;
+    match state.store.delete_customer(auth.account_id, customer_id).await? {
+        None => Err(customer_not_found(&id)),
+        Some(true) => Ok(StatusCode::NO_CONTENT),
+        Some(false) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "CUSTOMER_IN_USE",
+            format!(
+                "Customer {customer_id} has campaign messages on their way; delete it once they are sent"
+            ),
+        )),
+    }
 }

@@ -288,6 +288,47 @@ async fn customers_are_created_listed_and_checked(backend: Backend) {
         assert!(error["error"]["message"].as_str().unwrap().contains(expected), "{body}: {error}");
     }
     assert_eq!(app.get("/api/v1/customers/999").await.status(), 404);
+
+    // Update replaces the fields; delete removes the customer.
+    let updated = app
+        .client
+        .put(app.url(&format!("/api/v1/customers/{}", ids[0])))
+        .header("X-API-Key", crate::helpers::API_KEY)
+        .json(&json!({"phone": "+254712345699", "first_name": "Renamed", "attributes": {"tier": "gold"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.status(), 200);
+    let again = app.get_json(&format!("/api/v1/customers/{}", ids[0])).await;
+    assert_eq!(
+        (again["first_name"].as_str(), again["phone"].as_str()),
+        (Some("Renamed"), Some("+254712345699"))
+    );
+    assert_eq!(again["attributes"], json!({"tier": "gold"}));
+    let delete = |id: i64| {
+        let app = &app;
+        async move {
+            app.client
+                .delete(app.url(&format!("/api/v1/customers/{id}")))
+                .header("X-API-Key", crate::helpers::API_KEY)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(delete(ids[1]).await, 204);
+    assert_eq!(app.get(&format!("/api/v1/customers/{}", ids[1])).await.status(), 404);
+    assert_eq!(delete(ids[1]).await, 404);
+    // A customer with a campaign message waiting (scheduled far ahead) cannot be deleted.
+    let (_, campaign) = create(
+        &app,
+        json!({"name": "x", "channel": "sms", "base_template": "Hi", "scheduled_at": "2099-01-01T00:00:00Z"}),
+    )
+    .await;
+    assert_eq!(send(&app, &campaign, json!({"customer_ids": [ids[2]]})).await.0, 202);
+    assert_eq!(delete(ids[2]).await, 409);
 }
 
 async fn send(app: &TestApp, campaign: &Value, body: Value) -> (u16, Value) {

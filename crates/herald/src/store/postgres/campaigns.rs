@@ -134,6 +134,57 @@ impl CampaignStore for PgStore {
         Ok(ids)
     }
 
+    async fn update_customer(
+        &self,
+        account: AccountId,
+        id: i64,
+        fields: &CustomerFields,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Customer>> {
+        let row = sqlx::query(
+            "UPDATE customers SET phone = $1, first_name = $2, last_name = $3, email = $4, location = $5,
+                    preferred_product = $6, attributes = $7, updated_at = $8
+             WHERE id = $9 AND account_id = $10 RETURNING *",
+        )
+        .bind(&fields.phone)
+        .bind(&fields.first_name)
+        .bind(&fields.last_name)
+        .bind(&fields.email)
+        .bind(&fields.location)
+        .bind(&fields.preferred_product)
+        .bind(serde_json::Value::Object(fields.attributes.clone()))
+        .bind(at)
+        .bind(id)
+        .bind(account.as_uuid())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(customer_from_row).transpose()
+    }
+
+    async fn delete_customer(&self, account: AccountId, id: i64) -> StoreResult<Option<bool>> {
+        let mut tx = self.pool.begin().await?;
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM customers WHERE id = $1 AND account_id = $2)")
+                .bind(id)
+                .bind(account.as_uuid())
+                .fetch_one(&mut *tx)
+                .await?;
+        if !exists {
+            return Ok(None);
+        }
+        let busy: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM messages WHERE customer_id = $1 AND status IN ('pending', 'sending'))").bind(id).fetch_one(&mut *tx).await?;
+        if busy {
+            return Ok(Some(false));
+        }
+        sqlx::query("DELETE FROM customers WHERE id = $1 AND account_id = $2")
+            .bind(id)
+            .bind(account.as_uuid())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(true))
+    }
+
     async fn get_customer(&self, account: AccountId, id: i64) -> StoreResult<Option<Customer>> {
         let row = sqlx::query("SELECT * FROM customers WHERE account_id = $1 AND id = $2")
             .bind(account.as_uuid())
