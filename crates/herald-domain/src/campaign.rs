@@ -1,4 +1,7 @@
-//! Campaign status (the campaign brief's values) and the rule that ends a campaign.
+//! Campaign status (the campaign brief's values). The rule that ends a campaign (`sent`
+//! unless every message failed) and the one that starts it (only `draft` or `scheduled`)
+//! live in the stores' `finish_campaigns` and `start_campaign`, in SQL, where they hold
+//! atomically.
 
 use std::{fmt, str::FromStr};
 
@@ -31,21 +34,6 @@ impl CampaignStatus {
             Self::Failed => "failed",
         }
     }
-
-    /// Whether `POST /campaigns/{id}/send` may start this campaign.
-    pub fn can_send(self) -> bool {
-        matches!(self, Self::Draft | Self::Scheduled)
-    }
-
-    /// The status of a `sending` campaign once none of its messages is pending or being
-    /// sent: `sent` if at least one message was sent, `failed` if every one failed.
-    /// `None` while messages are still on their way.
-    pub fn when_done(total: u64, in_progress: u64, sent: u64) -> Option<Self> {
-        if in_progress > 0 {
-            return None;
-        }
-        Some(if sent > 0 || total == 0 { Self::Sent } else { Self::Failed })
-    }
 }
 
 impl fmt::Display for CampaignStatus {
@@ -72,19 +60,5 @@ mod tests {
             assert_eq!(serde_json::to_string(&status).unwrap(), format!("\"{status}\""));
         }
         assert!("done".parse::<CampaignStatus>().is_err());
-    }
-
-    #[test]
-    fn only_draft_and_scheduled_campaigns_can_be_sent() {
-        let sendable: Vec<_> = CampaignStatus::ALL.into_iter().filter(|s| s.can_send()).collect();
-        assert_eq!(sendable, [CampaignStatus::Draft, CampaignStatus::Scheduled]);
-    }
-
-    #[test]
-    fn a_campaign_ends_sent_unless_every_message_failed() {
-        assert_eq!(CampaignStatus::when_done(10, 1, 9), None);
-        assert_eq!(CampaignStatus::when_done(10, 0, 1), Some(CampaignStatus::Sent));
-        assert_eq!(CampaignStatus::when_done(10, 0, 0), Some(CampaignStatus::Failed));
-        assert_eq!(CampaignStatus::when_done(0, 0, 0), Some(CampaignStatus::Sent));
     }
 }
