@@ -418,6 +418,8 @@ pub struct CampaignStart {
     /// When the messages are due (now, or the campaign's `scheduled_at`).
     pub due_at: DateTime<Utc>,
     pub now: DateTime<Utc>,
+    /// The request's idempotency key and response, completed in the start's transaction.
+    pub idempotency: Option<IdempotentResponse>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

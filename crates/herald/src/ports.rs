@@ -7,7 +7,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::{AccountId, ApiKeyId, CampaignStatus, MessageId};
+use herald_domain::{AccountId, ApiKeyId, CampaignStatus, Channel, MessageId};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -269,5 +269,11 @@ pub enum ProviderError {
 #[async_trait]
 pub trait Provider: Send + Sync {
     fn name(&self) -> &str;
+    /// The channels this provider delivers; a message on another channel fails
+    /// permanently ("no provider configured"). SMS unless a provider says more.
+    fn channels(&self) -> &[Channel] {
+        &[Channel::Sms]
+    }
+    /// Sends one text message to a phone number (SMS, or WhatsApp where supported).
     async fn send_sms(&self, sms: &OutboundSms<'_>) -> Result<ProviderReceipt, ProviderError>;
 }

@@ -4,6 +4,7 @@
 use axum::{
     extract::{Path, State},
     http::StatusCode,
+    response::Response,
     routing::{get, post},
     Json, Router,
 };
@@ -17,10 +18,20 @@ use super::{
     auth::Authenticated,
     customers::{customer_not_found, parse_id, CustomerBrief},
     error::{ApiError, ApiResult, ErrorBody},
-    extract::{ApiJson, ApiQuery},
+    extract::{
+        from_json_value, replayable_response, replayed_response, ApiJson, ApiQuery, IdempotencyHeader,
+    },
     AppState,
 };
-use crate::model::{Campaign, CampaignFilter, CampaignStart, CampaignStats, NewCampaign, StartOutcome};
+use crate::{
+    model::{
+        Campaign, CampaignFilter, CampaignStart, CampaignStats, IdempotentResponse, NewCampaign, StartOutcome,
+    },
+    services::{
+        idempotency::{fingerprint, IdempotentRequest},
+        intake::IntakeOutcome,
+    },
+};
 
 pub fn router() -> Router<AppState> {
     let mut router = Router::new();
@@ -421,18 +432,23 @@ pub struct SendOut {
 
 /// Starts a campaign: one message per customer, created in one transaction; the worker
 /// renders and sends them. A campaign with a future `scheduled_at` stays `scheduled` and
-/// its messages wait until then.
+/// its messages wait until then. With an `Idempotency-Key`, a repeat of the same request
+/// gets the first 202 again (header `Idempotent-Replayed: true`), never a second start.
 #[utoipa::path(
     post,
     path = "/campaigns/{id}/send",
     tag = "campaigns",
-    params(("id" = i64, Path, description = "Campaign id")),
+    params(
+        ("id" = i64, Path, description = "Campaign id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and request return the first response; kept 24 hours"),
+    ),
     request_body = SendIn,
     responses(
         (status = 202, body = SendOut),
+        (status = 400, description = "Malformed JSON or INVALID_IDEMPOTENCY_KEY", body = ErrorBody),
         (status = 404, description = "CAMPAIGN_NOT_FOUND", body = ErrorBody),
-        (status = 409, description = "CAMPAIGN_NOT_SENDABLE: not draft/scheduled, or already sent", body = ErrorBody),
-        (status = 422, description = "Bad customer_ids, or UNKNOWN_CUSTOMERS", body = ErrorBody),
+        (status = 409, description = "CAMPAIGN_NOT_SENDABLE: not draft/scheduled, or already sent; or IDEMPOTENCY_KEY_IN_USE", body = ErrorBody),
+        (status = 422, description = "Bad customer_ids, UNKNOWN_CUSTOMERS, or IDEMPOTENCY_KEY_REUSED with another request", body = ErrorBody),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -440,23 +456,11 @@ pub async fn send_campaign(
     State(state): State<AppState>,
     auth: Authenticated,
     Path(id): Path<String>,
-    ApiJson(request): ApiJson<SendIn>,
-) -> ApiResult<(StatusCode, Json<SendOut>)> {
-    if request.customer_ids.is_empty() || request.customer_ids.len() > MAX_RECIPIENTS {
-        return Err(ApiError::validation(format!(
-            "'customer_ids' must hold 1 to {MAX_RECIPIENTS} customer ids"
-        )));
-    }
-    let mut seen = std::collections::HashSet::with_capacity(request.customer_ids.len());
-    let mut recipients = Vec::with_capacity(request.customer_ids.len());
-    for (index, value) in request.customer_ids.iter().enumerate() {
-        let customer = value.as_i64().filter(|id| *id > 0).ok_or_else(|| {
-            ApiError::validation(format!("'customer_ids[{index}]' must be a positive integer (got {value})"))
-        })?;
-        if seen.insert(customer) {
-            recipients.push((customer, MessageId::new()));
-        }
-    }
+    IdempotencyHeader(key): IdempotencyHeader,
+    ApiJson(raw): ApiJson<Value>,
+) -> ApiResult<Response> {
+    let request: SendIn = from_json_value(&raw)?;
+    let recipients = distinct_recipients(&request.customer_ids)?;
     let campaign = load_campaign(&state, &auth, &id).await?;
     let campaign_id = campaign.id;
     let now = Utc::now();
@@ -464,7 +468,20 @@ pub async fn send_campaign(
         Some(at) if at > now => (CampaignStatus::Scheduled, at),
         _ => (CampaignStatus::Sending, now),
     };
-    let queued = recipients.len() as u64;
+    let answer = SendOut { campaign_id, messages_queued: recipients.len() as u64, status };
+    let answer = serde_json::to_string(&answer).map_err(|_| ApiError::internal())?;
+    // The canonical path: `/campaigns/1/send` and `/api/v1/campaigns/1/send` are one request.
+    let idempotent = key.map(|key| IdempotentRequest {
+        key,
+        fingerprint: fingerprint("POST", &format!("/campaigns/{campaign_id}/send"), &raw),
+    });
+    if let Some(request) = &idempotent {
+        if let Some(IntakeOutcome::Replayed { status, body }) =
+            state.intake.claim_key(auth.account_id, request, now).await?
+        {
+            return Ok(replayed_response(status, body));
+        }
+    }
     let start = CampaignStart {
         account_id: auth.account_id,
         campaign_id,
@@ -473,11 +490,22 @@ pub async fn send_campaign(
         status,
         due_at,
         now,
+        idempotency: idempotent.as_ref().map(|request| IdempotentResponse {
+            key: request.key.as_str().to_owned(),
+            status: StatusCode::ACCEPTED.as_u16(),
+            body: answer.clone(),
+        }),
     };
-    match state.store.start_campaign(&start).await? {
+    let outcome = state.store.start_campaign(&start).await;
+    if !matches!(outcome, Ok(StartOutcome::Started)) {
+        if let Some(request) = &idempotent {
+            state.intake.release_key(auth.account_id, request).await;
+        }
+    }
+    match outcome? {
         StartOutcome::Started => {
             state.wake.notify_one();
-            Ok((StatusCode::ACCEPTED, Json(SendOut { campaign_id, messages_queued: queued, status })))
+            Ok(replayable_response(StatusCode::ACCEPTED.as_u16(), answer))
         }
         StartOutcome::NotFound => Err(campaign_not_found(&id)),
         StartOutcome::NotSendable(current) => Err(ApiError::new(
@@ -496,4 +524,24 @@ pub async fn send_campaign(
             ))
         }
     }
+}
+
+/// The distinct customer ids of a send, in request order, each with a new message id.
+fn distinct_recipients(ids: &[Value]) -> ApiResult<Vec<(i64, MessageId)>> {
+    if ids.is_empty() || ids.len() > MAX_RECIPIENTS {
+        return Err(ApiError::validation(format!(
+            "'customer_ids' must hold 1 to {MAX_RECIPIENTS} customer ids"
+        )));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    let mut recipients = Vec::with_capacity(ids.len());
+    for (index, value) in ids.iter().enumerate() {
+        let customer = value.as_i64().filter(|id| *id > 0).ok_or_else(|| {
+            ApiError::validation(format!("'customer_ids[{index}]' must be a positive integer (got {value})"))
+        })?;
+        if seen.insert(customer) {
+            recipients.push((customer, MessageId::new()));
+        }
+    }
+    Ok(recipients)
 }

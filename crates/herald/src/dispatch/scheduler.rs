@@ -85,6 +85,7 @@ impl Scheduler {
                 status: CampaignStatus::Sending,
                 due_at: now,
                 now,
+                idempotency: None,
             };
             match self.store.start_campaign(&start).await? {
                 StartOutcome::Started => {

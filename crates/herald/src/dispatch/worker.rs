@@ -390,7 +390,7 @@ impl Dispatcher {
         if message.body.trim().is_empty() {
             return Err(ProviderError::Permanent { reason: "the rendered message is empty".into() });
         }
-        if message.channel != Channel::Sms {
+        if !self.provider.channels().contains(&message.channel) {
             return Err(ProviderError::Permanent {
                 reason: format!("no provider configured for channel {}", message.channel),
             });

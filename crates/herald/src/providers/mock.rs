@@ -15,7 +15,7 @@ use std::{
 };
 
 use async_trait::async_trait;
-use herald_domain::MessageId;
+use herald_domain::{Channel, MessageId};
 
 use crate::ports::{OutboundSms, Provider, ProviderError, ProviderReceipt};
 
@@ -98,6 +98,11 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Provider for MockProvider {
     fn name(&self) -> &str {
         "mock"
+    }
+
+    /// The mock stands in for WhatsApp too, so WhatsApp campaigns run end to end locally.
+    fn channels(&self) -> &[Channel] {
+        &[Channel::Sms, Channel::Whatsapp]
     }
 
     async fn send_sms(&self, sms: &OutboundSms<'_>) -> Result<ProviderReceipt, ProviderError> {

@@ -102,8 +102,7 @@ impl Intake {
         let message = new_message(account, accepted, draft, idempotency, now);
         if let Err(error) = self.store.insert_message(&message).await {
             if let Some((request, _)) = idempotent {
-                // Best effort: otherwise the key frees itself after the in-flight timeout.
-                let _ = self.store.release_idempotency_key(account, request.key.as_str()).await;
+                self.release_key(account, request).await;
             }
             return Err(error.into());
         }
@@ -113,8 +112,10 @@ impl Intake {
         Ok(IntakeOutcome::Accepted(accepted))
     }
 
-    /// Takes the key for this request, or says what to answer instead.
-    async fn claim_key(
+    /// Takes the key for this request, or says what to answer instead: `None` to go
+    /// ahead, or the first response to replay. Other keyed operations (a campaign send)
+    /// use it too, complete the key in their own transaction, and release it on failure.
+    pub async fn claim_key(
         &self,
         account: AccountId,
         request: &IdempotentRequest,
@@ -134,6 +135,14 @@ impl Intake {
             )
             .await?;
         interpret(claim, request)
+    }
+
+    /// Frees a claimed key whose request stored nothing, so a retry can run. Best effort:
+    /// otherwise the key frees itself after the in-flight timeout.
+    pub async fn release_key(&self, account: AccountId, request: &IdempotentRequest) {
+        if let Err(error) = self.store.release_idempotency_key(account, request.key.as_str()).await {
+            tracing::warn!(%error, "could not release an idempotency key");
+        }
     }
 
     /// Accepts a batch of SMS in one transaction (the command inlet's way: one commit for

@@ -104,6 +104,7 @@ pub async fn seed(store: &dyn Store, default_sender: &str) -> anyhow::Result<See
         status: CampaignStatus::Sending,
         due_at: now,
         now,
+        idempotency: None,
     };
     anyhow::ensure!(
         store.start_campaign(&start).await? == StartOutcome::Started,

@@ -23,6 +23,9 @@ on_both_backends!(
     a_scheduled_campaign_sent_early_starts_sending_at_its_time,
     herald_seed_adds_samples_once,
     a_csv_import_takes_the_valid_rows_and_reports_the_others,
+    a_repeated_send_with_its_idempotency_key_replays_the_first_answer,
+    a_customer_delete_racing_a_send_never_leaves_a_message_without_its_customer,
+    a_whatsapp_campaign_is_delivered_by_the_mock_sender,
 );
 
 async fn create(app: &TestApp, body: Value) -> (u16, Value) {
@@ -576,4 +579,110 @@ async fn a_csv_import_takes_the_valid_rows_and_reports_the_others(backend: Backe
 
     assert_eq!(import("first_name\nAlice\n", "text/csv").await.0, 422, "no phone column");
     assert_eq!(import(csv, "application/json").await.0, 415);
+}
+
+async fn send_keyed(app: &TestApp, path: &str, key: &str, body: Value) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .header("X-API-Key", crate::helpers::API_KEY)
+        .header("Idempotency-Key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn a_repeated_send_with_its_idempotency_key_replays_the_first_answer(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let a = customer(&app, json!({"phone": "+254712345671", "first_name": "A"})).await;
+    let b = customer(&app, json!({"phone": "+254712345672", "first_name": "B"})).await;
+    let (_, campaign) = create(
+        &app,
+        json!({"name": "k", "channel": "sms", "base_template": "Hi {first_name}", "scheduled_at": "2099-01-01T00:00:00Z"}),
+    )
+    .await;
+    let id = campaign["id"].as_i64().unwrap();
+    let path = format!("/campaigns/{id}/send");
+
+    // A failed attempt stores no answer: the same key works once the request is fixed.
+    let unknown = send_keyed(&app, &path, "send-1", json!({"customer_ids": [a, 999_999]})).await;
+    assert_eq!(unknown.status(), 422);
+    let first = send_keyed(&app, &path, "send-1", json!({"customer_ids": [a, b]})).await;
+    assert_eq!(first.status(), 202);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first, json!({"campaign_id": id, "messages_queued": 2, "status": "scheduled"}));
+
+    // The same request again, also under /api/v1 and with the keys reordered: the first answer.
+    for path in [path.clone(), format!("/api/v1/campaigns/{id}/send")] {
+        let again = send_keyed(&app, &path, "send-1", json!({"customer_ids": [a, b]})).await;
+        assert_eq!(again.status(), 202);
+        assert_eq!(again.headers()["idempotent-replayed"], "true");
+        assert_eq!(again.json::<Value>().await.unwrap(), first);
+    }
+    // The key with another request is refused; another key is an ordinary second send.
+    let other = send_keyed(&app, &path, "send-1", json!({"customer_ids": [a]})).await;
+    assert_eq!(other.status(), 422);
+    assert_eq!(other.json::<Value>().await.unwrap()["error"]["code"], "IDEMPOTENCY_KEY_REUSED");
+    let second = send_keyed(&app, &path, "send-2", json!({"customer_ids": [a, b]})).await;
+    assert_eq!(second.status(), 409);
+    assert_eq!(second.json::<Value>().await.unwrap()["error"]["code"], "CAMPAIGN_NOT_SENDABLE");
+
+    let detail = app.get_json(&format!("/campaigns/{id}")).await;
+    assert_eq!(detail["stats"]["total"], 2, "one message per customer, whatever was repeated: {detail}");
+}
+
+async fn a_customer_delete_racing_a_send_never_leaves_a_message_without_its_customer(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let account = app.store.ensure_default_account().await.unwrap();
+    let filler: Vec<herald::model::CustomerFields> = (0..3_000)
+        .map(|n| herald::model::CustomerFields { phone: format!("+2547{n:08}"), ..Default::default() })
+        .collect();
+    let mut recipients = app.store.insert_customers(account, &filler, chrono::Utc::now()).await.unwrap();
+    let delete = |id: i64| {
+        let app = &app;
+        async move {
+            app.client
+                .delete(app.url(&format!("/api/v1/customers/{id}")))
+                .header("X-API-Key", crate::helpers::API_KEY)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    for round in 0..8 {
+        let target = customer(&app, json!({"phone": "+254799999999", "first_name": "T"})).await;
+        recipients.push(target);
+        let (_, campaign) = create(
+            &app,
+            json!({"name": format!("race {round}"), "channel": "sms", "base_template": "Hi {first_name}",
+                   "scheduled_at": "2099-01-01T00:00:00Z"}),
+        )
+        .await;
+        let body = json!({ "customer_ids": recipients });
+        let (sent, deleted) = tokio::join!(send(&app, &campaign, body), delete(target));
+        recipients.pop();
+        match (sent.0, deleted) {
+            // The delete came first: the send named an unknown customer and created nothing.
+            (422, 204) => assert_eq!(sent.1["error"]["code"], "UNKNOWN_CUSTOMERS", "{}", sent.1),
+            // The send came first: the customer has a message waiting and stays.
+            (202, 409) => {}
+            other => panic!("round {round}: send and delete both went ahead or failed: {other:?} {}", sent.1),
+        }
+    }
+}
+
+async fn a_whatsapp_campaign_is_delivered_by_the_mock_sender(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let a = customer(&app, json!({"phone": "+254712345671", "first_name": "Amina"})).await;
+    let (_, campaign) =
+        create(&app, json!({"name": "w", "channel": "whatsapp", "base_template": "Habari {first_name}"}))
+            .await;
+    assert_eq!(send(&app, &campaign, json!({"customer_ids": [a]})).await.0, 202);
+    let detail = wait_for_campaign_status(&app, &campaign, "sent").await;
+    assert_eq!(detail["stats"]["sent"], 1, "{detail}");
+    let delivered: Vec<String> = app.mock.deliveries().into_iter().map(|d| d.body).collect();
+    assert_eq!(delivered, ["Habari Amina"]);
 }

@@ -53,6 +53,11 @@ fn campaign_from_row(row: &PgRow) -> StoreResult<Campaign> {
     })
 }
 
+/// The advisory lock that orders an account's customer deletes against its campaign starts.
+fn customers_lock(account: AccountId) -> String {
+    format!("herald.customers:{account}")
+}
+
 /// `AND ...` conditions of a campaign listing.
 fn push_filter(
     query: &mut QueryBuilder<'_, Postgres>,
@@ -163,26 +168,34 @@ impl CampaignStore for PgStore {
 
     async fn delete_customer(&self, account: AccountId, id: i64) -> StoreResult<Option<bool>> {
         let mut tx = self.pool.begin().await?;
+        // Waits for the account's campaign starts in progress and holds off new ones, so the
+        // busy check below sees every message a start links to this customer, and a start
+        // never links a customer deleted meanwhile.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(customers_lock(account))
+            .execute(&mut *tx)
+            .await?;
+        let deleted = sqlx::query(
+            "DELETE FROM customers WHERE id = $1 AND account_id = $2
+               AND NOT EXISTS (SELECT 1 FROM messages
+                               WHERE customer_id = $1 AND status IN ('pending', 'sending'))",
+        )
+        .bind(id)
+        .bind(account.as_uuid())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if deleted == 1 {
+            tx.commit().await?;
+            return Ok(Some(true));
+        }
         let exists: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM customers WHERE id = $1 AND account_id = $2)")
                 .bind(id)
                 .bind(account.as_uuid())
                 .fetch_one(&mut *tx)
                 .await?;
-        if !exists {
-            return Ok(None);
-        }
-        let busy: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM messages WHERE customer_id = $1 AND status IN ('pending', 'sending'))").bind(id).fetch_one(&mut *tx).await?;
-        if busy {
-            return Ok(Some(false));
-        }
-        sqlx::query("DELETE FROM customers WHERE id = $1 AND account_id = $2")
-            .bind(id)
-            .bind(account.as_uuid())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Some(true))
+        Ok(exists.then_some(false))
     }
 
     async fn get_customer(&self, account: AccountId, id: i64) -> StoreResult<Option<Customer>> {
@@ -274,6 +287,11 @@ impl CampaignStore for PgStore {
 
     async fn start_campaign(&self, start: &CampaignStart) -> StoreResult<StartOutcome> {
         let mut tx = self.pool.begin().await?;
+        // Shared: starts run side by side, a customer delete waits for them (and they for it).
+        sqlx::query("SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))")
+            .bind(customers_lock(start.account_id))
+            .execute(&mut *tx)
+            .await?;
         // Conditional, and the row lock serialises concurrent sends of one campaign: a
         // campaign that is not draft/scheduled, or already has messages, starts once.
         let started = sqlx::query(
@@ -345,6 +363,9 @@ impl CampaignStore for PgStore {
         .execute(&mut *tx)
         .await?;
         sqlx::query("SELECT pg_notify('herald_work', '')").execute(&mut *tx).await?;
+        if let Some(response) = &start.idempotency {
+            super::idempotency::complete_key(&mut tx, start.account_id, None, response).await?;
+        }
         tx.commit().await?;
         Ok(StartOutcome::Started)
     }

@@ -12,11 +12,12 @@ use crate::{
     store::{hash_from_bytes, IdempotencyRow},
 };
 
-/// Marks the key done with its response, inside the message's transaction.
+/// Marks the key done with its response, inside the transaction of what it created (a
+/// message, or a campaign's messages: no single message id then).
 pub(super) async fn complete_key(
     tx: &mut Transaction<'_, Postgres>,
     account: AccountId,
-    message_id: MessageId,
+    message_id: Option<MessageId>,
     response: &IdempotentResponse,
 ) -> StoreResult<()> {
     sqlx::query(
@@ -26,7 +27,7 @@ pub(super) async fn complete_key(
     )
     .bind(i32::from(response.status))
     .bind(&response.body)
-    .bind(message_id.as_uuid())
+    .bind(message_id.map(|id| id.as_uuid()))
     .bind(account.as_uuid())
     .bind(&response.key)
     .execute(&mut **tx)

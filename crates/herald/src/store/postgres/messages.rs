@@ -105,7 +105,7 @@ async fn insert_message_in(tx: &mut Transaction<'_, Postgres>, message: &NewMess
     )
     .await?;
     if let Some(response) = &message.idempotency {
-        super::idempotency::complete_key(tx, message.account_id, message.id, response).await?;
+        super::idempotency::complete_key(tx, message.account_id, Some(message.id), response).await?;
     }
     Ok(())
 }

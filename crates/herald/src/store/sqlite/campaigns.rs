@@ -161,27 +161,28 @@ impl CampaignStore for SqliteStore {
     }
 
     async fn delete_customer(&self, account: AccountId, id: i64) -> StoreResult<Option<bool>> {
-        let mut tx = self.pool.begin().await?;
+        // One statement: it takes the write lock before it reads, so a campaign start (one
+        // write transaction) either sees the customer gone or is seen by the busy check.
+        let deleted = sqlx::query(
+            "DELETE FROM customers WHERE id = ?1 AND account_id = ?2
+               AND NOT EXISTS (SELECT 1 FROM messages
+                               WHERE customer_id = ?1 AND status IN ('pending', 'sending'))",
+        )
+        .bind(id)
+        .bind(account.to_string())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if deleted == 1 {
+            return Ok(Some(true));
+        }
         let exists: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM customers WHERE id = ?1 AND account_id = ?2)")
                 .bind(id)
                 .bind(account.to_string())
-                .fetch_one(&mut *tx)
+                .fetch_one(&self.pool)
                 .await?;
-        if !exists {
-            return Ok(None);
-        }
-        let busy: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM messages WHERE customer_id = ?1 AND status IN ('pending', 'sending'))").bind(id).fetch_one(&mut *tx).await?;
-        if busy {
-            return Ok(Some(false));
-        }
-        sqlx::query("DELETE FROM customers WHERE id = ?1 AND account_id = ?2")
-            .bind(id)
-            .bind(account.to_string())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Some(true))
+        Ok(exists.then_some(false))
     }
 
     async fn get_customer(&self, account: AccountId, id: i64) -> StoreResult<Option<Customer>> {
@@ -342,6 +343,9 @@ impl CampaignStore for SqliteStore {
         .bind(to_millis(start.now))
         .execute(&mut *tx)
         .await?;
+        if let Some(response) = &start.idempotency {
+            super::idempotency::complete_key(&mut tx, start.account_id, None, response).await?;
+        }
         tx.commit().await?;
         Ok(StartOutcome::Started)
     }

@@ -12,11 +12,12 @@ use crate::{
     store::{hash_from_bytes, IdempotencyRow},
 };
 
-/// Marks the key done with its response, inside the message's transaction.
+/// Marks the key done with its response, inside the transaction of what it created (a
+/// message, or a campaign's messages: no single message id then).
 pub(super) async fn complete_key(
     tx: &mut Transaction<'_, Sqlite>,
     account: AccountId,
-    message_id: &str,
+    message_id: Option<&str>,
     response: &IdempotentResponse,
 ) -> StoreResult<()> {
     sqlx::query(

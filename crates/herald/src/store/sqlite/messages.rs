@@ -109,7 +109,8 @@ async fn insert_message_in(tx: &mut Transaction<'_, Sqlite>, message: &NewMessag
     )
     .await?;
     if let Some(response) = &message.idempotency {
-        super::idempotency::complete_key(tx, message.account_id, &message.id.to_string(), response).await?;
+        super::idempotency::complete_key(tx, message.account_id, Some(&message.id.to_string()), response)
+            .await?;
     }
     Ok(())
 }
