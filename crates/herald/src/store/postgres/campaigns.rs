@@ -335,6 +335,9 @@ impl CampaignStore for PgStore {
             tx.rollback().await?;
             return Ok(StartOutcome::UnknownCustomers(unknown));
         }
+        // Keeps the 100,000-row sort of the insert below in memory (the default 4 MB spills
+        // it to disk); for this transaction only.
+        sqlx::query("SET LOCAL work_mem = '64MB'").execute(&mut *tx).await?;
         sqlx::query(
             "INSERT INTO messages (id, account_id, channel, recipient, sender, body, status,
                                    next_attempt_at, created_at, updated_at, campaign_id, customer_id)
@@ -351,15 +354,6 @@ impl CampaignStore for PgStore {
         .bind(start.due_at)
         .bind(start.now)
         .bind(start.campaign_id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO message_events (message_id, kind, status, detail, at)
-             SELECT id, 'accepted', 'pending', NULL, $2
-             FROM UNNEST($1::uuid[]) WITH ORDINALITY AS r(id, position) ORDER BY position",
-        )
-        .bind(&messages)
-        .bind(start.now)
         .execute(&mut *tx)
         .await?;
         sqlx::query("SELECT pg_notify('herald_work', '')").execute(&mut *tx).await?;

@@ -73,8 +73,8 @@ async fn insert_event(
     Ok(())
 }
 
-/// Inserts a `pending` message, its `accepted` timeline entry and, with a key, completes
-/// that key, inside the caller's transaction.
+/// Inserts a `pending` message (its row is its `accepted` timeline entry) and, with a key,
+/// completes that key, inside the caller's transaction.
 async fn insert_message_in(tx: &mut Transaction<'_, Postgres>, message: &NewMessage) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO messages (id, account_id, channel, recipient, sender, body, user_id,
@@ -94,15 +94,6 @@ async fn insert_message_in(tx: &mut Transaction<'_, Postgres>, message: &NewMess
     .bind(&message.tags.idempotency_key)
     .bind(&message.tags.metadata)
     .execute(&mut **tx)
-    .await?;
-    insert_event(
-        tx,
-        message.id,
-        MessageEventKind::Accepted,
-        MessageStatus::Pending,
-        None,
-        message.created_at,
-    )
     .await?;
     if let Some(response) = &message.idempotency {
         super::idempotency::complete_key(tx, message.account_id, Some(message.id), response).await?;
@@ -221,16 +212,6 @@ impl MessageStore for PgStore {
             .bind(&created)
             .execute(&mut *tx)
             .await?;
-            sqlx::query(
-                "INSERT INTO message_events (message_id, kind, status, detail, at)
-                 SELECT id, 'accepted', 'pending', NULL, at
-                 FROM UNNEST($1::uuid[], $2::timestamptz[]) WITH ORDINALITY AS e(id, at, position)
-                 ORDER BY position",
-            )
-            .bind(&ids)
-            .bind(&created)
-            .execute(&mut *tx)
-            .await?;
             let keyed: Vec<&&NewMessage> = inserts.iter().filter(|m| m.idempotency.is_some()).collect();
             if !keyed.is_empty() {
                 sqlx::query(
@@ -280,7 +261,12 @@ impl MessageStore for PgStore {
 
     async fn list_message_events(&self, id: MessageId) -> StoreResult<Vec<MessageEvent>> {
         let rows = sqlx::query(
-            "SELECT kind, status, detail, at FROM message_events WHERE message_id = $1 ORDER BY id",
+            // The `accepted` entry is the message row itself (see migration 0006).
+            "SELECT 'accepted' AS kind, 'pending' AS status, NULL AS detail, created_at AS at, 0 AS seq
+             FROM messages WHERE id = $1
+             UNION ALL
+             SELECT kind, status, detail, at, id FROM message_events WHERE message_id = $1
+             ORDER BY seq",
         )
         .bind(id.as_uuid())
         .fetch_all(&self.pool)

@@ -335,14 +335,6 @@ impl CampaignStore for SqliteStore {
         .bind(start.campaign_id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO message_events (message_id, kind, status, detail, at)
-             SELECT value ->> 'm', 'accepted', 'pending', NULL, ?2 FROM json_each(?1) ORDER BY key",
-        )
-        .bind(&recipients)
-        .bind(to_millis(start.now))
-        .execute(&mut *tx)
-        .await?;
         if let Some(response) = &start.idempotency {
             super::idempotency::complete_key(&mut tx, start.account_id, None, response).await?;
         }

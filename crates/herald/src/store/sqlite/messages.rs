@@ -74,8 +74,8 @@ async fn insert_event(
     Ok(())
 }
 
-/// Inserts a `pending` message, its `accepted` timeline entry and, with a key, completes
-/// that key, inside the caller's transaction.
+/// Inserts a `pending` message (its row is its `accepted` timeline entry) and, with a key,
+/// completes that key, inside the caller's transaction.
 async fn insert_message_in(tx: &mut Transaction<'_, Sqlite>, message: &NewMessage) -> StoreResult<()> {
     let at = to_millis(message.created_at);
     sqlx::query(
@@ -98,15 +98,6 @@ async fn insert_message_in(tx: &mut Transaction<'_, Sqlite>, message: &NewMessag
     .bind(at)
     .bind(at)
     .execute(&mut **tx)
-    .await?;
-    insert_event(
-        tx,
-        message.id,
-        MessageEventKind::Accepted,
-        MessageStatus::Pending,
-        None,
-        message.created_at,
-    )
     .await?;
     if let Some(response) = &message.idempotency {
         super::idempotency::complete_key(tx, message.account_id, Some(&message.id.to_string()), response)
@@ -239,14 +230,6 @@ impl MessageStore for SqliteStore {
             .execute(&mut *tx)
             .await?;
             sqlx::query(
-                "INSERT INTO message_events (message_id, kind, status, detail, at)
-                 SELECT value ->> 'id', 'accepted', 'pending', NULL, value ->> 'at'
-                 FROM json_each(?1) ORDER BY key",
-            )
-            .bind(&rows)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
                 "UPDATE idempotency_keys SET state = 'done', response_status = o.status,
                         response_body = o.body, message_id = o.id
                  FROM (SELECT value ->> 'account_id' AS account_id, value ->> 'key' AS key,
@@ -274,7 +257,12 @@ impl MessageStore for SqliteStore {
 
     async fn list_message_events(&self, id: MessageId) -> StoreResult<Vec<MessageEvent>> {
         let rows = sqlx::query(
-            "SELECT kind, status, detail, at FROM message_events WHERE message_id = ? ORDER BY id",
+            // The `accepted` entry is the message row itself (see migration 0006).
+            "SELECT 'accepted' AS kind, 'pending' AS status, NULL AS detail, created_at AS at, 0 AS seq
+             FROM messages WHERE id = ?1
+             UNION ALL
+             SELECT kind, status, detail, at, id FROM message_events WHERE message_id = ?1
+             ORDER BY seq",
         )
         .bind(id.to_string())
         .fetch_all(&self.pool)
