@@ -26,6 +26,7 @@ on_both_backends!(
     a_repeated_send_with_its_idempotency_key_replays_the_first_answer,
     a_customer_delete_racing_a_send_never_leaves_a_message_without_its_customer,
     a_whatsapp_campaign_is_delivered_by_the_mock_sender,
+    the_briefs_example_requests_get_the_briefs_response_shapes,
 );
 
 async fn create(app: &TestApp, body: Value) -> (u16, Value) {
@@ -685,4 +686,119 @@ async fn a_whatsapp_campaign_is_delivered_by_the_mock_sender(backend: Backend) {
     assert_eq!(detail["stats"]["sent"], 1, "{detail}");
     let delivered: Vec<String> = app.mock.deliveries().into_iter().map(|d| d.body).collect();
     assert_eq!(delivered, ["Habari Amina"]);
+}
+
+/// Every key of `expected` is in `actual` with a value of the same JSON type (arrays: their
+/// first items); herald may add fields of its own.
+fn assert_shape(actual: &Value, expected: &Value, at: &str) {
+    match (expected, actual) {
+        (Value::Object(want), Value::Object(got)) => {
+            for (key, value) in want {
+                let got = got.get(key).unwrap_or_else(|| panic!("{at}.{key} is missing in {actual}"));
+                assert_shape(got, value, &format!("{at}.{key}"));
+            }
+        }
+        (Value::Array(want), Value::Array(got)) => {
+            if let (Some(want), Some(got)) = (want.first(), got.first()) {
+                assert_shape(got, want, &format!("{at}[0]"));
+            }
+        }
+        // The brief's `null` stands for "a value or null".
+        (Value::Null, _) => {}
+        (want, got) => assert_eq!(
+            std::mem::discriminant(want),
+            std::mem::discriminant(got),
+            "{at}: expected a value like {want}, got {got}"
+        ),
+    }
+}
+
+async fn the_briefs_example_requests_get_the_briefs_response_shapes(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    // Customers 1..=123 on a fresh database; the brief previews for customer 123, Alice.
+    let account = app.store.ensure_default_account().await.unwrap();
+    let customers: Vec<herald::model::CustomerFields> = (1..=123)
+        .map(|n| herald::model::CustomerFields {
+            phone: format!("+2547123{n:05}"),
+            first_name: Some(if n == 123 { "Alice".to_owned() } else { format!("Customer {n}") }),
+            preferred_product: Some("Running Shoes".to_owned()),
+            location: Some("Nairobi".to_owned()),
+            ..Default::default()
+        })
+        .collect();
+    let ids = app.store.insert_customers(account, &customers, chrono::Utc::now()).await.unwrap();
+    assert_eq!((ids[0], ids[122]), (1, 123));
+
+    // 1. Create. The brief's own `scheduled_at` (2025-06-01) is in the past now, which is a
+    // 422; without it the campaign is a draft, with a future one it is scheduled.
+    let example = json!({
+        "name": "Summer Sale 2025",
+        "channel": "sms",
+        "base_template": "Hi {first_name}, check out {preferred_product} in {location}!",
+        "scheduled_at": "2025-06-01T10:00:00Z"
+    });
+    let (status, error) = create(&app, example.clone()).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (422, Some("VALIDATION_ERROR")), "{error}");
+    let mut draft = example.clone();
+    draft.as_object_mut().unwrap().remove("scheduled_at");
+    let (status, created) = create(&app, draft).await;
+    assert_eq!(status, 201, "{created}");
+    let campaign_shape = json!({"id": 1, "name": "Summer Sale 2025", "channel": "sms", "status": "draft",
+                                "base_template": "", "scheduled_at": null, "created_at": ""});
+    assert_shape(&created, &campaign_shape, "create");
+    assert_eq!((created["id"].as_i64(), created["status"].as_str()), (Some(1), Some("draft")));
+    let mut later = example.clone();
+    later["scheduled_at"] = json!("2099-06-01T10:00:00Z");
+    let (status, scheduled) = create(&app, later).await;
+    assert_eq!((status, scheduled["status"].as_str()), (201, Some("scheduled")), "{scheduled}");
+
+    // 2. Send.
+    let (status, queued) = send(&app, &created, json!({"customer_ids": [1, 2, 3]})).await;
+    assert_eq!(status, 202);
+    assert_eq!(queued, json!({"campaign_id": 1, "messages_queued": 3, "status": "sending"}));
+
+    // 3. List.
+    let listing = app.get_json("/campaigns").await;
+    assert_shape(
+        &listing,
+        &json!({"data": [{"id": 1, "name": "", "channel": "sms", "status": "sent", "created_at": ""}],
+                "pagination": {"page": 1, "page_size": 20, "total_count": 57, "total_pages": 3}}),
+        "list",
+    );
+    assert_eq!(
+        (
+            &listing["pagination"]["page"],
+            &listing["pagination"]["page_size"],
+            &listing["pagination"]["total_count"]
+        ),
+        (&json!(1), &json!(20), &json!(2))
+    );
+
+    // 4. Details, with stats.
+    let detail = app.get_json("/campaigns/1").await;
+    let mut detail_shape = campaign_shape.clone();
+    detail_shape["stats"] = json!({"total": 100, "pending": 45, "sending": 10, "sent": 40, "failed": 5});
+    assert_shape(&detail, &detail_shape, "detail");
+    assert_eq!(detail["stats"]["total"], 3);
+
+    // 5. Personalized preview.
+    let response = app
+        .post_json(
+            "/campaigns/1/personalized-preview",
+            &json!({"customer_id": 123, "override_template": "Hi {first_name}, special offer just for you!"}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let preview: Value = response.json().await.unwrap();
+    assert_eq!(preview["rendered_message"], "Hi Alice, special offer just for you!");
+    assert_eq!(preview["used_template"], "Hi {first_name}, special offer just for you!");
+    assert_eq!(preview["customer"], json!({"id": 123, "first_name": "Alice"}));
+
+    // The error format.
+    let missing = app.get("/campaigns/999").await;
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        missing.json::<Value>().await.unwrap(),
+        json!({"error": {"code": "CAMPAIGN_NOT_FOUND", "message": "Campaign with ID 999 not found"}})
+    );
 }
