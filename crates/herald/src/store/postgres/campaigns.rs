@@ -170,15 +170,17 @@ impl CampaignStore for PgStore {
         let mut tx = self.pool.begin().await?;
         // Waits for the account's campaign starts in progress and holds off new ones, so the
         // busy check below sees every message a start links to this customer, and a start
-        // never links a customer deleted meanwhile.
+        // never links a customer deleted meanwhile. The check goes through the account's
+        // campaigns so that it reads their in-flight messages by index, not every message.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
             .bind(customers_lock(account))
             .execute(&mut *tx)
             .await?;
         let deleted = sqlx::query(
             "DELETE FROM customers WHERE id = $1 AND account_id = $2
-               AND NOT EXISTS (SELECT 1 FROM messages
-                               WHERE customer_id = $1 AND status IN ('pending', 'sending'))",
+               AND NOT EXISTS (SELECT 1 FROM campaigns c JOIN messages m ON m.campaign_id = c.id
+                               WHERE c.account_id = $2 AND m.status IN ('pending', 'sending')
+                                 AND m.customer_id = $1)",
         )
         .bind(id)
         .bind(account.as_uuid())

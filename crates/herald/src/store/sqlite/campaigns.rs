@@ -162,11 +162,13 @@ impl CampaignStore for SqliteStore {
 
     async fn delete_customer(&self, account: AccountId, id: i64) -> StoreResult<Option<bool>> {
         // One statement: it takes the write lock before it reads, so a campaign start (one
-        // write transaction) either sees the customer gone or is seen by the busy check.
+        // write transaction) either sees the customer gone or is seen by the busy check, which
+        // reads the account's in-flight campaign messages by index, not every message.
         let deleted = sqlx::query(
             "DELETE FROM customers WHERE id = ?1 AND account_id = ?2
-               AND NOT EXISTS (SELECT 1 FROM messages
-                               WHERE customer_id = ?1 AND status IN ('pending', 'sending'))",
+               AND NOT EXISTS (SELECT 1 FROM campaigns c JOIN messages m ON m.campaign_id = c.id
+                               WHERE c.account_id = ?2 AND m.status IN ('pending', 'sending')
+                                 AND m.customer_id = ?1)",
         )
         .bind(id)
         .bind(account.to_string())
