@@ -309,22 +309,9 @@ async fn customers_are_created_listed_and_checked(backend: Backend) {
         (Some("Renamed"), Some("+254712345699"))
     );
     assert_eq!(again["attributes"], json!({"tier": "gold"}));
-    let delete = |id: i64| {
-        let app = &app;
-        async move {
-            app.client
-                .delete(app.url(&format!("/api/v1/customers/{id}")))
-                .header("X-API-Key", crate::helpers::API_KEY)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
-    assert_eq!(delete(ids[1]).await, 204);
+    assert_eq!(delete_customer(&app, ids[1]).await, 204);
     assert_eq!(app.get(&format!("/api/v1/customers/{}", ids[1])).await.status(), 404);
-    assert_eq!(delete(ids[1]).await, 404);
+    assert_eq!(delete_customer(&app, ids[1]).await, 404);
     // A customer with a campaign message waiting (scheduled far ahead) cannot be deleted.
     let (_, campaign) = create(
         &app,
@@ -332,7 +319,14 @@ async fn customers_are_created_listed_and_checked(backend: Backend) {
     )
     .await;
     assert_eq!(send(&app, &campaign, json!({"customer_ids": [ids[2]]})).await.0, 202);
-    assert_eq!(delete(ids[2]).await, 409);
+    assert_eq!(delete_customer(&app, ids[2]).await, 409);
+}
+
+/// `DELETE /api/v1/customers/{id}`; its status.
+async fn delete_customer(app: &TestApp, id: i64) -> u16 {
+    let path = app.url(&format!("/api/v1/customers/{id}"));
+    let response = app.client.delete(path).header("X-API-Key", crate::helpers::API_KEY).send().await.unwrap();
+    response.status().as_u16()
 }
 
 async fn send(app: &TestApp, campaign: &Value, body: Value) -> (u16, Value) {
@@ -640,19 +634,6 @@ async fn a_customer_delete_racing_a_send_never_leaves_a_message_without_its_cust
         .map(|n| herald::model::CustomerFields { phone: format!("+2547{n:08}"), ..Default::default() })
         .collect();
     let mut recipients = app.store.insert_customers(account, &filler, chrono::Utc::now()).await.unwrap();
-    let delete = |id: i64| {
-        let app = &app;
-        async move {
-            app.client
-                .delete(app.url(&format!("/api/v1/customers/{id}")))
-                .header("X-API-Key", crate::helpers::API_KEY)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
     for round in 0..8 {
         let target = customer(&app, json!({"phone": "+254799999999", "first_name": "T"})).await;
         recipients.push(target);
@@ -663,7 +644,7 @@ async fn a_customer_delete_racing_a_send_never_leaves_a_message_without_its_cust
         )
         .await;
         let body = json!({ "customer_ids": recipients });
-        let (sent, deleted) = tokio::join!(send(&app, &campaign, body), delete(target));
+        let (sent, deleted) = tokio::join!(send(&app, &campaign, body), delete_customer(&app, target));
         recipients.pop();
         match (sent.0, deleted) {
             // The delete came first: the send named an unknown customer and created nothing.
