@@ -440,7 +440,7 @@ pub struct SendOut {
     tag = "campaigns",
     params(
         ("id" = i64, Path, description = "Campaign id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and request return the first response; kept 24 hours"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and request return the first response; kept idempotency.retention_hours (24 by default)"),
     ),
     request_body = SendIn,
     responses(

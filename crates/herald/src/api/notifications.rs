@@ -145,7 +145,7 @@ fn notification_out(message: Message, events: Vec<MessageEvent>) -> Notification
         (status = 409, description = "A request with this Idempotency-Key is still running", body = ErrorBody),
         (status = 422, description = "Invalid field, unknown field, unsupported channel, or Idempotency-Key reused with another request", body = ErrorBody),
     ),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and request return the first response; kept 24 hours")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and request return the first response; kept idempotency.retention_hours (24 by default)")),
     security(("api_key" = []), ("bearer" = []))
 )]
 pub async fn send_notification(

@@ -144,7 +144,7 @@ fn parse_request(request: &SmsRequest) -> Result<SmsDraft, SmsError> {
         (status = 409, description = "A request with this Idempotency-Key is still running", body = SmsResponse),
         (status = 422, description = "Idempotency-Key reused with a different request", body = SmsResponse),
     ),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and request return the first response; kept 24 hours")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and request return the first response; kept idempotency.retention_hours (24 by default)")),
     security(("api_key" = []), ("bearer" = []))
 )]
 pub async fn send_sms(

@@ -354,7 +354,7 @@ impl Dispatcher {
                 Ok(receipt) => {
                     tracing::debug!("provider accepted");
                     let id = receipt.provider_message_id;
-                    let event = events::sms_sent(&message, &provider, id.as_deref(), at);
+                    let event = events::message_sent(&message, &provider, id.as_deref(), at);
                     AttemptResult::Sent { provider, provider_message_id: id, event }
                 }
                 Err(ProviderError::Retryable { reason, retry_after }) => {

@@ -1,13 +1,14 @@
 //! Builders for the events herald publishes (the outbox envelope and its payloads).
 
 use chrono::{DateTime, Utc};
-use herald_domain::EventId;
+use herald_domain::{Channel, EventId};
 use serde_json::json;
 
 use crate::model::{ClaimedMessage, OutboxEvent};
 
-/// `sms.sent`: the provider accepted an SMS (the SMS brief's `SmsSent`).
-pub fn sms_sent(
+/// The provider accepted a message: `sms.sent` for an SMS (the SMS brief's `SmsSent`),
+/// `notification.sent` for any other channel (a WhatsApp campaign message).
+pub fn message_sent(
     message: &ClaimedMessage,
     provider: &str,
     provider_message_id: Option<&str>,
@@ -15,7 +16,11 @@ pub fn sms_sent(
 ) -> OutboxEvent {
     OutboxEvent {
         event_id: EventId::new(),
-        event_type: "sms.sent".into(),
+        event_type: match message.channel {
+            Channel::Sms => "sms.sent",
+            _ => "notification.sent",
+        }
+        .into(),
         aggregate_id: message.id.to_string(),
         user_id: message.user_id.clone(),
         payload: json!({

@@ -24,9 +24,10 @@ on_both_backends!(
     herald_seed_adds_samples_once,
     a_csv_import_takes_the_valid_rows_and_reports_the_others,
     a_repeated_send_with_its_idempotency_key_replays_the_first_answer,
-    a_customer_delete_racing_a_send_never_leaves_a_message_without_its_customer,
+    a_customer_delete_and_a_send_never_both_go_ahead,
     a_whatsapp_campaign_is_delivered_by_the_mock_sender,
     the_briefs_example_requests_get_the_briefs_response_shapes,
+    two_sends_of_one_scheduled_campaign_at_once_start_it_once,
 );
 
 async fn create(app: &TestApp, body: Value) -> (u16, Value) {
@@ -608,7 +609,7 @@ async fn a_repeated_send_with_its_idempotency_key_replays_the_first_answer(backe
     let first: Value = first.json().await.unwrap();
     assert_eq!(first, json!({"campaign_id": id, "messages_queued": 2, "status": "scheduled"}));
 
-    // The same request again, also under /api/v1 and with the keys reordered: the first answer.
+    // The same request again, also under /api/v1: the first answer.
     for path in [path.clone(), format!("/api/v1/campaigns/{id}/send")] {
         let again = send_keyed(&app, &path, "send-1", json!({"customer_ids": [a, b]})).await;
         assert_eq!(again.status(), 202);
@@ -627,33 +628,85 @@ async fn a_repeated_send_with_its_idempotency_key_replays_the_first_answer(backe
     assert_eq!(detail["stats"]["total"], 2, "one message per customer, whatever was repeated: {detail}");
 }
 
-async fn a_customer_delete_racing_a_send_never_leaves_a_message_without_its_customer(backend: Backend) {
+/// A customer deleted before a send is an unknown id to it; a delete that comes while a send
+/// naming the customer is being committed waits for it, then finds the message and refuses.
+/// (The second order is orchestrated on PostgreSQL, where a send in progress can be watched
+/// in `pg_stat_activity`; SQLite runs one writer at a time.)
+async fn a_customer_delete_and_a_send_never_both_go_ahead(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else { return };
     let account = app.store.ensure_default_account().await.unwrap();
-    let filler: Vec<herald::model::CustomerFields> = (0..3_000)
+    let filler: Vec<herald::model::CustomerFields> = (0..50_000)
         .map(|n| herald::model::CustomerFields { phone: format!("+2547{n:08}"), ..Default::default() })
         .collect();
     let mut recipients = app.store.insert_customers(account, &filler, chrono::Utc::now()).await.unwrap();
-    for round in 0..8 {
-        let target = customer(&app, json!({"phone": "+254799999999", "first_name": "T"})).await;
-        recipients.push(target);
-        let (_, campaign) = create(
+    let campaign = |name: &str| {
+        create(
             &app,
-            json!({"name": format!("race {round}"), "channel": "sms", "base_template": "Hi {first_name}",
-                   "scheduled_at": "2099-01-01T00:00:00Z"}),
+            json!({"name": name, "channel": "sms", "base_template": "Hi", "scheduled_at": "2099-01-01T00:00:00Z"}),
         )
-        .await;
+    };
+
+    // Delete first: the send names an unknown customer and creates nothing.
+    let gone = customer(&app, json!({"phone": "+254799999998"})).await;
+    assert_eq!(delete_customer(&app, gone).await, 204);
+    let (_, first) = campaign("after a delete").await;
+    let (status, error) = send(&app, &first, json!({"customer_ids": [recipients[0], gone]})).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (422, Some("UNKNOWN_CUSTOMERS")), "{error}");
+
+    if backend != Backend::Postgres {
+        return;
+    }
+    let watcher = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+    let inserting = || async {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+                            WHERE datname = current_database() AND state = 'active'
+                              AND query LIKE 'INSERT INTO messages%')",
+        )
+        .fetch_one(&watcher)
+        .await
+        .unwrap()
+    };
+    let mut overlapped = 0;
+    for round in 0..5 {
+        let target = customer(&app, json!({"phone": "+254799999999"})).await;
+        recipients.push(target);
+        let (_, campaign) = campaign(&format!("during a send {round}")).await;
         let body = json!({ "customer_ids": recipients });
-        let (sent, deleted) = tokio::join!(send(&app, &campaign, body), delete_customer(&app, target));
         recipients.pop();
-        match (sent.0, deleted) {
-            // The delete came first: the send named an unknown customer and created nothing.
-            (422, 204) => assert_eq!(sent.1["error"]["code"], "UNKNOWN_CUSTOMERS", "{}", sent.1),
-            // The send came first: the customer has a message waiting and stays.
-            (202, 409) => {}
-            other => panic!("round {round}: send and delete both went ahead or failed: {other:?} {}", sent.1),
+        let sending = tokio::spawn({
+            let (path, client, url) =
+                (format!("/campaigns/{}/send", campaign["id"]), app.client.clone(), app.url(""));
+            async move {
+                let response = client
+                    .post(format!("{url}{path}"))
+                    .header("X-API-Key", crate::helpers::API_KEY)
+                    .json(&body);
+                response.send().await.unwrap().status().as_u16()
+            }
+        });
+        // Delete while the send's insert runs (or, if that was missed, after the send).
+        let caught = crate::helpers::poll(std::time::Duration::from_secs(30), || async {
+            if inserting().await {
+                Some(true)
+            } else {
+                sending.is_finished().then_some(false)
+            }
+        })
+        .await
+        .expect("the send neither ran nor finished");
+        let deleted = delete_customer(&app, target).await;
+        assert_eq!(
+            (sending.await.unwrap(), deleted),
+            (202, 409),
+            "round {round}: the delete must wait and refuse"
+        );
+        overlapped += usize::from(caught);
+        if overlapped >= 2 {
+            break;
         }
     }
+    assert!(overlapped >= 1, "no delete ever came while a send was inserting");
 }
 
 async fn a_whatsapp_campaign_is_delivered_by_the_mock_sender(backend: Backend) {
@@ -667,6 +720,8 @@ async fn a_whatsapp_campaign_is_delivered_by_the_mock_sender(backend: Backend) {
     assert_eq!(detail["stats"]["sent"], 1, "{detail}");
     let delivered: Vec<String> = app.mock.deliveries().into_iter().map(|d| d.body).collect();
     assert_eq!(delivered, ["Habari Amina"]);
+    let types: Vec<Value> = app.all_events().await.iter().map(|e| e["event_type"].clone()).collect();
+    assert_eq!(types, [json!("notification.sent")], "not sms.sent: it was no SMS");
 }
 
 /// Every key of `expected` is in `actual` with a value of the same JSON type (arrays: their
@@ -782,4 +837,31 @@ async fn the_briefs_example_requests_get_the_briefs_response_shapes(backend: Bac
         missing.json::<Value>().await.unwrap(),
         json!({"error": {"code": "CAMPAIGN_NOT_FOUND", "message": "Campaign with ID 999 not found"}})
     );
+}
+
+async fn two_sends_of_one_scheduled_campaign_at_once_start_it_once(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let account = app.store.ensure_default_account().await.unwrap();
+    let customers: Vec<herald::model::CustomerFields> = (0..2_000)
+        .map(|n| herald::model::CustomerFields { phone: format!("+2547{n:08}"), ..Default::default() })
+        .collect();
+    let ids = app.store.insert_customers(account, &customers, chrono::Utc::now()).await.unwrap();
+    let body = json!({ "customer_ids": ids });
+    for round in 0..5 {
+        // Scheduled ahead: a started campaign stays `scheduled`, so its status alone does
+        // not stop a second start; its messages must.
+        let (_, campaign) = create(
+            &app,
+            json!({"name": format!("twice {round}"), "channel": "sms", "base_template": "Hi",
+                   "scheduled_at": "2099-01-01T00:00:00Z"}),
+        )
+        .await;
+        let (first, second) =
+            tokio::join!(send(&app, &campaign, body.clone()), send(&app, &campaign, body.clone()));
+        let mut statuses = [first.0, second.0];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [202, 409], "round {round}: {} / {}", first.1, second.1);
+        let detail = app.get_json(&format!("/campaigns/{}", campaign["id"])).await;
+        assert_eq!(detail["stats"]["total"], ids.len(), "round {round}: one message per customer");
+    }
 }

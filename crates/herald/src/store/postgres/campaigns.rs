@@ -294,33 +294,35 @@ impl CampaignStore for PgStore {
             .bind(customers_lock(start.account_id))
             .execute(&mut *tx)
             .await?;
-        // Conditional, and the row lock serialises concurrent sends of one campaign: a
-        // campaign that is not draft/scheduled, or already has messages, starts once.
-        let started = sqlx::query(
-            "UPDATE campaigns SET status = $1, updated_at = $2
-             WHERE id = $3 AND account_id = $4 AND status IN ('draft', 'scheduled')
-               AND NOT EXISTS (SELECT 1 FROM messages WHERE campaign_id = $3)
-             RETURNING channel",
-        )
-        .bind(start.status.as_str())
-        .bind(start.now)
-        .bind(start.campaign_id)
-        .bind(start.account_id.as_uuid())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(started) = started else {
-            let status: Option<String> =
-                sqlx::query_scalar("SELECT status FROM campaigns WHERE id = $1 AND account_id = $2")
-                    .bind(start.campaign_id)
-                    .bind(start.account_id.as_uuid())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            return Ok(match status {
-                None => StartOutcome::NotFound,
-                Some(status) => StartOutcome::NotSendable(parse_column("campaigns.status", &status)?),
-            });
+        // The row lock serialises concurrent starts of one campaign; the checks come after
+        // it, each a statement of its own. Under READ COMMITTED a statement sees what was
+        // committed when it began, so a check folded into the locking statement would miss
+        // the messages of a start that committed while this one waited for the lock.
+        let Some(row) =
+            sqlx::query("SELECT status, channel FROM campaigns WHERE id = $1 AND account_id = $2 FOR UPDATE")
+                .bind(start.campaign_id)
+                .bind(start.account_id.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await?
+        else {
+            return Ok(StartOutcome::NotFound);
         };
-        let channel: String = started.try_get("channel")?;
+        let status: CampaignStatus = parse_column("campaigns.status", row.try_get("status")?)?;
+        let started: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM messages WHERE campaign_id = $1)")
+                .bind(start.campaign_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if started || !matches!(status, CampaignStatus::Draft | CampaignStatus::Scheduled) {
+            return Ok(StartOutcome::NotSendable(status));
+        }
+        sqlx::query("UPDATE campaigns SET status = $1, updated_at = $2 WHERE id = $3")
+            .bind(start.status.as_str())
+            .bind(start.now)
+            .bind(start.campaign_id)
+            .execute(&mut *tx)
+            .await?;
+        let channel: String = row.try_get("channel")?;
         let customers: Vec<i64> = start.recipients.iter().map(|(customer, _)| *customer).collect();
         let messages: Vec<uuid::Uuid> =
             start.recipients.iter().map(|(_, message)| message.as_uuid()).collect();

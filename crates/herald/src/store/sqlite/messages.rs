@@ -257,11 +257,13 @@ impl MessageStore for SqliteStore {
 
     async fn list_message_events(&self, id: MessageId) -> StoreResult<Vec<MessageEvent>> {
         let rows = sqlx::query(
-            // The `accepted` entry is the message row itself (see migration 0006).
+            // The `accepted` entry is the message row itself (migration 0006); one stored by an
+            // older binary still running during an upgrade is not shown twice.
             "SELECT 'accepted' AS kind, 'pending' AS status, NULL AS detail, created_at AS at, 0 AS seq
              FROM messages WHERE id = ?1
              UNION ALL
-             SELECT kind, status, detail, at, id FROM message_events WHERE message_id = ?1
+             SELECT kind, status, detail, at, id FROM message_events
+             WHERE message_id = ?1 AND kind <> 'accepted'
              ORDER BY seq",
         )
         .bind(id.to_string())
