@@ -384,6 +384,17 @@ pub struct CampaignFilter {
     pub status: Option<herald_domain::CampaignStatus>,
 }
 
+/// Where a page of a campaign listing begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageStart {
+    /// After this many campaigns of the snapshot (a page number).
+    Offset(u64),
+    /// Just below this campaign id (the last one the previous page showed): a campaign
+    /// that commits late inside the snapshot can then never push one already seen onto
+    /// the next page again.
+    Below(i64),
+}
+
 /// One page of campaigns, newest first, as of a snapshot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CampaignPage {

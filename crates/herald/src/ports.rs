@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::model::{
     ApiKeyRecord, AttemptOutcome, Campaign, CampaignFilter, CampaignPage, CampaignStart, CampaignStats,
     ClaimedMessage, Customer, CustomerFields, DeadLetterFilter, IdempotencyClaim, KeyedMessage, Message,
-    MessageEvent, NewCampaign, NewMessage, QueueStats, StartOutcome, StatusCounts, StoredEvent,
+    MessageEvent, NewCampaign, NewMessage, PageStart, QueueStats, StartOutcome, StatusCounts, StoredEvent,
 };
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -180,13 +180,13 @@ pub trait CampaignStore: Send + Sync {
     async fn insert_campaign(&self, campaign: &NewCampaign) -> StoreResult<Campaign>;
     async fn get_campaign(&self, account: AccountId, id: i64) -> StoreResult<Option<Campaign>>;
     /// Campaigns matching `filter` with ids up to `snapshot` (all when `None`), newest
-    /// first, skipping `offset`; with the total in that snapshot.
+    /// first, from `start`; with the total in that snapshot.
     async fn list_campaigns(
         &self,
         account: AccountId,
         filter: CampaignFilter,
         snapshot: Option<i64>,
-        offset: u64,
+        start: PageStart,
         limit: u32,
     ) -> StoreResult<CampaignPage>;
     async fn campaign_stats(&self, campaign: i64) -> StoreResult<CampaignStats>;

@@ -25,7 +25,8 @@ use super::{
 };
 use crate::{
     model::{
-        Campaign, CampaignFilter, CampaignStart, CampaignStats, IdempotentResponse, NewCampaign, StartOutcome,
+        Campaign, CampaignFilter, CampaignStart, CampaignStats, IdempotentResponse, NewCampaign, PageStart,
+        StartOutcome,
     },
     services::{
         idempotency::{fingerprint, IdempotentRequest},
@@ -191,6 +192,9 @@ pub struct ListQuery {
     /// The listing's snapshot (from `pagination.snapshot` or `pagination.next`): pages of
     /// one snapshot never shift when campaigns are created meanwhile.
     snapshot: Option<String>,
+    /// Start just below this campaign id instead of counting `page` (set by
+    /// `pagination.next`: the last id of the page before).
+    before: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -213,7 +217,8 @@ pub struct Pagination {
     pub total_pages: u64,
     /// The highest campaign id this listing sees; pass it back as `snapshot`.
     pub snapshot: i64,
-    /// The next page of the same snapshot, or null on the last page.
+    /// The next page of the same snapshot, continuing below the last id of this page
+    /// (`before`), or null on the last page.
     pub next: Option<String>,
     /// The previous page of the same snapshot, or null on the first page.
     pub prev: Option<String>,
@@ -257,22 +262,27 @@ pub async fn list_campaigns(
         .as_deref()
         .map(|s| s.parse::<CampaignStatus>().map_err(|e| ApiError::bad_request(e.to_string())))
         .transpose()?;
-    let snapshot = query
-        .snapshot
-        .as_deref()
-        .map(|s| {
+    let id_param = |name: &str, text: Option<&str>| {
+        text.map(|s| {
             s.parse::<i64>()
-                .map_err(|_| ApiError::bad_request(format!("snapshot must be an integer (got {s:?})")))
+                .map_err(|_| ApiError::bad_request(format!("{name} must be an integer (got {s:?})")))
         })
-        .transpose()?;
+        .transpose()
+    };
+    let snapshot = id_param("snapshot", query.snapshot.as_deref())?;
+    let start = match id_param("before", query.before.as_deref())? {
+        Some(id) => PageStart::Below(id),
+        None => PageStart::Offset((page - 1) * u64::from(page_size)),
+    };
     let filter = CampaignFilter { channel, status };
-    let listing = state
-        .store
-        .list_campaigns(auth.account_id, filter, snapshot, (page - 1) * u64::from(page_size), page_size)
-        .await?;
+    let listing = state.store.list_campaigns(auth.account_id, filter, snapshot, start, page_size).await?;
     let total_pages = listing.total.div_ceil(u64::from(page_size));
-    let link = |page: u64| {
+    let last_id = listing.campaigns.last().map(|c| c.id);
+    let link = |page: u64, before: Option<i64>| {
         let mut link = format!("/campaigns?page={page}&page_size={page_size}&snapshot={}", listing.snapshot);
+        if let Some(before) = before {
+            link.push_str(&format!("&before={before}"));
+        }
         if let Some(channel) = channel {
             link.push_str(&format!("&channel={channel}"));
         }
@@ -301,8 +311,8 @@ pub async fn list_campaigns(
             total_count: listing.total,
             total_pages,
             snapshot: listing.snapshot,
-            next: (page < total_pages).then(|| link(page + 1)),
-            prev: (page > 1).then(|| link((page - 1).min(total_pages.max(1)))),
+            next: (page < total_pages).then(|| link(page + 1, last_id)),
+            prev: (page > 1).then(|| link((page - 1).min(total_pages.max(1)), None)),
         },
     }))
 }

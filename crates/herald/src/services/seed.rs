@@ -6,7 +6,7 @@ use herald_domain::{CampaignStatus, Channel, MessageId};
 use serde_json::json;
 
 use crate::{
-    model::{CampaignFilter, CampaignStart, CustomerFields, NewCampaign, StartOutcome},
+    model::{CampaignFilter, CampaignStart, CustomerFields, NewCampaign, PageStart, StartOutcome},
     ports::Store,
 };
 
@@ -37,7 +37,8 @@ pub enum Seeded {
 
 pub async fn seed(store: &dyn Store, default_sender: &str) -> anyhow::Result<Seeded> {
     let account = store.ensure_default_account().await?;
-    let existing = store.list_campaigns(account, CampaignFilter::default(), None, 0, 100).await?;
+    let existing =
+        store.list_campaigns(account, CampaignFilter::default(), None, PageStart::Offset(0), 100).await?;
     if existing.campaigns.iter().any(|c| c.name.starts_with(SEED_PREFIX)) {
         return Ok(Seeded::AlreadyThere);
     }

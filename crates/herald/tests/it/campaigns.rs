@@ -184,6 +184,7 @@ async fn list_parameters_are_checked(backend: Backend) {
         "channel=fax",
         "status=done",
         "snapshot=x",
+        "before=1.5",
         "color=red",
     ] {
         let response = app.get(&format!("/campaigns?{query}")).await;
@@ -510,6 +511,54 @@ async fn two_schedulers_start_a_campaign_exactly_once() {
     assert_eq!(app.mock.calls() + other.mock.calls(), 20);
 }
 
+/// A campaign whose insert commits after a listing took its snapshot (its id is below the
+/// snapshot: ids are handed out before commit) never pushes a campaign already seen onto
+/// the next page again, because `next` continues below the last id shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_committed_late_inside_the_snapshot_causes_no_duplicate() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else { return };
+    let campaign = |name: String| create_draft(&app, name);
+    for n in 1..=5 {
+        campaign(format!("c{n}")).await;
+    }
+    // Another client's insert takes id 6 and stays uncommitted while 7 and 8 are created.
+    let other = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+    let mut late = other.begin().await.unwrap();
+    let late_id: i64 = sqlx::query_scalar(
+        "INSERT INTO campaigns (account_id, name, channel, status, base_template, created_at, updated_at)
+         SELECT id, 'late', 'sms', 'draft', 'Hi', now(), now() FROM accounts WHERE is_default
+         RETURNING id",
+    )
+    .fetch_one(&mut *late)
+    .await
+    .unwrap();
+    let (seven, eight) = (campaign("c7".into()).await, campaign("c8".into()).await);
+    assert_eq!((late_id, seven, eight), (6, 7, 8));
+
+    let first = app.get_json("/campaigns?page_size=3").await;
+    let mut seen: Vec<i64> =
+        first["data"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();
+    assert_eq!(seen, [8, 7, 5], "6 is not committed yet");
+    late.commit().await.unwrap();
+    let mut next = first["pagination"]["next"].as_str().map(str::to_owned);
+    while let Some(path) = next {
+        let page = app.get_json(&path).await;
+        seen.extend(page["data"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()));
+        next = page["pagination"]["next"].as_str().map(str::to_owned);
+    }
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), seen.len(), "no duplicates: {seen:?}");
+    for id in [8, 7, 5, 4, 3, 2, 1] {
+        assert!(seen.contains(&id), "no gaps: {id} missing from {seen:?}");
+    }
+}
+
+async fn create_draft(app: &TestApp, name: String) -> i64 {
+    let (status, campaign) =
+        create(app, json!({"name": name, "channel": "sms", "base_template": "Hi"})).await;
+    assert_eq!(status, 201, "{campaign}");
+    campaign["id"].as_i64().unwrap()
+}
+
 /// `herald seed` adds sample data once, on either backend.
 async fn herald_seed_adds_samples_once(backend: Backend) {
     let Some(db) = crate::helpers::TestDb::create(backend).await else { return };
@@ -530,7 +579,10 @@ async fn herald_seed_adds_samples_once(backend: Backend) {
     let store = herald::store::connect(&db.url).await.unwrap();
     let account = store.ensure_default_account().await.unwrap();
     assert_eq!(store.list_customers(account, 0, 100).await.unwrap().len(), 12);
-    let page = store.list_campaigns(account, Default::default(), None, 0, 100).await.unwrap();
+    let page = store
+        .list_campaigns(account, Default::default(), None, herald::model::PageStart::Offset(0), 100)
+        .await
+        .unwrap();
     let mut statuses: Vec<&str> = page.campaigns.iter().map(|c| c.status.as_str()).collect();
     statuses.sort_unstable();
     assert_eq!(statuses, ["draft", "scheduled", "sending"]);

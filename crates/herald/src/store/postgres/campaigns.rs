@@ -11,7 +11,7 @@ use super::PgStore;
 use crate::{
     model::{
         Campaign, CampaignFilter, CampaignPage, CampaignStart, CampaignStats, Customer, CustomerFields,
-        NewCampaign, StartOutcome,
+        NewCampaign, PageStart, StartOutcome,
     },
     ports::{CampaignStore, StoreError, StoreResult},
     store::parse_column,
@@ -253,7 +253,7 @@ impl CampaignStore for PgStore {
         account: AccountId,
         filter: CampaignFilter,
         snapshot: Option<i64>,
-        offset: u64,
+        start: PageStart,
         limit: u32,
     ) -> StoreResult<CampaignPage> {
         let snapshot = match snapshot {
@@ -271,6 +271,13 @@ impl CampaignStore for PgStore {
         let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
         let mut page = QueryBuilder::new("SELECT * FROM campaigns");
         push_filter(&mut page, account, filter, snapshot);
+        let offset = match start {
+            PageStart::Offset(offset) => offset,
+            PageStart::Below(id) => {
+                page.push(" AND id < ").push_bind(id);
+                0
+            }
+        };
         page.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
         page.push(" OFFSET ").push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
         let rows = page.build().fetch_all(&self.pool).await?;

@@ -11,7 +11,7 @@ use super::{from_millis, from_opt_millis, outbox::json_column, to_millis, Sqlite
 use crate::{
     model::{
         Campaign, CampaignFilter, CampaignPage, CampaignStart, CampaignStats, Customer, CustomerFields,
-        NewCampaign, StartOutcome,
+        NewCampaign, PageStart, StartOutcome,
     },
     ports::{CampaignStore, StoreError, StoreResult},
     store::parse_column,
@@ -239,7 +239,7 @@ impl CampaignStore for SqliteStore {
         account: AccountId,
         filter: CampaignFilter,
         snapshot: Option<i64>,
-        offset: u64,
+        start: PageStart,
         limit: u32,
     ) -> StoreResult<CampaignPage> {
         let snapshot = match snapshot {
@@ -257,6 +257,13 @@ impl CampaignStore for SqliteStore {
         let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
         let mut page = QueryBuilder::new("SELECT * FROM campaigns");
         push_filter(&mut page, account, filter, snapshot);
+        let offset = match start {
+            PageStart::Offset(offset) => offset,
+            PageStart::Below(id) => {
+                page.push(" AND id < ").push_bind(id);
+                0
+            }
+        };
         page.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
         page.push(" OFFSET ").push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
         let rows = page.build().fetch_all(&self.pool).await?;
