@@ -230,8 +230,48 @@ pub struct OutboxEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEvent {
     pub sequence: i64,
+    /// The transaction that wrote it, on PostgreSQL (its `xid8`); 0 on SQLite.
+    pub transaction: i64,
     pub account_id: AccountId,
     pub event: OutboxEvent,
+}
+
+impl StoredEvent {
+    pub fn cursor(&self) -> FeedCursor {
+        FeedCursor { transaction: self.transaction, sequence: self.sequence }
+    }
+}
+
+/// A position in the event feed, which is ordered by writing transaction, then sequence.
+/// Written `<sequence>` when the transaction is 0 (SQLite, whose one writer commits in
+/// sequence order), `<transaction>-<sequence>` otherwise.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FeedCursor {
+    pub transaction: i64,
+    pub sequence: i64,
+}
+
+impl std::fmt::Display for FeedCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.transaction {
+            0 => write!(f, "{}", self.sequence),
+            transaction => write!(f, "{transaction}-{}", self.sequence),
+        }
+    }
+}
+
+impl std::str::FromStr for FeedCursor {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, ()> {
+        let number = |part: &str| part.parse::<i64>().ok().filter(|n| *n >= 0).ok_or(());
+        match text.split_once('-') {
+            None => Ok(Self { transaction: 0, sequence: number(text)? }),
+            Some((transaction, sequence)) => {
+                Ok(Self { transaction: number(transaction)?, sequence: number(sequence)? })
+            }
+        }
+    }
 }
 
 /// An API key as stored: never the key itself, only its SHA-256.
@@ -279,7 +319,20 @@ impl StatusCounts {
 
 #[cfg(test)]
 mod tests {
-    use super::MessageEventKind;
+    use super::{FeedCursor, MessageEventKind};
+
+    #[test]
+    fn feed_cursors_round_trip_and_reject_junk() {
+        for cursor in
+            [FeedCursor { transaction: 0, sequence: 42 }, FeedCursor { transaction: 7_001, sequence: 42 }]
+        {
+            assert_eq!(cursor.to_string().parse::<FeedCursor>(), Ok(cursor));
+        }
+        assert_eq!("42".parse::<FeedCursor>(), Ok(FeedCursor { transaction: 0, sequence: 42 }));
+        for junk in ["", "-1", "1-", "a-1", "1-2-3", "1.5"] {
+            assert!(junk.parse::<FeedCursor>().is_err(), "{junk}");
+        }
+    }
 
     #[test]
     fn every_event_kind_round_trips_through_its_name() {

@@ -13,8 +13,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::model::{
     ApiKeyRecord, AttemptOutcome, Campaign, CampaignFilter, CampaignPage, CampaignStart, CampaignStats,
-    ClaimedMessage, Customer, CustomerFields, DeadLetterFilter, IdempotencyClaim, KeyedMessage, Message,
-    MessageEvent, NewCampaign, NewMessage, PageStart, QueueStats, StartOutcome, StatusCounts, StoredEvent,
+    ClaimedMessage, Customer, CustomerFields, DeadLetterFilter, FeedCursor, IdempotencyClaim, KeyedMessage,
+    Message, MessageEvent, NewCampaign, NewMessage, PageStart, QueueStats, StartOutcome, StatusCounts,
+    StoredEvent,
 };
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -129,8 +130,15 @@ pub trait IdempotencyStore: Send + Sync {
 
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
-    /// The account's events after `after` (exclusive), oldest first.
-    async fn list_events(&self, account: AccountId, after: i64, limit: u32) -> StoreResult<Vec<StoredEvent>>;
+    /// The account's events after `after` (exclusive), in feed order. An event is listed
+    /// only once no event can still commit before it in that order, so a reader that
+    /// follows the cursor never skips one.
+    async fn list_events(
+        &self,
+        account: AccountId,
+        after: FeedCursor,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredEvent>>;
     /// Events the relay has not published yet, all accounts, oldest first.
     async fn unpublished_events(&self, limit: u32) -> StoreResult<Vec<StoredEvent>>;
     /// Records that these events reached the broker.

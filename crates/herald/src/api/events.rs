@@ -11,6 +11,7 @@ use super::{
     extract::{page_limit, ApiQuery},
     AppState,
 };
+use crate::model::FeedCursor;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/events", get(list_events))
@@ -72,21 +73,19 @@ pub async fn list_events(
     ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> ApiResult<Json<EventPage>> {
     let after = match query.after.as_deref() {
-        None | Some("") => 0,
-        Some(cursor) => cursor
-            .parse::<i64>()
-            .ok()
-            .filter(|c| *c >= 0)
-            .ok_or_else(|| ApiError::bad_request(format!("invalid cursor '{cursor}'")))?,
+        None | Some("") => FeedCursor::default(),
+        Some(cursor) => {
+            cursor.parse().map_err(|()| ApiError::bad_request(format!("invalid cursor '{cursor}'")))?
+        }
     };
     let limit = page_limit(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let events = state.store.list_events(auth.account_id, after, limit).await?;
     let next_cursor =
-        events.last().map_or(query.after.filter(|a| !a.is_empty()), |e| Some(e.sequence.to_string()));
+        events.last().map_or(query.after.filter(|a| !a.is_empty()), |e| Some(e.cursor().to_string()));
     let data = events
         .into_iter()
         .map(|stored| EventOut {
-            cursor: stored.sequence.to_string(),
+            cursor: stored.cursor().to_string(),
             event_id: stored.event.event_id,
             event_type: stored.event.event_type,
             aggregate_id: stored.event.aggregate_id,

@@ -134,10 +134,55 @@ async fn event_feed_pages_with_a_cursor_and_rejects_bad_parameters(backend: Back
     assert_eq!(empty["data"], json!([]));
     assert_eq!(empty["next_cursor"], last_cursor.as_str(), "an empty page keeps the cursor");
 
-    for query in ["limit=0", "limit=1001", "limit=abc", "after=abc", "after=-1", "bogus=1"] {
+    for query in ["limit=0", "limit=1001", "limit=abc", "after=abc", "after=-1", "after=1-", "bogus=1"] {
         let response = app.get(&format!("/api/v1/events?{query}")).await;
         assert_eq!(response.status(), 400, "{query}");
         let json: Value = response.json().await.unwrap();
         assert_eq!(json["error"]["code"], "BAD_REQUEST", "{query}");
     }
+}
+
+/// PostgreSQL hands out an event's sequence number before its transaction commits: an event
+/// whose transaction commits after a later one's must still reach a reader that follows the
+/// cursor, not land behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_that_commits_late_is_not_skipped_by_a_feed_reader() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else { return };
+    let other = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+    let mut late = other.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO outbox (event_id, account_id, event_type, aggregate_id, payload, metadata, created_at)
+         SELECT gen_random_uuid(), id, 'test.late', 'late', '{}', '{}', now() FROM accounts WHERE is_default",
+    )
+    .execute(&mut *late)
+    .await
+    .unwrap();
+    // Meanwhile a notification is sent and its sms.sent event committed.
+    let id = app.send_notification("+254712345678", "hello").await;
+    app.wait_for_status(&id, "sent").await;
+
+    // A reader now: the committed sms.sent waits behind the open transaction.
+    let page = app.get_json("/api/v1/events").await;
+    assert_eq!(page["data"], json!([]), "nothing can be listed ahead of an open transaction: {page}");
+    late.commit().await.unwrap();
+
+    // The reader carries on from its cursor and gets both, the late one first.
+    let after = page["next_cursor"].as_str().unwrap_or_default().to_owned();
+    let reader = std::cell::RefCell::new((after, Vec::<String>::new()));
+    let settled = crate::helpers::wait_until(std::time::Duration::from_secs(30), || async {
+        let path = format!("/api/v1/events?after={}", reader.borrow().0);
+        let page = app.get_json(&path).await;
+        let mut reader = reader.borrow_mut();
+        for event in page["data"].as_array().unwrap() {
+            reader.1.push(event["event_type"].as_str().unwrap().to_owned());
+        }
+        if let Some(next) = page["next_cursor"].as_str() {
+            reader.0 = next.to_owned();
+        }
+        reader.1.len() >= 2
+    })
+    .await;
+    let types = reader.into_inner().1;
+    assert!(settled, "the reader got {types:?}");
+    assert_eq!(types, ["test.late", "sms.sent"]);
 }

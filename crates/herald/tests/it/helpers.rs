@@ -249,7 +249,25 @@ impl TestApp {
     }
 
     /// All events in the feed, following cursors.
+    /// Every event in the feed so far. On PostgreSQL it first waits until the feed shows
+    /// every committed event: an event is listed once no older transaction anywhere on
+    /// the server is still running, and other tests run transactions of their own.
     pub async fn all_events(&self) -> Vec<serde_json::Value> {
+        if self.database_url.starts_with("postgres") {
+            let pool = sqlx::PgPool::connect(&self.database_url).await.expect("database");
+            let settled = wait_until(Duration::from_secs(30), || async {
+                sqlx::query_scalar::<_, bool>(
+                    "SELECT NOT EXISTS (SELECT 1 FROM outbox
+                                        WHERE txid >= pg_snapshot_xmin(pg_current_snapshot()))",
+                )
+                .fetch_one(&pool)
+                .await
+                .expect("horizon query")
+            })
+            .await;
+            pool.close().await;
+            assert!(settled, "an older transaction held the event feed back for 30 s");
+        }
         let mut events = Vec::new();
         let mut after = String::new();
         loop {

@@ -7,7 +7,7 @@ use sqlx::{Postgres, Row, Transaction};
 
 use super::PgStore;
 use crate::{
-    model::{OutboxEvent, StoredEvent},
+    model::{FeedCursor, OutboxEvent, StoredEvent},
     ports::{OutboxStore, StoreResult},
 };
 
@@ -46,6 +46,7 @@ pub(super) async fn insert_events(
 fn event_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<StoredEvent> {
     Ok(StoredEvent {
         sequence: row.try_get("sequence")?,
+        transaction: row.try_get("txid")?,
         account_id: AccountId::from_uuid(row.try_get("account_id")?),
         event: OutboxEvent {
             event_id: EventId::from_uuid(row.try_get("event_id")?),
@@ -59,18 +60,30 @@ fn event_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<StoredEvent> {
     })
 }
 
-const EVENT_COLUMNS: &str =
-    "sequence, account_id, event_id, event_type, aggregate_id, user_id, payload, metadata, created_at";
+const EVENT_COLUMNS: &str = "sequence, txid::text::bigint AS txid, account_id, event_id, event_type,
+     aggregate_id, user_id, payload, metadata, created_at";
 
 #[async_trait]
 impl OutboxStore for PgStore {
-    async fn list_events(&self, account: AccountId, after: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
+    async fn list_events(
+        &self,
+        account: AccountId,
+        after: FeedCursor,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        // Sequence numbers are handed out before commit, so ordering by them alone lets an
+        // event commit behind a cursor a reader already passed. The feed is ordered by the
+        // writing transaction instead, and shows only transactions older than every one
+        // still running (the snapshot's xmin): nothing can commit before them any more.
         let rows = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS} FROM outbox WHERE account_id = $1 AND sequence > $2
-             ORDER BY sequence LIMIT $3"
+            "SELECT {EVENT_COLUMNS} FROM outbox
+             WHERE account_id = $1 AND (txid, sequence) > ($2::text::xid8, $3)
+               AND txid < pg_snapshot_xmin(pg_current_snapshot())
+             ORDER BY txid, sequence LIMIT $4"
         ))
         .bind(account.as_uuid())
-        .bind(after)
+        .bind(after.transaction.to_string())
+        .bind(after.sequence)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;

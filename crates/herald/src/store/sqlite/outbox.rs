@@ -7,7 +7,7 @@ use sqlx::{Row, Sqlite, Transaction};
 
 use super::{from_millis, from_opt_millis, to_millis, SqliteStore};
 use crate::{
-    model::{OutboxEvent, StoredEvent},
+    model::{FeedCursor, OutboxEvent, StoredEvent},
     ports::{OutboxStore, StoreError, StoreResult},
     store::parse_column,
 };
@@ -56,6 +56,7 @@ pub(super) fn json_column(column: &str, text: &str) -> StoreResult<serde_json::V
 fn event_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<StoredEvent> {
     Ok(StoredEvent {
         sequence: row.try_get("sequence")?,
+        transaction: 0,
         account_id: parse_column("outbox.account_id", row.try_get("account_id")?)?,
         event: OutboxEvent {
             event_id: parse_column("outbox.event_id", row.try_get("event_id")?)?,
@@ -74,13 +75,20 @@ const EVENT_COLUMNS: &str =
 
 #[async_trait]
 impl OutboxStore for SqliteStore {
-    async fn list_events(&self, account: AccountId, after: i64, limit: u32) -> StoreResult<Vec<StoredEvent>> {
+    async fn list_events(
+        &self,
+        account: AccountId,
+        after: FeedCursor,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        // One writer at a time: events commit in sequence order, so the sequence alone is
+        // the feed's order (a PostgreSQL cursor's transaction part means nothing here).
         let rows = sqlx::query(&format!(
             "SELECT {EVENT_COLUMNS} FROM outbox WHERE account_id = ? AND sequence > ?
              ORDER BY sequence LIMIT ?"
         ))
         .bind(account.to_string())
-        .bind(after)
+        .bind(after.sequence)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
