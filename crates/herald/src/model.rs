@@ -452,6 +452,8 @@ pub enum PageStart {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CampaignPage {
     pub campaigns: Vec<Campaign>,
+    /// More campaigns of the snapshot come after this page.
+    pub more: bool,
     /// Campaigns matching the filter in the snapshot.
     pub total: u64,
     /// The highest campaign id the listing sees: later pages of the same listing pass it

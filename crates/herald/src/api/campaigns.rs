@@ -311,7 +311,7 @@ pub async fn list_campaigns(
             total_count: listing.total,
             total_pages,
             snapshot: listing.snapshot,
-            next: (page < total_pages).then(|| link(page + 1, last_id)),
+            next: last_id.filter(|_| listing.more).map(|last| link(page + 1, Some(last))),
             prev: (page > 1).then(|| link((page - 1).min(total_pages.max(1)), None)),
         },
     }))

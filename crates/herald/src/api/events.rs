@@ -54,7 +54,7 @@ pub struct EventPage {
     pub next_cursor: Option<String>,
 }
 
-/// Events, oldest first.
+/// Events in commit-safe order: a reader that follows `next_cursor` never skips one.
 #[utoipa::path(
     get,
     path = "/api/v1/events",

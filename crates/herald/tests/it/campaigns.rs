@@ -28,6 +28,7 @@ on_both_backends!(
     a_whatsapp_campaign_is_delivered_by_the_mock_sender,
     the_briefs_example_requests_get_the_briefs_response_shapes,
     two_sends_of_one_scheduled_campaign_at_once_start_it_once,
+    a_filtered_listing_reaches_its_end_when_campaigns_shown_leave_the_filter,
 );
 
 async fn create(app: &TestApp, body: Value) -> (u16, Value) {
@@ -557,6 +558,34 @@ async fn create_draft(app: &TestApp, name: String) -> i64 {
         create(app, json!({"name": name, "channel": "sms", "base_template": "Hi"})).await;
     assert_eq!(status, 201, "{campaign}");
     campaign["id"].as_i64().unwrap()
+}
+
+/// Following `next` under a status filter reaches every campaign of the snapshot even when
+/// the ones already shown change status meanwhile (the count shrinks; what is left below
+/// the page does not).
+async fn a_filtered_listing_reaches_its_end_when_campaigns_shown_leave_the_filter(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let someone = customer(&app, json!({"phone": "+254712345671"})).await;
+    let mut drafts = Vec::new();
+    for n in 1..=5 {
+        drafts.push(create_draft(&app, format!("d{n}")).await);
+    }
+    let first = app.get_json("/campaigns?status=draft&page_size=2").await;
+    let mut seen: Vec<i64> =
+        first["data"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();
+    assert_eq!(seen, [drafts[4], drafts[3]]);
+    for id in &seen {
+        let (status, _) = send(&app, &json!({"id": id}), json!({"customer_ids": [someone]})).await;
+        assert_eq!(status, 202);
+    }
+    let mut next = first["pagination"]["next"].as_str().map(str::to_owned);
+    while let Some(path) = next {
+        let page = app.get_json(&path).await;
+        seen.extend(page["data"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()));
+        next = page["pagination"]["next"].as_str().map(str::to_owned);
+    }
+    drafts.reverse();
+    assert_eq!(seen, drafts, "every draft of the snapshot, newest first, once");
 }
 
 /// `herald seed` adds sample data once, on either backend.

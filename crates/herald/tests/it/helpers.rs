@@ -248,8 +248,7 @@ impl TestApp {
         }
     }
 
-    /// All events in the feed, following cursors.
-    /// Every event in the feed so far. On PostgreSQL it first waits until the feed shows
+    /// Every event in the feed so far, following cursors. On PostgreSQL it first waits until the feed shows
     /// every committed event: an event is listed once no older transaction anywhere on
     /// the server is still running, and other tests run transactions of their own.
     pub async fn all_events(&self) -> Vec<serde_json::Value> {

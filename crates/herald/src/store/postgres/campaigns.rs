@@ -278,11 +278,15 @@ impl CampaignStore for PgStore {
                 0
             }
         };
-        page.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
+        // One row more than the page: whether a next page exists is what is left below
+        // this one, not a count that campaigns committed late or changing status can skew.
+        page.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit) + 1);
         page.push(" OFFSET ").push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
         let rows = page.build().fetch_all(&self.pool).await?;
-        let campaigns = rows.iter().map(campaign_from_row).collect::<StoreResult<_>>()?;
-        Ok(CampaignPage { campaigns, total: total as u64, snapshot })
+        let mut campaigns = rows.iter().map(campaign_from_row).collect::<StoreResult<Vec<_>>>()?;
+        let more = campaigns.len() > limit as usize;
+        campaigns.truncate(limit as usize);
+        Ok(CampaignPage { campaigns, more, total: total as u64, snapshot })
     }
 
     async fn campaign_stats(&self, campaign: i64) -> StoreResult<CampaignStats> {
