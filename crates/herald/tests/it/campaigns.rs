@@ -325,6 +325,15 @@ async fn customers_are_created_listed_and_checked(backend: Backend) {
     assert_eq!(delete_customer(&app, ids[2]).await, 409);
 }
 
+/// `count` customers with nothing but a phone number, inserted in bulk; their ids.
+async fn bulk_customers(app: &TestApp, count: usize) -> Vec<i64> {
+    let account = app.store.ensure_default_account().await.unwrap();
+    let customers: Vec<herald::model::CustomerFields> = (0..count)
+        .map(|n| herald::model::CustomerFields { phone: format!("+2547{n:08}"), ..Default::default() })
+        .collect();
+    app.store.insert_customers(account, &customers, chrono::Utc::now()).await.unwrap()
+}
+
 /// `DELETE /api/v1/customers/{id}`; its status.
 async fn delete_customer(app: &TestApp, id: i64) -> u16 {
     let path = app.url(&format!("/api/v1/customers/{id}"));
@@ -715,11 +724,7 @@ async fn a_repeated_send_with_its_idempotency_key_replays_the_first_answer(backe
 /// in `pg_stat_activity`; SQLite runs one writer at a time.)
 async fn a_customer_delete_and_a_send_never_both_go_ahead(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else { return };
-    let account = app.store.ensure_default_account().await.unwrap();
-    let filler: Vec<herald::model::CustomerFields> = (0..50_000)
-        .map(|n| herald::model::CustomerFields { phone: format!("+2547{n:08}"), ..Default::default() })
-        .collect();
-    let mut recipients = app.store.insert_customers(account, &filler, chrono::Utc::now()).await.unwrap();
+    let mut recipients = bulk_customers(&app, 50_000).await;
     let campaign = |name: &str| {
         create(
             &app,
@@ -922,11 +927,7 @@ async fn the_briefs_example_requests_get_the_briefs_response_shapes(backend: Bac
 
 async fn two_sends_of_one_scheduled_campaign_at_once_start_it_once(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else { return };
-    let account = app.store.ensure_default_account().await.unwrap();
-    let customers: Vec<herald::model::CustomerFields> = (0..2_000)
-        .map(|n| herald::model::CustomerFields { phone: format!("+2547{n:08}"), ..Default::default() })
-        .collect();
-    let ids = app.store.insert_customers(account, &customers, chrono::Utc::now()).await.unwrap();
+    let ids = bulk_customers(&app, 2_000).await;
     let body = json!({ "customer_ids": ids });
     for round in 0..5 {
         // Scheduled ahead: a started campaign stays `scheduled`, so its status alone does
