@@ -66,7 +66,8 @@ impl std::fmt::Debug for Application {
 
 /// Connects to the database and applies migrations.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    let store = store::connect(&config.database_url)
+    let options = store::StoreOptions { sqlite_max_size_mb: config.sqlite_max_size_mb };
+    let store = store::connect_with(&config.database_url, &options)
         .await
         .with_context(|| format!("could not open the database ({})", redact_url(&config.database_url)))?;
     store.migrate().await.context("could not migrate the database")?;

@@ -17,6 +17,10 @@ pub struct Config {
     pub listen: SocketAddr,
     /// `sqlite://path` or `postgres://...` (`HERALD_DATABASE_URL`, or `DATABASE_URL`).
     pub database_url: String,
+    /// SQLite only: the most the database file may grow to, in MiB
+    /// (`HERALD_SQLITE_MAX_SIZE_MB`). Past it herald answers 503 to new messages, as on a
+    /// full disk, and keeps room on the machine for everything else. Unset: no limit.
+    pub sqlite_max_size_mb: Option<u64>,
     /// `pretty` (human, for a terminal) or `json` (`HERALD_LOG_FORMAT`).
     pub log_format: LogFormat,
     /// A key herald makes sure exists at start-up (`HERALD_BOOTSTRAP_API_KEY`).
@@ -344,6 +348,7 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: "sqlite://herald.db".into(),
+            sqlite_max_size_mb: None,
             log_format: LogFormat::Pretty,
             bootstrap_api_key: None,
             amqp_url: None,
@@ -469,6 +474,9 @@ impl Config {
             || self.database_url.starts_with("postgresql://"))
         {
             return invalid("database_url", "must start with sqlite:, postgres:// or postgresql://");
+        }
+        if self.sqlite_max_size_mb == Some(0) {
+            return invalid("sqlite_max_size_mb", "must be at least 1 (or unset for no limit)");
         }
         if !(0.0..=1.0).contains(&self.mock_provider.success_rate) {
             return invalid("mock_provider.success_rate", "must be between 0.0 and 1.0");

@@ -28,6 +28,23 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The database refused a write probe (a recent one; its error as text).
+    #[error("the database does not take writes: {0}")]
+    NotWritable(String),
+}
+
+impl StoreError {
+    /// Whether the database cannot take writes (or be reached) right now: a full disk, an
+    /// I/O error, a lost connection, a lock that did not come free. Such a failure says
+    /// nothing about the request; the same request may succeed later, so the API answers
+    /// 503 instead of 500.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Database(error) => crate::store::is_unavailable(error),
+            Self::NotWritable(_) => true,
+            Self::Migration(_) | Self::Corrupt(_) => false,
+        }
+    }
 }
 
 #[async_trait]
@@ -236,6 +253,10 @@ pub trait Store: AccountStore + MessageStore + OutboxStore + IdempotencyStore + 
     async fn migrate(&self) -> StoreResult<()>;
     /// Cheap round trip, for readiness.
     async fn ping(&self) -> StoreResult<()>;
+    /// Commits a small write and removes it again, for readiness: fails while the database
+    /// cannot store a message (a full disk, a read-only file system). Runs at most once a
+    /// second; calls in between get the last answer.
+    async fn probe_writes(&self) -> StoreResult<()>;
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;
     /// Wakes `wake` whenever another process makes work due (new or replayed messages),

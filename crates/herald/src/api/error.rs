@@ -60,6 +60,15 @@ impl ApiError {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "request body is larger than the limit")
     }
 
+    /// The database could not store the request: nothing was done; retry later.
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "DATABASE_UNAVAILABLE",
+            "the database cannot store this request right now; nothing was accepted, retry later",
+        )
+    }
+
     pub fn internal() -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "internal error")
     }
@@ -86,6 +95,12 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
+        if error.is_unavailable() {
+            // Nothing was stored (a failed commit is never a success); the same request
+            // may succeed once the database takes writes again.
+            tracing::error!(error = %error, "database unavailable while handling request");
+            return Self::unavailable();
+        }
         tracing::error!(error = %error, "store error while handling request");
         Self::internal()
     }

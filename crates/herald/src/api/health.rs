@@ -1,5 +1,6 @@
 //! Health probes, all public: `/health` (sms-processor), `/health/live`, `/health/ready`
-//! (checks the database, and RabbitMQ when configured), `/health/startup`.
+//! (checks that the database answers and takes writes, and RabbitMQ when configured),
+//! `/health/startup`.
 
 use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
 use serde::Serialize;
@@ -28,6 +29,8 @@ pub struct HealthOut {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Checks {
+    /// `ok`; `unreachable` when it does not answer; `not writable` when it answers but
+    /// cannot store (a full disk): intake answers 503 meanwhile.
     #[schema(example = "ok")]
     pub database: String,
     /// RabbitMQ, when configured: `ok`, or `unreachable` while herald reconnects (intake
@@ -59,7 +62,7 @@ pub async fn startup() -> Json<HealthOut> {
     ok()
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database answers and takes writes.
 #[utoipa::path(
     get,
     path = "/health/ready",
@@ -68,16 +71,23 @@ pub async fn startup() -> Json<HealthOut> {
 )]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthOut>) {
     let broker = state.broker.healthy().map(|up| if up { "ok" } else { "unreachable" }.to_owned());
-    match state.store.ping().await {
-        Ok(()) => {
-            let status = if broker.as_deref() == Some("unreachable") { "degraded" } else { "ok" };
-            let checks = Checks { database: "ok".into(), broker };
-            (StatusCode::OK, Json(HealthOut { status, checks: Some(checks) }))
-        }
+    let database = match state.store.ping().await {
         Err(error) => {
             tracing::warn!(%error, "readiness check: database unreachable");
-            let checks = Checks { database: "unreachable".into(), broker };
-            (StatusCode::SERVICE_UNAVAILABLE, Json(HealthOut { status: "unavailable", checks: Some(checks) }))
+            "unreachable"
         }
+        Ok(()) => match state.store.probe_writes().await {
+            Err(error) => {
+                tracing::warn!(%error, "readiness check: database does not take writes");
+                "not writable"
+            }
+            Ok(()) => "ok",
+        },
+    };
+    let checks = Checks { database: database.into(), broker };
+    if database != "ok" {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(HealthOut { status: "unavailable", checks: Some(checks) }));
     }
+    let status = if checks.broker.as_deref() == Some("unreachable") { "degraded" } else { "ok" };
+    (StatusCode::OK, Json(HealthOut { status, checks: Some(checks) }))
 }

@@ -12,10 +12,105 @@ pub mod sqlite;
 /// Connects to the database named by `url` (`sqlite://...` or `postgres://...`). Does not
 /// migrate; call [`Store::migrate`].
 pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
+    connect_with(url, &StoreOptions::default()).await
+}
+
+/// Settings a store takes besides its URL.
+#[derive(Debug, Clone, Default)]
+pub struct StoreOptions {
+    /// SQLite only: the most the database file may grow to, in MiB (`PRAGMA
+    /// max_page_count`); past it writes fail as on a full disk. None: no limit.
+    pub sqlite_max_size_mb: Option<u64>,
+}
+
+/// [`connect`] with options.
+pub async fn connect_with(url: &str, options: &StoreOptions) -> StoreResult<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+        Ok(Arc::new(sqlite::SqliteStore::connect_with(url, options).await?))
     } else {
         Ok(Arc::new(postgres::PgStore::connect(url).await?))
+    }
+}
+
+/// Whether a connection coming back to its pool may be used again. A transaction whose
+/// COMMIT or ROLLBACK failed leaves sqlx believing the connection is still inside it (SQLite
+/// may already have rolled it back by itself, e.g. on a full disk); the next "transaction"
+/// on that connection would then be a savepoint of a transaction nobody commits. Such a
+/// connection is closed, never reused. The ping first flushes a rollback that a dropped
+/// transaction queued.
+async fn reusable<C: sqlx::Connection>(connection: &mut C) -> Result<bool, sqlx::Error> {
+    connection.ping().await?;
+    if connection.is_in_transaction() {
+        tracing::warn!("closing a database connection left inside a failed transaction");
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// Readiness probes write to the database at most this often; callers in between get the
+/// last answer.
+const WRITE_PROBE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What a write probe stores: 64 KiB of random bytes (incompressible), so that a probe
+/// succeeds only while the database has room for a burst of messages, not just a row.
+fn write_probe_pad() -> Vec<u8> {
+    use rand::RngCore;
+    let mut pad = vec![0; 64 * 1024];
+    rand::thread_rng().fill_bytes(&mut pad);
+    pad
+}
+
+/// The last write probe's answer, shared by concurrent readiness checks.
+#[derive(Debug, Default)]
+struct WriteProbe {
+    last: tokio::sync::Mutex<Option<(std::time::Instant, Result<(), String>)>>,
+}
+
+impl WriteProbe {
+    /// Runs `probe` unless one ran less than [`WRITE_PROBE_EVERY`] ago.
+    async fn check<F>(&self, probe: F) -> StoreResult<()>
+    where
+        F: std::future::Future<Output = StoreResult<()>>,
+    {
+        let mut last = self.last.lock().await;
+        if let Some((at, result)) = last.as_ref() {
+            if at.elapsed() < WRITE_PROBE_EVERY {
+                return result.clone().map_err(crate::ports::StoreError::NotWritable);
+            }
+        }
+        let result = probe.await;
+        *last = Some((std::time::Instant::now(), result.as_ref().map(|_| ()).map_err(ToString::to_string)));
+        result
+    }
+}
+
+/// Whether `error` means the database cannot be written or reached right now (see
+/// [`crate::ports::StoreError::is_unavailable`]), as opposed to a problem with the request
+/// or a bug.
+pub(crate) fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(error) => {
+            if let Some(error) = error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                // SQLSTATE classes: connection exception, insufficient resources (a full
+                // disk), operator intervention (a terminated backend, a shutdown), system
+                // error; and serialization failures and deadlocks, which a retry resolves.
+                let code = error.code();
+                ["08", "53", "57", "58", "40"].iter().any(|class| code.starts_with(class))
+                    || code == "25P03"
+            } else {
+                // SQLite: the primary result code is the low byte of the extended one.
+                // BUSY, LOCKED, NOMEM, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL.
+                let code = error.code().and_then(|code| code.parse::<i32>().ok()).unwrap_or_default();
+                matches!(code & 0xff, 5 | 6 | 7 | 8 | 10 | 13 | 14 | 15)
+            }
+        }
+        _ => false,
     }
 }
 

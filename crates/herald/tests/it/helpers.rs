@@ -37,7 +37,7 @@ macro_rules! on_both_backends {
 }
 pub(crate) use on_both_backends;
 
-fn services_required() -> bool {
+pub fn services_required() -> bool {
     std::env::var("HERALD_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
 }
 

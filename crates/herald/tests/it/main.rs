@@ -18,5 +18,6 @@ mod config_example;
 mod crash;
 mod dead_letters;
 mod dispatch;
+mod full_disk;
 mod idempotency;
 mod store_contract;

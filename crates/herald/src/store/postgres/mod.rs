@@ -10,6 +10,7 @@ use sqlx::{
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::{reusable, WriteProbe};
 use crate::ports::{SingletonLease, Store, StoreResult};
 
 mod accounts;
@@ -21,6 +22,7 @@ mod outbox;
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    write_probe: Arc<WriteProbe>,
 }
 
 impl PgStore {
@@ -28,9 +30,10 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
+            .after_release(|connection, _| Box::pin(reusable(connection)))
             .connect(url)
             .await?;
-        Ok(Self { pool })
+        Ok(Self { pool, write_probe: Default::default() })
     }
 }
 
@@ -54,6 +57,21 @@ impl Store for PgStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn probe_writes(&self) -> StoreResult<()> {
+        self.write_probe
+            .check(async {
+                // A plain INSERT: with RETURNING, SQLite hands the row back before the
+                // statement's own commit, whose failure then goes unseen.
+                sqlx::query("INSERT INTO write_probe (pad) VALUES ($1)")
+                    .bind(super::write_probe_pad())
+                    .execute(&self.pool)
+                    .await?;
+                sqlx::query("DELETE FROM write_probe").execute(&self.pool).await?;
+                Ok(())
+            })
+            .await
     }
 
     fn backend(&self) -> &'static str {

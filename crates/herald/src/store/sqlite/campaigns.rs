@@ -78,6 +78,9 @@ impl CampaignStore for SqliteStore {
         fields: &CustomerFields,
         at: DateTime<Utc>,
     ) -> StoreResult<Customer> {
+        // RETURNING in a transaction of its own: on its own, SQLite commits such a
+        // statement after handing back the row, and a failed commit would go unseen.
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "INSERT INTO customers (account_id, phone, first_name, last_name, email, location,
                                     preferred_product, attributes, created_at, updated_at)
@@ -93,8 +96,9 @@ impl CampaignStore for SqliteStore {
         .bind(serde_json::Value::Object(fields.attributes.clone()).to_string())
         .bind(to_millis(at))
         .bind(to_millis(at))
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
+        tx.commit().await?;
         customer_from_row(&row)
     }
 
@@ -140,6 +144,7 @@ impl CampaignStore for SqliteStore {
         fields: &CustomerFields,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<Customer>> {
+        let mut tx = self.pool.begin().await?; // RETURNING: see insert_customer
         let row = sqlx::query(
             "UPDATE customers SET phone = ?1, first_name = ?2, last_name = ?3, email = ?4, location = ?5,
                     preferred_product = ?6, attributes = ?7, updated_at = ?8
@@ -155,8 +160,9 @@ impl CampaignStore for SqliteStore {
         .bind(to_millis(at))
         .bind(id)
         .bind(account.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
+        tx.commit().await?;
         row.as_ref().map(customer_from_row).transpose()
     }
 
@@ -207,6 +213,7 @@ impl CampaignStore for SqliteStore {
     }
 
     async fn insert_campaign(&self, campaign: &NewCampaign) -> StoreResult<Campaign> {
+        let mut tx = self.pool.begin().await?; // RETURNING: see insert_customer
         let row = sqlx::query(
             "INSERT INTO campaigns (account_id, name, channel, status, base_template, scheduled_at,
                                     created_at, updated_at)
@@ -220,8 +227,9 @@ impl CampaignStore for SqliteStore {
         .bind(campaign.scheduled_at.map(to_millis))
         .bind(to_millis(campaign.created_at))
         .bind(to_millis(campaign.created_at))
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
+        tx.commit().await?;
         campaign_from_row(&row)
     }
 

@@ -8,6 +8,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
+use super::{reusable, StoreOptions, WriteProbe};
 use crate::ports::{SingletonLease, Store, StoreError, StoreResult};
 
 mod accounts;
@@ -19,19 +20,35 @@ mod outbox;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    write_probe: std::sync::Arc<WriteProbe>,
 }
+
+/// SQLite's page size (herald keeps the default), for turning a size limit into pages.
+const PAGE_SIZE: u64 = 4096;
 
 impl SqliteStore {
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        let options = SqliteConnectOptions::from_str(url)?
+        Self::connect_with(url, &StoreOptions::default()).await
+    }
+
+    pub async fn connect_with(url: &str, settings: &StoreOptions) -> StoreResult<Self> {
+        let mut options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        if let Some(mb) = settings.sqlite_max_size_mb {
+            // Per connection, not stored in the file: every pooled connection sets it.
+            options = options.pragma("max_page_count", (mb * 1024 * 1024 / PAGE_SIZE).to_string());
+        }
         // SQLite has one writer at a time; a few connections let readers run beside it.
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        Ok(Self { pool })
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .after_release(|connection, _| Box::pin(reusable(connection)))
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool, write_probe: Default::default() })
     }
 }
 
@@ -45,6 +62,21 @@ impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn probe_writes(&self) -> StoreResult<()> {
+        self.write_probe
+            .check(async {
+                // A plain INSERT: with RETURNING, SQLite hands the row back before the
+                // statement's own commit, whose failure then goes unseen.
+                sqlx::query("INSERT INTO write_probe (pad) VALUES (?)")
+                    .bind(super::write_probe_pad())
+                    .execute(&self.pool)
+                    .await?;
+                sqlx::query("DELETE FROM write_probe").execute(&self.pool).await?;
+                Ok(())
+            })
+            .await
     }
 
     fn backend(&self) -> &'static str {
