@@ -153,8 +153,8 @@ impl Default for HttpProviderConfig {
 pub struct IdempotencyConfig {
     /// How long a key and its response are kept (at least 24 hours is the promise).
     pub retention_hours: u64,
-    /// A key whose first request has not completed after this long is considered
-    /// abandoned (its process died) and may be taken by a repeat.
+    /// Keys are stored only inside their request's transaction; a key left `in_flight` by
+    /// an earlier herald (which stored claims on their own) is taken over after this long.
     pub in_flight_timeout_secs: u64,
 }
 

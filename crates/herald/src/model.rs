@@ -484,8 +484,10 @@ pub struct CampaignStart {
     /// When the messages are due (now, or the campaign's `scheduled_at`).
     pub due_at: DateTime<Utc>,
     pub now: DateTime<Utc>,
-    /// The request's idempotency key and response, completed in the start's transaction.
+    /// The request's idempotency key and response, claimed and completed in the start's
+    /// transaction (with `claim`).
     pub idempotency: Option<IdempotentResponse>,
+    pub claim: Option<KeyClaim>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -496,4 +498,7 @@ pub enum StartOutcome {
     NotSendable(herald_domain::CampaignStatus),
     /// These customer ids are not the account's: nothing was created.
     UnknownCustomers(Vec<i64>),
+    /// The idempotency key is another request's (done, or still running elsewhere):
+    /// nothing was done; what the key holds.
+    KeyTaken(IdempotencyClaim),
 }

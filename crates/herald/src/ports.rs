@@ -127,20 +127,8 @@ pub trait MessageStore: Send + Sync {
 
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
-    /// Claims `key` for a request with `fingerprint`, or reports who has it. A key whose
-    /// first request has been in flight since before `stale_before` (its process died) is
-    /// taken over; an expired key is reused.
-    async fn claim_idempotency_key(
-        &self,
-        account: AccountId,
-        key: &str,
-        fingerprint: &[u8; 32],
-        now: DateTime<Utc>,
-        stale_before: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> StoreResult<IdempotencyClaim>;
-    /// Frees a key whose request failed before completing, so a retry can run.
-    async fn release_idempotency_key(&self, account: AccountId, key: &str) -> StoreResult<()>;
+    // Keys are claimed inside the transaction of what they create: see
+    // `MessageStore::insert_messages` and `CampaignStore::start_campaign`.
     /// Deletes keys that expired before `now`; returns how many.
     async fn purge_expired_idempotency_keys(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }

@@ -30,7 +30,7 @@ use crate::{
     },
     services::{
         idempotency::{fingerprint, IdempotentRequest},
-        intake::IntakeOutcome,
+        intake::{interpret, IntakeOutcome},
     },
 };
 
@@ -485,13 +485,10 @@ pub async fn send_campaign(
         key,
         fingerprint: fingerprint("POST", &format!("/campaigns/{campaign_id}/send"), &raw),
     });
-    if let Some(request) = &idempotent {
-        if let Some(IntakeOutcome::Replayed { status, body }) =
-            state.intake.claim_key(auth.account_id, request, now).await?
-        {
-            return Ok(replayed_response(status, body));
-        }
-    }
+    // Held while the start runs; claimed and completed in the start's transaction, so a
+    // start that fails or dies leaves the key free for the retry.
+    let _hold =
+        idempotent.as_ref().map(|request| state.intake.hold_key(auth.account_id, request)).transpose()?;
     let start = CampaignStart {
         account_id: auth.account_id,
         campaign_id,
@@ -505,14 +502,16 @@ pub async fn send_campaign(
             status: StatusCode::ACCEPTED.as_u16(),
             body: answer.clone(),
         }),
+        claim: idempotent.as_ref().map(|request| state.intake.key_claim(request, now)),
     };
-    let outcome = state.store.start_campaign(&start).await;
-    if !matches!(outcome, Ok(StartOutcome::Started)) {
-        if let Some(request) = &idempotent {
-            state.intake.release_key(auth.account_id, request).await;
+    match state.store.start_campaign(&start).await? {
+        StartOutcome::KeyTaken(claim) => {
+            let request = idempotent.as_ref().ok_or_else(ApiError::internal)?;
+            match interpret(claim, request)? {
+                Some(IntakeOutcome::Replayed { status, body }) => Ok(replayed_response(status, body)),
+                _ => Err(ApiError::internal()),
+            }
         }
-    }
-    match outcome? {
         StartOutcome::Started => {
             state.wake.notify_one();
             Ok(replayable_response(StatusCode::ACCEPTED.as_u16(), answer))

@@ -86,7 +86,10 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthOut
     };
     let checks = Checks { database: database.into(), broker };
     if database != "ok" {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(HealthOut { status: "unavailable", checks: Some(checks) }));
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(HealthOut { status: "unavailable", checks: Some(checks) }),
+        );
     }
     let status = if checks.broker.as_deref() == Some("unreachable") { "degraded" } else { "ok" };
     (StatusCode::OK, Json(HealthOut { status, checks: Some(checks) }))

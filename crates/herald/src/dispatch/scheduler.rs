@@ -86,6 +86,7 @@ impl Scheduler {
                 due_at: now,
                 now,
                 idempotency: None,
+                claim: None,
             };
             match self.store.start_campaign(&start).await? {
                 StartOutcome::Started => {

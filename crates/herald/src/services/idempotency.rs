@@ -1,7 +1,19 @@
 //! Idempotency keys, with Stripe's semantics: the same key with the same request gives the
 //! first response again; with a different request it is refused (422); while the first
 //! request still runs, a repeat gets a conflict (409), never a second message.
+//!
+//! A key is stored only in the transaction of what its request creates, already `done`
+//! with the response: a request that fails, or whose process dies, leaves nothing behind,
+//! so its retry is served at once. While a request runs, its key is held in this process
+//! ([`HeldKeys`]); a repeat meanwhile gets 409. A repeat in another process (PostgreSQL)
+//! waits on the key's row until the first commits, then gets its response.
 
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+};
+
+use herald_domain::AccountId;
 use sha2::{Digest, Sha256};
 
 /// A client-chosen idempotency key: 1 to 255 visible ASCII characters.
@@ -51,10 +63,48 @@ pub struct IdempotentRequest {
     pub fingerprint: [u8; 32],
 }
 
+/// The keys of the requests running in this process.
+#[derive(Debug, Clone, Default)]
+pub struct HeldKeys(Arc<Mutex<HashSet<(AccountId, String)>>>);
+
+/// A key held for one running request; dropping it (the request ended, however) frees it.
+#[derive(Debug)]
+pub struct KeyHold {
+    keys: HeldKeys,
+    key: (AccountId, String),
+}
+
+impl HeldKeys {
+    /// Holds `key` for a request; None while another request of this process holds it.
+    pub fn hold(&self, account: AccountId, key: &IdempotencyKey) -> Option<KeyHold> {
+        let key = (account, key.as_str().to_owned());
+        let mut held = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        held.insert(key.clone()).then(|| KeyHold { keys: self.clone(), key })
+    }
+}
+
+impl Drop for KeyHold {
+    fn drop(&mut self) {
+        let mut held = self.keys.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        held.remove(&self.key);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_held_key_is_refused_until_its_hold_is_dropped() {
+        let keys = HeldKeys::default();
+        let (account, key) = (AccountId::new(), IdempotencyKey::parse("k").unwrap());
+        let hold = keys.hold(account, &key).expect("free");
+        assert!(keys.hold(account, &key).is_none(), "held");
+        assert!(keys.hold(AccountId::new(), &key).is_some(), "keys are per account");
+        drop(hold);
+        assert!(keys.hold(account, &key).is_some(), "free again");
+    }
 
     #[test]
     fn keys_are_bounded_visible_ascii() {

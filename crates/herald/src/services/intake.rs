@@ -7,7 +7,7 @@ use chrono::{Duration, Utc};
 use herald_domain::{AccountId, Channel, MessageBody, MessageId, MessageStatus, PhoneNumber, SenderId};
 use tokio::sync::Notify;
 
-use super::idempotency::IdempotentRequest;
+use super::idempotency::{HeldKeys, IdempotentRequest, KeyHold};
 use crate::{
     config::IdempotencyConfig,
     metrics::Metrics,
@@ -63,6 +63,7 @@ pub struct Intake {
     metrics: Arc<Metrics>,
     /// Wakes this process's dispatcher so a new message is sent without waiting for a poll.
     wake: Arc<Notify>,
+    held: HeldKeys,
 }
 
 impl std::fmt::Debug for Intake {
@@ -78,7 +79,7 @@ impl Intake {
         metrics: Arc<Metrics>,
         wake: Arc<Notify>,
     ) -> Self {
-        Self { store, idempotency, metrics, wake }
+        Self { store, idempotency, metrics, wake, held: HeldKeys::default() }
     }
 
     #[tracing::instrument(skip_all, fields(to = %draft.to.masked(), body = %draft.body.describe()))]
@@ -89,59 +90,52 @@ impl Intake {
         idempotent: Option<(&IdempotentRequest, Respond<'_>)>,
     ) -> Result<IntakeOutcome, IntakeError> {
         let now = Utc::now();
-        if let Some((request, _)) = idempotent {
-            if let Some(replay) = self.claim_key(account, request, now).await? {
-                return Ok(replay);
-            }
-        }
         let accepted = Accepted { id: MessageId::new(), status: MessageStatus::Pending };
-        let idempotency = idempotent.map(|(request, respond)| {
-            let (status, body) = respond(&accepted);
-            IdempotentResponse { key: request.key.as_str().to_owned(), status, body }
-        });
-        let message = new_message(account, accepted, draft, idempotency, now);
-        if let Err(error) = self.store.insert_message(&message).await {
-            if let Some((request, _)) = idempotent {
-                self.release_key(account, request).await;
-            }
-            return Err(error.into());
+        let Some((request, respond)) = idempotent else {
+            let message = new_message(account, accepted, draft, None, now);
+            self.store.insert_message(&message).await?;
+            self.accepted(&message);
+            return Ok(IntakeOutcome::Accepted(accepted));
+        };
+        let _hold = self.hold_key(account, request)?;
+        let (status, body) = respond(&accepted);
+        let response = IdempotentResponse { key: request.key.as_str().to_owned(), status, body };
+        let message = new_message(account, accepted, draft, Some(response), now);
+        // The key is claimed, the message stored and the key completed in one transaction.
+        let keyed = [KeyedMessage { message, claim: Some(self.key_claim(request, now)) }];
+        let claim =
+            self.store.insert_messages(&keyed).await?.pop().ok_or_else(|| {
+                StoreError::Corrupt("a one-message batch came back without its result".into())
+            })?;
+        if let Some(replay) = interpret(claim, request)? {
+            return Ok(replay);
         }
-        self.wake.notify_one();
-        self.metrics.message_accepted(message.channel.as_str());
-        tracing::info!(message_id = %message.id, "message accepted");
+        self.accepted(&keyed[0].message);
         Ok(IntakeOutcome::Accepted(accepted))
     }
 
-    /// Takes the key for this request, or says what to answer instead: `None` to go
-    /// ahead, or the first response to replay. Other keyed operations (a campaign send)
-    /// use it too, complete the key in their own transaction, and release it on failure.
-    pub async fn claim_key(
-        &self,
-        account: AccountId,
-        request: &IdempotentRequest,
-        now: chrono::DateTime<Utc>,
-    ) -> Result<Option<IntakeOutcome>, IntakeError> {
-        let stale_before = now - Duration::seconds(self.idempotency.in_flight_timeout_secs as i64);
-        let expires_at = now + Duration::hours(self.idempotency.retention_hours as i64);
-        let claim = self
-            .store
-            .claim_idempotency_key(
-                account,
-                request.key.as_str(),
-                &request.fingerprint,
-                now,
-                stale_before,
-                expires_at,
-            )
-            .await?;
-        interpret(claim, request)
+    fn accepted(&self, message: &NewMessage) {
+        self.wake.notify_one();
+        self.metrics.message_accepted(message.channel.as_str());
+        tracing::info!(message_id = %message.id, "message accepted");
     }
 
-    /// Frees a claimed key whose request stored nothing, so a retry can run. Best effort:
-    /// otherwise the key frees itself after the in-flight timeout.
-    pub async fn release_key(&self, account: AccountId, request: &IdempotentRequest) {
-        if let Err(error) = self.store.release_idempotency_key(account, request.key.as_str()).await {
-            tracing::warn!(%error, "could not release an idempotency key");
+    /// Holds the request's key in this process while it runs: a repeat meanwhile is
+    /// refused with [`IntakeError::KeyInFlight`]. Other keyed operations (a campaign send)
+    /// hold it too, and claim it in their own transaction with [`Intake::key_claim`].
+    pub fn hold_key(&self, account: AccountId, request: &IdempotentRequest) -> Result<KeyHold, IntakeError> {
+        self.held.hold(account, &request.key).ok_or(IntakeError::KeyInFlight)
+    }
+
+    /// The claim a keyed operation makes in its transaction: the key is taken if it is
+    /// new, expired, or left `in_flight` (by an earlier herald, which stored claims
+    /// outside the request's transaction) longer than `in_flight_timeout_secs`.
+    pub fn key_claim(&self, request: &IdempotentRequest, now: chrono::DateTime<Utc>) -> KeyClaim {
+        KeyClaim {
+            fingerprint: request.fingerprint,
+            now,
+            stale_before: now - Duration::seconds(self.idempotency.in_flight_timeout_secs as i64),
+            expires_at: now + Duration::hours(self.idempotency.retention_hours as i64),
         }
     }
 
@@ -155,8 +149,6 @@ impl Intake {
         respond: Respond<'_>,
     ) -> Result<Vec<Result<IntakeOutcome, IntakeError>>, StoreError> {
         let now = Utc::now();
-        let stale_before = now - Duration::seconds(self.idempotency.in_flight_timeout_secs as i64);
-        let expires_at = now + Duration::hours(self.idempotency.retention_hours as i64);
         let mut accepted = Vec::with_capacity(items.len());
         let mut batch = Vec::with_capacity(items.len());
         for (draft, request) in &items {
@@ -165,12 +157,7 @@ impl Intake {
                 let (status, body) = respond(&this);
                 IdempotentResponse { key: request.key.as_str().to_owned(), status, body }
             });
-            let claim = request.map(|request| KeyClaim {
-                fingerprint: request.fingerprint,
-                now,
-                stale_before,
-                expires_at,
-            });
+            let claim = request.map(|request| self.key_claim(request, now));
             batch.push(KeyedMessage {
                 message: new_message(account, this, draft.clone(), idempotency, now),
                 claim,
@@ -197,7 +184,7 @@ impl Intake {
 }
 
 /// What a key's state means for a request: go ahead (`None`), replay, or refuse.
-fn interpret(
+pub fn interpret(
     claim: IdempotencyClaim,
     request: &IdempotentRequest,
 ) -> Result<Option<IntakeOutcome>, IntakeError> {

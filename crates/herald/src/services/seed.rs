@@ -106,6 +106,7 @@ pub async fn seed(store: &dyn Store, default_sender: &str) -> anyhow::Result<See
         due_at: now,
         now,
         idempotency: None,
+        claim: None,
     };
     anyhow::ensure!(
         store.start_campaign(&start).await? == StartOutcome::Started,

@@ -101,8 +101,7 @@ pub(crate) fn is_unavailable(error: &sqlx::Error) -> bool {
                 // disk), operator intervention (a terminated backend, a shutdown), system
                 // error; and serialization failures and deadlocks, which a retry resolves.
                 let code = error.code();
-                ["08", "53", "57", "58", "40"].iter().any(|class| code.starts_with(class))
-                    || code == "25P03"
+                ["08", "53", "57", "58", "40"].iter().any(|class| code.starts_with(class)) || code == "25P03"
             } else {
                 // SQLite: the primary result code is the low byte of the extended one.
                 // BUSY, LOCKED, NOMEM, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL.

@@ -21,6 +21,8 @@ struct Ledger {
     refused: Vec<(String, u16)>,
     /// Other resources (`/api/v1/customers/<id>`) created while the database was full.
     created: Vec<String>,
+    /// How many refused requests were retried (and then served).
+    retried: usize,
 }
 
 /// Sends request `n` (with the idempotency key `key-<n>`) and records its answer.
@@ -60,7 +62,10 @@ async fn assert_every_accepted_message_is_stored(database_url: &str, ledger: &Le
     let account = fresh.ensure_default_account().await.unwrap();
     for id in ledger.accepted.values() {
         let id = id.parse().unwrap();
-        assert!(fresh.get_message(account, id).await.unwrap().is_some(), "accepted message {id} is not stored");
+        assert!(
+            fresh.get_message(account, id).await.unwrap().is_some(),
+            "accepted message {id} is not stored"
+        );
     }
     fresh.close().await;
 
@@ -84,9 +89,10 @@ async fn retry_the_refused(app: &TestApp, ledger: &Mutex<Ledger>) {
         .drain(..)
         .map(|(key, _)| key.trim_start_matches("key-").parse().unwrap())
         .collect();
-    for n in refused {
+    for &n in &refused {
         assert_eq!(send(app, n, ledger).await, 202, "the retry of request {n} is served");
     }
+    ledger.lock().await.retried += refused.len();
 }
 
 /// Sends until the database has refused 50 requests in a row; checks that other writes
@@ -246,7 +252,9 @@ async fn postgres_backends_terminated_mid_transaction_lose_no_accepted_message()
     let clients: Vec<_> = clients.collect();
     let mut terminated = 0;
     let give_up = tokio::time::Instant::now() + Duration::from_secs(60);
+    // Until 30 backends were terminated, with messages accepted between the terminations.
     while terminated < 30 && tokio::time::Instant::now() < give_up {
+        let accepted_before = ledger.lock().await.accepted.len();
         let killed: Vec<bool> = sqlx::query_scalar(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
              WHERE datname = $1 AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
@@ -256,7 +264,14 @@ async fn postgres_backends_terminated_mid_transaction_lose_no_accepted_message()
         .fetch_all(&admin)
         .await
         .unwrap();
-        terminated += killed.into_iter().filter(|&k| k).count();
+        let killed = killed.into_iter().filter(|&k| k).count();
+        terminated += killed;
+        if killed > 0 {
+            let progress = wait_until(Duration::from_secs(10), || async {
+                ledger.lock().await.accepted.len() >= accepted_before + 10
+            });
+            assert!(progress.await, "herald accepts messages again after a terminated backend");
+        }
         tokio::task::yield_now().await;
     }
     assert!(terminated >= 30, "terminated only {terminated} backends inside a transaction");
@@ -274,6 +289,7 @@ async fn postgres_backends_terminated_mid_transaction_lose_no_accepted_message()
     app.stop().await;
 
     let ledger = Arc::into_inner(ledger).unwrap().into_inner();
-    assert!(ledger.accepted.len() > 30, "only {} accepted", ledger.accepted.len());
+    assert!(ledger.accepted.len() >= 50, "only {} accepted", ledger.accepted.len());
+    assert!(ledger.retried > 0, "no request was refused: the terminations hit no request");
     assert_every_accepted_message_is_stored(&db.url, &ledger).await;
 }

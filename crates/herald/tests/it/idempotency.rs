@@ -1,16 +1,19 @@
 //! Idempotency keys over HTTP: repeat, mismatch, in flight and concurrent.
 
-use chrono::{Duration, Utc};
+use std::time::Duration;
+
 use futures::future::join_all;
-use herald::services::idempotency::fingerprint;
 use serde_json::{json, Value};
 
-use crate::helpers::{on_both_backends, Backend, TestApp, API_KEY};
+use crate::helpers::{
+    on_both_backends, spawn_herald, wait_until, Backend, KillOnDrop, TestApp, TestDb, API_KEY,
+};
 
 on_both_backends!(
     a_repeated_request_gets_the_first_response_and_creates_one_message,
     a_key_reused_with_another_request_is_refused,
     a_key_whose_request_is_in_flight_gets_a_conflict,
+    a_process_killed_mid_request_leaves_its_key_free_for_the_retry,
     concurrent_requests_with_one_key_create_one_message,
     sms_endpoint_honours_idempotency_keys_in_its_own_shape,
 );
@@ -88,48 +91,139 @@ async fn a_key_reused_with_another_request_is_refused(backend: Backend) {
     assert_eq!(app.store.status_counts().await.unwrap().total(), 1);
 }
 
+/// A lock from outside herald that makes its message inserts wait: SQLite's write lock,
+/// or PostgreSQL's lock on the messages table (the key's own row is written first).
+enum InsertBlocker {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl InsertBlocker {
+    async fn hold(backend: Backend, url: &str) -> Self {
+        use sqlx::Connection;
+        match backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+                sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await.unwrap();
+                Self::Sqlite(conn)
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+                sqlx::query("LOCK TABLE messages IN EXCLUSIVE MODE").execute(&mut conn).await.unwrap();
+                Self::Postgres(conn)
+            }
+        }
+    }
+
+    async fn release(self) {
+        match self {
+            Self::Sqlite(mut conn) => sqlx::query("ROLLBACK").execute(&mut conn).await.map(drop),
+            Self::Postgres(mut conn) => sqlx::query("ROLLBACK").execute(&mut conn).await.map(drop),
+        }
+        .unwrap();
+    }
+}
+
+/// Sends the same keyed request twice at once while inserts are blocked: one of them
+/// holds the key and waits inside its transaction; the other is answered first, with 409.
+/// Returns the waiting one.
+async fn one_request_waiting_with_the_key(
+    base_url: &str,
+    key: &str,
+    body: &Value,
+) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
+    let send = || {
+        let request = reqwest::Client::new()
+            .post(format!("{base_url}{SEND}"))
+            .header("X-API-Key", API_KEY)
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send();
+        tokio::spawn(request)
+    };
+    let (first, second) = (send(), send());
+    let (conflict, _, mut others) = futures::future::select_all([first, second]).await;
+    let conflict = conflict.unwrap().unwrap();
+    assert_eq!(conflict.status(), 409, "a repeat while the first request runs");
+    assert_eq!(conflict.json::<Value>().await.unwrap()["error"]["code"], "IDEMPOTENCY_KEY_IN_USE");
+    others.pop().unwrap()
+}
+
 async fn a_key_whose_request_is_in_flight_gets_a_conflict(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let account = app.store.ensure_default_account().await.unwrap();
     let body = json!({"channel": "sms", "to": "+254712345678", "body": "receipt 42"});
-    // A first request holding the key and still running, as another API process would.
-    let now = Utc::now();
-    let claim = app
-        .store
-        .claim_idempotency_key(
-            account,
-            "busy",
-            &fingerprint("POST", SEND, &body),
-            now,
-            now - Duration::seconds(60),
-            now + Duration::hours(24),
-        )
-        .await
-        .unwrap();
-    assert_eq!(claim, herald::model::IdempotencyClaim::Acquired);
+    let blocker = InsertBlocker::hold(backend, &app.database_url).await;
 
-    let response = post_with_key(&app, SEND, "busy", &body).await;
-    assert_eq!(response.status(), 409);
-    assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "IDEMPOTENCY_KEY_IN_USE");
+    let waiting = one_request_waiting_with_the_key(&app.base_url, "busy", &body).await;
     assert_eq!(app.store.status_counts().await.unwrap().total(), 0);
 
-    // The first request's process died: after the in-flight timeout a repeat takes over.
-    let later = now + Duration::seconds(120);
-    let takeover = app
-        .store
-        .claim_idempotency_key(
-            account,
-            "busy",
-            &fingerprint("POST", SEND, &body),
-            later,
-            later - Duration::seconds(60),
-            later + Duration::hours(24),
-        )
+    blocker.release().await;
+    let first = waiting.await.unwrap().unwrap();
+    assert_eq!(first.status(), 202, "the first request goes through once inserts may");
+    let replay = post_with_key(&app, SEND, "busy", &body).await;
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    assert_eq!(app.store.status_counts().await.unwrap().total(), 1);
+}
+
+/// A free TCP port on 127.0.0.1, for a herald process of the test's own.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `herald serve` as a process of its own, ready to take requests.
+async fn serve(database_url: &str) -> (KillOnDrop, String) {
+    let port = free_port();
+    let process = spawn_herald(
+        "serve",
+        database_url,
+        "http://127.0.0.1:9",
+        &[
+            ("HERALD_LISTEN", &format!("127.0.0.1:{port}")),
+            ("HERALD_BOOTSTRAP_API_KEY", API_KEY),
+            ("HERALD_PROVIDER__KIND", "mock"),
+        ],
+    );
+    let base_url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let ready = wait_until(Duration::from_secs(30), || async {
+        let response = client.get(format!("{base_url}/health/ready")).send().await;
+        response.is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    assert!(ready, "herald serve became ready");
+    (process, base_url)
+}
+
+async fn a_process_killed_mid_request_leaves_its_key_free_for_the_retry(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else {
+        return;
+    };
+    let (mut herald, base_url) = serve(&db.url).await;
+    let body = json!({"channel": "sms", "to": "+254712345678", "body": "receipt 42"});
+    let blocker = InsertBlocker::hold(backend, &db.url).await;
+    let waiting = one_request_waiting_with_the_key(&base_url, "order-42", &body).await;
+
+    herald.kill_hard();
+    assert!(waiting.await.unwrap().is_err(), "the request in flight died with its process");
+    blocker.release().await;
+
+    let (_herald, base_url) = serve(&db.url).await;
+    let retry = reqwest::Client::new()
+        .post(format!("{base_url}{SEND}"))
+        .header("X-API-Key", API_KEY)
+        .header("Idempotency-Key", "order-42")
+        .json(&body)
+        .send()
         .await
         .unwrap();
-    assert_eq!(takeover, herald::model::IdempotencyClaim::Acquired);
+    assert_eq!(retry.status(), 202, "the retry is served at once, not IDEMPOTENCY_KEY_IN_USE");
+    assert!(retry.headers().get("idempotent-replayed").is_none(), "the first request stored nothing");
+    let store = herald::store::connect(&db.url).await.unwrap();
+    assert_eq!(store.status_counts().await.unwrap().total(), 1);
+    store.close().await;
 }
 
 async fn concurrent_requests_with_one_key_create_one_message(backend: Backend) {

@@ -348,53 +348,44 @@ async fn api_keys_are_found_by_hash_and_revoked_once(backend: Backend) {
     assert_eq!(api_keys::authenticate(store.as_ref(), "operator-chosen-key").await.unwrap(), Some(account));
 }
 
-on_both_backends!(idempotency_keys_are_claimed_completed_taken_over_and_purged);
+on_both_backends!(idempotency_keys_live_in_their_messages_transaction_and_expire);
 
-async fn idempotency_keys_are_claimed_completed_taken_over_and_purged(backend: Backend) {
-    use herald::model::{IdempotencyClaim, IdempotentResponse};
+async fn idempotency_keys_live_in_their_messages_transaction_and_expire(backend: Backend) {
     let Some((store, _db)) = store(backend).await else {
         return;
     };
     let account = store.ensure_default_account().await.unwrap();
     let now = Utc::now();
-    let expires = now + Duration::hours(24);
-    let fp = [7u8; 32];
-
-    let claim = |key: &'static str, at: chrono::DateTime<Utc>, expires_at| {
-        let store = store.clone();
-        async move {
-            store
-                .claim_idempotency_key(account, key, &fp, at, at - Duration::seconds(60), expires_at)
-                .await
-                .unwrap()
-        }
+    let keyed = |key: &str, at: chrono::DateTime<Utc>| {
+        let mut message = new_message(account, at);
+        message.idempotency =
+            Some(IdempotentResponse { key: key.into(), status: 202, body: "{\"id\":1}".into() });
+        let claim = KeyClaim {
+            fingerprint: [7; 32],
+            now: at,
+            stale_before: at - Duration::seconds(60),
+            expires_at: at + Duration::hours(24),
+        };
+        KeyedMessage { message, claim: Some(claim) }
     };
-    assert_eq!(claim("a", now, expires).await, IdempotencyClaim::Acquired);
-    assert_eq!(claim("a", now, expires).await, IdempotencyClaim::InFlight { fingerprint: fp });
-
-    let mut message = new_message(account, now);
-    message.idempotency =
-        Some(IdempotentResponse { key: "a".into(), status: 202, body: "{\"id\":1}".into() });
-    store.insert_message(&message).await.unwrap();
+    let first = keyed("a", now);
+    assert_eq!(store.insert_messages(&[first.clone()]).await.unwrap(), [IdempotencyClaim::Acquired]);
     assert_eq!(
-        claim("a", now, expires).await,
-        IdempotencyClaim::Completed { fingerprint: fp, status: 202, body: "{\"id\":1}".into() }
+        store.insert_messages(&[keyed("a", now)]).await.unwrap(),
+        [IdempotencyClaim::Completed { fingerprint: [7; 32], status: 202, body: "{\"id\":1}".into() }]
     );
 
-    assert_eq!(claim("b", now, expires).await, IdempotencyClaim::Acquired);
-    store.release_idempotency_key(account, "b").await.unwrap();
-    assert_eq!(claim("b", now, expires).await, IdempotencyClaim::Acquired, "a released key is free");
-    let after_timeout = now + Duration::seconds(61);
-    assert_eq!(
-        claim("b", after_timeout, expires).await,
-        IdempotencyClaim::Acquired,
-        "a stale in-flight key is taken over"
-    );
+    // A transaction that fails (here: a message id already taken) leaves no trace of its key.
+    let mut failing = keyed("b", now);
+    failing.message.id = first.message.id;
+    assert!(store.insert_messages(&[failing]).await.is_err());
+    assert_eq!(store.insert_messages(&[keyed("b", now)]).await.unwrap(), [IdempotencyClaim::Acquired]);
+    assert_eq!(store.status_counts().await.unwrap().total(), 2);
 
     let after_expiry = now + Duration::hours(25);
     assert_eq!(
-        claim("a", after_expiry, after_expiry + Duration::hours(24)).await,
-        IdempotencyClaim::Acquired,
+        store.insert_messages(&[keyed("a", after_expiry)]).await.unwrap(),
+        [IdempotencyClaim::Acquired],
         "an expired key is reused"
     );
     assert_eq!(

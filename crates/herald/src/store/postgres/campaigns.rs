@@ -11,7 +11,7 @@ use super::PgStore;
 use crate::{
     model::{
         Campaign, CampaignFilter, CampaignPage, CampaignStart, CampaignStats, Customer, CustomerFields,
-        NewCampaign, PageStart, StartOutcome,
+        IdempotencyClaim, NewCampaign, PageStart, StartOutcome,
     },
     ports::{CampaignStore, StoreError, StoreResult},
     store::parse_column,
@@ -300,6 +300,9 @@ impl CampaignStore for PgStore {
 
     async fn start_campaign(&self, start: &CampaignStart) -> StoreResult<StartOutcome> {
         let mut tx = self.pool.begin().await?;
+        if let Some(taken) = claim_start_key(&mut tx, start).await? {
+            return Ok(taken);
+        }
         // Shared: starts run side by side, a customer delete waits for them (and they for it).
         sqlx::query("SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))")
             .bind(customers_lock(start.account_id))
@@ -487,5 +490,20 @@ impl CampaignStore for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(moved.rows_affected() == 1)
+    }
+}
+
+/// Claims a start's idempotency key first thing in its transaction: `Some` (the key's
+/// state) when it is another request's, and the start must not go ahead.
+async fn claim_start_key(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    start: &CampaignStart,
+) -> StoreResult<Option<StartOutcome>> {
+    let (Some(response), Some(claim)) = (&start.idempotency, &start.claim) else {
+        return Ok(None);
+    };
+    match super::idempotency::claim_key(tx, start.account_id, &response.key, claim).await? {
+        IdempotencyClaim::Acquired => Ok(None),
+        taken => Ok(Some(StartOutcome::KeyTaken(taken))),
     }
 }

@@ -94,32 +94,6 @@ pub(super) async fn claim_key(
 
 #[async_trait]
 impl IdempotencyStore for PgStore {
-    async fn claim_idempotency_key(
-        &self,
-        account: AccountId,
-        key: &str,
-        fingerprint: &[u8; 32],
-        now: DateTime<Utc>,
-        stale_before: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> StoreResult<IdempotencyClaim> {
-        let claim = KeyClaim { fingerprint: *fingerprint, now, stale_before, expires_at };
-        let mut conn = self.pool.acquire().await?;
-        claim_key(&mut conn, account, key, &claim).await
-    }
-
-    async fn release_idempotency_key(&self, account: AccountId, key: &str) -> StoreResult<()> {
-        sqlx::query(
-            "DELETE FROM idempotency_keys
-             WHERE account_id = $1 AND idempotency_key = $2 AND state = 'in_flight'",
-        )
-        .bind(account.as_uuid())
-        .bind(key)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     async fn purge_expired_idempotency_keys(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
             .bind(now)

@@ -11,7 +11,7 @@ use super::{from_millis, from_opt_millis, outbox::json_column, to_millis, Sqlite
 use crate::{
     model::{
         Campaign, CampaignFilter, CampaignPage, CampaignStart, CampaignStats, Customer, CustomerFields,
-        NewCampaign, PageStart, StartOutcome,
+        IdempotencyClaim, NewCampaign, PageStart, StartOutcome,
     },
     ports::{CampaignStore, StoreError, StoreResult},
     store::parse_column,
@@ -294,6 +294,9 @@ impl CampaignStore for SqliteStore {
 
     async fn start_campaign(&self, start: &CampaignStart) -> StoreResult<StartOutcome> {
         let mut tx = self.pool.begin().await?;
+        if let Some(taken) = claim_start_key(&mut tx, start).await? {
+            return Ok(taken);
+        }
         // Conditional: a campaign that is not draft/scheduled, or already has messages
         // (a scheduled one sent before), is not started twice.
         let started = sqlx::query(
@@ -477,5 +480,20 @@ impl CampaignStore for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(moved.rows_affected() == 1)
+    }
+}
+
+/// Claims a start's idempotency key first thing in its transaction: `Some` (the key's
+/// state) when it is another request's, and the start must not go ahead.
+async fn claim_start_key(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    start: &CampaignStart,
+) -> StoreResult<Option<StartOutcome>> {
+    let (Some(response), Some(claim)) = (&start.idempotency, &start.claim) else {
+        return Ok(None);
+    };
+    match super::idempotency::claim_key(tx, start.account_id, &response.key, claim).await? {
+        IdempotencyClaim::Acquired => Ok(None),
+        taken => Ok(Some(StartOutcome::KeyTaken(taken))),
     }
 }
