@@ -369,7 +369,10 @@ async fn idempotency_keys_live_in_their_messages_transaction_and_expire(backend:
         KeyedMessage { message, claim: Some(claim) }
     };
     let first = keyed("a", now);
-    assert_eq!(store.insert_messages(&[first.clone()]).await.unwrap(), [IdempotencyClaim::Acquired]);
+    assert_eq!(
+        store.insert_messages(std::slice::from_ref(&first)).await.unwrap(),
+        [IdempotencyClaim::Acquired]
+    );
     assert_eq!(
         store.insert_messages(&[keyed("a", now)]).await.unwrap(),
         [IdempotencyClaim::Completed { fingerprint: [7; 32], status: 202, body: "{\"id\":1}".into() }]
