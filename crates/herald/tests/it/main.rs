@@ -12,6 +12,7 @@ mod amqp;
 mod api_auth;
 mod api_notifications;
 mod api_sms;
+mod bootstrap_key;
 mod campaigns;
 mod cli;
 mod config_example;
