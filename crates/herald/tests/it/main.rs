@@ -8,6 +8,7 @@ mod helpers;
 mod http_provider;
 
 mod amqp;
+mod amqp_dotnet;
 
 mod api_auth;
 mod api_notifications;
