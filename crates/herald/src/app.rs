@@ -323,6 +323,14 @@ async fn purge_idempotency_keys(store: Arc<dyn Store>, shutdown: CancellationTok
 
 async fn ensure_api_key(config: &Config, store: &dyn Store, account: AccountId) -> anyhow::Result<KeyNotice> {
     if let Some(key) = &config.bootstrap_api_key {
+        if config.bootstrap_api_key_is_short() {
+            tracing::warn!(
+                length = key.expose().chars().count(),
+                "HERALD_BOOTSTRAP_API_KEY is short (under {} characters) and can be guessed: \
+                 fine for trying herald, not for production; `herald api-key create` makes a long random key",
+                crate::config::SHORT_KEY_CHARS
+            );
+        }
         return Ok(if api_keys::ensure_bootstrap(store, account, key.expose()).await? {
             KeyNotice::Bootstrap
         } else {

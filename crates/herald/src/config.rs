@@ -429,6 +429,9 @@ const TEXT_ENV_KEYS: [(&str, &str); 5] = [
     ("HERALD_DATABASE_URL", "database_url"),
 ];
 
+/// Bootstrap keys shorter than this get a start-up warning (keys herald creates are 48).
+pub const SHORT_KEY_CHARS: usize = 16;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("invalid configuration: {0}")]
@@ -465,6 +468,12 @@ impl Config {
         let config: Config = figment.extract().map_err(Box::new)?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// True when the bootstrap key is shorter than [`SHORT_KEY_CHARS`]: accepted, but
+    /// start-up warns, because a short chosen key can be guessed.
+    pub fn bootstrap_api_key_is_short(&self) -> bool {
+        self.bootstrap_api_key.as_ref().is_some_and(|key| key.expose().chars().count() < SHORT_KEY_CHARS)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -600,10 +609,10 @@ impl Config {
                 "must be a phone number or an alphanumeric name of at most 11 characters",
             );
         }
-        if let Some(key) = &self.bootstrap_api_key {
-            if key.expose().len() < 8 {
-                return invalid("bootstrap_api_key", "must be at least 8 characters");
-            }
+        // A short key is allowed (the sms-processor README's own key is `BigBird`); start-up
+        // warns about it instead. An empty one is a mistake, never a key.
+        if self.bootstrap_api_key.as_ref().is_some_and(|key| key.expose().is_empty()) {
+            return invalid("bootstrap_api_key", "must not be empty");
         }
         Ok(())
     }
@@ -661,6 +670,22 @@ mod tests {
             let config = Config::load(None).unwrap();
             assert_eq!(config.bootstrap_api_key.unwrap().expose(), "0012345678");
             assert_eq!(config.sms.default_sender, "3535");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_short_bootstrap_key_is_accepted_and_flagged_but_an_empty_one_is_refused() {
+        Jail::expect_with(|jail| {
+            jail.set_env("HERALD_BOOTSTRAP_API_KEY", "BigBird");
+            let config = Config::load(None).unwrap();
+            assert_eq!(config.bootstrap_api_key.as_ref().unwrap().expose(), "BigBird");
+            assert!(config.bootstrap_api_key_is_short());
+            jail.set_env("HERALD_BOOTSTRAP_API_KEY", "a-long-operator-chosen-key");
+            assert!(!Config::load(None).unwrap().bootstrap_api_key_is_short());
+            jail.set_env("HERALD_BOOTSTRAP_API_KEY", "");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("bootstrap_api_key") && err.contains("must not be empty"), "{err}");
             Ok(())
         });
     }

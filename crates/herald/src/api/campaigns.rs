@@ -81,8 +81,10 @@ pub struct CreateCampaignIn {
     /// missing value; `{{` and `}}` for literal braces.
     #[schema(example = "Hi {first_name}, check out {preferred_product} in {location}!")]
     base_template: String,
-    /// RFC 3339 with a time zone, in the future: the campaign is `scheduled` and sent
-    /// then. Omitted: the campaign is a `draft`, sent by `POST /campaigns/{id}/send`.
+    /// RFC 3339 with a time zone (without one: 422). In the future: the campaign is
+    /// `scheduled` and sent then. Omitted, or not in the future (e.g. the brief's own
+    /// 2025-06-01): the campaign is a `draft`, ready to send now with
+    /// `POST /campaigns/{id}/send`, and keeps the `scheduled_at` given.
     #[schema(example = "2030-06-01T10:00:00Z")]
     scheduled_at: Option<String>,
 }
@@ -96,6 +98,8 @@ pub struct CampaignOut {
     #[schema(value_type = String, example = "draft")]
     pub status: CampaignStatus,
     pub base_template: String,
+    /// As given at creation: when a `scheduled` campaign sends; on a `draft` it may have
+    /// passed already (it schedules nothing then).
     pub scheduled_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -123,7 +127,7 @@ fn parse_channel(text: &str) -> Result<Channel, String> {
     }
 }
 
-/// Create a campaign: a `draft`, or `scheduled` when `scheduled_at` is in the future.
+/// Create a campaign: `scheduled` if `scheduled_at` is in the future, else a `draft` to send now.
 #[utoipa::path(
     post,
     path = "/campaigns",
@@ -155,14 +159,15 @@ pub async fn create_campaign(
                     "'scheduled_at' must be an RFC 3339 time with a time zone, e.g. 2030-06-01T10:00:00Z (got {text:?})"
                 ))
             })?;
-            let at = at.with_timezone(&Utc);
-            if at <= now {
-                return Err(ApiError::validation(format!("'scheduled_at' {text} is not in the future")));
-            }
-            Some(at)
+            Some(at.with_timezone(&Utc))
         }
     };
-    let status = if scheduled_at.is_some() { CampaignStatus::Scheduled } else { CampaignStatus::Draft };
+    // A time that has passed schedules nothing: the campaign is ready to send now, and the
+    // scheduler (which starts `scheduled` campaigns only) leaves it to an explicit send.
+    let status = match scheduled_at {
+        Some(at) if at > now => CampaignStatus::Scheduled,
+        _ => CampaignStatus::Draft,
+    };
     let campaign = state
         .store
         .insert_campaign(&NewCampaign {

@@ -27,6 +27,7 @@ on_both_backends!(
     a_customer_delete_and_a_send_never_both_go_ahead,
     a_whatsapp_campaign_is_delivered_by_the_mock_sender,
     the_briefs_example_requests_get_the_briefs_response_shapes,
+    a_campaign_scheduled_in_the_past_is_a_draft_the_scheduler_leaves_and_a_send_starts_at_once,
     two_sends_of_one_scheduled_campaign_at_once_start_it_once,
     a_filtered_listing_reaches_its_end_when_campaigns_shown_leave_the_filter,
 );
@@ -102,7 +103,7 @@ async fn bad_campaigns_get_a_json_error_and_store_nothing(backend: Backend) {
         ),
         (with("base_template", json!("Hi {first_name")), 422, "INVALID_TEMPLATE", "not closed"),
         (with("base_template", json!("")), 422, "INVALID_TEMPLATE", "empty"),
-        (with("scheduled_at", json!("2020-01-01T00:00:00Z")), 422, "VALIDATION_ERROR", "not in the future"),
+        (with("scheduled_at", json!("2020-01-01T00:00:00")), 422, "VALIDATION_ERROR", "time zone"),
         (with("scheduled_at", json!("2099-01-01T00:00:00")), 422, "VALIDATION_ERROR", "time zone"),
         (with("surprise", json!(1)), 422, "VALIDATION_ERROR", "unknown field"),
         (json!({"channel": "sms", "base_template": "x"}), 422, "VALIDATION_ERROR", "name"),
@@ -851,24 +852,21 @@ async fn the_briefs_example_requests_get_the_briefs_response_shapes(backend: Bac
     let ids = app.store.insert_customers(account, &customers, chrono::Utc::now()).await.unwrap();
     assert_eq!((ids[0], ids[122]), (1, 123));
 
-    // 1. Create. The brief's own `scheduled_at` (2025-06-01) is in the past now, which is a
-    // 422; without it the campaign is a draft, with a future one it is scheduled.
+    // 1. Create, as pasted. The brief's own `scheduled_at` (2025-06-01) has passed: the
+    // campaign is a draft, ready to send now, and keeps it; a future one is scheduled.
     let example = json!({
         "name": "Summer Sale 2025",
         "channel": "sms",
         "base_template": "Hi {first_name}, check out {preferred_product} in {location}!",
         "scheduled_at": "2025-06-01T10:00:00Z"
     });
-    let (status, error) = create(&app, example.clone()).await;
-    assert_eq!((status, error["error"]["code"].as_str()), (422, Some("VALIDATION_ERROR")), "{error}");
-    let mut draft = example.clone();
-    draft.as_object_mut().unwrap().remove("scheduled_at");
-    let (status, created) = create(&app, draft).await;
+    let (status, created) = create(&app, example.clone()).await;
     assert_eq!(status, 201, "{created}");
     let campaign_shape = json!({"id": 1, "name": "Summer Sale 2025", "channel": "sms", "status": "draft",
                                 "base_template": "", "scheduled_at": null, "created_at": ""});
     assert_shape(&created, &campaign_shape, "create");
     assert_eq!((created["id"].as_i64(), created["status"].as_str()), (Some(1), Some("draft")));
+    assert_eq!(created["scheduled_at"], "2025-06-01T10:00:00Z");
     let mut later = example.clone();
     later["scheduled_at"] = json!("2099-06-01T10:00:00Z");
     let (status, scheduled) = create(&app, later).await;
@@ -923,6 +921,47 @@ async fn the_briefs_example_requests_get_the_briefs_response_shapes(backend: Bac
         missing.json::<Value>().await.unwrap(),
         json!({"error": {"code": "CAMPAIGN_NOT_FOUND", "message": "Campaign with ID 999 not found"}})
     );
+}
+
+async fn a_campaign_scheduled_in_the_past_is_a_draft_the_scheduler_leaves_and_a_send_starts_at_once(
+    backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let a = customer(&app, json!({"phone": "+254712345671", "first_name": "Amina"})).await;
+    customer(&app, json!({"phone": "+254712345672", "first_name": "not chosen"})).await;
+    let past = "2025-06-01T13:00:00+03:00";
+    let (status, campaign) = create(
+        &app,
+        json!({"name": "late", "channel": "sms", "base_template": "Hi {first_name}", "scheduled_at": past}),
+    )
+    .await;
+    assert_eq!(status, 201, "{campaign}");
+    assert_eq!(campaign["status"], "draft");
+    assert_eq!(campaign["scheduled_at"], "2025-06-01T10:00:00Z", "kept as given, in UTC");
+    let id = campaign["id"].as_i64().unwrap();
+
+    // The scheduler starts `scheduled` campaigns only: a round finds nothing due, and the
+    // draft is not sent to every customer.
+    let scheduler = herald::dispatch::scheduler::Scheduler {
+        store: app.store.clone(),
+        sender: "herald".to_owned(),
+        every: std::time::Duration::from_secs(1),
+        wake: std::sync::Arc::new(tokio::sync::Notify::new()),
+    };
+    assert_eq!(scheduler.round().await.unwrap(), 0);
+    let due = app.store.due_campaigns(chrono::Utc::now(), 50).await.unwrap();
+    assert!(due.iter().all(|(due_id, _, _)| *due_id != id), "{due:?}");
+    let detail = app.get_json(&format!("/campaigns/{id}")).await;
+    assert_eq!((detail["status"].as_str(), detail["stats"]["total"].as_u64()), (Some("draft"), Some(0)));
+
+    let (status, queued) = send(&app, &campaign, json!({"customer_ids": [a]})).await;
+    assert_eq!(status, 202, "{queued}");
+    assert_eq!(queued["status"], "sending", "due now, not at a passed time");
+    let detail = wait_for_campaign_status(&app, &campaign, "sent").await;
+    assert_eq!(detail["stats"]["sent"], 1);
+    assert_eq!(detail["scheduled_at"], "2025-06-01T10:00:00Z");
+    let bodies: Vec<String> = app.mock.deliveries().into_iter().map(|d| d.body).collect();
+    assert_eq!(bodies, ["Hi Amina"], "only the chosen customer");
 }
 
 async fn two_sends_of_one_scheduled_campaign_at_once_start_it_once(backend: Backend) {

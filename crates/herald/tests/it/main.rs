@@ -8,10 +8,12 @@ mod helpers;
 mod http_provider;
 
 mod amqp;
+mod amqp_dotnet;
 
 mod api_auth;
 mod api_notifications;
 mod api_sms;
+mod bootstrap_key;
 mod campaigns;
 mod cli;
 mod config_example;
