@@ -4,6 +4,7 @@
 #![allow(clippy::print_stderr)] // a skipped service test says so loudly on stderr
 
 mod broker;
+mod harness;
 mod helpers;
 mod http_provider;
 
@@ -20,3 +21,7 @@ mod dead_letters;
 mod dispatch;
 mod idempotency;
 mod store_contract;
+
+fn main() {
+    harness::main()
+}
