@@ -199,8 +199,11 @@ pub fn main() {
     let trials = tests
         .iter()
         .map(|&test| {
-            let missing: Vec<Service> =
-                test.needs.iter().copied().filter(|service| unreachable.contains_key(service)).collect();
+            let missing: Vec<(Service, String)> = test
+                .needs
+                .iter()
+                .filter_map(|service| Some((*service, unreachable.get(service)?.clone())))
+                .collect();
             let ignored = !missing.is_empty() && !required;
             Trial::ignorable_test(test.path(), move || run(test, &missing, required))
                 .with_ignored_flag(ignored && flag)
@@ -231,15 +234,18 @@ fn probe(wanted: &[Service]) -> BTreeMap<Service, String> {
     })
 }
 
-fn run(test: &Test, missing: &[Service], required: bool) -> Result<Completion, Failed> {
+/// Runs one test, unless a service it needs is among `missing` (each with its error).
+fn run(test: &Test, missing: &[(Service, String)], required: bool) -> Result<Completion, Failed> {
+    if required && !missing.is_empty() {
+        let errors: Vec<String> = missing
+            .iter()
+            .map(|(service, error)| format!("{} is unreachable ({error})", service.at()))
+            .collect();
+        return Err(format!("HERALD_REQUIRE_SERVICES=1 and {}", errors.join("; ")).into());
+    }
     if !missing.is_empty() {
-        let services: Vec<&str> = missing.iter().map(|service| service.label()).collect();
-        let reason = format!("{} unreachable", services.join(" and "));
-        return if required {
-            Err(format!("{reason} and HERALD_REQUIRE_SERVICES=1").into())
-        } else {
-            Ok(Completion::ignored_with(reason))
-        };
+        let services: Vec<&str> = missing.iter().map(|(service, _)| service.label()).collect();
+        return Ok(Completion::ignored_with(format!("{} unreachable", services.join(" and "))));
     }
     let logs = Logs::default();
     let dispatch = logs.dispatch();
