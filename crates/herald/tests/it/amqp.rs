@@ -15,6 +15,7 @@ use crate::{
 };
 
 on_both_backends!(
+    rabbitmq;
     a_send_sms_command_is_sent_once_and_announced_on_the_exchange,
     the_same_command_twice_is_sent_once_and_acknowledged_twice,
     a_malformed_command_is_dead_lettered_with_its_reason_and_the_consumer_goes_on,
@@ -238,7 +239,7 @@ async fn with_the_amqp_job_transport_a_worker_killed_mid_drain_loses_nothing(bac
 
 /// The scale-out layout: one `herald api` consuming commands, two `herald worker`s taking
 /// message ids from the jobs queue, one PostgreSQL database, one RabbitMQ.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[crate::harness::test(postgres, rabbitmq)]
 async fn an_api_and_two_workers_share_one_database_and_one_broker() {
     const COMMANDS: usize = 1_000;
     let Some(broker) = TestBroker::connect().await else { return };

@@ -145,7 +145,7 @@ async fn event_feed_pages_with_a_cursor_and_rejects_bad_parameters(backend: Back
 /// PostgreSQL hands out an event's sequence number before its transaction commits: an event
 /// whose transaction commits after a later one's must still reach a reader that follows the
 /// cursor, not land behind it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[crate::harness::test(postgres)]
 async fn an_event_that_commits_late_is_not_skipped_by_a_feed_reader() {
     let Some(app) = TestApp::spawn(Backend::Postgres).await else { return };
     let other = sqlx::PgPool::connect(&app.database_url).await.unwrap();

@@ -21,7 +21,7 @@ use lapin::{
 };
 use serde_json::Value;
 
-fn amqp_url() -> String {
+pub(crate) fn amqp_url() -> String {
     std::env::var("HERALD_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
@@ -64,6 +64,7 @@ impl TestBroker {
                     "RabbitMQ at {url} is unreachable and HERALD_REQUIRE_SERVICES=1: {error}"
                 );
                 eprintln!("\n!!! SKIPPED: RabbitMQ at {url} is unreachable ({error}); set HERALD_REQUIRE_SERVICES=1 to make this a failure\n");
+                crate::harness::skipped(crate::harness::Service::RabbitMq, &error);
                 return None;
             }
         };

@@ -505,7 +505,7 @@ async fn a_scheduled_campaign_sent_early_starts_sending_at_its_time(backend: Bac
 }
 
 /// Two worker processes' schedulers on one PostgreSQL database start a campaign once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[crate::harness::test(postgres)]
 async fn two_schedulers_start_a_campaign_exactly_once() {
     let Some(app) = TestApp::spawn(Backend::Postgres).await else { return };
     for n in 0..20 {
@@ -525,7 +525,7 @@ async fn two_schedulers_start_a_campaign_exactly_once() {
 /// A campaign whose insert commits after a listing took its snapshot (its id is below the
 /// snapshot: ids are handed out before commit) never pushes a campaign already seen onto
 /// the next page again, because `next` continues below the last id shown.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[crate::harness::test(postgres)]
 async fn a_campaign_committed_late_inside_the_snapshot_causes_no_duplicate() {
     let Some(app) = TestApp::spawn(Backend::Postgres).await else { return };
     let campaign = |name: String| create_draft(&app, name);

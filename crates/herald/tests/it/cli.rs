@@ -14,7 +14,7 @@ use crate::helpers::{wait_until, KillOnDrop};
 /// and the printed API key from its banner, sends an SMS with them, and stops it with
 /// SIGTERM. Its debug-level JSON logs must show the phone number masked and never the
 /// key, the number or the body.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[crate::harness::test]
 async fn serve_on_a_fresh_directory_prints_a_key_that_sends_an_sms_and_logs_no_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("herald.log");
@@ -94,7 +94,7 @@ async fn serve_on_a_fresh_directory_prints_a_key_that_sends_an_sms_and_logs_no_s
 }
 
 /// `herald api-key create | list | revoke` against a fresh database.
-#[test]
+#[crate::harness::test]
 fn api_key_commands_create_list_and_revoke() {
     let dir = tempfile::tempdir().unwrap();
     let herald = |args: &[&str]| {

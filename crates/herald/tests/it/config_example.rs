@@ -6,7 +6,7 @@ use figment::{
 };
 use herald::config::Config;
 
-#[test]
+#[crate::harness::test]
 fn the_example_config_loads_and_matches_the_defaults() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../herald.example.toml");
     let example = Config::from_figment(

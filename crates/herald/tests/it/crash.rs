@@ -100,7 +100,7 @@ async fn a_worker_killed_mid_batch_loses_nothing(backend: Backend) {
     assert_database_matches_provider(&store, &ids, &provider).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[crate::harness::test(postgres)]
 async fn two_postgres_workers_never_send_the_same_message() {
     let Some(db) = TestDb::create(Backend::Postgres).await else { return };
     let store = open(&db).await;
@@ -118,7 +118,7 @@ async fn two_postgres_workers_never_send_the_same_message() {
 
 /// An API process and a worker process on one PostgreSQL database: the worker hears of new
 /// messages through LISTEN/NOTIFY, long before its (here, one minute) poll.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[crate::harness::test(postgres)]
 async fn a_separate_postgres_worker_is_woken_by_notify_not_by_polling() {
     use herald::app::Roles;
 
@@ -135,7 +135,7 @@ async fn a_separate_postgres_worker_is_woken_by_notify_not_by_polling() {
     assert_eq!(worker.mock.deliveries().len(), 3, "the worker process sent them");
 }
 
-#[tokio::test]
+#[crate::harness::test]
 async fn a_stop_is_not_held_up_by_a_request_that_never_finishes() {
     use tokio::io::AsyncWriteExt;
     let Some(app) = crate::helpers::TestApp::spawn_with(Backend::Sqlite, herald::app::Roles::ALL, |c| {

@@ -18,16 +18,32 @@ pub enum Backend {
     Postgres,
 }
 
-/// Runs each named `async fn(Backend)` as two tests, `<name>::sqlite` and `<name>::postgres`.
+/// Runs each named `async fn(Backend)` as two tests, `<name>::sqlite` (needing no service)
+/// and `<name>::postgres` (needing PostgreSQL). `on_both_backends!(rabbitmq; ...)`: both
+/// need RabbitMQ too. See harness.rs.
 macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
+    (rabbitmq; $($name:ident),* $(,)?) => {
         $(
             mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[crate::harness::test(rabbitmq)]
                 async fn sqlite() {
                     super::$name($crate::helpers::Backend::Sqlite).await
                 }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[crate::harness::test(postgres, rabbitmq)]
+                async fn postgres() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[crate::harness::test]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+                #[crate::harness::test(postgres)]
                 async fn postgres() {
                     super::$name($crate::helpers::Backend::Postgres).await
                 }
@@ -41,7 +57,7 @@ pub fn services_required() -> bool {
     std::env::var("HERALD_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
 }
 
-fn postgres_admin_url() -> String {
+pub(crate) fn postgres_admin_url() -> String {
     std::env::var("HERALD_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
@@ -73,6 +89,7 @@ impl TestDb {
                             "PostgreSQL at {admin_url} is unreachable and HERALD_REQUIRE_SERVICES=1: {error}"
                         );
                         eprintln!("\n!!! SKIPPED: PostgreSQL at {admin_url} is unreachable ({error}); set HERALD_REQUIRE_SERVICES=1 to make this a failure\n");
+                        crate::harness::skipped(crate::harness::Service::Postgres, &error);
                         return None;
                     }
                 };

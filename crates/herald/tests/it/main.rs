@@ -4,6 +4,7 @@
 #![allow(clippy::print_stderr)] // a skipped service test says so loudly on stderr
 
 mod broker;
+mod harness;
 mod helpers;
 mod http_provider;
 
@@ -23,3 +24,7 @@ mod dispatch;
 mod full_disk;
 mod idempotency;
 mod store_contract;
+
+fn main() {
+    harness::main()
+}
