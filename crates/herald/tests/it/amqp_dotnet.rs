@@ -12,6 +12,7 @@ use crate::{
 };
 
 on_both_backends!(
+    rabbitmq;
     dotnet_spellings_and_masstransit_envelopes_are_each_sent_once,
     ambiguous_and_broken_dotnet_commands_are_dead_lettered_with_their_reason,
 );

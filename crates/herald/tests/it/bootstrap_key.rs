@@ -86,7 +86,7 @@ fn herald_serve(dir: &std::path::Path, key: &str, log: std::fs::File) -> Command
 
 /// `herald serve` with `HERALD_BOOTSTRAP_API_KEY=BigBird` starts, warns once that the key is
 /// short (without logging it), and answers the README's curl examples with that key.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[crate::harness::test]
 async fn serve_with_the_readme_key_warns_that_it_is_short_and_answers_the_readme_examples() {
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("herald.log");
@@ -137,7 +137,7 @@ async fn serve_with_the_readme_key_warns_that_it_is_short_and_answers_the_readme
 }
 
 /// An empty `HERALD_BOOTSTRAP_API_KEY` stops `herald serve` before it listens, naming the key.
-#[test]
+#[crate::harness::test]
 fn serve_refuses_an_empty_bootstrap_key() {
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("herald.log");

@@ -150,7 +150,7 @@ async fn fill_up_then_recover<F: std::future::Future<Output = ()>>(
     ledger
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[crate::harness::test]
 async fn sqlite_over_its_size_limit_answers_503_stores_every_202_and_recovers() {
     let db = TestDb::create(Backend::Sqlite).await.unwrap();
     // Ballast takes most of the 2 MiB the database may grow to; dropping it later frees
@@ -191,7 +191,7 @@ impl SmallFileSystem {
             other => {
                 let why = format!("cannot mount a tmpfs (needs root): {other:?}");
                 assert!(!crate::helpers::services_required(), "{why} and HERALD_REQUIRE_SERVICES=1");
-                eprintln!("\n!!! SKIPPED: {why}\n");
+                crate::harness::skip(why);
                 None
             }
         }
@@ -213,7 +213,7 @@ impl Drop for SmallFileSystem {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[crate::harness::test]
 async fn sqlite_on_a_full_file_system_answers_503_stores_every_202_and_recovers() {
     let Some(disk) = SmallFileSystem::mount("4m") else {
         return;
@@ -227,7 +227,7 @@ async fn sqlite_on_a_full_file_system_answers_503_stores_every_202_and_recovers(
     assert_every_accepted_message_is_stored(&url, &ledger).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[crate::harness::test(postgres)]
 async fn postgres_backends_terminated_mid_transaction_lose_no_accepted_message() {
     let Some(db) = TestDb::create(Backend::Postgres).await else {
         return;

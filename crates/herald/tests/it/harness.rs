@@ -141,7 +141,12 @@ tokio::task_local! {
 /// Called by a helper that finds its service gone after the probe said it was there: the
 /// test returns early, and this makes the runner count it as ignored rather than passed.
 pub fn skipped(service: Service, error: &dyn std::fmt::Display) {
-    let reason = format!("{} became unreachable: {error}", service.at());
+    skip(format!("{} became unreachable: {error}", service.at()));
+}
+
+/// Reports the running test as ignored, with `reason`, once it returns: for a test that
+/// finds at run time that it cannot run here (e.g. it may not mount a file system).
+pub fn skip(reason: String) {
     let _ = SKIPPED.try_with(|slot| *slot.lock().unwrap() = Some(reason));
 }
 
