@@ -19,4 +19,5 @@ mod crash;
 mod dead_letters;
 mod dispatch;
 mod idempotency;
+mod lost_leases;
 mod store_contract;
