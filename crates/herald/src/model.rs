@@ -168,6 +168,64 @@ pub enum AttemptResult {
     },
 }
 
+/// Builds the `notification.failed` event of a message that ran out of retries, from the
+/// message and its final error (the dispatcher's builder; tests pass their own).
+pub type FailedEventBuilder<'a> =
+    dyn Fn(&ClaimedMessage, &str, DateTime<Utc>) -> OutboxEvent + Send + Sync + 'a;
+
+/// What the lease sweep ([`crate::ports::MessageStore::requeue_expired_leases`]) needs.
+pub struct LeaseSweep<'a> {
+    /// Leases that expired at or before this are swept.
+    pub now: DateTime<Utc>,
+    /// Retries each channel allows, in [`Channel::ALL`] order: a lost lease uses one, as a
+    /// failed attempt does, and a message with none left ends `failed`.
+    pub max_retries: [u32; 4],
+    /// Named as the provider of a message that ends `failed` this way (its row, event and
+    /// metrics): the worker that was lost sent through the same configured provider.
+    pub provider: &'a str,
+    /// A lease holder that never sends (the AMQP job transport, while a message's id waits
+    /// in the queue): its expired leases are requeued without using a retry.
+    pub uncounted_owner: &'a str,
+    pub failed_event: &'a FailedEventBuilder<'a>,
+}
+
+impl std::fmt::Debug for LeaseSweep<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeaseSweep")
+            .field("now", &self.now)
+            .field("max_retries", &self.max_retries)
+            .field("provider", &self.provider)
+            .field("uncounted_owner", &self.uncounted_owner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LeaseSweep<'_> {
+    /// `(channel, max_retries)` for every channel.
+    pub fn limits(&self) -> impl Iterator<Item = (Channel, u32)> + '_ {
+        Channel::ALL.into_iter().zip(self.max_retries)
+    }
+}
+
+/// What one lease sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweptLeases {
+    /// Back to `pending` after a lost attempt, with one retry used.
+    pub retried: u64,
+    /// Back to `pending` without using a retry (held by the uncounted owner: never sent).
+    pub requeued: u64,
+    /// Out of retries: now `failed`, each with its `notification.failed` event.
+    pub failed: u64,
+    /// The campaigns of the messages that failed (one may have ended with them).
+    pub campaigns: Vec<i64>,
+}
+
+impl SweptLeases {
+    pub fn total(&self) -> u64 {
+        self.retried + self.requeued + self.failed
+    }
+}
+
 /// One entry of a message's timeline.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MessageEvent {
@@ -176,6 +234,22 @@ pub struct MessageEvent {
     pub detail: Option<String>,
     pub at: DateTime<Utc>,
 }
+
+impl MessageEvent {
+    /// Whether the entry records an attempt: one the provider answered, or one lost with its
+    /// worker (a lease that expired, except one the AMQP transport held: nothing was sent).
+    pub fn is_attempt(&self) -> bool {
+        match self.kind {
+            MessageEventKind::AttemptSucceeded | MessageEventKind::AttemptFailed => true,
+            MessageEventKind::LeaseExpired => self.detail.as_deref() != Some(UNCOUNTED_LEASE_DETAIL),
+            MessageEventKind::Accepted | MessageEventKind::Replayed | MessageEventKind::Deferred => false,
+        }
+    }
+}
+
+/// Timeline detail of a lease the uncounted owner let expire (an id that waited in the jobs
+/// queue too long): nothing was sent under it.
+pub const UNCOUNTED_LEASE_DETAIL: &str = "lease expired before any worker took it; not an attempt";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -14,8 +14,8 @@ use tokio_util::sync::CancellationToken;
 use crate::model::{
     ApiKeyRecord, AttemptOutcome, Campaign, CampaignFilter, CampaignPage, CampaignStart, CampaignStats,
     ClaimedMessage, Customer, CustomerFields, DeadLetterFilter, FeedCursor, IdempotencyClaim, KeyedMessage,
-    Message, MessageEvent, NewCampaign, NewMessage, PageStart, QueueStats, StartOutcome, StatusCounts,
-    StoredEvent,
+    LeaseSweep, Message, MessageEvent, NewCampaign, NewMessage, PageStart, QueueStats, StartOutcome,
+    StatusCounts, StoredEvent, SweptLeases,
 };
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -99,8 +99,14 @@ pub trait MessageStore: Send + Sync {
     /// Gives up `owner`'s leases on `ids` (unsent at shutdown): back to `pending`, due at
     /// `now`. Returns how many were released.
     async fn release_leases(&self, owner: &str, ids: &[MessageId], now: DateTime<Utc>) -> StoreResult<u64>;
-    /// Puts `sending` messages whose lease expired before `now` back to `pending`.
-    async fn requeue_expired_leases(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+    /// Sweeps `sending` messages whose lease expired by `sweep.now` (their worker died or
+    /// hung), in one transaction. A lost lease counts as an attempt: a message with
+    /// retries left goes back to `pending`, due at once, with one more retry used; one
+    /// with none left ends `failed` (with `last_error`, its `notification.failed` event
+    /// from `sweep.failed_event`, and so in the dead letters). Leases of
+    /// `sweep.uncounted_owner` go back to `pending` uncounted. Each message swept gets a
+    /// `lease_expired` timeline entry.
+    async fn requeue_expired_leases(&self, sweep: &LeaseSweep<'_>) -> StoreResult<SweptLeases>;
     async fn status_counts(&self) -> StoreResult<StatusCounts>;
     /// Pending messages and the oldest that is due by `now` (cheap: uses the claim index).
     async fn queue_stats(&self, now: DateTime<Utc>) -> StoreResult<QueueStats>;

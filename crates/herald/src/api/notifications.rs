@@ -73,7 +73,8 @@ pub struct NotificationOut {
     /// `pending`, `sending`, `sent`, `delivered`, `failed`, `cancelled` or `suppressed`.
     #[schema(value_type = String, example = "sent")]
     pub status: MessageStatus,
-    /// Provider attempts made so far.
+    /// Attempts made so far: those the provider answered, and those lost with their worker
+    /// (`lease_expired` entries).
     pub attempts: u32,
     /// Attempts that failed and were retried.
     pub retry_count: u32,
@@ -101,10 +102,7 @@ pub struct TimelineEntry {
 }
 
 fn notification_out(message: Message, events: Vec<MessageEvent>) -> NotificationOut {
-    let attempts = events
-        .iter()
-        .filter(|e| matches!(e.kind, MessageEventKind::AttemptSucceeded | MessageEventKind::AttemptFailed))
-        .count() as u32;
+    let attempts = events.iter().filter(|e| e.is_attempt()).count() as u32;
     NotificationOut {
         id: message.id,
         channel: message.channel,

@@ -25,7 +25,7 @@ use super::guard::{ClaimBudget, GuardedError, ProviderGuard};
 use crate::{
     config::{ChannelsConfig, Config, DispatchConfig},
     metrics::Metrics,
-    model::{AttemptOutcome, AttemptResult, CampaignLink, ClaimedMessage},
+    model::{AttemptOutcome, AttemptResult, CampaignLink, ClaimedMessage, LeaseSweep},
     ports::{OutboundSms, Provider, ProviderError, Store, StoreResult},
     services::events,
 };
@@ -70,8 +70,10 @@ impl Dispatcher {
         Self { store, provider, config: dispatch, channels, guard, metrics, owner, wake }
     }
 
-    /// Runs until `shutdown` fires. Between two batches it checks for shutdown and sweeps
-    /// expired leases when due; a batch already claimed is finished and committed first.
+    /// Runs until `shutdown` fires. Between two batches each pipeline checks for shutdown; a
+    /// batch already claimed is finished and committed first. Expired leases are swept
+    /// every half lease by a task of their own, so a pipeline stuck on a send that never
+    /// ends does not stop this process from recovering the messages of dead workers.
     pub async fn run(self, shutdown: CancellationToken) {
         tracing::info!(owner = %self.owner, pipelines = self.config.pipelines, "dispatcher started");
         let this = Arc::new(self);
@@ -79,6 +81,7 @@ impl Dispatcher {
             let (store, wake, shutdown) = (this.store.clone(), this.wake.clone(), shutdown.clone());
             tokio::spawn(async move { store.listen_for_work(wake, shutdown).await })
         };
+        let sweeper = tokio::spawn(Arc::clone(&this).sweeper(shutdown.clone()));
         // Several batches in flight at once: while one waits on the provider, another
         // claims or commits. The guard's concurrency budget bounds them together.
         let pipelines: Vec<_> = (0..this.config.pipelines)
@@ -90,17 +93,23 @@ impl Dispatcher {
             }
         }
         let _ = listener.await;
+        let _ = sweeper.await;
         tracing::info!(owner = %this.owner, "dispatcher stopped");
     }
 
+    async fn sweeper(self: Arc<Self>, shutdown: CancellationToken) {
+        while !shutdown.is_cancelled() {
+            self.sweep_expired_leases().await;
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                () = tokio::time::sleep(self.config.lease() / 2) => {}
+            }
+        }
+    }
+
     async fn pipeline(self: Arc<Self>, pipeline: usize, shutdown: CancellationToken) {
-        let mut next_lease_sweep = Instant::now();
         let mut failures = 0u32;
         while !shutdown.is_cancelled() {
-            if pipeline == 0 && Instant::now() >= next_lease_sweep {
-                self.sweep_expired_leases().await;
-                next_lease_sweep = Instant::now() + self.config.lease() / 2;
-            }
             let pause = match self.process_batch(&shutdown).await {
                 // More may be due: claim again at once.
                 Ok(claimed) if claimed > 0 => {
@@ -310,12 +319,49 @@ impl Dispatcher {
         }
     }
 
-    /// Puts messages whose lease expired (their worker died) back to `pending`.
+    /// Sweeps messages whose lease expired (their worker died or hung): each lost lease is
+    /// a lost attempt, retried like a failed one while retries are left, then `failed`.
     pub async fn sweep_expired_leases(&self) {
-        match self.store.requeue_expired_leases(Utc::now()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::warn!(count = n, "requeued messages whose lease expired"),
-            Err(error) => tracing::error!(%error, "could not requeue expired leases"),
+        let provider = self.provider.name();
+        let failed_event = |message: &ClaimedMessage, error: &str, at| {
+            events::notification_failed(message, provider, error, at)
+        };
+        let sweep = LeaseSweep {
+            now: Utc::now(),
+            max_retries: self.channels.max_retries(),
+            provider,
+            uncounted_owner: crate::amqp::transport::TRANSPORT_OWNER,
+            failed_event: &failed_event,
+        };
+        let swept = match self.store.requeue_expired_leases(&sweep).await {
+            Ok(swept) => swept,
+            Err(error) => {
+                tracing::error!(%error, "could not sweep expired leases");
+                return;
+            }
+        };
+        if swept.total() == 0 {
+            return;
+        }
+        tracing::warn!(
+            retried = swept.retried,
+            requeued = swept.requeued,
+            failed = swept.failed,
+            "swept messages whose lease expired (their worker died or hung)"
+        );
+        for _ in 0..swept.retried {
+            self.metrics.attempt_retried(provider);
+        }
+        for _ in 0..swept.failed {
+            self.metrics.message_dead_lettered(provider);
+        }
+        // A campaign whose last messages failed here has no batch left to finish it.
+        if !swept.campaigns.is_empty() {
+            match self.store.finish_campaigns(&swept.campaigns, Utc::now()).await {
+                Ok(0) => {}
+                Ok(ended) => tracing::info!(ended, "campaigns finished"),
+                Err(error) => tracing::error!(%error, "could not finish campaigns after a lease sweep"),
+            }
         }
     }
 
@@ -437,6 +483,11 @@ impl PerChannel {
                 slots: Semaphore::new(limits.max_concurrency),
             }
         }))
+    }
+
+    /// Each channel's `max_retries`, in [`Channel::ALL`] order.
+    fn max_retries(&self) -> [u32; 4] {
+        Channel::ALL.map(|channel| self.get(channel).policy.max_retries)
     }
 
     fn get(&self, channel: Channel) -> &ChannelState {

@@ -25,6 +25,8 @@ pub enum MockAnswer {
     Accept,
     Retryable(String),
     Permanent(String),
+    /// Never answers: a send that hangs its worker (tests of lost leases).
+    Hang,
 }
 
 /// A message the mock accepted.
@@ -124,6 +126,7 @@ impl Provider for MockProvider {
             }
             MockAnswer::Retryable(reason) => Err(ProviderError::Retryable { reason, retry_after: None }),
             MockAnswer::Permanent(reason) => Err(ProviderError::Permanent { reason }),
+            MockAnswer::Hang => std::future::pending().await,
         }
     }
 }

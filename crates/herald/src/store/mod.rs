@@ -222,6 +222,38 @@ impl<'a> OutcomeEffect<'a> {
     }
 }
 
+/// The `notification.failed` events of messages a lease sweep failed, with their accounts.
+fn lease_failure_events(
+    failed: &[crate::model::Message],
+    sweep: &crate::model::LeaseSweep<'_>,
+) -> Vec<(herald_domain::AccountId, crate::model::OutboxEvent)> {
+    failed
+        .iter()
+        .map(|message| {
+            let error = message.last_error.as_deref().unwrap_or_default();
+            let claimed = crate::model::ClaimedMessage::from(message.clone());
+            (message.account_id, (sweep.failed_event)(&claimed, error, sweep.now))
+        })
+        .collect()
+}
+
+/// A lease sweep's counts, and the campaigns its failed messages belong to.
+fn swept(
+    uncounted: usize,
+    retried: &[crate::model::Message],
+    failed: &[crate::model::Message],
+) -> crate::model::SweptLeases {
+    let mut campaigns: Vec<i64> = failed.iter().filter_map(|m| m.campaign.map(|c| c.campaign_id)).collect();
+    campaigns.sort_unstable();
+    campaigns.dedup();
+    crate::model::SweptLeases {
+        retried: retried.len() as u64,
+        requeued: uncounted as u64,
+        failed: failed.len() as u64,
+        campaigns,
+    }
+}
+
 /// An idempotency row as both backends read it back.
 struct IdempotencyRow {
     fingerprint: [u8; 32],

@@ -23,6 +23,7 @@ mod dead_letters;
 mod dispatch;
 mod full_disk;
 mod idempotency;
+mod lost_leases;
 mod store_contract;
 
 fn main() {

@@ -258,6 +258,16 @@ async fn sent_and_failed_outcomes_write_their_outbox_events(backend: Backend) {
     assert_eq!((counts.sent, counts.failed, counts.pending), (1, 1, 0));
 }
 
+fn sweep(now: chrono::DateTime<Utc>) -> herald::model::LeaseSweep<'static> {
+    herald::model::LeaseSweep {
+        now,
+        max_retries: [3; 4],
+        provider: "mock",
+        uncounted_owner: "amqp-transport",
+        failed_event: &|_, _, _| event(MessageId::new(), "notification.failed"),
+    }
+}
+
 async fn expired_leases_are_requeued_with_a_timeline_entry(backend: Backend) {
     let Some((store, _db)) = store(backend).await else {
         return;
@@ -268,8 +278,8 @@ async fn expired_leases_are_requeued_with_a_timeline_entry(backend: Backend) {
     store.insert_message(&message).await.unwrap();
     store.claim_due_messages("crashed", now, now + Duration::seconds(1), 1).await.unwrap();
 
-    assert_eq!(store.requeue_expired_leases(now).await.unwrap(), 0, "lease still valid");
-    assert_eq!(store.requeue_expired_leases(now + Duration::seconds(2)).await.unwrap(), 1);
+    assert_eq!(store.requeue_expired_leases(&sweep(now)).await.unwrap().total(), 0, "lease still valid");
+    assert_eq!(store.requeue_expired_leases(&sweep(now + Duration::seconds(2))).await.unwrap().retried, 1);
 
     let row = store.get_message(account, message.id).await.unwrap().unwrap();
     assert_eq!(row.status, MessageStatus::Pending);

@@ -12,11 +12,11 @@ use super::PgStore;
 use crate::{
     model::{
         AttemptOutcome, CampaignLink, ClaimedMessage, ClientTags, DeadLetterFilter, IdempotencyClaim,
-        KeyedMessage, Message, MessageEvent, MessageEventKind, NewMessage, OutboxEvent, QueueStats,
-        StatusCounts,
+        KeyedMessage, LeaseSweep, Message, MessageEvent, MessageEventKind, NewMessage, OutboxEvent,
+        QueueStats, StatusCounts, SweptLeases, UNCOUNTED_LEASE_DETAIL,
     },
     ports::{MessageStore, StoreError, StoreResult},
-    store::{batch, parse_column, OutcomeEffect},
+    store::{batch, lease_failure_events, parse_column, swept, OutcomeEffect},
 };
 
 fn message_from_row(row: &PgRow) -> StoreResult<Message> {
@@ -50,27 +50,6 @@ fn message_from_row(row: &PgRow) -> StoreResult<Message> {
         updated_at: row.try_get("updated_at")?,
         sent_at: row.try_get("sent_at")?,
     })
-}
-
-async fn insert_event(
-    tx: &mut Transaction<'_, Postgres>,
-    message_id: MessageId,
-    kind: MessageEventKind,
-    status: MessageStatus,
-    detail: Option<&str>,
-    at: DateTime<Utc>,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO message_events (message_id, kind, status, detail, at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(message_id.as_uuid())
-    .bind(kind.as_str())
-    .bind(status.as_str())
-    .bind(detail)
-    .bind(at)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// Inserts a `pending` message (its row is its `accepted` timeline entry) and, with a key,
@@ -409,24 +388,90 @@ impl MessageStore for PgStore {
         Ok(done.rows_affected())
     }
 
-    async fn requeue_expired_leases(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+    async fn requeue_expired_leases(&self, sweep: &LeaseSweep<'_>) -> StoreResult<SweptLeases> {
+        let now = sweep.now;
         let mut tx = self.pool.begin().await?;
-        let ids: Vec<Uuid> = sqlx::query_scalar(
+        // Nothing was sent under the uncounted owner's leases: back to pending as they were.
+        let uncounted: Vec<Uuid> = sqlx::query_scalar(
             "UPDATE messages SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL,
                     next_attempt_at = $1, updated_at = $1
-             WHERE status = 'sending' AND lease_expires_at <= $1
+             WHERE status = 'sending' AND lease_expires_at <= $1 AND lease_owner = $2
              RETURNING id",
         )
         .bind(now)
+        .bind(sweep.uncounted_owner)
         .fetch_all(&mut *tx)
         .await?;
-        for id in &ids {
-            let id = MessageId::from_uuid(*id);
-            insert_event(&mut tx, id, MessageEventKind::LeaseExpired, MessageStatus::Pending, None, now)
-                .await?;
+        // A lost lease is a lost attempt: it uses a retry, or ends the message when none is
+        // left (the same test as RetryPolicy::after_failure). SET expressions read the row
+        // as it was, so every CASE sees the old retry_count. A concurrent sweep waits on the
+        // row locks and then finds the rows no longer `sending`.
+        let (channels, limits): (Vec<&str>, Vec<i32>) = sweep
+            .limits()
+            .map(|(channel, max)| (channel.as_str(), i32::try_from(max).unwrap_or(i32::MAX)))
+            .unzip();
+        let rows = sqlx::query(
+            "UPDATE messages m SET
+                    status = CASE WHEN m.retry_count >= l.max THEN 'failed' ELSE 'pending' END,
+                    retry_count = m.retry_count + CASE WHEN m.retry_count >= l.max THEN 0 ELSE 1 END,
+                    last_error = 'attempt ' || (m.retry_count + 1)
+                                 || ' lost: its worker died or hung past its lease; '
+                                 || CASE WHEN m.retry_count >= l.max THEN 'no retries left'
+                                         ELSE 'retrying' END,
+                    next_attempt_at = CASE WHEN m.retry_count >= l.max THEN NULL ELSE $1 END,
+                    provider = CASE WHEN m.retry_count >= l.max THEN $4 ELSE m.provider END,
+                    lease_owner = NULL, lease_expires_at = NULL, updated_at = $1
+             FROM UNNEST($2::text[], $3::int[]) AS l(channel, max)
+             WHERE m.channel = l.channel AND m.status = 'sending' AND m.lease_expires_at <= $1
+               AND m.lease_owner <> $5
+             RETURNING m.*",
+        )
+        .bind(now)
+        .bind(&channels)
+        .bind(&limits)
+        .bind(sweep.provider)
+        .bind(sweep.uncounted_owner)
+        .fetch_all(&mut *tx)
+        .await?;
+        let counted = rows.iter().map(message_from_row).collect::<StoreResult<Vec<_>>>()?;
+
+        let ids: Vec<Uuid> =
+            uncounted.iter().copied().chain(counted.iter().map(|m| m.id.as_uuid())).collect();
+        let statuses: Vec<&str> = uncounted
+            .iter()
+            .map(|_| MessageStatus::Pending.as_str())
+            .chain(counted.iter().map(|m| m.status.as_str()))
+            .collect();
+        let details: Vec<Option<&str>> = uncounted
+            .iter()
+            .map(|_| Some(UNCOUNTED_LEASE_DETAIL))
+            .chain(counted.iter().map(|m| m.last_error.as_deref()))
+            .collect();
+        sqlx::query(
+            "INSERT INTO message_events (message_id, kind, status, detail, at)
+             SELECT id, $4, status, detail, $5
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY
+                  AS e(id, status, detail, position)
+             ORDER BY position",
+        )
+        .bind(&ids)
+        .bind(&statuses)
+        .bind(&details)
+        .bind(MessageEventKind::LeaseExpired.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+
+        let (failed, retried): (Vec<Message>, Vec<Message>) =
+            counted.into_iter().partition(|m| m.status == MessageStatus::Failed);
+        let events = lease_failure_events(&failed, sweep);
+        let events: Vec<(AccountId, &OutboxEvent)> = events.iter().map(|(a, e)| (*a, e)).collect();
+        super::outbox::insert_events(&mut tx, &events).await?;
+        if !uncounted.is_empty() || !retried.is_empty() {
+            super::notify_work(&mut tx).await?;
         }
         tx.commit().await?;
-        Ok(ids.len() as u64)
+        Ok(swept(uncounted.len(), &retried, &failed))
     }
 
     async fn queue_stats(&self, now: DateTime<Utc>) -> StoreResult<QueueStats> {

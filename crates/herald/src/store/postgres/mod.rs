@@ -120,6 +120,8 @@ impl Store for PgStore {
                 }
             };
             backoff = Duration::from_millis(100);
+            // Work committed before the LISTEN began signalled no one here: look once.
+            wake.notify_one();
             loop {
                 tokio::select! {
                     () = shutdown.cancelled() => return,

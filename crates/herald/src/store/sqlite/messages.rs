@@ -12,11 +12,11 @@ use super::{from_millis, from_opt_millis, to_millis, SqliteStore};
 use crate::{
     model::{
         AttemptOutcome, CampaignLink, ClaimedMessage, ClientTags, DeadLetterFilter, IdempotencyClaim,
-        KeyedMessage, Message, MessageEvent, MessageEventKind, NewMessage, OutboxEvent, QueueStats,
-        StatusCounts,
+        KeyedMessage, LeaseSweep, Message, MessageEvent, MessageEventKind, NewMessage, OutboxEvent,
+        QueueStats, StatusCounts, SweptLeases, UNCOUNTED_LEASE_DETAIL,
     },
     ports::{MessageStore, StoreError, StoreResult},
-    store::{batch, parse_column, OutcomeEffect},
+    store::{batch, lease_failure_events, parse_column, swept, OutcomeEffect},
 };
 
 fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
@@ -434,24 +434,79 @@ impl MessageStore for SqliteStore {
         Ok(query.build().execute(&self.pool).await?.rows_affected())
     }
 
-    async fn requeue_expired_leases(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+    async fn requeue_expired_leases(&self, sweep: &LeaseSweep<'_>) -> StoreResult<SweptLeases> {
+        let now = to_millis(sweep.now);
         let mut tx = self.pool.begin().await?;
-        let ids: Vec<String> = sqlx::query_scalar(
+        // Nothing was sent under the uncounted owner's leases: back to pending as they were.
+        let uncounted: Vec<String> = sqlx::query_scalar(
             "UPDATE messages SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL,
                     next_attempt_at = ?1, updated_at = ?1
-             WHERE status = 'sending' AND lease_expires_at <= ?1
+             WHERE status = 'sending' AND lease_expires_at <= ?1 AND lease_owner = ?2
              RETURNING id",
         )
-        .bind(to_millis(now))
+        .bind(now)
+        .bind(sweep.uncounted_owner)
         .fetch_all(&mut *tx)
         .await?;
-        for id in &ids {
-            let id = parse_column("messages.id", id)?;
-            insert_event(&mut tx, id, MessageEventKind::LeaseExpired, MessageStatus::Pending, None, now)
-                .await?;
-        }
+        // A lost lease is a lost attempt: it uses a retry, or ends the message when none is
+        // left (the same test as RetryPolicy::after_failure). SET expressions read the row
+        // as it was, so every CASE sees the old retry_count.
+        let limits: Vec<serde_json::Value> =
+            sweep.limits().map(|(channel, max)| json!({"channel": channel.as_str(), "max": max})).collect();
+        let rows = sqlx::query(
+            "UPDATE messages SET
+                    status = CASE WHEN messages.retry_count >= l.max THEN 'failed' ELSE 'pending' END,
+                    retry_count = messages.retry_count
+                                  + CASE WHEN messages.retry_count >= l.max THEN 0 ELSE 1 END,
+                    last_error = 'attempt ' || (messages.retry_count + 1)
+                                 || ' lost: its worker died or hung past its lease; '
+                                 || CASE WHEN messages.retry_count >= l.max THEN 'no retries left'
+                                         ELSE 'retrying' END,
+                    next_attempt_at = CASE WHEN messages.retry_count >= l.max THEN NULL ELSE ?1 END,
+                    provider = CASE WHEN messages.retry_count >= l.max THEN ?3 ELSE messages.provider END,
+                    lease_owner = NULL, lease_expires_at = NULL, updated_at = ?1
+             FROM (SELECT value ->> 'channel' AS channel, value ->> 'max' AS max
+                   FROM json_each(?2)) AS l
+             WHERE messages.channel = l.channel AND messages.status = 'sending'
+               AND messages.lease_expires_at <= ?1 AND messages.lease_owner <> ?4
+             RETURNING *",
+        )
+        .bind(now)
+        .bind(serde_json::Value::Array(limits).to_string())
+        .bind(sweep.provider)
+        .bind(sweep.uncounted_owner)
+        .fetch_all(&mut *tx)
+        .await?;
+        let counted = rows.iter().map(message_from_row).collect::<StoreResult<Vec<_>>>()?;
+
+        let mut timeline: Vec<serde_json::Value> = uncounted
+            .iter()
+            .map(|id| {
+                json!({"message_id": id, "status": MessageStatus::Pending.as_str(),
+                       "detail": UNCOUNTED_LEASE_DETAIL})
+            })
+            .collect();
+        timeline.extend(counted.iter().map(
+            |m| json!({"message_id": m.id.to_string(), "status": m.status.as_str(), "detail": m.last_error}),
+        ));
+        sqlx::query(
+            "INSERT INTO message_events (message_id, kind, status, detail, at)
+             SELECT value ->> 'message_id', ?2, value ->> 'status', value ->> 'detail', ?3
+             FROM json_each(?1) ORDER BY key",
+        )
+        .bind(serde_json::Value::Array(timeline).to_string())
+        .bind(MessageEventKind::LeaseExpired.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+
+        let (failed, retried): (Vec<Message>, Vec<Message>) =
+            counted.into_iter().partition(|m| m.status == MessageStatus::Failed);
+        let events = lease_failure_events(&failed, sweep);
+        let events: Vec<(AccountId, &OutboxEvent)> = events.iter().map(|(a, e)| (*a, e)).collect();
+        super::outbox::insert_events(&mut tx, &events).await?;
         tx.commit().await?;
-        Ok(ids.len() as u64)
+        Ok(swept(uncounted.len(), &retried, &failed))
     }
 
     async fn queue_stats(&self, now: DateTime<Utc>) -> StoreResult<QueueStats> {
