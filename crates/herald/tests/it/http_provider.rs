@@ -155,6 +155,10 @@ async fn the_breaker_opens_on_a_failing_provider_and_closes_after_it_recovers(ba
         provider.configure(c);
         let breaker = &mut c.provider.limits.breaker;
         (breaker.window, breaker.min_calls, breaker.open_secs, breaker.half_open_calls) = (10, 4, 1, 2);
+        // The breaker opens on the 4th failed call: the first message, sent while the others
+        // are still being posted, may make all four. Retries it has left are what shows
+        // that the open breaker then makes it wait instead of fail.
+        c.dispatch.max_retries = 20;
     })
     .await
     else {
@@ -170,7 +174,9 @@ async fn the_breaker_opens_on_a_failing_provider_and_closes_after_it_recovers(ba
     provider.set_knobs(&healthy()).await;
     for id in &ids {
         let sent = app.wait_for_status(id, "sent").await;
-        assert!(sent["retry_count"].as_u64().unwrap() <= 3);
+        // At most the calls before the breaker opened and a half-open trial or two: the
+        // calls it refused meanwhile are not attempts.
+        assert!(sent["retry_count"].as_u64().unwrap() <= 8, "{sent}");
     }
     app.wait_for_metric(state, 0.0).await;
     let counts = app.store.status_counts().await.unwrap();
