@@ -55,6 +55,14 @@ async fn readiness(app: &TestApp) -> (u16, Value) {
     (response.status().as_u16(), response.json().await.unwrap())
 }
 
+/// A worker whose result could not be committed (the database was full) leaves its
+/// messages `sending` until their lease expires: short leases let the restarted app take
+/// them over within the test's patience.
+fn short_leases(config: &mut herald::config::Config) {
+    config.dispatch.lease_secs = 2;
+    config.dispatch.provider_timeout_ms = 400;
+}
+
 /// Every accepted message is in the database as seen from a new connection, and from an
 /// app started afresh on it; all of them get sent (nothing is stuck).
 async fn assert_every_accepted_message_is_stored(database_url: &str, ledger: &Ledger) {
@@ -69,7 +77,7 @@ async fn assert_every_accepted_message_is_stored(database_url: &str, ledger: &Le
     }
     fresh.close().await;
 
-    let restarted = TestApp::spawn_on(database_url, Roles::ALL, |_| {}).await;
+    let restarted = TestApp::spawn_on(database_url, Roles::ALL, short_leases).await;
     for path in &ledger.created {
         assert_eq!(restarted.get(path).await.status(), 200, "{path} was created, so it is stored");
     }
@@ -160,7 +168,11 @@ async fn sqlite_over_its_size_limit_answers_503_stores_every_202_and_recovers() 
     for _ in 0..24 {
         sqlx::query("INSERT INTO ballast VALUES (randomblob(65536))").execute(&ballast).await.unwrap();
     }
-    let app = TestApp::spawn_on(&db.url, Roles::ALL, |c| c.sqlite_max_size_mb = Some(2)).await;
+    let app = TestApp::spawn_on(&db.url, Roles::ALL, |c| {
+        short_leases(c);
+        c.sqlite_max_size_mb = Some(2);
+    })
+    .await;
 
     let ledger = fill_up_then_recover(app, || async {
         sqlx::query("DROP TABLE ballast").execute(&ballast).await.unwrap();
@@ -219,7 +231,7 @@ async fn sqlite_on_a_full_file_system_answers_503_stores_every_202_and_recovers(
         return;
     };
     let url = format!("sqlite://{}", disk.dir.path().join("herald.db").display());
-    let app = TestApp::spawn_on(&url, Roles::ALL, |_| {}).await;
+    let app = TestApp::spawn_on(&url, Roles::ALL, short_leases).await;
 
     let ledger = fill_up_then_recover(app, || async { disk.grow("64m") }).await;
 
@@ -232,7 +244,7 @@ async fn postgres_backends_terminated_mid_transaction_lose_no_accepted_message()
     let Some(db) = TestDb::create(Backend::Postgres).await else {
         return;
     };
-    let app = Arc::new(TestApp::spawn_on(&db.url, Roles::ALL, |_| {}).await);
+    let app = Arc::new(TestApp::spawn_on(&db.url, Roles::ALL, short_leases).await);
     let database = db.url.rsplit('/').next().unwrap().to_owned();
     let admin = sqlx::PgPool::connect(&db.url).await.unwrap();
 
