@@ -19,4 +19,5 @@ mod crash;
 mod dead_letters;
 mod dispatch;
 mod idempotency;
+mod openapi_conformance;
 mod store_contract;
