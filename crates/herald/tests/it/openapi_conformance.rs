@@ -7,7 +7,10 @@ use serde_json::{json, Value};
 
 use crate::helpers::{on_both_backends, Backend, TestApp};
 
-on_both_backends!(ids_and_recipients_written_as_integral_doubles_are_the_integers_they_name);
+on_both_backends!(
+    ids_and_recipients_written_as_integral_doubles_are_the_integers_they_name,
+    the_served_document_links_operations_by_operation_id_and_puts_filters_in_the_query,
+);
 
 /// JSON Schema's `integer` holds 3.0; a client that writes every number as a double
 /// (JavaScript, .NET's double) must not be refused where the document says integer.
@@ -59,9 +62,10 @@ async fn ids_and_recipients_written_as_integral_doubles_are_the_integers_they_na
     assert_eq!(response.status(), 400);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_served_document_links_operations_by_operation_id_and_puts_filters_in_the_query() {
-    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+async fn the_served_document_links_operations_by_operation_id_and_puts_filters_in_the_query(
+    backend: Backend,
+) {
+    let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
     // Public, like the probes.
