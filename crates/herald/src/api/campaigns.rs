@@ -19,9 +19,10 @@ use super::{
     customers::{customer_not_found, parse_id, CustomerBrief},
     error::{ApiError, ApiResult, ErrorBody},
     extract::{
-        from_json_value, replayable_response, replayed_response, ApiJson, ApiQuery, IdempotencyHeader,
+        from_json_value, json_integer, replayable_response, replayed_response, ApiJson, ApiQuery,
+        IdempotencyHeader,
     },
-    AppState,
+    schema, AppState,
 };
 use crate::{
     model::{
@@ -48,7 +49,7 @@ pub fn router() -> Router<AppState> {
 
 const DEFAULT_PAGE_SIZE: u32 = 20;
 const MAX_PAGE_SIZE: u32 = 100;
-const MAX_NAME_CHARS: usize = 200;
+pub(crate) const MAX_NAME_CHARS: usize = 200;
 /// Customers one send may name.
 pub const MAX_RECIPIENTS: usize = 100_000;
 /// Unknown customer ids quoted in an error, at most.
@@ -71,21 +72,13 @@ fn template_error(field: &str, error: &herald_domain::template::TemplateError) -
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCampaignIn {
-    #[schema(example = "Summer Sale 2025")]
+    #[schema(schema_with = schema::campaign_name)]
     name: String,
-    /// `sms` or `whatsapp`.
-    #[schema(example = "sms")]
+    #[schema(schema_with = schema::campaign_channel_schema)]
     channel: String,
-    /// Placeholders: `{first_name}`, `{last_name}`, `{phone}`, `{email}`, `{location}`,
-    /// `{preferred_product}`, `{id}`, `{attributes.<key>}`; `{field|fallback}` for a
-    /// missing value; `{{` and `}}` for literal braces.
-    #[schema(example = "Hi {first_name}, check out {preferred_product} in {location}!")]
+    #[schema(schema_with = schema::template)]
     base_template: String,
-    /// RFC 3339 with a time zone (without one: 422). In the future: the campaign is
-    /// `scheduled` and sent then. Omitted, or not in the future (e.g. the brief's own
-    /// 2025-06-01): the campaign is a `draft`, ready to send now with
-    /// `POST /campaigns/{id}/send`, and keeps the `scheduled_at` given.
-    #[schema(example = "2030-06-01T10:00:00Z")]
+    #[schema(schema_with = schema::scheduled_at)]
     scheduled_at: Option<String>,
 }
 
@@ -134,7 +127,11 @@ fn parse_channel(text: &str) -> Result<Channel, String> {
     tag = "campaigns",
     request_body = CreateCampaignIn,
     responses(
-        (status = 201, body = CampaignOut),
+        (status = 201, body = CampaignOut, links(
+            ("GetCampaign" = (operation_id = "get_campaign", parameters(("id" = "$response.body#/id")))),
+            ("SendCampaign" = (operation_id = "send_campaign", parameters(("id" = "$response.body#/id")))),
+            ("PreviewCampaign" = (operation_id = "preview", parameters(("id" = "$response.body#/id")))),
+        )),
         (status = 422, description = "Invalid name, channel, template or scheduled_at", body = ErrorBody),
     ),
     security(("api_key" = []), ("bearer" = []))
@@ -185,20 +182,27 @@ pub async fn create_campaign(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Page number, from 1 (default 1).
+    #[param(value_type = u64, required = false, minimum = 1, maximum = 92233720368547758_u64)]
     page: Option<String>,
     /// Items per page, 1 to 100 (default 20).
+    #[param(value_type = u32, required = false, minimum = 1, maximum = 100)]
     page_size: Option<String>,
     /// `sms` or `whatsapp`.
+    #[param(schema_with = schema::campaign_channel_schema, required = false)]
     channel: Option<String>,
     /// `draft`, `scheduled`, `sending`, `sent` or `failed`.
+    #[param(schema_with = schema::campaign_status, required = false)]
     status: Option<String>,
     /// The listing's snapshot (from `pagination.snapshot` or `pagination.next`): pages of
     /// one snapshot never shift when campaigns are created meanwhile.
+    #[param(value_type = i64, required = false)]
     snapshot: Option<String>,
     /// Start just below this campaign id instead of counting `page` (set by
     /// `pagination.next`: the last id of the page before).
+    #[param(value_type = i64, required = false)]
     before: Option<String>,
 }
 
@@ -249,7 +253,10 @@ fn positive(name: &str, text: Option<&str>, default: u64, max: u64) -> ApiResult
     path = "/campaigns",
     tag = "campaigns",
     params(ListQuery),
-    responses((status = 200, body = CampaignList), (status = 400, body = ErrorBody)),
+    responses(
+        (status = 200, body = CampaignList),
+        (status = 400, description = "Invalid page, page_size, filter, snapshot or before", body = ErrorBody),
+    ),
     security(("api_key" = []), ("bearer" = []))
 )]
 pub async fn list_campaigns(
@@ -349,8 +356,8 @@ pub struct CampaignDetail {
     get,
     path = "/campaigns/{id}",
     tag = "campaigns",
-    params(("id" = i64, Path, description = "Campaign id")),
-    responses((status = 200, body = CampaignDetail), (status = 404, body = ErrorBody)),
+    params(("id" = i64, Path, minimum = 1, description = "Campaign id")),
+    responses((status = 200, body = CampaignDetail), (status = 404, description = "`CAMPAIGN_NOT_FOUND`", body = ErrorBody)),
     security(("api_key" = []), ("bearer" = []))
 )]
 pub async fn get_campaign(
@@ -366,10 +373,10 @@ pub async fn get_campaign(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewIn {
-    #[schema(example = 123)]
+    #[schema(schema_with = schema::customer_id)]
     customer_id: Value,
     /// Rendered instead of the campaign's `base_template`.
-    #[schema(example = "Hi {first_name}, special offer just for you!")]
+    #[schema(schema_with = schema::optional_template)]
     override_template: Option<String>,
 }
 
@@ -388,7 +395,7 @@ pub struct PreviewOut {
     post,
     path = "/campaigns/{id}/personalized-preview",
     tag = "campaigns",
-    params(("id" = i64, Path, description = "Campaign id")),
+    params(("id" = i64, Path, minimum = 1, description = "Campaign id")),
     request_body = PreviewIn,
     responses(
         (status = 200, body = PreviewOut),
@@ -404,9 +411,7 @@ pub async fn preview(
     ApiJson(request): ApiJson<PreviewIn>,
 ) -> ApiResult<Json<PreviewOut>> {
     let campaign = load_campaign(&state, &auth, &id).await?;
-    let customer_id = request
-        .customer_id
-        .as_i64()
+    let customer_id = json_integer(&request.customer_id)
         .filter(|id| *id > 0)
         .ok_or_else(|| ApiError::validation("'customer_id' must be a positive integer"))?;
     let (source, field) = match &request.override_template {
@@ -432,8 +437,7 @@ pub async fn preview(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendIn {
-    /// 1 to 100,000 customer ids; a repeated id gets one message.
-    #[schema(value_type = Vec<i64>, example = json!([1, 2, 3]))]
+    #[schema(schema_with = schema::customer_ids)]
     customer_ids: Vec<Value>,
 }
 
@@ -454,12 +458,14 @@ pub struct SendOut {
     path = "/campaigns/{id}/send",
     tag = "campaigns",
     params(
-        ("id" = i64, Path, description = "Campaign id"),
+        ("id" = i64, Path, minimum = 1, description = "Campaign id"),
         ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and request return the first response; kept idempotency.retention_hours (24 by default)"),
     ),
     request_body = SendIn,
     responses(
-        (status = 202, body = SendOut),
+        (status = 202, body = SendOut, links(
+            ("GetCampaign" = (operation_id = "get_campaign", parameters(("id" = "$response.body#/campaign_id")))),
+        )),
         (status = 400, description = "Malformed JSON or INVALID_IDEMPOTENCY_KEY", body = ErrorBody),
         (status = 404, description = "CAMPAIGN_NOT_FOUND", body = ErrorBody),
         (status = 409, description = "CAMPAIGN_NOT_SENDABLE: not draft/scheduled, or already sent; or IDEMPOTENCY_KEY_IN_USE", body = ErrorBody),
@@ -550,7 +556,7 @@ fn distinct_recipients(ids: &[Value]) -> ApiResult<Vec<(i64, MessageId)>> {
     let mut seen = std::collections::HashSet::with_capacity(ids.len());
     let mut recipients = Vec::with_capacity(ids.len());
     for (index, value) in ids.iter().enumerate() {
-        let customer = value.as_i64().filter(|id| *id > 0).ok_or_else(|| {
+        let customer = json_integer(value).filter(|id| *id > 0).ok_or_else(|| {
             ApiError::validation(format!("'customer_ids[{index}]' must be a positive integer (got {value})"))
         })?;
         if seen.insert(customer) {

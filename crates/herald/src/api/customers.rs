@@ -16,7 +16,7 @@ use super::{
     auth::Authenticated,
     error::{ApiError, ApiResult, ErrorBody},
     extract::{page_limit, ApiJson, ApiQuery},
-    AppState,
+    schema, AppState,
 };
 use crate::model::{Customer, CustomerFields};
 
@@ -29,7 +29,7 @@ pub fn router() -> Router<AppState> {
 
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 500;
-const MAX_TEXT_CHARS: usize = 200;
+pub(crate) const MAX_TEXT_CHARS: usize = 200;
 const MAX_ATTRIBUTES_BYTES: usize = 8 * 1024;
 /// Customer fields a CSV column may name; any other column becomes an attribute.
 const CSV_FIELDS: [&str; 6] = ["phone", "first_name", "last_name", "email", "location", "preferred_product"];
@@ -55,19 +55,19 @@ pub struct CustomerBrief {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerIn {
-    /// International format: `+254712345678`.
-    #[schema(example = "+254712345678")]
+    #[schema(schema_with = schema::phone)]
     phone: String,
-    #[schema(example = "Alice")]
+    #[schema(schema_with = schema::optional_text)]
     first_name: Option<String>,
+    #[schema(schema_with = schema::optional_text)]
     last_name: Option<String>,
+    #[schema(schema_with = schema::optional_email)]
     email: Option<String>,
-    #[schema(example = "Nairobi")]
+    #[schema(schema_with = schema::optional_text)]
     location: Option<String>,
-    #[schema(example = "Running Shoes")]
+    #[schema(schema_with = schema::optional_text)]
     preferred_product: Option<String>,
-    /// Free attributes for templates (`{attributes.tier}`), at most 8 KiB.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = schema::optional_attributes)]
     attributes: Option<Map<String, Value>>,
 }
 
@@ -150,8 +150,15 @@ pub(crate) fn validate_customer(input: CustomerIn) -> Result<CustomerFields, Str
     post,
     path = "/api/v1/customers",
     tag = "customers",
-    request_body = CustomerIn,
-    responses((status = 201, body = CustomerOut), (status = 422, body = ErrorBody)),
+    request_body(content = CustomerIn, example = json!({"phone": "+254712345678", "first_name": "Alice", "location": "Nairobi", "preferred_product": "Running Shoes", "attributes": {"tier": "gold"}})),
+    responses(
+        (status = 201, body = CustomerOut, links(
+            ("GetCustomer" = (operation_id = "get_customer", parameters(("id" = "$response.body#/id")))),
+            ("UpdateCustomer" = (operation_id = "update_customer", parameters(("id" = "$response.body#/id")))),
+            ("DeleteCustomer" = (operation_id = "delete_customer", parameters(("id" = "$response.body#/id")))),
+        )),
+        (status = 422, description = "An invalid field (`VALIDATION_ERROR`, naming it)", body = ErrorBody),
+    ),
     security(("api_key" = []), ("bearer" = []))
 )]
 pub async fn create_customer(
@@ -169,8 +176,8 @@ pub async fn create_customer(
     get,
     path = "/api/v1/customers/{id}",
     tag = "customers",
-    params(("id" = i64, Path, description = "Customer id")),
-    responses((status = 200, body = CustomerOut), (status = 404, body = ErrorBody)),
+    params(("id" = i64, Path, minimum = 1, description = "Customer id")),
+    responses((status = 200, body = CustomerOut), (status = 404, description = "`CUSTOMER_NOT_FOUND`", body = ErrorBody)),
     security(("api_key" = []), ("bearer" = []))
 )]
 pub async fn get_customer(
@@ -189,10 +196,13 @@ pub async fn get_customer(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CustomerQuery {
     /// `next_cursor` of the previous page.
+    #[param(value_type = i64, required = false)]
     cursor: Option<String>,
     /// Page size, 1 to 500 (default 50).
+    #[param(value_type = u32, required = false, minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 
@@ -210,7 +220,10 @@ pub struct CustomerList {
     path = "/api/v1/customers",
     tag = "customers",
     params(CustomerQuery),
-    responses((status = 200, body = CustomerList), (status = 400, body = ErrorBody)),
+    responses(
+        (status = 200, body = CustomerList),
+        (status = 400, description = "Invalid cursor or limit", body = ErrorBody),
+    ),
     security(("api_key" = []), ("bearer" = []))
 )]
 pub async fn list_customers(
@@ -228,6 +241,17 @@ pub async fn list_customers(
         (customers.len() == limit as usize).then(|| customers.last().map(|c| c.id.to_string())).flatten();
     Ok(Json(CustomerList { data: customers.into_iter().map(Into::into).collect(), next_cursor }))
 }
+
+/// The body of a customer import, for the OpenAPI document.
+struct CustomerCsv;
+
+impl utoipa::PartialSchema for CustomerCsv {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        schema::customer_csv()
+    }
+}
+
+impl ToSchema for CustomerCsv {}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ImportRowError {
@@ -256,9 +280,10 @@ pub struct ImportOut {
     post,
     path = "/api/v1/customers/import",
     tag = "customers",
-    request_body(content = String, content_type = "text/csv"),
+    request_body(content = inline(CustomerCsv), content_type = "text/csv"),
     responses(
         (status = 200, body = ImportOut),
+        (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Not text/csv", body = ErrorBody),
         (status = 422, description = "No header, or no phone column", body = ErrorBody),
     ),
@@ -359,9 +384,13 @@ pub async fn import_customers(
     put,
     path = "/api/v1/customers/{id}",
     tag = "customers",
-    params(("id" = i64, Path, description = "Customer id")),
+    params(("id" = i64, Path, minimum = 1, description = "Customer id")),
     request_body = CustomerIn,
-    responses((status = 200, body = CustomerOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses(
+        (status = 200, body = CustomerOut),
+        (status = 404, description = "`CUSTOMER_NOT_FOUND`", body = ErrorBody),
+        (status = 422, description = "An invalid field (`VALIDATION_ERROR`, naming it)", body = ErrorBody),
+    ),
     security(("api_key" = []), ("bearer" = []))
 )]
 pub async fn update_customer(
@@ -386,8 +415,12 @@ pub async fn update_customer(
     delete,
     path = "/api/v1/customers/{id}",
     tag = "customers",
-    params(("id" = i64, Path, description = "Customer id")),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    params(("id" = i64, Path, minimum = 1, description = "Customer id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "`CUSTOMER_NOT_FOUND`", body = ErrorBody),
+        (status = 409, description = "`CUSTOMER_IN_USE`", body = ErrorBody),
+    ),
     security(("api_key" = []), ("bearer" = []))
 )]
 pub async fn delete_customer(

@@ -9,13 +9,19 @@ use axum::{
 use chrono::{DateTime, Utc};
 use herald_domain::{Channel, MessageId, MessageStatus};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::{
+    openapi::{
+        schema::{AnyOfBuilder, ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type},
+        RefOr, Schema,
+    },
+    IntoParams, ToSchema,
+};
 
 use super::{
     auth::Authenticated,
     error::{ApiError, ApiResult, ErrorBody},
     extract::{page_limit, ApiJson, ApiQuery},
-    AppState,
+    schema, AppState,
 };
 use crate::model::{DeadLetterFilter, Message};
 
@@ -32,14 +38,19 @@ const MAX_REPLAY_IDS: usize = 1000;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DeadLetterQuery {
     /// Only this channel (`sms`, `whatsapp`, `email`, `push`).
+    #[param(schema_with = schema::channel, required = false)]
     channel: Option<String>,
     /// Only messages whose last attempt went to this provider.
+    #[param(value_type = String, required = false)]
     provider: Option<String>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (a message id; empty means the first page).
+    #[param(schema_with = schema::optional_message_id, required = false)]
     cursor: Option<String>,
     /// Page size, 1 to 500 (default 50).
+    #[param(value_type = u32, required = false, minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 
@@ -89,14 +100,41 @@ pub struct DeadLetterPage {
 #[serde(deny_unknown_fields)]
 pub struct ReplayIn {
     /// Up to 1000 message ids. Ids that are not dead letters of this account are skipped.
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(schema_with = replay_ids)]
     pub ids: Option<Vec<MessageId>>,
     /// Replay every dead letter matching `channel` and `provider`.
     #[serde(default)]
     pub all: bool,
-    #[schema(value_type = Option<String>, example = "sms")]
+    /// Only this channel.
+    #[schema(schema_with = schema::optional_channel)]
     pub channel: Option<Channel>,
+    /// Only messages whose last attempt went to this provider.
     pub provider: Option<String>,
+}
+
+fn replay_ids() -> RefOr<Schema> {
+    let ids = ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+        )
+        .max_items(Some(MAX_REPLAY_IDS));
+    AnyOfBuilder::new().item(ids).item(ObjectBuilder::new().schema_type(Type::Null)).into()
+}
+
+/// `ReplayIn`'s rule that the derived schema cannot state: `ids` (an array), or
+/// `"all": true` without ids.
+pub(super) fn replay_in_rule() -> Schema {
+    let by_ids = ObjectBuilder::new()
+        .required("ids")
+        .property("ids", ObjectBuilder::new().schema_type(Type::Array))
+        .property("all", ObjectBuilder::new().enum_values(Some([false])));
+    let all = ObjectBuilder::new()
+        .required("all")
+        .property("all", ObjectBuilder::new().enum_values(Some([true])))
+        .property("ids", ObjectBuilder::new().schema_type(Type::Null));
+    OneOfBuilder::new().item(by_ids).item(all).into()
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -162,7 +200,7 @@ pub async fn list_dead_letters(
     responses(
         (status = 202, description = "Put back to pending; they will be sent again", body = ReplayOut),
         (status = 401, description = "Missing, unknown or revoked API key", body = ErrorBody),
-        (status = 422, description = "Neither or both of `ids` and `all`, or too many ids", body = ErrorBody),
+        (status = 422, description = "Neither or both of `ids` and `\"all\": true`, or too many ids", body = ErrorBody),
     ),
     security(("api_key" = []), ("bearer" = []))
 )]
@@ -190,9 +228,11 @@ pub async fn replay_dead_letters(
     post,
     path = "/api/v1/dead-letters/{id}/replay",
     tag = "dead-letters",
-    params(("id" = String, Path, description = "Message id")),
+    params(("id" = uuid::Uuid, Path, description = "Message id (a 404 for anything that is not one)")),
     responses(
-        (status = 202, description = "Put back to pending; it will be sent again", body = ReplayOneOut),
+        (status = 202, description = "Put back to pending; it will be sent again", body = ReplayOneOut, links(
+            ("GetNotification" = (operation_id = "get_notification", parameters(("id" = "$response.body#/id")))),
+        )),
         (status = 401, description = "Missing, unknown or revoked API key", body = ErrorBody),
         (status = 404, description = "No failed message with this id in this account", body = ErrorBody),
     ),

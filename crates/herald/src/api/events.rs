@@ -22,10 +22,14 @@ const MAX_LIMIT: u32 = 1000;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
-    /// Cursor: return events after this one (`next_cursor` of the previous page). Omit to start at the beginning.
+    /// Cursor: return events after this one (`next_cursor` of the previous page). Omit (or
+    /// leave empty) to start at the beginning.
+    #[param(value_type = String, required = false, pattern = "^(?:[0-9]{1,18}(?:-[0-9]{1,18})?)?$")]
     after: Option<String>,
     /// Page size, 1 to 1000 (default 100).
+    #[param(value_type = u32, required = false, minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod notifications;
 pub mod openapi;
 pub mod router;
+pub mod schema;
 pub mod sms;
 
 pub use router::router;

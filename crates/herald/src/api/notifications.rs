@@ -17,7 +17,7 @@ use super::{
     auth::Authenticated,
     error::{ApiError, ApiResult, ErrorBody},
     extract::{from_json_value, replayable_response, replayed_response, ApiJson, IdempotencyHeader},
-    AppState,
+    schema, AppState,
 };
 use crate::{
     model::{Message, MessageEvent, MessageEventKind},
@@ -38,18 +38,16 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendNotificationIn {
-    /// Only `sms` is accepted for now.
-    #[schema(value_type = String, example = "sms")]
+    #[schema(schema_with = schema::notification_channel)]
     pub channel: Channel,
-    /// Recipient in E.164 form.
-    #[schema(example = "+254712345678")]
+    #[schema(schema_with = schema::phone)]
     pub to: String,
-    #[schema(example = "Your code is 123456")]
+    #[schema(schema_with = schema::message_body)]
     pub body: String,
-    /// Sender id; the configured `sms.default_sender` when absent.
-    #[schema(example = "ACME")]
+    /// Sender id; the configured `sms.default_sender` when absent or null.
+    #[schema(schema_with = schema::optional_sender)]
     pub from: Option<String>,
-    /// Same as the `Idempotency-Key` header (which wins if both are given and agree).
+    #[schema(schema_with = schema::optional_idempotency_key)]
     pub idempotency_key: Option<String>,
 }
 
@@ -135,8 +133,10 @@ fn notification_out(message: Message, events: Vec<MessageEvent>) -> Notification
     tag = "notifications",
     request_body = SendNotificationIn,
     responses(
-        (status = 202, description = "Stored; it will be sent", body = SendNotificationOut),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 202, description = "Stored; it will be sent", body = SendNotificationOut,
+         links(("GetNotification" = (operation_id = "get_notification", parameters(("id" = "$response.body#/id")),
+                description = "The notification just accepted: its status and timeline")))),
+        (status = 400, description = "Malformed JSON (`INVALID_JSON`), an invalid Idempotency-Key (`INVALID_IDEMPOTENCY_KEY`), or header and `idempotency_key` field that differ", body = ErrorBody),
         (status = 401, description = "Missing, unknown or revoked API key", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
@@ -199,7 +199,7 @@ pub async fn send_notification(
     get,
     path = "/api/v1/notifications/{id}",
     tag = "notifications",
-    params(("id" = String, Path, description = "Notification id")),
+    params(("id" = uuid::Uuid, Path, description = "Notification id (a 404 for anything that is not one)")),
     responses(
         (status = 200, body = NotificationOut),
         (status = 401, description = "Missing, unknown or revoked API key", body = ErrorBody),

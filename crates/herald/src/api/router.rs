@@ -11,12 +11,11 @@ use axum::{
 };
 use futures::StreamExt;
 use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    campaigns, customers, dead_letters, error::ApiError, events, health, metrics, notifications,
-    openapi::ApiDoc, sms, AppState,
+    campaigns, customers, dead_letters, error::ApiError, events, health, metrics, notifications, openapi,
+    sms, AppState,
 };
 
 pub fn router(state: AppState) -> Router {
@@ -33,7 +32,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .merge(SwaggerUi::new("/docs").url("/api/v1/openapi.json", ApiDoc::openapi()))
+        .merge(SwaggerUi::new("/docs").external_url_unchecked("/api/v1/openapi.json", openapi::document()))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(body_limit, drain_oversized_body))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {

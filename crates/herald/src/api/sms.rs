@@ -17,8 +17,8 @@ use utoipa::ToSchema;
 use super::{
     auth::Authenticated,
     error::ApiError,
-    extract::{from_json_value, replayable_response, replayed_response, IdempotencyHeader},
-    AppState,
+    extract::{from_json_value, json_integer, replayable_response, replayed_response, IdempotencyHeader},
+    schema, AppState,
 };
 use crate::services::{
     idempotency::{fingerprint, IdempotentRequest},
@@ -34,14 +34,11 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SmsRequest {
-    /// Recipient in international form, digits only, as a JSON number (a string is also accepted).
-    #[schema(value_type = u64, example = 31633450007u64)]
+    #[schema(schema_with = schema::sms_recipient, required = true)]
     recipient: Option<Value>,
-    /// A phone number, or an alphanumeric name of at most 11 characters.
-    #[schema(value_type = String, example = "MB")]
+    #[schema(schema_with = schema::sender, required = true)]
     originator: Option<Value>,
-    /// The text to send.
-    #[schema(value_type = String, example = "This is a test message.")]
+    #[schema(schema_with = schema::message_body, required = true)]
     message: Option<Value>,
 }
 
@@ -101,7 +98,9 @@ fn parse_request(request: &SmsRequest) -> Result<SmsDraft, SmsError> {
         "Must be a phone number in international format, as digits, e.g. 31612345678";
     let recipient = &request.recipient;
     let to = match recipient {
-        Some(Value::Number(n)) => n.as_u64().and_then(|n| PhoneNumber::from_number(n).ok()),
+        Some(number @ Value::Number(_)) => json_integer(number)
+            .and_then(|n| u64::try_from(n).ok())
+            .and_then(|n| PhoneNumber::from_number(n).ok()),
         Some(Value::String(s)) => PhoneNumber::parse(s).ok(),
         _ => None,
     }
@@ -132,17 +131,17 @@ fn parse_request(request: &SmsRequest) -> Result<SmsDraft, SmsError> {
     post,
     path = "/sms",
     tag = "sms-processor",
-    request_body = SmsRequest,
+    request_body(content = SmsRequest, example = json!({"recipient": 31633450007u64, "originator": "MB", "message": "This is a test message."})),
     responses(
         (status = 200, description = "Stored; it will be sent", body = SmsResponse,
          example = json!({"message": "Your SMS is being handled", "status": "ok"})),
-        (status = 400, description = "Invalid field", body = SmsResponse,
+        (status = 400, description = "Invalid or missing field, malformed JSON, or an invalid Idempotency-Key", body = SmsResponse,
          example = json!({"message": "'originator' field '' is invalid: 'Must be a phone number or an alpha numeric shorter or equal to 11 characters'", "status": "error"})),
         (status = 401, description = "Missing, unknown or revoked API key", body = SmsResponse),
         (status = 413, description = "Body too large", body = SmsResponse),
         (status = 415, description = "Not JSON", body = SmsResponse),
         (status = 409, description = "A request with this Idempotency-Key is still running", body = SmsResponse),
-        (status = 422, description = "Idempotency-Key reused with a different request", body = SmsResponse),
+        (status = 422, description = "Idempotency-Key reused with a different request (`IDEMPOTENCY_KEY_REUSED`)", body = SmsResponse),
     ),
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and request return the first response; kept idempotency.retention_hours (24 by default)")),
     security(("api_key" = []), ("bearer" = []))

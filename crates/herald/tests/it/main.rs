@@ -24,6 +24,7 @@ mod dispatch;
 mod full_disk;
 mod idempotency;
 mod lost_leases;
+mod openapi_conformance;
 mod store_contract;
 
 fn main() {

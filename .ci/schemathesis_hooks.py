@@ -1,0 +1,107 @@
+"""Schemathesis hooks for herald: test data for rules that no JSON Schema can state.
+
+The OpenAPI document states every rule it can (patterns, lengths, enums, ranges). Three
+rules are about the world rather than the request's shape, and these hooks make generated
+data honour them without touching any check:
+
+- A phone number must be valid for its country (libphonenumber metadata). The schema says
+  `format: phone`; here that format draws numbers from ranges that are valid: Kenyan and
+  Dutch mobile numbers. `recipient` of `POST /sms` may be a JSON number, which a string
+  format cannot reach, so a schema-valid number there is mapped into the same range, and
+  so is an E.164-shaped string that did not come from the format (the coverage phase
+  builds some from the pattern alone).
+- An idempotency key means "the same request": reusing one with another request is a 422
+  and a header and body field that differ a 400, by design. Generated keys get a unique
+  suffix (still a valid key) and the body field follows the header.
+- `customer_ids` of a campaign send must name customers that exist (else 422
+  `UNKNOWN_CUSTOMERS`, the same rule as a 404 for a path id). .ci/schemathesis.sh creates
+  customers first and passes their ids in HERALD_ST_CUSTOMERS; sends name those, and
+  deletes leave them alone.
+
+Only values the schema accepts are changed, so negative test cases stay negative.
+"""
+
+import copy
+import os
+import re
+import uuid
+
+import schemathesis
+from hypothesis import strategies as st
+
+schemathesis.openapi.format(
+    "phone",
+    st.from_regex(r"\+2547[0-9]{8}", fullmatch=True) | st.from_regex(r"\+316[1-58][0-9]{7}", fullmatch=True),
+)
+
+PHONE = re.compile(r"\+[1-9][0-9]{1,14}")
+VALID_PHONE = re.compile(r"\+2547[0-9]{8}|\+316[1-58][0-9]{7}")
+# Body fields whose schema is `format: phone` (alone or as a branch of `anyOf`).
+PHONE_FIELDS = {
+    "/sms": ("recipient", "originator"),
+    "/api/v1/notifications/send": ("to", "from"),
+    "/api/v1/customers": ("phone",),
+    "/api/v1/customers/{id}": ("phone",),
+}
+KEY = re.compile(r"[\x20-\x7E]{1,255}")
+HEADER_KEY = re.compile(r"[\x21-\x7E](?:[\x20-\x7E]{0,253}[\x21-\x7E])?")
+SEEDED = [int(i) for i in os.environ.get("HERALD_ST_CUSTOMERS", "").split(",") if i]
+
+
+def unique(key: str) -> str:
+    suffix = "-" + uuid.uuid4().hex
+    return key[: 255 - len(suffix)] + suffix
+
+
+def positive_int(value, high=2**63 - 1) -> bool:
+    """A JSON Schema integer (2.0 is one) from 1 to `high`."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= high
+
+
+@schemathesis.hook
+def map_case(context, case):
+    path = case.operation.path
+    method = case.operation.method.upper()
+    # Cases of one operation may share their containers: change copies only.
+    if isinstance(case.body, dict):
+        case.body = copy.deepcopy(case.body)
+    if case.headers is not None:
+        case.headers = copy.copy(case.headers)
+    body = case.body if isinstance(case.body, dict) else None
+    headers = case.headers  # a case-insensitive mapping, or None
+
+    header = headers.get("Idempotency-Key") if headers else None
+    if isinstance(header, str) and HEADER_KEY.fullmatch(header):
+        header = unique(header)
+        headers["Idempotency-Key"] = header
+    else:
+        header = None
+    if body is not None and path == "/api/v1/notifications/send":
+        field = body.get("idempotency_key")
+        if isinstance(field, str) and KEY.fullmatch(field):
+            body["idempotency_key"] = header if header is not None else unique(field)
+
+    for field in PHONE_FIELDS.get(path, ()) if body is not None else ():
+        value = body.get(field)
+        if isinstance(value, str) and PHONE.fullmatch(value) and not VALID_PHONE.fullmatch(value):
+            body[field] = "+2547" + str(int(value[1:]) % 100_000_000).zfill(8)
+
+    if body is not None and path == "/sms":
+        recipient = body.get("recipient")
+        if positive_int(recipient, 999_999_999_999_999) and recipient >= 10:
+            body["recipient"] = 254_700_000_000 + int(recipient) % 100_000_000
+
+    if SEEDED and body is not None and path == "/campaigns/{id}/send":
+        ids = body.get("customer_ids")
+        if isinstance(ids, list) and ids and all(positive_int(i) for i in ids):
+            body["customer_ids"] = [SEEDED[int(i) % len(SEEDED)] for i in ids]
+
+    if SEEDED and method == "DELETE" and path == "/api/v1/customers/{id}":
+        params = case.path_parameters or {}
+        if params.get("id") in SEEDED:
+            # A seeded customer stays; any id past them is one the run may delete.
+            params["id"] = max(SEEDED) + params["id"]
+    return case
+

@@ -1,0 +1,458 @@
+//! OpenAPI schemas for the values herald validates by hand (phone numbers, senders, texts,
+//! templates, idempotency keys), so that the published document states the rules the
+//! handlers apply. Each pattern is checked against the parser it describes in the tests
+//! below; where a rule cannot be a regular expression (a phone number valid for its country),
+//! the schema carries a `format` and the description says what else is checked.
+
+use herald_domain::{
+    sender::MAX_ALPHANUMERIC_LEN, template::MAX_TEMPLATE_CHARS, CampaignStatus, Channel, MessageBody,
+};
+use utoipa::openapi::{
+    schema::{
+        AdditionalProperties, AllOfBuilder, AnyOfBuilder, ArrayBuilder, ObjectBuilder, SchemaFormat, Type,
+    },
+    RefOr, Schema,
+};
+
+use crate::services::idempotency::IdempotencyKey;
+
+/// What `str::trim` removes: Unicode `White_Space`, spelled out so that every regex
+/// dialect (ECMA-262, Rust, Python) reads the same set.
+const WS: &str = r"\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+/// Unicode control characters (`char::is_control`).
+const CC: &str = r"\x00-\x1F\x7F-\x9F";
+
+/// E.164: `+`, a country code, at most 15 digits in all.
+pub const PHONE_PATTERN: &str = r"^\+[1-9][0-9]{1,14}$";
+/// The OpenAPI format herald's phone numbers carry: E.164 and valid for the country.
+pub const PHONE_FORMAT: &str = "phone";
+/// An alphanumeric sender id: letters, digits and spaces, not only spaces.
+pub const ALPHANUMERIC_SENDER_PATTERN: &str = r"^ *[A-Za-z0-9][A-Za-z0-9 ]*$";
+/// Visible ASCII and spaces; as a header its ends cannot be spaces (HTTP strips them).
+pub const IDEMPOTENCY_KEY_PATTERN: &str = r"^[\x20-\x7E]+$";
+pub const IDEMPOTENCY_HEADER_PATTERN: &str = r"^[\x21-\x7E](?:[\x20-\x7E]*[\x21-\x7E])?$";
+pub const ATTRIBUTE_NAME_PATTERN: &str = r"^[A-Za-z0-9_]+$";
+/// Placeholder names of a template.
+const TEMPLATE_NAME: &str =
+    r"(?:id|phone|first_name|last_name|email|location|preferred_product|attributes\.[A-Za-z_][A-Za-z0-9_]*)";
+
+fn string() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String)
+}
+
+fn nullable(schema: impl Into<RefOr<Schema>>) -> RefOr<Schema> {
+    AnyOfBuilder::new().item(schema).item(ObjectBuilder::new().schema_type(Type::Null)).into()
+}
+
+/// A message text: not blank, no control characters but newline, carriage return and tab.
+pub fn message_body_pattern() -> String {
+    let allowed = r"[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]";
+    format!(r"^{allowed}*[^{WS}{CC}]{allowed}*$")
+}
+
+/// An optional text field: blank means absent; otherwise, once trimmed, 1 to `max`
+/// characters without control characters.
+pub fn optional_text_pattern(max: usize) -> String {
+    let inner = max.saturating_sub(2);
+    format!(r"^[{WS}]*(?:[^{WS}{CC}](?:[^{CC}]{{0,{inner}}}[^{WS}{CC}])?)?[{WS}]*$")
+}
+
+/// Blank, or holding an `@` (an email address).
+pub fn email_pattern() -> String {
+    format!(r"^[{WS}]*$|@")
+}
+
+/// A required name: once trimmed, 1 to `max` characters.
+pub fn name_pattern(max: usize) -> String {
+    let inner = max.saturating_sub(2);
+    format!(r"^[{WS}]*[^{WS}](?:[\s\S]{{0,{inner}}}[^{WS}])?[{WS}]*$")
+}
+
+/// A template that parses: text, `{{`, `}}` and known `{placeholder|fallback}`s, not blank.
+pub fn template_pattern() -> String {
+    let placeholder = format!(r"\{{[{WS}]*{TEMPLATE_NAME}[{WS}]*(?:\|[^{{}}]*)?\}}");
+    let token = format!(r"(?:[^{{}}]|\{{\{{|\}}\}}|{placeholder})");
+    format!(r"^[{WS}]*(?:[^{{}}{WS}]|\{{\{{|\}}\}}|{placeholder}){token}*$")
+}
+
+/// A CSV whose header line (without quotes) names a `phone` column.
+pub fn customer_csv_pattern() -> String {
+    let cell = r#"[^\n\r,"]*"#;
+    format!(r"^\uFEFF?(?:{cell},)*[ \t]*[Pp][Hh][Oo][Nn][Ee][ \t]*(?:,{cell})*(?:[\r\n][\s\S]*)?$")
+}
+
+/// A phone number; herald also accepts it without `+` or with spaces, dashes, dots and
+/// parentheses, and answers in E.164.
+pub fn phone() -> RefOr<Schema> {
+    phone_builder(
+        "E.164 phone number, valid for its country (libphonenumber metadata). Also accepted without \
+         the `+` and with spaces, dashes, dots or parentheses; stored and answered in E.164.",
+    )
+    .into()
+}
+
+fn phone_builder(description: &str) -> ObjectBuilder {
+    string()
+        .format(Some(SchemaFormat::Custom(PHONE_FORMAT.into())))
+        .pattern(Some(PHONE_PATTERN))
+        .description(Some(description))
+        .examples(["+254712345678"])
+}
+
+/// A sender id: a phone number, or 1 to 11 letters, digits and spaces.
+pub fn sender() -> RefOr<Schema> {
+    AnyOfBuilder::new()
+        .description(Some("A phone number, or an alphanumeric name of 1 to 11 letters, digits and spaces"))
+        .item(
+            string()
+                .min_length(Some(1))
+                .max_length(Some(MAX_ALPHANUMERIC_LEN))
+                .pattern(Some(ALPHANUMERIC_SENDER_PATTERN))
+                .examples(["ACME"]),
+        )
+        .item(phone_builder("A phone number, as for the recipient"))
+        .into()
+}
+
+/// `from` of a notification: a sender id, or null for the configured default.
+pub fn optional_sender() -> RefOr<Schema> {
+    nullable(sender())
+}
+
+pub fn message_body() -> RefOr<Schema> {
+    string()
+        .min_length(Some(1))
+        .max_length(Some(MessageBody::MAX_CHARS))
+        .pattern(Some(message_body_pattern()))
+        .description(Some(format!(
+            "The text: not blank, at most {} characters, no control characters but newline, \
+             carriage return and tab",
+            MessageBody::MAX_CHARS
+        )))
+        .examples(["Your code is 123456"])
+        .into()
+}
+
+/// The `idempotency_key` body field (the header's twin).
+pub fn optional_idempotency_key() -> RefOr<Schema> {
+    nullable(
+        string()
+            .min_length(Some(1))
+            .max_length(Some(IdempotencyKey::MAX_LEN))
+            .pattern(Some(IDEMPOTENCY_KEY_PATTERN))
+            .description(Some(
+                "Same as the `Idempotency-Key` header: 1 to 255 visible ASCII characters or spaces. \
+                 When both are given they must be equal (400 otherwise).",
+            )),
+    )
+}
+
+/// The `Idempotency-Key` header parameter's schema.
+pub fn idempotency_header() -> ObjectBuilder {
+    string()
+        .min_length(Some(1))
+        .max_length(Some(IdempotencyKey::MAX_LEN))
+        .pattern(Some(IDEMPOTENCY_HEADER_PATTERN))
+}
+
+/// A customer's optional text field (names, location, product).
+pub fn optional_text() -> RefOr<Schema> {
+    nullable(
+        string()
+            .pattern(Some(optional_text_pattern(crate::api::customers::MAX_TEXT_CHARS)))
+            .description(Some("Trimmed; blank means none; at most 200 characters, no control characters")),
+    )
+}
+
+pub fn optional_email() -> RefOr<Schema> {
+    let text = optional_text_pattern(crate::api::customers::MAX_TEXT_CHARS);
+    nullable(
+        AllOfBuilder::new()
+            .description(Some("An email address (it must contain `@`); blank means none"))
+            .item(string().pattern(Some(text)))
+            .item(string().pattern(Some(email_pattern())))
+            .examples(["alice@example.com"]),
+    )
+}
+
+/// Free attributes: names of letters, digits and `_`, at most 8 KiB of JSON in all.
+pub fn optional_attributes() -> RefOr<Schema> {
+    nullable(
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property_names(Some(string().min_length(Some(1)).pattern(Some(ATTRIBUTE_NAME_PATTERN))))
+            .additional_properties(Some(AdditionalProperties::FreeForm(true)))
+            .description(Some(
+                "Free attributes for templates (`{attributes.tier}`): names of letters, digits and `_`, \
+                 at most 8 KiB as JSON",
+            ))
+            .examples([serde_json::json!({"tier": "gold"})]),
+    )
+}
+
+pub fn campaign_name() -> RefOr<Schema> {
+    string()
+        .pattern(Some(name_pattern(crate::api::campaigns::MAX_NAME_CHARS)))
+        .description(Some("1 to 200 characters once trimmed"))
+        .examples(["Summer Sale 2025"])
+        .into()
+}
+
+pub fn template() -> RefOr<Schema> {
+    string()
+        .max_length(Some(MAX_TEMPLATE_CHARS))
+        .pattern(Some(template_pattern()))
+        .description(Some(
+            "Placeholders: `{first_name}`, `{last_name}`, `{phone}`, `{email}`, `{location}`, \
+             `{preferred_product}`, `{id}`, `{attributes.<key>}`; `{field|fallback}` for a missing \
+             value; `{{` and `}}` for literal braces. Not blank; an unknown placeholder is a 422 \
+             `INVALID_TEMPLATE`.",
+        ))
+        .examples(["Hi {first_name}, check out {preferred_product} in {location}!"])
+        .into()
+}
+
+pub fn optional_template() -> RefOr<Schema> {
+    nullable(template())
+}
+
+/// The channel of `POST /api/v1/notifications/send`.
+pub fn notification_channel() -> RefOr<Schema> {
+    string()
+        .enum_values(Some(["sms"]))
+        .description(Some("Only `sms` for now; `whatsapp`, `email` and `push` get a 422 (not supported yet)"))
+        .examples(["sms"])
+        .into()
+}
+
+/// The channels a campaign can use.
+pub fn campaign_channel_schema() -> RefOr<Schema> {
+    string().enum_values(Some(["sms", "whatsapp"])).examples(["sms"]).into()
+}
+
+pub fn campaign_status() -> RefOr<Schema> {
+    string().enum_values(Some(CampaignStatus::ALL.map(|s| s.to_string()))).into()
+}
+
+/// Any channel herald knows.
+pub fn channel() -> RefOr<Schema> {
+    string().enum_values(Some(Channel::ALL.map(Channel::as_str))).examples(["sms"]).into()
+}
+
+pub fn optional_channel() -> RefOr<Schema> {
+    nullable(channel())
+}
+
+pub fn scheduled_at() -> RefOr<Schema> {
+    nullable(
+        string()
+            .format(Some(SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::DateTime)))
+            .description(Some(
+                "RFC 3339 with a time zone (without one: 422). In the future: the campaign is \
+                 `scheduled` and sent then. Omitted, null, or not in the future (e.g. the brief's own \
+                 2025-06-01): the campaign is a `draft`, ready to send now with \
+                 `POST /campaigns/{id}/send`, and keeps the `scheduled_at` given.",
+            ))
+            .examples(["2030-06-01T10:00:00Z"]),
+    )
+}
+
+/// A message id, or the empty string (none).
+pub fn optional_message_id() -> RefOr<Schema> {
+    AnyOfBuilder::new()
+        .item(string().format(Some(SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Uuid))))
+        .item(string().max_length(Some(0)))
+        .into()
+}
+
+/// A positive 64-bit id.
+pub fn positive_id() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .format(Some(SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Int64)))
+        .minimum(Some(1))
+        .maximum(Some(i64::MAX))
+}
+
+pub fn customer_id() -> RefOr<Schema> {
+    positive_id().description(Some("A customer of this account")).examples([123]).into()
+}
+
+pub fn customer_ids() -> RefOr<Schema> {
+    ArrayBuilder::new()
+        .items(positive_id())
+        .min_items(Some(1))
+        .max_items(Some(crate::api::campaigns::MAX_RECIPIENTS))
+        .description(Some(
+            "1 to 100,000 customer ids of this account; a repeated id gets one message; an unknown \
+             one is a 422 `UNKNOWN_CUSTOMERS` and nothing is sent",
+        ))
+        .examples([serde_json::json!([1, 2, 3])])
+        .into()
+}
+
+/// The sms-processor `recipient`: digits as a JSON number, or a phone number as a string.
+pub fn sms_recipient() -> RefOr<Schema> {
+    AnyOfBuilder::new()
+        .description(Some(
+            "Recipient in international format, digits only, as a JSON number (the contract's form); \
+             a phone number as a string is also accepted. It must be valid for its country.",
+        ))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Int64)))
+                .minimum(Some(10))
+                .maximum(Some(999_999_999_999_999_i64))
+                .examples([31633450007_u64]),
+        )
+        .item(phone_builder("A phone number, as for `to` of a notification"))
+        .into()
+}
+
+/// The customer import body.
+pub fn customer_csv() -> RefOr<Schema> {
+    string()
+        .pattern(Some(customer_csv_pattern()))
+        .description(Some("CSV whose header line names a `phone` column"))
+        .examples(["phone,first_name,loyalty tier\n+254712345678,Alice,gold\n"])
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use herald_domain::{PhoneNumber, SenderId, Template};
+    use proptest::prelude::*;
+    use regex::Regex;
+
+    use super::*;
+
+    fn regex(pattern: &str) -> Regex {
+        Regex::new(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}"))
+    }
+
+    /// What `validate_customer` accepts for an optional text.
+    fn text_accepted(value: &str) -> bool {
+        let value = value.trim();
+        value.is_empty() || (value.chars().count() <= 200 && !value.chars().any(char::is_control))
+    }
+
+    fn campaign_name_accepted(value: &str) -> bool {
+        let value = value.trim();
+        !value.is_empty() && value.chars().count() <= 200
+    }
+
+    const SAMPLES: &[&str] = &[
+        "",
+        " ",
+        "\t",
+        "\n",
+        "\u{85}",
+        "\u{a0}",
+        "\u{feff}",
+        "a",
+        " a ",
+        "a\nb",
+        "\na",
+        "a\u{0}",
+        "\u{7f}",
+        "\u{9f}x",
+        "x\u{b}",
+        "Hi {first_name}",
+        "{first_name|there}",
+        "{ first_name }",
+        "{attributes.tier}",
+        "{attributes.}",
+        "{nope}",
+        "{{",
+        "}}",
+        "{{x}}",
+        "{x",
+        "x}",
+        "{}",
+        "{{{first_name}",
+        "{first_name}}",
+        "{|x}",
+        "{id|}",
+        "ACME",
+        " AB",
+        "   ",
+        "A-B",
+        "123456789012",
+        "+254712345678",
+        "Ünïcödé",
+        "\u{3000}a\u{3000}",
+    ];
+
+    #[test]
+    fn every_pattern_compiles_and_agrees_with_its_parser_on_samples() {
+        let body = regex(&message_body_pattern());
+        let text = regex(&optional_text_pattern(200));
+        let name = regex(&name_pattern(200));
+        let template = regex(&template_pattern());
+        let sender = regex(ALPHANUMERIC_SENDER_PATTERN);
+        for sample in SAMPLES {
+            assert_eq!(body.is_match(sample), MessageBody::parse(sample).is_ok(), "body {sample:?}");
+            assert_eq!(text.is_match(sample), text_accepted(sample), "text {sample:?}");
+            assert_eq!(name.is_match(sample), campaign_name_accepted(sample), "name {sample:?}");
+            assert_eq!(template.is_match(sample), Template::parse(sample).is_ok(), "template {sample:?}");
+            let alphanumeric = sample.chars().count() <= MAX_ALPHANUMERIC_LEN && sender.is_match(sample);
+            if alphanumeric {
+                assert!(SenderId::parse(sample).is_ok(), "sender {sample:?}");
+            }
+        }
+        let long = "a".repeat(200);
+        assert!(text.is_match(&format!("  {long}  ")) && !text.is_match(&format!("{long}a")));
+        assert!(name.is_match(&long) && !name.is_match(&format!("{long}a")));
+    }
+
+    #[test]
+    fn the_phone_pattern_holds_every_number_herald_answers_with() {
+        let pattern = regex(PHONE_PATTERN);
+        for number in ["+254712345678", "+31612345678", "+14155552671", "254712345678", "+31 6 1234 5678"] {
+            let parsed = PhoneNumber::parse(number).unwrap();
+            assert!(pattern.is_match(parsed.as_str()), "{parsed}");
+        }
+        assert!(!pattern.is_match("+0123") && !pattern.is_match("+1234567890123456"));
+    }
+
+    #[test]
+    fn the_csv_pattern_asks_for_a_phone_column() {
+        let csv = regex(&customer_csv_pattern());
+        assert!(csv.is_match("phone\n+254712345678\n"));
+        assert!(csv.is_match("\u{feff}first_name, Phone ,x\r\nAlice,+254712345678,1"));
+        assert!(!csv.is_match("first_name\nphone"));
+        assert!(!csv.is_match("\"x,phone"));
+        assert!(!csv.is_match(""));
+    }
+
+    #[test]
+    fn the_idempotency_patterns_match_the_key_rule() {
+        let field = regex(IDEMPOTENCY_KEY_PATTERN);
+        let header = regex(IDEMPOTENCY_HEADER_PATTERN);
+        for key in ["a", "a b", " a", "a ", "~", "é", "", "a\tb"] {
+            assert_eq!(field.is_match(key), IdempotencyKey::parse(key).is_ok(), "{key:?}");
+            let trimmed_by_http = key.trim_matches(' ');
+            assert_eq!(header.is_match(key), key == trimmed_by_http && field.is_match(key), "{key:?}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn message_bodies_the_pattern_allows_are_accepted(body in "[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]{0,3}[^\\t\\n\\x0B\\x0C\\r \\x85\\xA0\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]{0,20}") {
+            prop_assert!(regex(&message_body_pattern()).is_match(&body));
+            let trimmed_is_blank = body.trim().is_empty();
+            prop_assert_eq!(MessageBody::parse(&body).is_ok(), !trimmed_is_blank);
+        }
+
+        #[test]
+        fn any_string_gets_the_same_verdict_from_patterns_and_parsers(text in "\\PC{0,12}|[ \\t\\n{}|a-z._]{0,12}") {
+            prop_assert_eq!(regex(&message_body_pattern()).is_match(&text), MessageBody::parse(&text).is_ok());
+            prop_assert_eq!(regex(&optional_text_pattern(200)).is_match(&text), text_accepted(&text));
+            prop_assert_eq!(regex(&name_pattern(200)).is_match(&text), campaign_name_accepted(&text));
+            prop_assert_eq!(regex(&template_pattern()).is_match(&text), Template::parse(&text).is_ok());
+        }
+    }
+}
