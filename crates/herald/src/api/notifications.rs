@@ -68,8 +68,7 @@ pub struct NotificationOut {
     pub to: String,
     pub from: Option<String>,
     pub body: String,
-    /// `pending`, `sending`, `sent`, `delivered`, `failed`, `cancelled` or `suppressed`.
-    #[schema(value_type = String, example = "sent")]
+    #[schema(schema_with = schema::message_status)]
     pub status: MessageStatus,
     /// Attempts made so far: those the provider answered, and those lost with their worker
     /// (`lease_expired` entries).
@@ -93,7 +92,7 @@ pub struct TimelineEntry {
     #[serde(rename = "type")]
     #[schema(value_type = String, example = "attempt_succeeded")]
     pub kind: MessageEventKind,
-    #[schema(value_type = String)]
+    #[schema(schema_with = schema::message_status)]
     pub status: MessageStatus,
     pub detail: Option<String>,
     pub at: DateTime<Utc>,

@@ -225,6 +225,20 @@ pub fn notification_channel() -> RefOr<Schema> {
         .into()
 }
 
+/// The statuses a message can have today. `delivered` (delivery receipts), `cancelled` and
+/// `suppressed` (preferences) are in the domain model for the issues that add them; nothing
+/// produces them yet, so the document does not promise them.
+pub fn message_status() -> RefOr<Schema> {
+    string()
+        .enum_values(Some(["pending", "sending", "sent", "failed"]))
+        .description(Some(
+            "`pending` (waiting for its next attempt), `sending` (a worker holds it), `sent` (the \
+             provider accepted it) or `failed` (permanently, or out of retries: a dead letter)",
+        ))
+        .examples(["sent"])
+        .into()
+}
+
 /// The channels a campaign can use.
 pub fn campaign_channel_schema() -> RefOr<Schema> {
     string().enum_values(Some(["sms", "whatsapp"])).examples(["sms"]).into()
