@@ -59,11 +59,12 @@ impl TestBroker {
                     Ok(Err(error)) => error.to_string(),
                     _ => "timed out".into(),
                 };
+                let shown = crate::harness::without_password(&url);
                 assert!(
                     !std::env::var("HERALD_REQUIRE_SERVICES").is_ok_and(|v| v == "1"),
-                    "RabbitMQ at {url} is unreachable and HERALD_REQUIRE_SERVICES=1: {error}"
+                    "RabbitMQ at {shown} is unreachable and HERALD_REQUIRE_SERVICES=1: {error}"
                 );
-                eprintln!("\n!!! SKIPPED: RabbitMQ at {url} is unreachable ({error}); set HERALD_REQUIRE_SERVICES=1 to make this a failure\n");
+                eprintln!("\n!!! SKIPPED: RabbitMQ at {shown} is unreachable ({error}); set HERALD_REQUIRE_SERVICES=1 to make this a failure\n");
                 crate::harness::skipped(crate::harness::Service::RabbitMq, &error);
                 return None;
             }

@@ -96,7 +96,7 @@ impl Service {
     }
 }
 
-fn without_password(url: &str) -> String {
+pub fn without_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
     let Some((user_info, host)) = rest.split_once('@') else { return url.to_owned() };
     match user_info.split_once(':') {

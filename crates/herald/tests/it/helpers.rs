@@ -84,11 +84,12 @@ impl TestDb {
                 let admin = match connect_admin(&admin_url).await {
                     Ok(admin) => admin,
                     Err(error) => {
+                        let shown = crate::harness::without_password(&admin_url);
                         assert!(
                             !services_required(),
-                            "PostgreSQL at {admin_url} is unreachable and HERALD_REQUIRE_SERVICES=1: {error}"
+                            "PostgreSQL at {shown} is unreachable and HERALD_REQUIRE_SERVICES=1: {error}"
                         );
-                        eprintln!("\n!!! SKIPPED: PostgreSQL at {admin_url} is unreachable ({error}); set HERALD_REQUIRE_SERVICES=1 to make this a failure\n");
+                        eprintln!("\n!!! SKIPPED: PostgreSQL at {shown} is unreachable ({error}); set HERALD_REQUIRE_SERVICES=1 to make this a failure\n");
                         crate::harness::skipped(crate::harness::Service::Postgres, &error);
                         return None;
                     }
