@@ -36,15 +36,23 @@ pub async fn connect_with(url: &str, options: &StoreOptions) -> StoreResult<Arc<
 /// COMMIT or ROLLBACK failed leaves sqlx believing the connection is still inside it (SQLite
 /// may already have rolled it back by itself, e.g. on a full disk); the next "transaction"
 /// on that connection would then be a savepoint of a transaction nobody commits. Such a
-/// connection is closed, never reused. The ping first flushes a rollback that a dropped
-/// transaction queued.
-async fn reusable<C: sqlx::Connection>(connection: &mut C) -> Result<bool, sqlx::Error> {
-    connection.ping().await?;
+/// connection is closed, never reused.
+fn reusable<C: sqlx::Connection>(connection: &C) -> bool {
     if connection.is_in_transaction() {
         tracing::warn!("closing a database connection left inside a failed transaction");
-        return Ok(false);
+        return false;
     }
-    Ok(true)
+    true
+}
+
+/// [`reusable`] for SQLite, whose dropped transaction only queues its rollback for the
+/// connection's worker thread (which updates the depth once it ran): a ping, which queues
+/// behind it, lets the check see the outcome. (PostgreSQL updates the depth when it queues
+/// the rollback, and sqlx's own ping after this check sends it.)
+async fn sqlite_reusable(connection: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    connection.ping().await?;
+    Ok(reusable(connection))
 }
 
 /// Readiness probes write to the database at most this often; callers in between get the

@@ -30,7 +30,7 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
-            .after_release(|connection, _| Box::pin(reusable(connection)))
+            .after_release(|connection, _| Box::pin(async move { Ok(reusable(connection)) }))
             .connect(url)
             .await?;
         Ok(Self { pool, write_probe: Default::default() })

@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-use super::{reusable, StoreOptions, WriteProbe};
+use super::{sqlite_reusable, StoreOptions, WriteProbe};
 use crate::ports::{SingletonLease, Store, StoreError, StoreResult};
 
 mod accounts;
@@ -45,7 +45,7 @@ impl SqliteStore {
         // SQLite has one writer at a time; a few connections let readers run beside it.
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .after_release(|connection, _| Box::pin(reusable(connection)))
+            .after_release(|connection, _| Box::pin(sqlite_reusable(connection)))
             .connect_with(options)
             .await?;
         Ok(Self { pool, write_probe: Default::default() })
