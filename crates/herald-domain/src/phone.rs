@@ -44,6 +44,11 @@ impl PhoneNumber {
         Self::parse(&number.to_string())
     }
 
+    /// A number herald parsed before and stored itself, read back without parsing again.
+    pub(crate) fn from_stored(e164: String) -> Self {
+        Self(e164)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -1,0 +1,309 @@
+//! Configuration: built-in defaults, then an optional `herald.toml`, then `HERALD_*`
+//! environment variables (and plain `DATABASE_URL`). Everything is validated at start-up;
+//! an invalid value stops herald with a message naming the key.
+
+mod amqp;
+mod channels;
+mod dispatch;
+mod http;
+mod idempotency;
+mod provider;
+mod secret;
+
+use std::{net::SocketAddr, path::Path};
+
+pub use amqp::AmqpConfig;
+pub use channels::{ChannelLimits, ChannelsConfig};
+pub use dispatch::DispatchConfig;
+pub use http::{HttpConfig, SmsConfig};
+pub use idempotency::IdempotencyConfig;
+pub use provider::{
+    BreakerSettings, HttpProviderConfig, MockProviderConfig, ProviderConfig, ProviderKind, ProviderLimits,
+};
+pub use secret::Secret;
+
+use figment::{
+    providers::{Env, Format, Serialized, Toml},
+    Figment,
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address the HTTP server binds (`HERALD_LISTEN`).
+    pub listen: SocketAddr,
+    /// `sqlite://path` or `postgres://...` (`HERALD_DATABASE_URL`, or `DATABASE_URL`).
+    pub database_url: String,
+    /// SQLite only: the most the database file may grow to, in MiB
+    /// (`HERALD_SQLITE_MAX_SIZE_MB`). Past it herald answers 503 to new messages, as on a
+    /// full disk, and keeps room on the machine for everything else. Unset: no limit.
+    pub sqlite_max_size_mb: Option<u64>,
+    /// `pretty` (human, for a terminal) or `json` (`HERALD_LOG_FORMAT`).
+    pub log_format: LogFormat,
+    /// A key herald makes sure exists at start-up (`HERALD_BOOTSTRAP_API_KEY`).
+    pub bootstrap_api_key: Option<Secret>,
+    /// RabbitMQ (`HERALD_AMQP_URL`, e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`); unset
+    /// means herald runs without a broker.
+    pub amqp_url: Option<Secret>,
+    /// How workers get their work: `database` (claims on the messages table) or `amqp`
+    /// (message ids through a RabbitMQ queue; needs `amqp_url`).
+    pub job_transport: JobTransport,
+    pub amqp: AmqpConfig,
+    pub http: HttpConfig,
+    pub sms: SmsConfig,
+    pub dispatch: DispatchConfig,
+    /// Per-channel limits: retries and a concurrency budget (bulkhead) for each channel.
+    pub channels: ChannelsConfig,
+    pub idempotency: IdempotencyConfig,
+    pub provider: ProviderConfig,
+    pub mock_provider: MockProviderConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobTransport {
+    #[default]
+    Database,
+    Amqp,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "sqlite://herald.db".into(),
+            sqlite_max_size_mb: None,
+            log_format: LogFormat::Pretty,
+            bootstrap_api_key: None,
+            amqp_url: None,
+            job_transport: JobTransport::Database,
+            amqp: AmqpConfig::default(),
+            http: HttpConfig::default(),
+            sms: SmsConfig::default(),
+            dispatch: DispatchConfig::default(),
+            channels: ChannelsConfig::default(),
+            idempotency: IdempotencyConfig::default(),
+            provider: ProviderConfig::default(),
+            mock_provider: MockProviderConfig::default(),
+        }
+    }
+}
+
+/// Environment variables whose values are text even when they look like numbers.
+const TEXT_ENV_KEYS: [(&str, &str); 5] = [
+    ("HERALD_AMQP_URL", "amqp_url"),
+    ("HERALD_PROVIDER__HTTP__AUTH_VALUE", "provider.http.auth_value"),
+    ("HERALD_BOOTSTRAP_API_KEY", "bootstrap_api_key"),
+    ("HERALD_SMS__DEFAULT_SENDER", "sms.default_sender"),
+    ("HERALD_DATABASE_URL", "database_url"),
+];
+
+/// Bootstrap keys shorter than this get a start-up warning (keys herald creates are 48).
+pub const SHORT_KEY_CHARS: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("invalid configuration: `{key}` {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+impl Config {
+    /// Loads defaults <- `file` (if it exists; `herald.toml` when none is given) <- env.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let path = file.unwrap_or(Path::new("herald.toml"));
+        if file.is_some() && !path.exists() {
+            return Err(ConfigError::Invalid {
+                key: "--config",
+                reason: format!("names {}, which does not exist", path.display()),
+            });
+        }
+        let mut figment = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(path))
+            .merge(Env::raw().only(&["DATABASE_URL"]))
+            .merge(Env::prefixed("HERALD_").split("__"));
+        // figment guesses types of environment values ("0012345678" becomes the number
+        // 12345678); keys that are text are taken verbatim instead.
+        for (variable, key) in TEXT_ENV_KEYS {
+            if let Ok(value) = std::env::var(variable) {
+                figment = figment.merge((key, value));
+            }
+        }
+        Self::from_figment(&figment)
+    }
+
+    pub fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// True when the bootstrap key is shorter than [`SHORT_KEY_CHARS`]: accepted, but
+    /// start-up warns, because a short chosen key can be guessed.
+    pub fn bootstrap_api_key_is_short(&self) -> bool {
+        self.bootstrap_api_key.as_ref().is_some_and(|key| key.expose().chars().count() < SHORT_KEY_CHARS)
+    }
+
+    /// Each section checks its own keys; what spans sections is checked here.
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            return invalid("database_url", "must start with sqlite:, postgres:// or postgresql://");
+        }
+        if self.sqlite_max_size_mb == Some(0) {
+            return invalid("sqlite_max_size_mb", "must be at least 1 (or unset for no limit)");
+        }
+        self.dispatch.validate()?;
+        self.channels.validate()?;
+        self.provider.validate()?;
+        self.mock_provider.validate()?;
+        self.idempotency.validate()?;
+        self.amqp.validate()?;
+        self.http.validate()?;
+        self.sms.validate()?;
+        self.validate_lease_fits_a_batch()?;
+        if let Some(url) = &self.amqp_url {
+            if !(url.expose().starts_with("amqp://") || url.expose().starts_with("amqps://")) {
+                return invalid("amqp_url", "must start with amqp:// or amqps://");
+            }
+        }
+        if self.job_transport == JobTransport::Amqp && self.amqp_url.is_none() {
+            return invalid("job_transport", "\"amqp\" needs amqp_url (HERALD_AMQP_URL)");
+        }
+        // A short key is allowed (the sms-processor README's own key is `BigBird`); start-up
+        // warns about it instead. An empty one is a mistake, never a key.
+        if self.bootstrap_api_key.as_ref().is_some_and(|key| key.expose().is_empty()) {
+            return invalid("bootstrap_api_key", "must not be empty");
+        }
+        Ok(())
+    }
+
+    /// Sends of a batch run in waves of what may be in flight; the last wave must still
+    /// start and finish inside the lease, or another worker could claim and send the same
+    /// messages. All pipelines' batches share the provider's concurrency budget, and a batch
+    /// of one channel gets no more than that channel's budget.
+    fn validate_lease_fits_a_batch(&self) -> Result<(), ConfigError> {
+        let dispatch = &self.dispatch;
+        let narrowest_channel = self.channels.narrowest_concurrency();
+        let in_flight = (dispatch.concurrency * dispatch.pipelines)
+            .min(self.provider.limits.max_concurrency)
+            .min(narrowest_channel) as u64;
+        let claimed = u64::from(dispatch.batch_size) * dispatch.pipelines as u64;
+        let waves = claimed.div_ceil(in_flight);
+        if waves * dispatch.provider_timeout_ms * 2 > dispatch.lease_secs * 1000 {
+            return invalid(
+                "dispatch.lease_secs",
+                "must be at least twice the time a batch can take: ceil(batch_size * pipelines / \
+                 min(concurrency * pipelines, provider.limits.max_concurrency, \
+                 channels.<channel>.max_concurrency)) * provider_timeout_ms",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The error for an invalid `key`.
+pub(crate) fn invalid(key: &'static str, reason: &str) -> Result<(), ConfigError> {
+    Err(ConfigError::Invalid { key, reason: reason.into() })
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail closures return its large error type
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn env_overrides_file_and_defaults() {
+        Jail::expect_with(|jail| {
+            jail.create_file("herald.toml", "listen = \"0.0.0.0:9000\"\n[dispatch]\nbatch_size = 7\n")?;
+            jail.set_env("HERALD_DISPATCH__BATCH_SIZE", "9");
+            jail.set_env("DATABASE_URL", "postgres://db/herald");
+            let config = Config::load(None).unwrap();
+            assert_eq!(config.listen.port(), 9000);
+            assert_eq!(config.dispatch.batch_size, 9);
+            assert_eq!(config.database_url, "postgres://db/herald");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn herald_database_url_wins_over_database_url() {
+        Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "postgres://a/a");
+            jail.set_env("HERALD_DATABASE_URL", "sqlite://b.db");
+            assert_eq!(Config::load(None).unwrap().database_url, "sqlite://b.db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        Jail::expect_with(|jail| {
+            jail.set_env("HERALD_MOCK_PROVIDER__SUCCESS_RATE", "1.5");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("mock_provider.success_rate"), "{err}");
+            jail.set_env("HERALD_MOCK_PROVIDER__SUCCESS_RATE", "0.5");
+            jail.set_env("HERALD_LISTEN", "not-an-address");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.to_lowercase().contains("listen"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn numeric_looking_text_values_are_kept_verbatim() {
+        Jail::expect_with(|jail| {
+            jail.set_env("HERALD_BOOTSTRAP_API_KEY", "0012345678");
+            jail.set_env("HERALD_SMS__DEFAULT_SENDER", "3535");
+            let config = Config::load(None).unwrap();
+            assert_eq!(config.bootstrap_api_key.unwrap().expose(), "0012345678");
+            assert_eq!(config.sms.default_sender, "3535");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_short_bootstrap_key_is_accepted_and_flagged_but_an_empty_one_is_refused() {
+        Jail::expect_with(|jail| {
+            jail.set_env("HERALD_BOOTSTRAP_API_KEY", "BigBird");
+            let config = Config::load(None).unwrap();
+            assert_eq!(config.bootstrap_api_key.as_ref().unwrap().expose(), "BigBird");
+            assert!(config.bootstrap_api_key_is_short());
+            jail.set_env("HERALD_BOOTSTRAP_API_KEY", "a-long-operator-chosen-key");
+            assert!(!Config::load(None).unwrap().bootstrap_api_key_is_short());
+            jail.set_env("HERALD_BOOTSTRAP_API_KEY", "");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("bootstrap_api_key") && err.contains("must not be empty"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_batch_must_fit_in_its_lease() {
+        Jail::expect_with(|jail| {
+            jail.set_env("HERALD_DISPATCH__BATCH_SIZE", "500");
+            jail.set_env("HERALD_DISPATCH__CONCURRENCY", "10");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("dispatch.lease_secs"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let secret = Secret::new("hunter2-hunter2");
+        assert_eq!(format!("{secret:?}"), "[redacted]");
+    }
+}

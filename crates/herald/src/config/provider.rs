@@ -1,0 +1,178 @@
+//! `[provider]` and `[mock_provider]`: which provider sends, and its limits.
+
+use serde::{Deserialize, Serialize};
+
+use super::{invalid, ConfigError, Secret};
+
+/// Which provider sends SMS.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProviderConfig {
+    pub kind: ProviderKind,
+    /// Rate limit, breaker and concurrency budget for the provider.
+    pub limits: ProviderLimits,
+    /// Used when `kind = "http"`.
+    pub http: HttpProviderConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProviderLimits {
+    /// Sends per second (token bucket, per worker process); none means unlimited. May be
+    /// fractional (0.5 = one every two seconds).
+    pub rate_per_sec: Option<f64>,
+    /// Sends allowed at once after a quiet period.
+    pub burst: u32,
+    /// Provider calls in flight at once (bulkhead), per worker process.
+    pub max_concurrency: usize,
+    pub breaker: BreakerSettings,
+}
+
+impl Default for ProviderLimits {
+    fn default() -> Self {
+        Self { rate_per_sec: None, burst: 1, max_concurrency: 1024, breaker: BreakerSettings::default() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BreakerSettings {
+    pub enabled: bool,
+    /// Opens when this share of the last `window` calls failed (retryably)...
+    pub failure_rate: f64,
+    pub window: usize,
+    /// ...and at least this many calls were seen.
+    pub min_calls: usize,
+    /// Stays open this long; messages wait meanwhile (they do not fail).
+    pub open_secs: u64,
+    /// Trial calls when half-open; all must succeed to close.
+    pub half_open_calls: u32,
+}
+
+impl Default for BreakerSettings {
+    fn default() -> Self {
+        let d = herald_domain::breaker::BreakerConfig::default();
+        Self {
+            enabled: true,
+            failure_rate: d.failure_rate,
+            window: d.window,
+            min_calls: d.min_calls,
+            open_secs: d.open_for_ms / 1000,
+            half_open_calls: d.half_open_calls,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// herald's in-process mock (`[mock_provider]`).
+    #[default]
+    Mock,
+    /// A JSON-over-HTTP provider (`[provider.http]`).
+    Http,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpProviderConfig {
+    /// Name in metrics, logs and `provider` fields.
+    pub name: String,
+    /// Where each message is POSTed.
+    pub url: String,
+    /// Optional authentication header, e.g. `Authorization`.
+    pub auth_header: Option<String>,
+    /// Its value, e.g. `Bearer ...` (a secret: never logged).
+    pub auth_value: Option<Secret>,
+    /// JSON field names of the request body.
+    pub to_field: String,
+    pub from_field: String,
+    pub body_field: String,
+    /// Field carrying herald's message id, for the provider to deduplicate; empty to omit.
+    pub reference_field: String,
+    /// JSON pointer to the provider's message id in a 2xx answer, e.g. `/id`.
+    pub message_id_pointer: Option<String>,
+}
+
+impl Default for HttpProviderConfig {
+    fn default() -> Self {
+        Self {
+            name: "http".into(),
+            url: String::new(),
+            auth_header: None,
+            auth_value: None,
+            to_field: "to".into(),
+            from_field: "from".into(),
+            body_field: "body".into(),
+            reference_field: "reference".into(),
+            message_id_pointer: Some("/id".into()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MockProviderConfig {
+    /// Share of sends that succeed, from 0.0 to 1.0; the rest fail with a retryable error.
+    pub success_rate: f64,
+    /// Simulated provider latency per send.
+    pub latency_ms: u64,
+}
+
+impl Default for MockProviderConfig {
+    fn default() -> Self {
+        Self { success_rate: 0.95, latency_ms: 0 }
+    }
+}
+
+impl ProviderConfig {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        if self.kind == ProviderKind::Http {
+            let url = &self.http.url;
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return invalid(
+                    "provider.http.url",
+                    "must be an http:// or https:// URL when provider.kind = \"http\"",
+                );
+            }
+            if self.http.auth_header.is_some() != self.http.auth_value.is_some() {
+                return invalid(
+                    "provider.http.auth_header",
+                    "and provider.http.auth_value must be set together",
+                );
+            }
+        }
+        self.limits.validate()
+    }
+}
+
+impl ProviderLimits {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_concurrency == 0 {
+            return invalid("provider.limits.max_concurrency", "must be at least 1");
+        }
+        if self.rate_per_sec.is_some_and(|r| !(r.is_finite() && r > 0.0 && r <= 1_000_000.0)) {
+            return invalid("provider.limits.rate_per_sec", "must be a number above 0 (at most 1000000)");
+        }
+        let breaker = &self.breaker;
+        if !(breaker.failure_rate > 0.0 && breaker.failure_rate <= 1.0) {
+            return invalid("provider.limits.breaker.failure_rate", "must be in (0, 1]");
+        }
+        if breaker.window == 0 || breaker.min_calls == 0 || breaker.min_calls > breaker.window {
+            return invalid("provider.limits.breaker.min_calls", "must be between 1 and breaker.window");
+        }
+        if breaker.half_open_calls == 0 || breaker.open_secs == 0 {
+            return invalid("provider.limits.breaker.open_secs", "and half_open_calls must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+impl MockProviderConfig {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        if !(0.0..=1.0).contains(&self.success_rate) {
+            return invalid("mock_provider.success_rate", "must be between 0.0 and 1.0");
+        }
+        Ok(())
+    }
+}

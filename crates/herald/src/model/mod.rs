@@ -1,0 +1,15 @@
+//! Records that cross the ports: what goes in, what comes out. One file per aggregate.
+
+mod api_key;
+mod campaign;
+mod customer;
+mod idempotency;
+mod message;
+mod outbox;
+
+pub use api_key::*;
+pub use campaign::*;
+pub use customer::*;
+pub use idempotency::*;
+pub use message::*;
+pub use outbox::*;
