@@ -15,7 +15,16 @@ use crate::{
     metrics::Metrics,
     ports::{Provider, Store},
     providers::{http::HttpProvider, MockProvider},
-    services::{api_keys, dead_letters::DeadLetters, intake::Intake},
+    services::{
+        api_keys::{self, Authenticator},
+        campaigns::Campaigns,
+        customers::Customers,
+        dead_letters::DeadLetters,
+        events::EventFeed,
+        health::Health,
+        intake::Intake,
+        messages::Messages,
+    },
     store,
 };
 
@@ -248,14 +257,23 @@ impl Application {
             tasks.spawn(purge_idempotency_keys(self.store.clone(), shutdown.clone()));
         }
         if let Some(listener) = self.listener {
+            let store = self.store.clone();
+            let broker = self.broker.clone();
             let state = AppState {
-                store: self.store.clone(),
-                dead_letters: DeadLetters::new(self.store.clone(), self.wake.clone()),
+                auth: Authenticator::new(store.clone()),
+                messages: Messages::new(store.clone()),
+                dead_letters: DeadLetters::new(store.clone(), self.wake.clone()),
+                events: EventFeed::new(store.clone()),
+                campaigns: Campaigns::new(
+                    store.clone(),
+                    intake.clone(),
+                    self.config.sms.default_sender.clone(),
+                    self.wake.clone(),
+                ),
+                customers: Customers::new(store.clone()),
+                health: Health::new(store, self.metrics.clone(), Arc::new(move || broker.healthy())),
                 intake,
-                broker: self.broker.clone(),
-                wake: self.wake.clone(),
                 config: self.config.clone(),
-                metrics: self.metrics.clone(),
             };
             let app = api::router(state);
             let token = shutdown.clone();

@@ -5,7 +5,6 @@ use axum::{extract::FromRequestParts, http::request::Parts};
 use herald_domain::AccountId;
 
 use super::{error::ApiError, AppState};
-use crate::services::api_keys;
 
 /// The account a request is authenticated as.
 #[derive(Debug, Clone, Copy)]
@@ -27,7 +26,7 @@ impl FromRequestParts<AppState> for Authenticated {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let key = presented_key(parts).filter(|k| !k.is_empty()).ok_or_else(ApiError::unauthorized)?;
-        match api_keys::authenticate(state.store.as_ref(), key).await? {
+        match state.auth.authenticate(key).await? {
             Some(account_id) => Ok(Self { account_id }),
             None => Err(ApiError::unauthorized()),
         }

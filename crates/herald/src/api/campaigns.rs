@@ -5,68 +5,81 @@ use axum::{
     extract::{Path, State},
     http::StatusCode,
     response::Response,
-    routing::{get, post},
-    Json, Router,
+    Json,
 };
 use chrono::{DateTime, Utc};
-use herald_domain::{sms_length, CampaignStatus, Channel, MessageId, SmsLength, Template};
+use herald_domain::{CampaignStatus, Channel, SmsLength};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     auth::Authenticated,
-    customers::{customer_not_found, parse_id, CustomerBrief},
-    error::{ApiError, ApiResult, ErrorBody},
+    customers::CustomerBrief,
+    error::{ApiError, ApiResult, ErrorBody, ErrorCode},
     extract::{
-        from_json_value, json_integer, replayable_response, replayed_response, ApiJson, ApiQuery,
-        IdempotencyHeader,
+        from_json_value, replayable_response, replayed_response, ApiJson, ApiQuery, IdempotencyHeader,
     },
     schema, AppState,
 };
 use crate::{
-    model::{
-        Campaign, CampaignFilter, CampaignStart, CampaignStats, IdempotentResponse, NewCampaign, PageStart,
-        StartOutcome,
-    },
+    model::{Campaign, CampaignFilter, CampaignStats},
     services::{
+        campaigns::{parse_channel, CampaignDraft, CampaignError, Queued, SendOutcome},
+        customers::parse_id,
         idempotency::{fingerprint, IdempotentRequest},
-        intake::{interpret, IntakeOutcome},
     },
 };
 
-pub fn router() -> Router<AppState> {
-    let mut router = Router::new();
-    for base in ["/campaigns", "/api/v1/campaigns"] {
-        router = router
-            .route(base, post(create_campaign).get(list_campaigns))
-            .route(&format!("{base}/{{id}}"), get(get_campaign))
-            .route(&format!("{base}/{{id}}/send"), post(send_campaign))
-            .route(&format!("{base}/{{id}}/personalized-preview"), post(preview));
-    }
-    router
+/// The campaign brief's routes, at its paths; the router serves them under this prefix too.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_campaign, list_campaigns))
+        .routes(routes!(get_campaign))
+        .routes(routes!(send_campaign))
+        .routes(routes!(preview))
 }
+
+/// Where the campaign routes are served again (`/api/v1/campaigns...`).
+pub const ALIAS_PREFIX: &str = "/api/v1";
 
 const DEFAULT_PAGE_SIZE: u32 = 20;
 const MAX_PAGE_SIZE: u32 = 100;
-pub(crate) const MAX_NAME_CHARS: usize = 200;
-/// Customers one send may name.
-pub const MAX_RECIPIENTS: usize = 100_000;
 /// Unknown customer ids quoted in an error, at most.
 const QUOTED_IDS: usize = 20;
 
-fn campaign_not_found(id: &str) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "CAMPAIGN_NOT_FOUND", format!("Campaign with ID {id} not found"))
-}
-
-/// The account's campaign named by a path segment, or 404 `CAMPAIGN_NOT_FOUND`.
-async fn load_campaign(state: &AppState, auth: &Authenticated, id: &str) -> ApiResult<Campaign> {
-    let campaign_id = parse_id(id).ok_or_else(|| campaign_not_found(id))?;
-    state.store.get_campaign(auth.account_id, campaign_id).await?.ok_or_else(|| campaign_not_found(id))
-}
-
-fn template_error(field: &str, error: &herald_domain::template::TemplateError) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_TEMPLATE", format!("'{field}': {error}"))
+impl From<CampaignError> for ApiError {
+    fn from(error: CampaignError) -> Self {
+        let message = error.to_string();
+        match error {
+            CampaignError::NotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, ErrorCode::CampaignNotFound, message)
+            }
+            CampaignError::CustomerNotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, ErrorCode::CustomerNotFound, message)
+            }
+            CampaignError::Invalid(_) => Self::validation(message),
+            CampaignError::InvalidTemplate { .. } => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidTemplate, message)
+            }
+            CampaignError::NotSendable { .. } => {
+                Self::new(StatusCode::CONFLICT, ErrorCode::CampaignNotSendable, message)
+            }
+            CampaignError::UnknownCustomers(unknown) => {
+                let quoted: Vec<String> = unknown.iter().take(QUOTED_IDS).map(ToString::to_string).collect();
+                let more = unknown.len().saturating_sub(QUOTED_IDS);
+                let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
+                Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorCode::UnknownCustomers,
+                    format!("these customer_ids do not exist: {}{tail}; nothing was sent", quoted.join(", ")),
+                )
+            }
+            CampaignError::Idempotency(error) => error.into(),
+            CampaignError::Store(error) => error.into(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -113,13 +126,6 @@ impl From<Campaign> for CampaignOut {
     }
 }
 
-fn parse_channel(text: &str) -> Result<Channel, String> {
-    match text.parse() {
-        Ok(channel @ (Channel::Sms | Channel::Whatsapp)) => Ok(channel),
-        _ => Err(format!("channel '{text}' is not supported: use 'sms' or 'whatsapp'")),
-    }
-}
-
 /// Create a campaign: `scheduled` if `scheduled_at` is in the future, else a `draft` to send now.
 #[utoipa::path(
     post,
@@ -141,42 +147,13 @@ pub async fn create_campaign(
     auth: Authenticated,
     ApiJson(request): ApiJson<CreateCampaignIn>,
 ) -> ApiResult<(StatusCode, Json<CampaignOut>)> {
-    let name = request.name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
-        return Err(ApiError::validation(format!("'name' must be 1 to {MAX_NAME_CHARS} characters")));
-    }
-    let channel = parse_channel(&request.channel).map_err(ApiError::validation)?;
-    Template::parse(&request.base_template).map_err(|e| template_error("base_template", &e))?;
-    let now = Utc::now();
-    let scheduled_at = match request.scheduled_at.as_deref() {
-        None => None,
-        Some(text) => {
-            let at = DateTime::parse_from_rfc3339(text).map_err(|_| {
-                ApiError::validation(format!(
-                    "'scheduled_at' must be an RFC 3339 time with a time zone, e.g. 2030-06-01T10:00:00Z (got {text:?})"
-                ))
-            })?;
-            Some(at.with_timezone(&Utc))
-        }
+    let draft = CampaignDraft {
+        name: request.name,
+        channel: request.channel,
+        base_template: request.base_template,
+        scheduled_at: request.scheduled_at,
     };
-    // A time that has passed schedules nothing: the campaign is ready to send now, and the
-    // scheduler (which starts `scheduled` campaigns only) leaves it to an explicit send.
-    let status = match scheduled_at {
-        Some(at) if at > now => CampaignStatus::Scheduled,
-        _ => CampaignStatus::Draft,
-    };
-    let campaign = state
-        .store
-        .insert_campaign(&NewCampaign {
-            account_id: auth.account_id,
-            name: name.to_owned(),
-            channel,
-            status,
-            base_template: request.base_template,
-            scheduled_at,
-            created_at: now,
-        })
-        .await?;
+    let campaign = state.campaigns.create(auth.account_id, draft).await?;
     Ok((StatusCode::CREATED, Json(campaign.into())))
 }
 
@@ -282,12 +259,9 @@ pub async fn list_campaigns(
         .transpose()
     };
     let snapshot = id_param("snapshot", query.snapshot.as_deref())?;
-    let start = match id_param("before", query.before.as_deref())? {
-        Some(id) => PageStart::Below(id),
-        None => PageStart::Offset((page - 1) * u64::from(page_size)),
-    };
+    let before = id_param("before", query.before.as_deref())?;
     let filter = CampaignFilter { channel, status };
-    let listing = state.store.list_campaigns(auth.account_id, filter, snapshot, start, page_size).await?;
+    let listing = state.campaigns.list(auth.account_id, filter, snapshot, before, page, page_size).await?;
     let total_pages = listing.total.div_ceil(u64::from(page_size));
     let last_id = listing.campaigns.last().map(|c| c.id);
     let link = |page: u64, before: Option<i64>| {
@@ -365,8 +339,7 @@ pub async fn get_campaign(
     auth: Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CampaignDetail>> {
-    let campaign = load_campaign(&state, &auth, &id).await?;
-    let stats = state.store.campaign_stats(campaign.id).await?;
+    let (campaign, stats) = state.campaigns.get_with_stats(auth.account_id, &id).await?;
     Ok(Json(CampaignDetail { campaign: campaign.into(), stats: stats.into() }))
 }
 
@@ -410,27 +383,15 @@ pub async fn preview(
     Path(id): Path<String>,
     ApiJson(request): ApiJson<PreviewIn>,
 ) -> ApiResult<Json<PreviewOut>> {
-    let campaign = load_campaign(&state, &auth, &id).await?;
-    let customer_id = json_integer(&request.customer_id)
-        .filter(|id| *id > 0)
-        .ok_or_else(|| ApiError::validation("'customer_id' must be a positive integer"))?;
-    let (source, field) = match &request.override_template {
-        Some(template) => (template.as_str(), "override_template"),
-        None => (campaign.base_template.as_str(), "base_template"),
-    };
-    let template = Template::parse(source).map_err(|e| template_error(field, &e))?;
-    let customer = state
-        .store
-        .get_customer(auth.account_id, customer_id)
-        .await?
-        .ok_or_else(|| customer_not_found(&customer_id.to_string()))?;
-    let values = customer.template_values();
-    let rendered_message = template.render(|name| values.get(name).map(String::as_str));
+    let preview = state
+        .campaigns
+        .preview(auth.account_id, &id, &request.customer_id, request.override_template.as_deref())
+        .await?;
     Ok(Json(PreviewOut {
-        length: sms_length(&rendered_message),
-        rendered_message,
-        used_template: template.as_str().to_owned(),
-        customer: CustomerBrief { id: customer.id, first_name: customer.fields.first_name },
+        rendered_message: preview.rendered_message,
+        used_template: preview.used_template,
+        customer: CustomerBrief { id: preview.customer.id, first_name: preview.customer.fields.first_name },
+        length: preview.length,
     }))
 }
 
@@ -481,87 +442,29 @@ pub async fn send_campaign(
     ApiJson(raw): ApiJson<Value>,
 ) -> ApiResult<Response> {
     let request: SendIn = from_json_value(&raw)?;
-    let recipients = distinct_recipients(&request.customer_ids)?;
-    let campaign = load_campaign(&state, &auth, &id).await?;
-    let campaign_id = campaign.id;
-    let now = Utc::now();
-    let (status, due_at) = match campaign.scheduled_at {
-        Some(at) if at > now => (CampaignStatus::Scheduled, at),
-        _ => (CampaignStatus::Sending, now),
-    };
-    let answer = SendOut { campaign_id, messages_queued: recipients.len() as u64, status };
-    let answer = serde_json::to_string(&answer).map_err(|_| ApiError::internal())?;
-    // The canonical path: `/campaigns/1/send` and `/api/v1/campaigns/1/send` are one request.
-    let idempotent = key.map(|key| IdempotentRequest {
+    // The canonical path: `/campaigns/1/send` and `/api/v1/campaigns/1/send` are one
+    // request. An id that is no campaign id is a 404 before the key matters.
+    let idempotent = key.zip(parse_id(&id)).map(|(key, campaign_id)| IdempotentRequest {
         key,
         fingerprint: fingerprint("POST", &format!("/campaigns/{campaign_id}/send"), &raw),
     });
-    // Held while the start runs; claimed and completed in the start's transaction, so a
-    // start that fails or dies leaves the key free for the retry.
-    let _hold =
-        idempotent.as_ref().map(|request| state.intake.hold_key(auth.account_id, request)).transpose()?;
-    let start = CampaignStart {
-        account_id: auth.account_id,
-        campaign_id,
-        recipients,
-        sender: state.config.sms.default_sender.clone(),
-        status,
-        due_at,
-        now,
-        idempotency: idempotent.as_ref().map(|request| IdempotentResponse {
-            key: request.key.as_str().to_owned(),
-            status: StatusCode::ACCEPTED.as_u16(),
-            body: answer.clone(),
-        }),
-        claim: idempotent.as_ref().map(|request| state.intake.key_claim(request, now)),
+    let respond = |queued: &Queued| {
+        let out = SendOut {
+            campaign_id: queued.campaign_id,
+            messages_queued: queued.messages_queued,
+            status: queued.status,
+        };
+        (StatusCode::ACCEPTED.as_u16(), serde_json::to_string(&out).unwrap_or_default())
     };
-    match state.store.start_campaign(&start).await? {
-        StartOutcome::KeyTaken(claim) => {
-            let request = idempotent.as_ref().ok_or_else(ApiError::internal)?;
-            match interpret(claim, request)? {
-                Some(IntakeOutcome::Replayed { status, body }) => Ok(replayed_response(status, body)),
-                _ => Err(ApiError::internal()),
-            }
+    let outcome = state
+        .campaigns
+        .send(auth.account_id, &id, &request.customer_ids, idempotent.as_ref(), &respond)
+        .await?;
+    Ok(match outcome {
+        SendOutcome::Started(queued) => {
+            let (status, body) = respond(&queued);
+            replayable_response(status, body)
         }
-        StartOutcome::Started => {
-            state.wake.notify_one();
-            Ok(replayable_response(StatusCode::ACCEPTED.as_u16(), answer))
-        }
-        StartOutcome::NotFound => Err(campaign_not_found(&id)),
-        StartOutcome::NotSendable(current) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "CAMPAIGN_NOT_SENDABLE",
-            format!("Campaign {campaign_id} is {current}: only a draft or scheduled campaign that was not sent yet can be sent"),
-        )),
-        StartOutcome::UnknownCustomers(unknown) => {
-            let quoted: Vec<String> = unknown.iter().take(QUOTED_IDS).map(ToString::to_string).collect();
-            let more = unknown.len().saturating_sub(QUOTED_IDS);
-            let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
-            Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "UNKNOWN_CUSTOMERS",
-                format!("these customer_ids do not exist: {}{tail}; nothing was sent", quoted.join(", ")),
-            ))
-        }
-    }
-}
-
-/// The distinct customer ids of a send, in request order, each with a new message id.
-fn distinct_recipients(ids: &[Value]) -> ApiResult<Vec<(i64, MessageId)>> {
-    if ids.is_empty() || ids.len() > MAX_RECIPIENTS {
-        return Err(ApiError::validation(format!(
-            "'customer_ids' must hold 1 to {MAX_RECIPIENTS} customer ids"
-        )));
-    }
-    let mut seen = std::collections::HashSet::with_capacity(ids.len());
-    let mut recipients = Vec::with_capacity(ids.len());
-    for (index, value) in ids.iter().enumerate() {
-        let customer = json_integer(value).filter(|id| *id > 0).ok_or_else(|| {
-            ApiError::validation(format!("'customer_ids[{index}]' must be a positive integer (got {value})"))
-        })?;
-        if seen.insert(customer) {
-            recipients.push((customer, MessageId::new()));
-        }
-    }
-    Ok(recipients)
+        SendOutcome::Replayed { status, body } => replayed_response(status, body),
+    })
 }

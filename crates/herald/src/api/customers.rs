@@ -3,46 +3,47 @@
 use axum::{
     extract::{Path, State},
     http::StatusCode,
-    routing::get,
-    Json, Router,
+    Json,
 };
 use chrono::{DateTime, Utc};
-use herald_domain::PhoneNumber;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     auth::Authenticated,
-    error::{ApiError, ApiResult, ErrorBody},
+    error::{ApiError, ApiResult, ErrorBody, ErrorCode},
     extract::{page_limit, ApiJson, ApiQuery},
     schema, AppState,
 };
-use crate::model::{Customer, CustomerFields};
+use crate::{
+    model::Customer,
+    services::customers::{CustomerError, CustomerInput, ImportReport},
+};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/customers", get(list_customers).post(create_customer))
-        .route("/api/v1/customers/import", axum::routing::post(import_customers))
-        .route("/api/v1/customers/{id}", get(get_customer).put(update_customer).delete(delete_customer))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_customers, create_customer))
+        .routes(routes!(import_customers))
+        .routes(routes!(get_customer, update_customer, delete_customer))
 }
 
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 500;
-pub(crate) const MAX_TEXT_CHARS: usize = 200;
-const MAX_ATTRIBUTES_BYTES: usize = 8 * 1024;
-/// Customer fields a CSV column may name; any other column becomes an attribute.
-const CSV_FIELDS: [&str; 6] = ["phone", "first_name", "last_name", "email", "location", "preferred_product"];
-/// Per-row errors quoted in an import's answer, at most.
-const MAX_REPORTED_ERRORS: usize = 100;
 
-/// A positive integer id from a path segment.
-pub(super) fn parse_id(text: &str) -> Option<i64> {
-    text.parse::<i64>().ok().filter(|id| *id > 0)
-}
-
-pub(super) fn customer_not_found(id: &str) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "CUSTOMER_NOT_FOUND", format!("Customer with ID {id} not found"))
+impl From<CustomerError> for ApiError {
+    fn from(error: CustomerError) -> Self {
+        let message = error.to_string();
+        match error {
+            CustomerError::NotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, ErrorCode::CustomerNotFound, message)
+            }
+            CustomerError::Invalid(_) => Self::validation(message),
+            CustomerError::InUse(_) => Self::new(StatusCode::CONFLICT, ErrorCode::CustomerInUse, message),
+            CustomerError::Store(error) => error.into(),
+        }
+    }
 }
 
 /// The customer as the campaign preview shows it.
@@ -104,45 +105,18 @@ impl From<Customer> for CustomerOut {
     }
 }
 
-/// Checks a customer as given; the error names the field.
-pub(crate) fn validate_customer(input: CustomerIn) -> Result<CustomerFields, String> {
-    let phone = PhoneNumber::parse(&input.phone).map_err(|e| format!("'phone' {e}"))?;
-    let text = |name: &str, value: Option<String>| -> Result<Option<String>, String> {
-        let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        if value
-            .as_ref()
-            .is_some_and(|v| v.chars().count() > MAX_TEXT_CHARS || v.chars().any(char::is_control))
-        {
-            return Err(format!(
-                "'{name}' must be at most {MAX_TEXT_CHARS} characters, without control characters"
-            ));
+impl From<CustomerIn> for CustomerInput {
+    fn from(input: CustomerIn) -> Self {
+        Self {
+            phone: input.phone,
+            first_name: input.first_name,
+            last_name: input.last_name,
+            email: input.email,
+            location: input.location,
+            preferred_product: input.preferred_product,
+            attributes: input.attributes,
         }
-        Ok(value)
-    };
-    let email = text("email", input.email)?;
-    if email.as_ref().is_some_and(|e| !e.contains('@')) {
-        return Err("'email' must be an email address".into());
     }
-    let attributes = input.attributes.unwrap_or_default();
-    if Value::Object(attributes.clone()).to_string().len() > MAX_ATTRIBUTES_BYTES {
-        return Err(format!("'attributes' must be at most {MAX_ATTRIBUTES_BYTES} bytes"));
-    }
-    if let Some(key) =
-        attributes.keys().find(|k| !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || k.is_empty())
-    {
-        return Err(format!(
-            "attribute name {key:?} must be letters, digits and '_' (templates use {{attributes.<name>}})"
-        ));
-    }
-    Ok(CustomerFields {
-        phone: phone.to_string(),
-        first_name: text("first_name", input.first_name)?,
-        last_name: text("last_name", input.last_name)?,
-        email,
-        location: text("location", input.location)?,
-        preferred_product: text("preferred_product", input.preferred_product)?,
-        attributes,
-    })
 }
 
 /// Create a customer.
@@ -166,8 +140,7 @@ pub async fn create_customer(
     auth: Authenticated,
     ApiJson(input): ApiJson<CustomerIn>,
 ) -> ApiResult<(StatusCode, Json<CustomerOut>)> {
-    let fields = validate_customer(input).map_err(ApiError::validation)?;
-    let customer = state.store.insert_customer(auth.account_id, &fields, Utc::now()).await?;
+    let customer = state.customers.create(auth.account_id, input.into()).await?;
     Ok((StatusCode::CREATED, Json(customer.into())))
 }
 
@@ -185,13 +158,7 @@ pub async fn get_customer(
     auth: Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CustomerOut>> {
-    let customer_id = parse_id(&id).ok_or_else(|| customer_not_found(&id))?;
-    let customer = state
-        .store
-        .get_customer(auth.account_id, customer_id)
-        .await?
-        .ok_or_else(|| customer_not_found(&id))?;
-    Ok(Json(customer.into()))
+    Ok(Json(state.customers.get(auth.account_id, &id).await?.into()))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -236,7 +203,7 @@ pub async fn list_customers(
         None => 0,
         Some(cursor) => cursor.parse::<i64>().map_err(|_| ApiError::bad_request("cursor is not valid"))?,
     };
-    let customers = state.store.list_customers(auth.account_id, after, limit).await?;
+    let customers = state.customers.list(auth.account_id, after, limit).await?;
     let next_cursor =
         (customers.len() == limit as usize).then(|| customers.last().map(|c| c.id.to_string())).flatten();
     Ok(Json(CustomerList { data: customers.into_iter().map(Into::into).collect(), next_cursor }))
@@ -302,81 +269,27 @@ pub async fn import_customers(
     if !is_csv {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
+            ErrorCode::UnsupportedMediaType,
             "expected a CSV body with Content-Type: text/csv",
         ));
     }
-    let mut reader = csv::ReaderBuilder::new().flexible(false).trim(csv::Trim::All).from_reader(&body[..]);
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| ApiError::validation(format!("the CSV header cannot be read: {e}")))?
-        .iter()
-        // "Loyalty Tier" is the attribute `loyalty_tier`.
-        .map(|h| {
-            h.trim_start_matches('\u{feff}')
-                .trim()
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
-                .collect()
-        })
-        .collect();
-    if !header.iter().any(|h| h == "phone") {
-        return Err(ApiError::validation("the CSV header must name a 'phone' column"));
-    }
-    let mut valid = Vec::new();
-    let mut errors = Vec::new();
-    let mut rejected = 0;
-    for record in reader.records() {
-        let position = match &record {
-            Ok(record) => record.position(),
-            Err(error) => error.position(),
-        };
-        let line = position.map_or(0, csv::Position::line);
-        let outcome = record.map_err(|e| format!("unreadable row: {e}")).and_then(|record| {
-            let mut row = CustomerIn {
-                phone: String::new(),
-                first_name: None,
-                last_name: None,
-                email: None,
-                location: None,
-                preferred_product: None,
-                attributes: Some(Map::new()),
-            };
-            for (name, value) in header.iter().zip(record.iter()) {
-                let value = (!value.is_empty()).then(|| value.to_owned());
-                match name.as_str() {
-                    "phone" => row.phone = value.unwrap_or_default(),
-                    "first_name" => row.first_name = value,
-                    "last_name" => row.last_name = value,
-                    "email" => row.email = value,
-                    "location" => row.location = value,
-                    "preferred_product" => row.preferred_product = value,
-                    other if !CSV_FIELDS.contains(&other) => {
-                        if let (Some(value), Some(attributes)) = (value, row.attributes.as_mut()) {
-                            attributes.insert(other.to_owned(), Value::String(value));
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            validate_customer(row)
-        });
-        match outcome {
-            Ok(fields) => valid.push(fields),
-            Err(message) => {
-                rejected += 1;
-                if errors.len() < MAX_REPORTED_ERRORS {
-                    errors.push(ImportRowError { line, message });
-                }
-            }
+    let report = state.customers.import(auth.account_id, &body).await?;
+    Ok(Json(report.into()))
+}
+
+impl From<ImportReport> for ImportOut {
+    fn from(report: ImportReport) -> Self {
+        Self {
+            imported: report.ids.len(),
+            ids: report.ids,
+            rejected: report.rejected,
+            errors: report
+                .errors
+                .into_iter()
+                .map(|e| ImportRowError { line: e.line, message: e.message })
+                .collect(),
         }
     }
-    let ids = if valid.is_empty() {
-        Vec::new()
-    } else {
-        state.store.insert_customers(auth.account_id, &valid, Utc::now()).await?
-    };
-    Ok(Json(ImportOut { imported: ids.len(), ids, rejected, errors }))
 }
 
 /// Replaces a customer's fields (the same body as create).
@@ -399,14 +312,7 @@ pub async fn update_customer(
     Path(id): Path<String>,
     ApiJson(input): ApiJson<CustomerIn>,
 ) -> ApiResult<Json<CustomerOut>> {
-    let customer_id = parse_id(&id).ok_or_else(|| customer_not_found(&id))?;
-    let fields = validate_customer(input).map_err(ApiError::validation)?;
-    let customer = state
-        .store
-        .update_customer(auth.account_id, customer_id, &fields, Utc::now())
-        .await?
-        .ok_or_else(|| customer_not_found(&id))?;
-    Ok(Json(customer.into()))
+    Ok(Json(state.customers.update(auth.account_id, &id, input.into()).await?.into()))
 }
 
 /// Deletes a customer; refused (409 `CUSTOMER_IN_USE`) while campaign messages to them are
@@ -428,16 +334,6 @@ pub async fn delete_customer(
     auth: Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let customer_id = parse_id(&id).ok_or_else(|| customer_not_found(&id))?;
-    match state.store.delete_customer(auth.account_id, customer_id).await? {
-        None => Err(customer_not_found(&id)),
-        Some(true) => Ok(StatusCode::NO_CONTENT),
-        Some(false) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "CUSTOMER_IN_USE",
-            format!(
-                "Customer {customer_id} has campaign messages on their way; delete it once they are sent"
-            ),
-        )),
-    }
+    state.customers.delete(auth.account_id, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

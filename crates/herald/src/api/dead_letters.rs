@@ -3,8 +3,7 @@
 use axum::{
     extract::{Path, State},
     http::StatusCode,
-    routing::{get, post},
-    Json, Router,
+    Json,
 };
 use chrono::{DateTime, Utc};
 use herald_domain::{Channel, MessageId, MessageStatus};
@@ -16,20 +15,21 @@ use utoipa::{
     },
     IntoParams, ToSchema,
 };
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     auth::Authenticated,
-    error::{ApiError, ApiResult, ErrorBody},
+    error::{ApiError, ApiResult, ErrorBody, ErrorCode},
     extract::{page_limit, ApiJson, ApiQuery},
     schema, AppState,
 };
 use crate::model::{DeadLetterFilter, Message};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/dead-letters", get(list_dead_letters))
-        .route("/api/v1/dead-letters/replay", post(replay_dead_letters))
-        .route("/api/v1/dead-letters/{id}/replay", post(replay_dead_letter))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_dead_letters))
+        .routes(routes!(replay_dead_letters))
+        .routes(routes!(replay_dead_letter))
 }
 
 const DEFAULT_LIMIT: u32 = 50;
@@ -185,7 +185,7 @@ pub async fn list_dead_letters(
         .transpose()?;
     let limit = page_limit(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let filter = DeadLetterFilter { channel, provider: query.provider };
-    let messages = state.store.list_dead_letters(auth.account_id, &filter, before, limit).await?;
+    let messages = state.dead_letters.list(auth.account_id, &filter, before, limit).await?;
     let next_cursor =
         (messages.len() == limit as usize).then(|| messages.last().map(|m| m.id.to_string())).flatten();
     Ok(Json(DeadLetterPage { data: messages.into_iter().map(DeadLetterOut::from).collect(), next_cursor }))
@@ -243,8 +243,9 @@ pub async fn replay_dead_letter(
     auth: Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<ReplayOneOut>)> {
-    let not_found =
-        || ApiError::new(StatusCode::NOT_FOUND, "DEAD_LETTER_NOT_FOUND", format!("no dead letter {id}"));
+    let not_found = || {
+        ApiError::new(StatusCode::NOT_FOUND, ErrorCode::DeadLetterNotFound, format!("no dead letter {id}"))
+    };
     let message_id: MessageId = id.parse().map_err(|_| not_found())?;
     let replayed =
         state.dead_letters.replay(auth.account_id, Some(&[message_id]), &DeadLetterFilter::default()).await?;

@@ -13,10 +13,73 @@ use utoipa::ToSchema;
 
 use crate::{ports::StoreError, services::intake::IntakeError};
 
+/// Every code an error body can carry. Clients match on these strings, so they are part
+/// of the API: serialised in SCREAMING_SNAKE_CASE, never renamed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    BadRequest,
+    InvalidJson,
+    InvalidIdempotencyKey,
+    Unauthorized,
+    NotFound,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationError,
+    IdempotencyKeyReused,
+    IdempotencyKeyInUse,
+    NotificationNotFound,
+    DeadLetterNotFound,
+    CampaignNotFound,
+    CampaignNotSendable,
+    InvalidTemplate,
+    UnknownCustomers,
+    CustomerNotFound,
+    CustomerInUse,
+    DatabaseUnavailable,
+    InternalError,
+}
+
+impl ErrorCode {
+    /// The code as it appears in an error body.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadRequest => "BAD_REQUEST",
+            Self::InvalidJson => "INVALID_JSON",
+            Self::InvalidIdempotencyKey => "INVALID_IDEMPOTENCY_KEY",
+            Self::Unauthorized => "UNAUTHORIZED",
+            Self::NotFound => "NOT_FOUND",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            Self::ValidationError => "VALIDATION_ERROR",
+            Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            Self::IdempotencyKeyInUse => "IDEMPOTENCY_KEY_IN_USE",
+            Self::NotificationNotFound => "NOTIFICATION_NOT_FOUND",
+            Self::DeadLetterNotFound => "DEAD_LETTER_NOT_FOUND",
+            Self::CampaignNotFound => "CAMPAIGN_NOT_FOUND",
+            Self::CampaignNotSendable => "CAMPAIGN_NOT_SENDABLE",
+            Self::InvalidTemplate => "INVALID_TEMPLATE",
+            Self::UnknownCustomers => "UNKNOWN_CUSTOMERS",
+            Self::CustomerNotFound => "CUSTOMER_NOT_FOUND",
+            Self::CustomerInUse => "CUSTOMER_IN_USE",
+            Self::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
+            Self::InternalError => "INTERNAL_ERROR",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
@@ -29,48 +92,52 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable, machine-readable code, e.g. `VALIDATION_ERROR`.
-    #[schema(example = "VALIDATION_ERROR")]
-    pub code: String,
+    #[schema(value_type = String, example = "VALIDATION_ERROR")]
+    pub code: ErrorCode,
     /// Human-readable explanation.
     pub message: String,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self { status, code, message: message.into() }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, message)
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "missing or invalid API key")
+        Self::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, "missing or invalid API key")
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", message)
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, message)
     }
 
     pub fn validation(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR", message)
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationError, message)
     }
 
     pub fn payload_too_large() -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "request body is larger than the limit")
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PayloadTooLarge,
+            "request body is larger than the limit",
+        )
     }
 
     /// The database could not store the request: nothing was done; retry later.
     pub fn unavailable() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "DATABASE_UNAVAILABLE",
+            ErrorCode::DatabaseUnavailable,
             "the database cannot store this request right now; nothing was accepted, retry later",
         )
     }
 
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "internal error")
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::InternalError, "internal error")
     }
 
     /// Maps a JSON body rejection to status and code: 415 for a missing JSON content type,
@@ -80,15 +147,15 @@ impl ApiError {
         match rejection {
             JsonRejection::JsonDataError(e) => Self::validation(e.body_text()),
             JsonRejection::JsonSyntaxError(e) => {
-                Self::new(StatusCode::BAD_REQUEST, "INVALID_JSON", e.body_text())
+                Self::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidJson, e.body_text())
             }
             JsonRejection::MissingJsonContentType(_) => Self::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "UNSUPPORTED_MEDIA_TYPE",
+                ErrorCode::UnsupportedMediaType,
                 "expected a request body with Content-Type: application/json",
             ),
             other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::payload_too_large(),
-            other => Self::new(other.status(), "BAD_REQUEST", other.body_text()),
+            other => Self::new(other.status(), ErrorCode::BadRequest, other.body_text()),
         }
     }
 }
@@ -110,11 +177,13 @@ impl From<IntakeError> for ApiError {
     fn from(error: IntakeError) -> Self {
         match error {
             IntakeError::Store(error) => error.into(),
-            IntakeError::KeyReusedWithOtherRequest => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED", error.to_string())
-            }
+            IntakeError::KeyReusedWithOtherRequest => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::IdempotencyKeyReused,
+                error.to_string(),
+            ),
             IntakeError::KeyInFlight => {
-                Self::new(StatusCode::CONFLICT, "IDEMPOTENCY_KEY_IN_USE", error.to_string())
+                Self::new(StatusCode::CONFLICT, ErrorCode::IdempotencyKeyInUse, error.to_string())
             }
         }
     }
@@ -122,9 +191,53 @@ impl From<IntakeError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { error: ErrorDetail { code: self.code.to_owned(), message: self.message } };
+        let body = ErrorBody { error: ErrorDetail { code: self.code, message: self.message } };
         (self.status, Json(body)).into_response()
     }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_serialise_as_the_strings_clients_match_on() {
+        for code in [
+            ErrorCode::BadRequest,
+            ErrorCode::InvalidJson,
+            ErrorCode::InvalidIdempotencyKey,
+            ErrorCode::Unauthorized,
+            ErrorCode::NotFound,
+            ErrorCode::MethodNotAllowed,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::UnsupportedMediaType,
+            ErrorCode::ValidationError,
+            ErrorCode::IdempotencyKeyReused,
+            ErrorCode::IdempotencyKeyInUse,
+            ErrorCode::NotificationNotFound,
+            ErrorCode::DeadLetterNotFound,
+            ErrorCode::CampaignNotFound,
+            ErrorCode::CampaignNotSendable,
+            ErrorCode::InvalidTemplate,
+            ErrorCode::UnknownCustomers,
+            ErrorCode::CustomerNotFound,
+            ErrorCode::CustomerInUse,
+            ErrorCode::DatabaseUnavailable,
+            ErrorCode::InternalError,
+        ] {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str(), "{code:?}");
+        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: ErrorCode::CampaignNotFound,
+                message: "Campaign with ID 7 not found".into(),
+            },
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"error":{"code":"CAMPAIGN_NOT_FOUND","message":"Campaign with ID 7 not found"}}"#
+        );
+    }
+}

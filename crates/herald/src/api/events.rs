@@ -1,9 +1,10 @@
 //! `GET /api/v1/events`: the outbox as a feed, so events can be followed without a broker.
 
-use axum::{extract::State, routing::get, Json, Router};
+use axum::{extract::State, Json};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     auth::Authenticated,
@@ -13,8 +14,8 @@ use super::{
 };
 use crate::model::FeedCursor;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/events", get(list_events))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_events))
 }
 
 const DEFAULT_LIMIT: u32 = 100;
@@ -83,7 +84,7 @@ pub async fn list_events(
         }
     };
     let limit = page_limit(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
-    let events = state.store.list_events(auth.account_id, after, limit).await?;
+    let events = state.events.list(auth.account_id, after, limit).await?;
     let next_cursor =
         events.last().map_or(query.after.filter(|a| !a.is_empty()), |e| Some(e.cursor().to_string()));
     let data = events

@@ -8,7 +8,7 @@ use axum::{
 };
 use serde::de::{Deserialize, DeserializeOwned};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use crate::services::idempotency::IdempotencyKey;
 
 /// `Json<T>` whose rejections use herald's error shape.
@@ -54,15 +54,7 @@ pub fn from_json_value<'a, T: Deserialize<'a>>(value: &'a serde_json::Value) -> 
     T::deserialize(value).map_err(|e| ApiError::validation(format!("invalid request body: {e}")))
 }
 
-/// A JSON number that is an integer in the JSON Schema sense: `3` and `3.0` alike (a
-/// client that writes every number as a double is not wrong), but not `3.5`.
-pub fn json_integer(value: &serde_json::Value) -> Option<i64> {
-    // 2^63 is the first double past i64::MAX.
-    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
-    value.as_i64().or_else(|| {
-        value.as_f64().filter(|f| f.fract() == 0.0 && (-LIMIT..LIMIT).contains(f)).map(|f| f as i64)
-    })
-}
+pub use crate::services::json::json_integer;
 
 /// The optional `Idempotency-Key` header; an invalid one is a 400.
 #[derive(Debug, Clone, Default)]
@@ -78,7 +70,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyHeader {
         let key = value.to_str().ok().and_then(|v| IdempotencyKey::parse(v).ok()).ok_or_else(|| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "INVALID_IDEMPOTENCY_KEY",
+                ErrorCode::InvalidIdempotencyKey,
                 "Idempotency-Key must be 1 to 255 visible ASCII characters",
             )
         })?;
@@ -109,23 +101,5 @@ pub fn page_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, Api
         Ok(limit)
     } else {
         Err(ApiError::bad_request(format!("limit must be between 1 and {max}")))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::json_integer;
-
-    #[test]
-    fn integral_doubles_are_integers_and_fractions_are_not() {
-        assert_eq!(json_integer(&json!(3)), Some(3));
-        assert_eq!(json_integer(&json!(3.0)), Some(3));
-        assert_eq!(json_integer(&json!(-2.0)), Some(-2));
-        assert_eq!(json_integer(&json!(3.5)), None);
-        assert_eq!(json_integer(&json!(1e19)), None);
-        assert_eq!(json_integer(&json!("3")), None);
-        assert_eq!(json_integer(&json!(i64::MAX)), Some(i64::MAX));
     }
 }

@@ -2,18 +2,20 @@
 //! (checks that the database answers and takes writes, and RabbitMQ when configured),
 //! `/health/startup`.
 
-use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
+use axum::{extract::State, http::StatusCode, Json};
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::AppState;
+use crate::services::health::DatabaseState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/health/live", get(live))
-        .route("/health/ready", get(ready))
-        .route("/health/startup", get(startup))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(live))
+        .routes(routes!(ready))
+        .routes(routes!(startup))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -70,22 +72,15 @@ pub async fn startup() -> Json<HealthOut> {
     responses((status = 200, body = HealthOut), (status = 503, body = HealthOut))
 )]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<HealthOut>) {
-    let broker = state.broker.healthy().map(|up| if up { "ok" } else { "unreachable" }.to_owned());
-    let database = match state.store.ping().await {
-        Err(error) => {
-            tracing::warn!(%error, "readiness check: database unreachable");
-            "unreachable"
-        }
-        Ok(()) => match state.store.probe_writes().await {
-            Err(error) => {
-                tracing::warn!(%error, "readiness check: database does not take writes");
-                "not writable"
-            }
-            Ok(()) => "ok",
-        },
+    let readiness = state.health.readiness().await;
+    let broker = readiness.broker.map(|up| if up { "ok" } else { "unreachable" }.to_owned());
+    let database = match readiness.database {
+        DatabaseState::Ok => "ok",
+        DatabaseState::Unreachable => "unreachable",
+        DatabaseState::NotWritable => "not writable",
     };
     let checks = Checks { database: database.into(), broker };
-    if database != "ok" {
+    if readiness.database != DatabaseState::Ok {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(HealthOut { status: "unavailable", checks: Some(checks) }),

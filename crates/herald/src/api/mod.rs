@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use crate::{
     config::Config,
-    metrics::Metrics,
-    ports::Store,
-    services::{dead_letters::DeadLetters, intake::Intake},
+    services::{
+        api_keys::Authenticator, campaigns::Campaigns, customers::Customers, dead_letters::DeadLetters,
+        events::EventFeed, health::Health, intake::Intake, messages::Messages,
+    },
 };
 
 pub mod auth;
@@ -24,24 +25,26 @@ pub mod router;
 pub mod schema;
 pub mod sms;
 
-pub use router::router;
+pub use router::{router, routes};
 
-/// What every handler can reach.
+/// What every handler can reach: the services, and the readiness view; never the store
+/// or the broker themselves.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
+    pub auth: Authenticator,
     pub intake: Intake,
+    pub messages: Messages,
     pub dead_letters: DeadLetters,
+    pub events: EventFeed,
+    pub campaigns: Campaigns,
+    pub customers: Customers,
+    /// Readiness and metrics.
+    pub health: Health,
     pub config: Arc<Config>,
-    pub metrics: Arc<Metrics>,
-    /// RabbitMQ connections of this process, for readiness.
-    pub broker: Arc<crate::amqp::BrokerStatus>,
-    /// Wakes this process's dispatcher when work was created (e.g. a campaign started).
-    pub wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("backend", &self.store.backend()).finish_non_exhaustive()
+        f.debug_struct("AppState").field("health", &self.health).finish_non_exhaustive()
     }
 }

@@ -4,18 +4,18 @@ use axum::{
     extract::{Path, State},
     http::StatusCode,
     response::Response,
-    routing::{get, post},
-    Json, Router,
+    Json,
 };
 use chrono::{DateTime, Utc};
 use herald_domain::{Channel, MessageBody, MessageId, MessageStatus, PhoneNumber, SenderId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     auth::Authenticated,
-    error::{ApiError, ApiResult, ErrorBody},
+    error::{ApiError, ApiResult, ErrorBody, ErrorCode},
     extract::{from_json_value, replayable_response, replayed_response, ApiJson, IdempotencyHeader},
     schema, AppState,
 };
@@ -29,10 +29,8 @@ use crate::{
 
 const SEND_PATH: &str = "/api/v1/notifications/send";
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(SEND_PATH, post(send_notification))
-        .route("/api/v1/notifications/{id}", get(get_notification))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(send_notification)).routes(routes!(get_notification))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -211,10 +209,10 @@ pub async fn get_notification(
     auth: Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult<Json<NotificationOut>> {
-    let not_found =
-        || ApiError::new(StatusCode::NOT_FOUND, "NOTIFICATION_NOT_FOUND", format!("no notification {id}"));
+    let not_found = || {
+        ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotificationNotFound, format!("no notification {id}"))
+    };
     let message_id: MessageId = id.parse().map_err(|_| not_found())?;
-    let message = state.store.get_message(auth.account_id, message_id).await?.ok_or_else(not_found)?;
-    let events = state.store.list_message_events(message_id).await?;
+    let (message, events) = state.messages.get(auth.account_id, message_id).await?.ok_or_else(not_found)?;
     Ok(Json(notification_out(message, events)))
 }

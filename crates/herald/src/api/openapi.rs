@@ -1,4 +1,5 @@
-//! The OpenAPI document, generated from the handlers and their types.
+//! The OpenAPI document: what every operation shares (info, tags, security schemes,
+//! shared answers), completed by the operations the router registers (`api::routes`).
 
 use utoipa::{
     openapi::{
@@ -9,7 +10,7 @@ use utoipa::{
     Modify, OpenApi,
 };
 
-use super::{campaigns, customers, dead_letters, error, events, health, metrics, notifications, schema, sms};
+use super::{dead_letters, error, schema};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -18,33 +19,8 @@ use super::{campaigns, customers, dead_letters, error, events, health, metrics, 
         description = "Reliable SMS and notification dispatch. Every endpoint except health, \
                        metrics and docs needs an API key, as `X-API-Key` or `Authorization: Bearer`."
     ),
-    paths(
-        sms::send_sms,
-        notifications::send_notification,
-        notifications::get_notification,
-        events::list_events,
-        dead_letters::list_dead_letters,
-        dead_letters::replay_dead_letters,
-        dead_letters::replay_dead_letter,
-        campaigns::create_campaign,
-        campaigns::list_campaigns,
-        campaigns::get_campaign,
-        campaigns::preview,
-        campaigns::send_campaign,
-        customers::create_customer,
-        customers::list_customers,
-        customers::get_customer,
-        customers::import_customers,
-        customers::update_customer,
-        customers::delete_customer,
-        health::health,
-        health::live,
-        health::ready,
-        health::startup,
-        metrics::metrics,
-    ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
-    modifiers(&SecuritySchemes, &SharedRules),
+    modifiers(&SecuritySchemes),
     tags(
         (name = "sms-processor", description = "The sms-processor compatible endpoint"),
         (name = "notifications", description = "Send notifications and follow them"),
@@ -57,12 +33,19 @@ use super::{campaigns, customers, dead_letters, error, events, health, metrics, 
 )]
 pub struct ApiDoc;
 
-/// The document as served at `/api/v1/openapi.json`.
+/// The document as served at `/api/v1/openapi.json`, built from the routes.
+pub fn document() -> serde_json::Value {
+    served(super::routes().into_openapi())
+}
+
+/// The document as served, from the one the routes built: the rules every operation
+/// shares are added once all operations are in.
 ///
 /// utoipa 5 writes a link's fields in snake case (`operation_id`), which OpenAPI does not
 /// know, so a link would name no operation; they are renamed here.
-pub fn document() -> serde_json::Value {
-    let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+pub fn served(mut openapi: utoipa::openapi::OpenApi) -> serde_json::Value {
+    SharedRules.modify(&mut openapi);
+    let mut document = serde_json::to_value(openapi).unwrap_or_default();
     let operations = document.get_mut("paths").and_then(serde_json::Value::as_object_mut);
     for operation in operations
         .into_iter()

@@ -11,16 +11,20 @@ use axum::{
 };
 use futures::StreamExt;
 use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    campaigns, customers, dead_letters, error::ApiError, events, health, metrics, notifications, openapi,
-    sms, AppState,
+    campaigns, customers, dead_letters,
+    error::{ApiError, ErrorCode},
+    events, health, metrics, notifications, openapi, sms, AppState,
 };
 
-pub fn router(state: AppState) -> Router {
-    let body_limit = state.config.http.body_limit_bytes;
-    Router::new()
+/// Every documented route, registered with its operation: a route cannot exist without
+/// its part of the OpenAPI document, and the document is built from this registration.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(sms::router())
         .merge(campaigns::router())
         .merge(customers::router())
@@ -29,10 +33,23 @@ pub fn router(state: AppState) -> Router {
         .merge(dead_letters::router())
         .merge(health::router())
         .merge(metrics::router())
+}
+
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.http.body_limit_bytes;
+    let (routes, document) = routes().split_for_parts();
+    // The campaign brief's paths again under /api/v1: the same operations, documented once
+    // at their brief path (see the `campaigns` tag).
+    let (campaign_aliases, _) = campaigns::router().split_for_parts();
+    Router::new()
+        .merge(routes)
+        .nest(campaigns::ALIAS_PREFIX, campaign_aliases)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .merge(SwaggerUi::new("/docs").external_url_unchecked("/api/v1/openapi.json", openapi::document()))
+        .merge(
+            SwaggerUi::new("/docs").external_url_unchecked("/api/v1/openapi.json", openapi::served(document)),
+        )
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(body_limit, drain_oversized_body))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
@@ -49,7 +66,7 @@ async fn not_found(request: Request) -> ApiError {
 async fn method_not_allowed(request: Request) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "METHOD_NOT_ALLOWED",
+        ErrorCode::MethodNotAllowed,
         format!("{} is not allowed on {}", request.method(), request.uri().path()),
     )
 }

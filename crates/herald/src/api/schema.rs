@@ -159,13 +159,13 @@ pub fn idempotency_header() -> ObjectBuilder {
 pub fn optional_text() -> RefOr<Schema> {
     nullable(
         string()
-            .pattern(Some(optional_text_pattern(crate::api::customers::MAX_TEXT_CHARS)))
+            .pattern(Some(optional_text_pattern(crate::services::customers::MAX_TEXT_CHARS)))
             .description(Some("Trimmed; blank means none; at most 200 characters, no control characters")),
     )
 }
 
 pub fn optional_email() -> RefOr<Schema> {
-    let text = optional_text_pattern(crate::api::customers::MAX_TEXT_CHARS);
+    let text = optional_text_pattern(crate::services::customers::MAX_TEXT_CHARS);
     nullable(
         AllOfBuilder::new()
             .description(Some("An email address (it must contain `@`); blank means none"))
@@ -192,7 +192,7 @@ pub fn optional_attributes() -> RefOr<Schema> {
 
 pub fn campaign_name() -> RefOr<Schema> {
     string()
-        .pattern(Some(name_pattern(crate::api::campaigns::MAX_NAME_CHARS)))
+        .pattern(Some(name_pattern(crate::services::campaigns::MAX_NAME_CHARS)))
         .description(Some("1 to 200 characters once trimmed"))
         .examples(["Summer Sale 2025"])
         .into()
@@ -296,7 +296,7 @@ pub fn customer_ids() -> RefOr<Schema> {
     ArrayBuilder::new()
         .items(positive_id())
         .min_items(Some(1))
-        .max_items(Some(crate::api::campaigns::MAX_RECIPIENTS))
+        .max_items(Some(crate::services::campaigns::MAX_RECIPIENTS))
         .description(Some(
             "1 to 100,000 customer ids of this account; a repeated id gets one message; an unknown \
              one is a 422 `UNKNOWN_CUSTOMERS` and nothing is sent",
@@ -345,7 +345,7 @@ mod tests {
         Regex::new(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}"))
     }
 
-    /// What `validate_customer` accepts for an optional text.
+    /// What `services::customers::validate` accepts for an optional text.
     fn text_accepted(value: &str) -> bool {
         let value = value.trim();
         value.is_empty() || (value.chars().count() <= 200 && !value.chars().any(char::is_control))

@@ -6,17 +6,17 @@ use axum::{
     extract::{rejection::JsonRejection, State},
     http::StatusCode,
     response::{IntoResponse, Response},
-    routing::post,
-    Json, Router,
+    Json,
 };
 use herald_domain::{MessageBody, PhoneNumber, SenderId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     auth::Authenticated,
-    error::ApiError,
+    error::{ApiError, ErrorCode},
     extract::{from_json_value, json_integer, replayable_response, replayed_response, IdempotencyHeader},
     schema, AppState,
 };
@@ -25,8 +25,8 @@ use crate::services::{
     intake::{Accepted, IntakeOutcome, Respond, SmsDraft},
 };
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/sms", post(send_sms))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(send_sms))
 }
 
 /// Fields are loose JSON values so that a missing or mistyped field gets the contract's
@@ -68,11 +68,12 @@ impl From<ApiError> for SmsError {
     fn from(error: ApiError) -> Self {
         // A well-formed JSON body of the wrong shape is a bad request in this contract
         // (a reused idempotency key stays a 422).
-        let status = if error.status == StatusCode::UNPROCESSABLE_ENTITY && error.code == "VALIDATION_ERROR" {
-            StatusCode::BAD_REQUEST
-        } else {
-            error.status
-        };
+        let status =
+            if error.status == StatusCode::UNPROCESSABLE_ENTITY && error.code == ErrorCode::ValidationError {
+                StatusCode::BAD_REQUEST
+            } else {
+                error.status
+            };
         Self { status, message: error.message }
     }
 }

@@ -76,3 +76,26 @@ pub async fn authenticate(store: &dyn Store, presented: &str) -> StoreResult<Opt
 pub async fn has_active_key(store: &dyn Store) -> StoreResult<bool> {
     Ok(store.list_api_keys().await?.iter().any(|k| k.revoked_at.is_none()))
 }
+
+/// Authentication for the API: the key check, without the rest of the store.
+#[derive(Clone)]
+pub struct Authenticator {
+    store: std::sync::Arc<dyn Store>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator").finish_non_exhaustive()
+    }
+}
+
+impl Authenticator {
+    pub fn new(store: std::sync::Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    /// See [`authenticate`].
+    pub async fn authenticate(&self, presented: &str) -> StoreResult<Option<AccountId>> {
+        authenticate(self.store.as_ref(), presented).await
+    }
+}

@@ -1,4 +1,4 @@
-//! Dead letters: messages that ended `failed`, and sending them again.
+//! Dead letters: messages that ended `failed`, listing them, and sending them again.
 
 use std::sync::Arc;
 
@@ -7,7 +7,7 @@ use herald_domain::{AccountId, MessageId};
 use tokio::sync::Notify;
 
 use crate::{
-    model::DeadLetterFilter,
+    model::{DeadLetterFilter, Message},
     ports::{Store, StoreResult},
 };
 
@@ -26,6 +26,17 @@ impl std::fmt::Debug for DeadLetters {
 impl DeadLetters {
     pub fn new(store: Arc<dyn Store>, wake: Arc<Notify>) -> Self {
         Self { store, wake }
+    }
+
+    /// The account's failed messages matching `filter`, newest first, below `before`.
+    pub async fn list(
+        &self,
+        account: AccountId,
+        filter: &DeadLetterFilter,
+        before: Option<MessageId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        self.store.list_dead_letters(account, filter, before, limit).await
     }
 
     /// Gives the chosen failed messages a fresh retry budget and makes them due now.

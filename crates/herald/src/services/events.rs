@@ -1,10 +1,44 @@
-//! Builders for the events herald publishes (the outbox envelope and its payloads).
+//! The events herald publishes: builders for the outbox envelope and its payloads, and
+//! the feed that reads them back.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use herald_domain::{Channel, EventId};
+use herald_domain::{AccountId, Channel, EventId};
 use serde_json::json;
 
-use crate::model::{ClaimedMessage, OutboxEvent};
+use crate::{
+    model::{ClaimedMessage, FeedCursor, OutboxEvent, StoredEvent},
+    ports::{Store, StoreResult},
+};
+
+/// The outbox as a feed (`GET /api/v1/events`).
+#[derive(Clone)]
+pub struct EventFeed {
+    store: Arc<dyn Store>,
+}
+
+impl std::fmt::Debug for EventFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventFeed").finish_non_exhaustive()
+    }
+}
+
+impl EventFeed {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    /// The account's events after `after`, in commit-safe feed order.
+    pub async fn list(
+        &self,
+        account: AccountId,
+        after: FeedCursor,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredEvent>> {
+        self.store.list_events(account, after, limit).await
+    }
+}
 
 /// The provider accepted a message: `sms.sent` for an SMS (the SMS brief's `SmsSent`),
 /// `notification.sent` for any other channel (a WhatsApp campaign message).
