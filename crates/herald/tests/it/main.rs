@@ -7,6 +7,7 @@ mod broker;
 mod harness;
 mod helpers;
 mod http_provider;
+mod adaptive_limits;
 
 mod amqp;
 mod amqp_dotnet;
