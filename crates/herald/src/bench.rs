@@ -194,7 +194,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let stop_provider = CancellationToken::new();
     tokio::spawn(mock_provider::serve(
         listener,
-        Knobs { latency_ms: args.latency_ms, failure_rate: args.failure_rate, even: true, ..Knobs::default() },
+        Knobs {
+            latency_ms: args.latency_ms,
+            failure_rate: args.failure_rate,
+            even: true,
+            ..Knobs::default()
+        },
         stop_provider.clone(),
     ));
     let cores = std::thread::available_parallelism().map_or(1, usize::from);

@@ -36,7 +36,8 @@ async fn a_provider_failing_half_its_calls_keeps_the_breaker_closed_and_every_me
     const MESSAGES: u64 = 300;
     const MAX_CONCURRENCY: usize = 32;
     // Even: every run of calls fails half of them, so the counts below do not depend on luck.
-    let provider = MockProviderServer::start(Knobs { failure_rate: 0.5, even: true, ..Knobs::default() }).await;
+    let provider =
+        MockProviderServer::start(Knobs { failure_rate: 0.5, even: true, ..Knobs::default() }).await;
     let Some(app) = TestApp::spawn_with(backend, herald::app::Roles::ALL, |c| {
         provider.configure(c);
         c.provider.limits.max_concurrency = MAX_CONCURRENCY;

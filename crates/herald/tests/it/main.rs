@@ -3,11 +3,11 @@
 
 #![allow(clippy::print_stderr)] // a skipped service test says so loudly on stderr
 
+mod adaptive_limits;
 mod broker;
 mod harness;
 mod helpers;
 mod http_provider;
-mod adaptive_limits;
 
 mod amqp;
 mod amqp_dotnet;
