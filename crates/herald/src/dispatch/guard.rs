@@ -195,3 +195,32 @@ struct Adaptive {
     limit: AdaptiveLimit,
     owed: usize,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guard(max_concurrency: usize, min_concurrency: usize) -> ProviderGuard {
+        let mut limits =
+            ProviderLimits { max_concurrency, min_concurrency: Some(min_concurrency), ..Default::default() };
+        limits.breaker.enabled = false;
+        ProviderGuard::new("test", &limits, 1, Arc::new(Metrics::new()))
+    }
+
+    fn failing() -> Result<ProviderReceipt, ProviderError> {
+        Err(ProviderError::Retryable { reason: "no".into(), retry_after: None })
+    }
+
+    #[tokio::test]
+    async fn the_bulkhead_shrinks_to_the_adaptive_limit_and_grows_back() {
+        let guard = guard(16, 4);
+        for _ in 0..500 {
+            let _ = guard.call(async { failing() }).await;
+        }
+        assert_eq!(guard.permits.available_permits(), 4, "the floor, after half a thousand failures");
+        for _ in 0..2_000 {
+            let _ = guard.call(async { Ok(ProviderReceipt { provider_message_id: None }) }).await;
+        }
+        assert_eq!(guard.permits.available_permits(), 16, "all slots back once calls succeed");
+    }
+}
