@@ -18,10 +18,12 @@ pub struct BreakerConfig {
 }
 
 impl Default for BreakerConfig {
-    /// resilience4j's shape, scaled for SMS providers: 50% of the last 20 calls (at least
-    /// 10), open for 30 s, 3 trial calls.
+    /// For a provider that is down, not one failing part of its calls (that one is slowed
+    /// down by the adaptive concurrency limit, `adaptive.rs`, and keeps delivering): 90% of
+    /// the last 50 calls (at least 20), open for 30 s, 3 trial calls. A provider failing
+    /// half its calls at random reaches 90% of 50 about once in 10^9 windows.
     fn default() -> Self {
-        Self { failure_rate: 0.5, window: 20, min_calls: 10, open_for_ms: 30_000, half_open_calls: 3 }
+        Self { failure_rate: 0.9, window: 50, min_calls: 20, open_for_ms: 30_000, half_open_calls: 3 }
     }
 }
 
@@ -202,5 +204,20 @@ mod tests {
         assert_eq!(b.try_acquire(1000), Ok(()));
         b.record(1050, false);
         assert_eq!(b.state(), BreakerState::Open { until_ms: 2050 });
+    }
+
+    #[test]
+    fn by_default_half_failing_keeps_it_closed_and_failing_every_call_opens_it_within_the_window() {
+        let config = BreakerConfig::default();
+        let mut b = CircuitBreaker::new(config);
+        for n in 0..10_000u64 {
+            b.record(n, n % 2 == 0);
+        }
+        assert_eq!(b.state(), BreakerState::Closed, "partial failure is for the adaptive limit");
+        let opened_after = (1..=config.window).find(|_| {
+            b.record(20_000, false);
+            b.state() != BreakerState::Closed
+        });
+        assert!(opened_after.is_some_and(|calls| calls <= config.window), "{opened_after:?}");
     }
 }

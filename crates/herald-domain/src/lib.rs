@@ -3,6 +3,7 @@
 //! no database, no HTTP. Everything is parsed at the boundary into these types, so code
 //! downstream never re-validates.
 
+pub mod adaptive;
 pub mod body;
 pub mod breaker;
 pub mod campaign;

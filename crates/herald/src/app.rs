@@ -104,7 +104,7 @@ impl Application {
                 Duration::from_millis(config.mock_provider.latency_ms),
             )),
             ProviderKind::Http => Arc::new(
-                HttpProvider::new(config.provider.http.clone())
+                HttpProvider::with_pool(config.provider.http.clone(), config.provider.limits.max_concurrency)
                     .context("could not set up the HTTP provider")?,
             ),
         };

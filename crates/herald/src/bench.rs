@@ -42,6 +42,10 @@ pub struct BenchArgs {
     /// Provider latency per send, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
+    /// Share of provider calls answered 500 (retryable), spread evenly over the calls; the
+    /// drain then ends when every message is sent or failed after its retries.
+    #[arg(long, default_value_t = 0.0)]
+    pub failure_rate: f64,
     /// Concurrent HTTP requests during intake.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
@@ -184,12 +188,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "the database is not empty; give bench a fresh one"
     );
 
+    anyhow::ensure!((0.0..=1.0).contains(&args.failure_rate), "--failure-rate must be between 0 and 1");
     let listener = mock_provider::bind("127.0.0.1:0".parse()?).await?;
     let provider_url = format!("http://{}", listener.local_addr()?);
     let stop_provider = CancellationToken::new();
     tokio::spawn(mock_provider::serve(
         listener,
-        Knobs { latency_ms: args.latency_ms, ..Knobs::default() },
+        Knobs {
+            latency_ms: args.latency_ms,
+            failure_rate: args.failure_rate,
+            even: true,
+            ..Knobs::default()
+        },
         stop_provider.clone(),
     ));
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -233,7 +243,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             let drain_secs = started.elapsed().as_secs_f64();
             peak_rss.push(("worker", worker.peak_rss_kib()));
             worker.stop()?;
-            anyhow::ensure!(counts.failed == 0, "{} messages failed", counts.failed);
+            anyhow::ensure!(
+                counts.failed == 0 || args.failure_rate > 0.0,
+                "{} messages failed",
+                counts.failed
+            );
+            if args.failure_rate > 0.0 {
+                println!("  ended:   {} sent, {} failed after their retries", counts.sent, counts.failed);
+            }
             (intake_secs, drain_secs, accepted)
         }
         Mode::Live => {
@@ -251,6 +268,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     let received: Vec<mock_provider::Received> =
         reqwest::get(format!("{provider_url}/messages")).await?.json().await?;
+    let provider_stats: mock_provider::Stats =
+        reqwest::get(format!("{provider_url}/stats")).await?.json().await?;
     stop_provider.cancel();
     let sent_at: HashMap<&str, DateTime<Utc>> =
         sent_times.iter().map(|(id, at)| (id.as_str(), *at)).collect();
@@ -292,6 +311,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
     println!("  provider saw {} sends for {count} messages ({duplicates} duplicates)", received.len());
+    println!(
+        "  provider calls: {}, TCP connections opened: {}, most calls in flight at once: {}",
+        provider_stats.calls, provider_stats.connections, provider_stats.peak_in_flight
+    );
     store.close().await;
     let _ = std::fs::remove_dir_all(&temp);
     Ok(())

@@ -49,6 +49,8 @@ pub struct Metrics {
     dead_lettered: Family<ProviderLabel, Counter>,
     provider_latency: Family<ProviderLabel, Histogram>,
     breaker_state: Family<ProviderLabel, Gauge>,
+    breaker_opened: Family<ProviderLabel, Counter>,
+    concurrency_limit: Family<ProviderLabel, Gauge>,
     queue_depth: Gauge,
     oldest_due_age: Gauge<f64, AtomicU64>,
     outbox_waiting: Gauge,
@@ -82,6 +84,8 @@ impl Metrics {
             dead_lettered: Family::default(),
             provider_latency: Family::new_with_constructor(latency_histogram),
             breaker_state: Family::default(),
+            breaker_opened: Family::default(),
+            concurrency_limit: Family::default(),
             queue_depth: Gauge::default(),
             oldest_due_age: Gauge::default(),
             outbox_waiting: Gauge::default(),
@@ -123,6 +127,16 @@ impl Metrics {
             "breaker_state",
             "Circuit breaker per provider: 0 closed, 1 half-open, 2 open",
             metrics.breaker_state.clone(),
+        );
+        registry.register(
+            "breaker_opened",
+            "Times a provider's circuit breaker opened",
+            metrics.breaker_opened.clone(),
+        );
+        registry.register(
+            "provider_concurrency_limit",
+            "Provider calls allowed in flight at once now (adaptive, per worker process)",
+            metrics.concurrency_limit.clone(),
         );
         registry.register("queue_depth", "Messages pending (due now or later)", metrics.queue_depth.clone());
         registry.register(
@@ -214,6 +228,14 @@ impl Metrics {
 
     pub fn breaker_state(&self, provider: &str, state: i64) {
         self.breaker_state.get_or_create(&label(provider)).set(state);
+    }
+
+    pub fn breaker_opened(&self, provider: &str) {
+        self.breaker_opened.get_or_create(&label(provider)).inc();
+    }
+
+    pub fn concurrency_limit(&self, provider: &str, limit: u32) {
+        self.concurrency_limit.get_or_create(&label(provider)).set(i64::from(limit));
     }
 
     /// Sets the gauges read from the database, then renders the OpenMetrics text.

@@ -5,7 +5,7 @@
 //! send rates can be counted over HTTP.
 //!
 //! - `POST /messages` `{"to", "from", "body", "reference"}` -> `200 {"id", "status": "accepted"}`
-//! - `GET /stats` -> calls, accepted, unique references, duplicates
+//! - `GET /stats` -> calls, accepted, unique references, duplicates, TCP connections accepted
 //! - `GET /messages` -> every accepted message with the time it arrived
 //! - `GET /knobs`, `PUT /knobs` -> read or replace the knobs; `POST /reset` forgets the record
 
@@ -53,6 +53,11 @@ pub struct Knobs {
     /// Share of calls whose connection breaks in the middle of the answer.
     #[arg(long, default_value_t = 0.0)]
     pub drop_rate: f64,
+    /// Spread the rates evenly over the calls (in arrival order) instead of at random: any
+    /// run of calls then fails close to exactly `failure_rate` of them, for tests that
+    /// count.
+    #[arg(long, default_value_t = false)]
+    pub even: bool,
 }
 
 impl Default for Knobs {
@@ -64,6 +69,7 @@ impl Default for Knobs {
             retry_after_secs: 1,
             hang_rate: 0.0,
             drop_rate: 0.0,
+            even: false,
         }
     }
 }
@@ -112,6 +118,10 @@ pub struct Stats {
     pub duplicates: u64,
     /// Most calls that were in progress at the same moment since the start (or reset).
     pub peak_in_flight: u64,
+    /// TCP connections accepted since the start (or reset): with keep-alive, about as many
+    /// as the client had calls in flight.
+    #[serde(default)]
+    pub connections: u64,
 }
 
 #[derive(Debug, Default)]
@@ -120,6 +130,7 @@ struct MockState {
     calls: AtomicU64,
     in_flight: AtomicU64,
     peak_in_flight: AtomicU64,
+    connections: AtomicU64,
     received: Mutex<Vec<Received>>,
     by_reference: Mutex<HashMap<String, u64>>,
 }
@@ -129,7 +140,10 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 pub fn router(knobs: Knobs) -> Router {
-    let state = Arc::new(MockState { knobs: RwLock::new(knobs), ..MockState::default() });
+    routes(Arc::new(MockState { knobs: RwLock::new(knobs), ..MockState::default() }))
+}
+
+fn routes(state: Arc<MockState>) -> Router {
     Router::new()
         .route("/messages", post(send).get(list))
         .route("/stats", get(stats))
@@ -140,7 +154,13 @@ pub fn router(knobs: Knobs) -> Router {
 
 /// Serves the mock on `listener` until `shutdown` fires.
 pub async fn serve(listener: TcpListener, knobs: Knobs, shutdown: CancellationToken) -> std::io::Result<()> {
-    axum::serve(listener, router(knobs))
+    use axum::serve::ListenerExt;
+    let state = Arc::new(MockState { knobs: RwLock::new(knobs), ..MockState::default() });
+    let counted = state.clone();
+    let listener = listener.tap_io(move |_| {
+        counted.connections.fetch_add(1, Ordering::Relaxed);
+    });
+    axum::serve(listener, routes(state))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
 }
@@ -167,13 +187,15 @@ impl Drop for InFlight<'_> {
 }
 
 async fn send(State(state): State<Arc<MockState>>, Json(message): Json<SendIn>) -> Response {
-    state.calls.fetch_add(1, Ordering::Relaxed);
+    let call = state.calls.fetch_add(1, Ordering::Relaxed);
     let _in_flight = InFlight::enter(&state);
     let knobs = state.knobs.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
     if knobs.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(knobs.latency_ms)).await;
     }
-    let roll: f64 = rand::random();
+    // Even: the golden-ratio sequence, whose first n values fall into any interval of
+    // [0, 1) close to n times its length, in every run of calls.
+    let roll: f64 = if knobs.even { (call as f64 * 0.618_033_988_749_895).fract() } else { rand::random() };
     let mut threshold = knobs.hang_rate;
     if roll < threshold {
         // Never answer; the client's timeout has to deal with it.
@@ -226,6 +248,7 @@ async fn stats(State(state): State<Arc<MockState>>) -> Json<Stats> {
         unique_references: unique,
         duplicates: with_reference - unique,
         peak_in_flight: state.peak_in_flight.load(Ordering::SeqCst),
+        connections: state.connections.load(Ordering::Relaxed),
     })
 }
 
@@ -244,6 +267,7 @@ async fn put_knobs(State(state): State<Arc<MockState>>, Json(knobs): Json<Knobs>
 
 async fn reset(State(state): State<Arc<MockState>>) -> StatusCode {
     state.calls.store(0, Ordering::Relaxed);
+    state.connections.store(0, Ordering::Relaxed);
     state.peak_in_flight.store(state.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
     lock(&state.received).clear();
     lock(&state.by_reference).clear();

@@ -25,12 +25,31 @@ pub struct ProviderLimits {
     pub burst: u32,
     /// Provider calls in flight at once (bulkhead), per worker process.
     pub max_concurrency: usize,
+    /// Lower the calls in flight (AIMD, down to `min_concurrency`) while the provider fails
+    /// more than 10% of its calls retryably, and raise them again while it answers well.
+    pub adaptive_concurrency: bool,
+    /// Floor of the adaptive limit; default a quarter of `max_concurrency` (at least 1).
+    pub min_concurrency: Option<usize>,
     pub breaker: BreakerSettings,
 }
 
 impl Default for ProviderLimits {
     fn default() -> Self {
-        Self { rate_per_sec: None, burst: 1, max_concurrency: 1024, breaker: BreakerSettings::default() }
+        Self {
+            rate_per_sec: None,
+            burst: 1,
+            max_concurrency: 1024,
+            adaptive_concurrency: true,
+            min_concurrency: None,
+            breaker: BreakerSettings::default(),
+        }
+    }
+}
+
+impl ProviderLimits {
+    /// The floor of the adaptive concurrency limit.
+    pub fn min_concurrency(&self) -> usize {
+        self.min_concurrency.unwrap_or(self.max_concurrency / 4).clamp(1, self.max_concurrency.max(1))
     }
 }
 
@@ -150,6 +169,9 @@ impl ProviderLimits {
     fn validate(&self) -> Result<(), ConfigError> {
         if self.max_concurrency == 0 {
             return invalid("provider.limits.max_concurrency", "must be at least 1");
+        }
+        if self.min_concurrency.is_some_and(|min| min == 0 || min > self.max_concurrency) {
+            return invalid("provider.limits.min_concurrency", "must be between 1 and max_concurrency");
         }
         if self.rate_per_sec.is_some_and(|r| !(r.is_finite() && r > 0.0 && r <= 1_000_000.0)) {
             return invalid("provider.limits.rate_per_sec", "must be a number above 0 (at most 1000000)");

