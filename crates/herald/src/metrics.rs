@@ -20,6 +20,13 @@ pub struct ProviderLabel {
     pub provider: String,
 }
 
+/// A provider passed over on a route, and why (`breaker_open`, `permanent`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FailoverLabel {
+    pub provider: String,
+    pub reason: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabel {
     pub outcome: String,
@@ -49,6 +56,7 @@ pub struct Metrics {
     dead_lettered: Family<ProviderLabel, Counter>,
     provider_latency: Family<ProviderLabel, Histogram>,
     breaker_state: Family<ProviderLabel, Gauge>,
+    failovers: Family<FailoverLabel, Counter>,
     queue_depth: Gauge,
     oldest_due_age: Gauge<f64, AtomicU64>,
     outbox_waiting: Gauge,
@@ -82,6 +90,7 @@ impl Metrics {
             dead_lettered: Family::default(),
             provider_latency: Family::new_with_constructor(latency_histogram),
             breaker_state: Family::default(),
+            failovers: Family::default(),
             queue_depth: Gauge::default(),
             oldest_due_age: Gauge::default(),
             outbox_waiting: Gauge::default(),
@@ -123,6 +132,11 @@ impl Metrics {
             "breaker_state",
             "Circuit breaker per provider: 0 closed, 1 half-open, 2 open",
             metrics.breaker_state.clone(),
+        );
+        registry.register(
+            "provider_failovers",
+            "Messages a provider passed on to the next of its route (breaker open, or a permanent refusal the route fails over on)",
+            metrics.failovers.clone(),
         );
         registry.register("queue_depth", "Messages pending (due now or later)", metrics.queue_depth.clone());
         registry.register(
@@ -214,6 +228,12 @@ impl Metrics {
 
     pub fn breaker_state(&self, provider: &str, state: i64) {
         self.breaker_state.get_or_create(&label(provider)).set(state);
+    }
+
+    pub fn provider_failover(&self, provider: &str, reason: &str) {
+        self.failovers
+            .get_or_create(&FailoverLabel { provider: provider.to_owned(), reason: reason.to_owned() })
+            .inc();
     }
 
     /// Sets the gauges read from the database, then renders the OpenMetrics text.
