@@ -10,11 +10,11 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     amqp::{inlet::Inlet, relay::Relay, transport, BrokerStatus, Topology},
     api::{self, AppState},
-    config::{Config, JobTransport, ProviderKind},
+    config::{Config, JobTransport, ProviderConfig, Routing},
     dispatch::Dispatcher,
     metrics::Metrics,
     ports::{Provider, Store},
-    providers::{http::HttpProvider, MockProvider},
+    providers,
     services::{
         api_keys::{self, Authenticator},
         campaigns::Campaigns,
@@ -58,7 +58,9 @@ pub struct Application {
     config: Arc<Config>,
     roles: Roles,
     store: Arc<dyn Store>,
-    provider: Arc<dyn Provider>,
+    routing: Routing,
+    /// `providers[i]` is the adapter of `routing.providers[i]`.
+    providers: Vec<Arc<dyn Provider>>,
     listener: Option<TcpListener>,
     wake: Arc<Notify>,
     key_notice: KeyNotice,
@@ -96,27 +98,41 @@ pub fn redact_url(url: &str) -> String {
 }
 
 impl Application {
-    /// Builds herald with the provider its configuration names.
+    /// Builds herald with the providers its configuration names.
     pub async fn build(config: Config, roles: Roles) -> anyhow::Result<Self> {
-        let provider: Arc<dyn Provider> = match config.provider.kind {
-            ProviderKind::Mock => Arc::new(MockProvider::new(
-                config.mock_provider.success_rate,
-                Duration::from_millis(config.mock_provider.latency_ms),
-            )),
-            ProviderKind::Http => Arc::new(
-                HttpProvider::with_pool(config.provider.http.clone(), config.provider.limits.max_concurrency)
-                    .context("could not set up the HTTP provider")?,
-            ),
-        };
-        Self::build_with_provider(config, roles, provider).await
+        Self::build_with_providers(config, roles, Vec::new()).await
     }
 
-    /// Builds herald around a given provider (tests pass a scripted mock).
+    /// Builds herald around a given provider (tests pass a scripted mock): with the single
+    /// `[provider]` section it is that provider; with `[[providers]]` it replaces the entry
+    /// of its name.
     pub async fn build_with_provider(
         config: Config,
         roles: Roles,
         provider: Arc<dyn Provider>,
     ) -> anyhow::Result<Self> {
+        Self::build_with_providers(config, roles, vec![provider]).await
+    }
+
+    /// Builds herald with `given` providers in place of the `[[providers]]` entries of the
+    /// same names (tests pass scripted ones); the other entries are built from the
+    /// configuration.
+    pub async fn build_with_providers(
+        config: Config,
+        roles: Roles,
+        given: Vec<Arc<dyn Provider>>,
+    ) -> anyhow::Result<Self> {
+        let (routing, providers) = providers::assemble(&config, given)?;
+        if routing.legacy
+            && serde_json::to_value(&config.provider).ok()
+                != serde_json::to_value(ProviderConfig::default()).ok()
+        {
+            tracing::info!(
+                "the single [provider] section is one provider on a default route; it keeps working, \
+                 and to add providers or failover write it as [[providers]] (name, kind, channels, \
+                 limits, http) and [[routes]] (channel, prefixes, providers): see herald.example.toml"
+            );
+        }
         let store = open_store(&config).await?;
         let account = store.ensure_default_account().await?;
         let key_notice = if roles.api {
@@ -137,7 +153,8 @@ impl Application {
             config: Arc::new(config),
             roles,
             store,
-            provider,
+            routing,
+            providers,
             listener,
             wake: Arc::new(Notify::new()),
             key_notice,
@@ -172,9 +189,10 @@ impl Application {
         // The relay stops after the dispatcher, so it flushes the dispatcher's last events.
         let dispatcher_done = CancellationToken::new();
         if self.roles.worker {
-            let dispatcher = Dispatcher::new(
+            let dispatcher = Dispatcher::with_routing(
                 self.store.clone(),
-                self.provider.clone(),
+                &self.routing,
+                self.providers.clone(),
                 &self.config,
                 self.metrics.clone(),
                 self.wake.clone(),

@@ -136,6 +136,13 @@ async fn serve(config: Config, roles: Roles) -> anyhow::Result<()> {
             format!("{} (HTTP, {})", config.provider.http.name, config.provider.http.url)
         }
     };
+    // With [[providers]], the single [provider] above is not used.
+    let provider = if config.providers.is_empty() {
+        provider
+    } else {
+        let names: Vec<&str> = config.providers.iter().map(|p| p.name.as_str()).collect();
+        format!("{} (routes: {})", names.join(", "), config.routing().routes.len())
+    };
     let app = Application::build(config, roles).await?;
     if let Some(addr) = app.local_addr() {
         println!("herald is listening on http://{addr}");

@@ -20,6 +20,13 @@ pub struct ProviderLabel {
     pub provider: String,
 }
 
+/// A provider passed over on a route, and why (`breaker_open`, `permanent`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FailoverLabel {
+    pub provider: String,
+    pub reason: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabel {
     pub outcome: String,
@@ -51,6 +58,7 @@ pub struct Metrics {
     breaker_state: Family<ProviderLabel, Gauge>,
     breaker_opened: Family<ProviderLabel, Counter>,
     concurrency_limit: Family<ProviderLabel, Gauge>,
+    failovers: Family<FailoverLabel, Counter>,
     queue_depth: Gauge,
     oldest_due_age: Gauge<f64, AtomicU64>,
     outbox_waiting: Gauge,
@@ -86,6 +94,7 @@ impl Metrics {
             breaker_state: Family::default(),
             breaker_opened: Family::default(),
             concurrency_limit: Family::default(),
+            failovers: Family::default(),
             queue_depth: Gauge::default(),
             oldest_due_age: Gauge::default(),
             outbox_waiting: Gauge::default(),
@@ -137,6 +146,9 @@ impl Metrics {
             "provider_concurrency_limit",
             "Provider calls allowed in flight at once now (adaptive, per worker process)",
             metrics.concurrency_limit.clone(),
+            "provider_failovers",
+            "Messages a provider passed on to the next of its route (breaker open, or a permanent refusal the route fails over on)",
+            metrics.failovers.clone(),
         );
         registry.register("queue_depth", "Messages pending (due now or later)", metrics.queue_depth.clone());
         registry.register(
@@ -236,6 +248,10 @@ impl Metrics {
 
     pub fn concurrency_limit(&self, provider: &str, limit: u32) {
         self.concurrency_limit.get_or_create(&label(provider)).set(i64::from(limit));
+    pub fn provider_failover(&self, provider: &str, reason: &str) {
+        self.failovers
+            .get_or_create(&FailoverLabel { provider: provider.to_owned(), reason: reason.to_owned() })
+            .inc();
     }
 
     /// Sets the gauges read from the database, then renders the OpenMetrics text.

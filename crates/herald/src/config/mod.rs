@@ -8,6 +8,7 @@ mod dispatch;
 mod http;
 mod idempotency;
 mod provider;
+mod routes;
 mod secret;
 
 use std::{net::SocketAddr, path::Path};
@@ -18,8 +19,10 @@ pub use dispatch::DispatchConfig;
 pub use http::{HttpConfig, SmsConfig};
 pub use idempotency::IdempotencyConfig;
 pub use provider::{
-    BreakerSettings, HttpProviderConfig, MockProviderConfig, ProviderConfig, ProviderKind, ProviderLimits,
+    BreakerSettings, HttpProviderConfig, MockProviderConfig, ProviderConfig, ProviderEntry, ProviderKind,
+    ProviderLimits,
 };
+pub use routes::{FailoverOnPermanent, RouteConfig, Routing};
 pub use secret::Secret;
 
 use figment::{
@@ -56,8 +59,15 @@ pub struct Config {
     /// Per-channel limits: retries and a concurrency budget (bulkhead) for each channel.
     pub channels: ChannelsConfig,
     pub idempotency: IdempotencyConfig,
+    /// The single-provider form; ignored when `providers` is set.
     pub provider: ProviderConfig,
     pub mock_provider: MockProviderConfig,
+    /// Named providers (`[[providers]]`); empty means `[provider]` is the one provider.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub providers: Vec<ProviderEntry>,
+    /// Which providers each channel (and E.164 prefix) goes to (`[[routes]]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<RouteConfig>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +103,8 @@ impl Default for Config {
             idempotency: IdempotencyConfig::default(),
             provider: ProviderConfig::default(),
             mock_provider: MockProviderConfig::default(),
+            providers: Vec::new(),
+            routes: Vec::new(),
         }
     }
 }
@@ -153,6 +165,16 @@ impl Config {
         self.bootstrap_api_key.as_ref().is_some_and(|key| key.expose().chars().count() < SHORT_KEY_CHARS)
     }
 
+    /// The providers and routes to dispatch with: `[[providers]]` and `[[routes]]`, or the
+    /// single `[provider]` as one provider on a default route per channel it serves.
+    pub fn routing(&self) -> Routing {
+        if self.providers.is_empty() {
+            Routing::single(ProviderEntry::from_legacy(&self.provider, &self.mock_provider))
+        } else {
+            Routing::new(self.providers.clone(), self.routes.clone())
+        }
+    }
+
     /// Each section checks its own keys; what spans sections is checked here.
     fn validate(&self) -> Result<(), ConfigError> {
         if !(self.database_url.starts_with("sqlite:")
@@ -166,8 +188,17 @@ impl Config {
         }
         self.dispatch.validate()?;
         self.channels.validate()?;
-        self.provider.validate()?;
-        self.mock_provider.validate()?;
+        if self.providers.is_empty() {
+            if !self.routes.is_empty() {
+                return invalid(
+                    "routes",
+                    "need [[providers]] entries to name (the single [provider] has none)",
+                );
+            }
+            self.provider.validate()?;
+            self.mock_provider.validate()?;
+        }
+        self.routing().validate()?;
         self.idempotency.validate()?;
         self.amqp.validate()?;
         self.http.validate()?;
@@ -193,20 +224,24 @@ impl Config {
     /// start and finish inside the lease, or another worker could claim and send the same
     /// messages. All pipelines' batches share the provider's concurrency budget, and a batch
     /// of one channel gets no more than that channel's budget.
+    /// With several providers, the narrowest provider budget and the longest attempt count
+    /// (an attempt that fails over may wait on each provider of its route in turn).
     fn validate_lease_fits_a_batch(&self) -> Result<(), ConfigError> {
         let dispatch = &self.dispatch;
+        let routing = self.routing();
         let narrowest_channel = self.channels.narrowest_concurrency();
         let in_flight = (dispatch.concurrency * dispatch.pipelines)
-            .min(self.provider.limits.max_concurrency)
+            .min(routing.narrowest_concurrency())
             .min(narrowest_channel) as u64;
         let claimed = u64::from(dispatch.batch_size) * dispatch.pipelines as u64;
         let waves = claimed.div_ceil(in_flight);
-        if waves * dispatch.provider_timeout_ms * 2 > dispatch.lease_secs * 1000 {
+        if waves * routing.longest_attempt_ms(dispatch) * 2 > dispatch.lease_secs * 1000 {
             return invalid(
                 "dispatch.lease_secs",
                 "must be at least twice the time a batch can take: ceil(batch_size * pipelines / \
-                 min(concurrency * pipelines, provider.limits.max_concurrency, \
-                 channels.<channel>.max_concurrency)) * provider_timeout_ms",
+                 min(concurrency * pipelines, <provider>.limits.max_concurrency, \
+                 channels.<channel>.max_concurrency)) * the longest attempt (provider_timeout_ms, \
+                 or a route's providers' timeouts added up when it fails over on permanent errors)",
             );
         }
         Ok(())

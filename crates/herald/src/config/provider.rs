@@ -1,10 +1,138 @@
-//! `[provider]` and `[mock_provider]`: which provider sends, and its limits.
+//! `[[providers]]`: the named providers herald sends through, each with its kind, the
+//! channels it serves and its own limits. The older single `[provider]` (with
+//! `[mock_provider]`) still works: it is one provider on every channel it serves.
 
+use herald_domain::Channel;
 use serde::{Deserialize, Serialize};
 
 use super::{invalid, ConfigError, Secret};
 
-/// Which provider sends SMS.
+/// One `[[providers]]` entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProviderEntry {
+    /// Its name in `[[routes]]`, metrics, logs and `provider` fields; unique.
+    pub name: String,
+    pub kind: ProviderKind,
+    /// The channels it serves (a route may name it only for these).
+    pub channels: Vec<Channel>,
+    /// Rate limit, breaker and concurrency budget, per provider.
+    pub limits: ProviderLimits,
+    /// A call that takes longer is abandoned and retried; unset: `dispatch.provider_timeout_ms`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// Used when `kind = "http"` (its `name` is ignored: the entry's name counts).
+    pub http: HttpProviderConfig,
+    /// Used when `kind = "mock"`.
+    pub mock: MockProviderConfig,
+}
+
+impl Default for ProviderEntry {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            kind: ProviderKind::Mock,
+            channels: vec![Channel::Sms],
+            limits: ProviderLimits::default(),
+            timeout_ms: None,
+            http: HttpProviderConfig::default(),
+            mock: MockProviderConfig::default(),
+        }
+    }
+}
+
+impl ProviderEntry {
+    /// The provider the single `[provider]` section (and `[mock_provider]`) describes.
+    pub fn from_legacy(provider: &ProviderConfig, mock: &MockProviderConfig) -> Self {
+        let (name, channels) = match provider.kind {
+            // The mock stands in for WhatsApp too, so WhatsApp campaigns run end to end locally.
+            ProviderKind::Mock => ("mock".to_owned(), vec![Channel::Sms, Channel::Whatsapp]),
+            ProviderKind::Http => (provider.http.name.clone(), vec![Channel::Sms]),
+        };
+        Self {
+            name,
+            kind: provider.kind,
+            channels,
+            limits: provider.limits.clone(),
+            timeout_ms: None,
+            http: provider.http.clone(),
+            mock: mock.clone(),
+        }
+    }
+
+    /// The provider's timeout, given the dispatcher's default.
+    pub fn timeout_ms(&self, dispatch: &super::DispatchConfig) -> u64 {
+        self.timeout_ms.unwrap_or(dispatch.provider_timeout_ms)
+    }
+
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        let named = |reason: &str| format!("{reason} (provider \"{}\")", self.name);
+        if self.name.trim().is_empty() {
+            return invalid("providers.name", "must be set for every [[providers]] entry");
+        }
+        if self.channels.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "providers.channels",
+                reason: named("must name at least one channel"),
+            });
+        }
+        if self.timeout_ms == Some(0) {
+            return Err(ConfigError::Invalid {
+                key: "providers.timeout_ms",
+                reason: named("must be at least 1"),
+            });
+        }
+        let in_entry = |error: ConfigError| match error {
+            ConfigError::Invalid { key, reason } => ConfigError::Invalid { key, reason: named(&reason) },
+            other => other,
+        };
+        if self.kind == ProviderKind::Http {
+            validate_http(&self.http, Section::Providers).map_err(in_entry)?;
+        }
+        if !(0.0..=1.0).contains(&self.mock.success_rate) {
+            return Err(ConfigError::Invalid {
+                key: "providers.mock.success_rate",
+                reason: named("must be between 0.0 and 1.0"),
+            });
+        }
+        self.limits.validate_in(Section::Providers).map_err(in_entry)
+    }
+}
+
+/// Which section a provider's keys are named after in errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Section {
+    Provider,
+    Providers,
+}
+
+impl Section {
+    fn key(self, legacy: &'static str, entry: &'static str) -> &'static str {
+        match self {
+            Self::Provider => legacy,
+            Self::Providers => entry,
+        }
+    }
+}
+
+fn validate_http(http: &HttpProviderConfig, section: Section) -> Result<(), ConfigError> {
+    let url = &http.url;
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return invalid(
+            section.key("provider.http.url", "providers.http.url"),
+            "must be an http:// or https:// URL when kind = \"http\"",
+        );
+    }
+    if http.auth_header.is_some() != http.auth_value.is_some() {
+        return invalid(
+            section.key("provider.http.auth_header", "providers.http.auth_header"),
+            "and http.auth_value must be set together",
+        );
+    }
+    Ok(())
+}
+
+/// Which provider sends SMS (the single-provider form; see [`ProviderEntry`]).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProviderConfig {
@@ -147,44 +275,48 @@ impl Default for MockProviderConfig {
 impl ProviderConfig {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         if self.kind == ProviderKind::Http {
-            let url = &self.http.url;
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return invalid(
-                    "provider.http.url",
-                    "must be an http:// or https:// URL when provider.kind = \"http\"",
-                );
-            }
-            if self.http.auth_header.is_some() != self.http.auth_value.is_some() {
-                return invalid(
-                    "provider.http.auth_header",
-                    "and provider.http.auth_value must be set together",
-                );
-            }
+            validate_http(&self.http, Section::Provider)?;
         }
-        self.limits.validate()
+        self.limits.validate_in(Section::Provider)
     }
 }
 
 impl ProviderLimits {
-    fn validate(&self) -> Result<(), ConfigError> {
+    fn validate_in(&self, section: Section) -> Result<(), ConfigError> {
+        let key = |legacy, entry| section.key(legacy, entry);
         if self.max_concurrency == 0 {
-            return invalid("provider.limits.max_concurrency", "must be at least 1");
+            return invalid(
+                key("provider.limits.max_concurrency", "providers.limits.max_concurrency"),
+                "must be at least 1",
+            );
         }
         if self.min_concurrency.is_some_and(|min| min == 0 || min > self.max_concurrency) {
             return invalid("provider.limits.min_concurrency", "must be between 1 and max_concurrency");
         }
         if self.rate_per_sec.is_some_and(|r| !(r.is_finite() && r > 0.0 && r <= 1_000_000.0)) {
-            return invalid("provider.limits.rate_per_sec", "must be a number above 0 (at most 1000000)");
+            return invalid(
+                key("provider.limits.rate_per_sec", "providers.limits.rate_per_sec"),
+                "must be a number above 0 (at most 1000000)",
+            );
         }
         let breaker = &self.breaker;
         if !(breaker.failure_rate > 0.0 && breaker.failure_rate <= 1.0) {
-            return invalid("provider.limits.breaker.failure_rate", "must be in (0, 1]");
+            return invalid(
+                key("provider.limits.breaker.failure_rate", "providers.limits.breaker.failure_rate"),
+                "must be in (0, 1]",
+            );
         }
         if breaker.window == 0 || breaker.min_calls == 0 || breaker.min_calls > breaker.window {
-            return invalid("provider.limits.breaker.min_calls", "must be between 1 and breaker.window");
+            return invalid(
+                key("provider.limits.breaker.min_calls", "providers.limits.breaker.min_calls"),
+                "must be between 1 and breaker.window",
+            );
         }
         if breaker.half_open_calls == 0 || breaker.open_secs == 0 {
-            return invalid("provider.limits.breaker.open_secs", "and half_open_calls must be at least 1");
+            return invalid(
+                key("provider.limits.breaker.open_secs", "providers.limits.breaker.open_secs"),
+                "and half_open_calls must be at least 1",
+            );
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! The dispatch engine: claims due messages, sends them, records what happened.
 
 pub mod guard;
+pub mod router;
 pub mod scheduler;
 pub mod worker;
 

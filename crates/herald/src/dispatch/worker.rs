@@ -1,5 +1,6 @@
-//! The worker loop: claim a batch under a lease, send each message through the provider
-//! (many in flight at once), then commit every result of the batch in one transaction.
+//! The worker loop: claim a batch under a lease, send each message through the first
+//! provider of its route that takes it (many in flight at once), then commit every result
+//! of the batch in one transaction.
 //!
 //! A crash between a provider's answer and that commit leaves the lease to expire; the
 //! message is then claimed again and sent a second time. That is the one source of
@@ -13,7 +14,7 @@ use std::{
 
 use chrono::Utc;
 use futures::{stream, StreamExt};
-use herald_domain::{retry::RetryDecision, Channel, MessageId, RetryPolicy, Template};
+use herald_domain::{retry::RetryDecision, Channel, MessageId, Recipient, RetryPolicy, Template};
 use tokio::{
     sync::{Notify, Semaphore},
     time::Instant,
@@ -21,14 +22,20 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::guard::{ClaimBudget, GuardedError, ProviderGuard};
+use super::{
+    guard::{ClaimBudget, GuardedError},
+    router::{RoutedProvider, Router},
+};
 use crate::{
-    config::{ChannelsConfig, Config, DispatchConfig},
+    config::{ChannelsConfig, Config, DispatchConfig, ProviderEntry, Routing},
     metrics::Metrics,
     model::{AttemptOutcome, AttemptResult, CampaignLink, ClaimedMessage, LeaseSweep},
-    ports::{OutboundSms, Provider, ProviderError, Store, StoreResult},
+    ports::{Outbound, Provider, ProviderError, ProviderReceipt, Store, StoreResult},
     services::events,
 };
+
+/// The provider named on a message no route serves.
+const NO_PROVIDER: &str = "none";
 
 /// Attempts at committing one batch's results before the batch is left to its leases.
 const COMMIT_TRIES: u32 = 5;
@@ -38,10 +45,9 @@ const MAX_ERROR_CHARS: usize = 500;
 
 pub struct Dispatcher {
     store: Arc<dyn Store>,
-    provider: Arc<dyn Provider>,
+    router: Router,
     config: DispatchConfig,
     channels: PerChannel,
-    guard: ProviderGuard,
     metrics: Arc<Metrics>,
     /// Lease owner name: unique per process start.
     owner: String,
@@ -55,6 +61,8 @@ impl std::fmt::Debug for Dispatcher {
 }
 
 impl Dispatcher {
+    /// A dispatcher with one provider on every channel it serves, under the single
+    /// `[provider]` section's limits (tools and examples).
     pub fn new(
         store: Arc<dyn Store>,
         provider: Arc<dyn Provider>,
@@ -62,12 +70,29 @@ impl Dispatcher {
         metrics: Arc<Metrics>,
         wake: Arc<Notify>,
     ) -> Self {
+        let entry = ProviderEntry {
+            name: provider.name().to_owned(),
+            channels: provider.channels().to_vec(),
+            ..ProviderEntry::from_legacy(&config.provider, &config.mock_provider)
+        };
+        Self::with_routing(store, &Routing::single(entry), vec![provider], config, metrics, wake)
+    }
+
+    /// A dispatcher for `routing`, `providers[i]` being the adapter of `routing.providers[i]`
+    /// (see [`crate::providers::assemble`]).
+    pub fn with_routing(
+        store: Arc<dyn Store>,
+        routing: &Routing,
+        providers: Vec<Arc<dyn Provider>>,
+        config: &Config,
+        metrics: Arc<Metrics>,
+        wake: Arc<Notify>,
+    ) -> Self {
         let dispatch = config.dispatch.clone();
-        let guard =
-            ProviderGuard::new(provider.name(), &config.provider.limits, dispatch.pipelines, metrics.clone());
+        let router = Router::new(routing, providers, &dispatch, &metrics);
         let owner = format!("worker-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
         let channels = PerChannel::new(&dispatch, &config.channels);
-        Self { store, provider, config: dispatch, channels, guard, metrics, owner, wake }
+        Self { store, router, config: dispatch, channels, metrics, owner, wake }
     }
 
     /// Runs until `shutdown` fires. Between two batches each pipeline checks for shutdown; a
@@ -145,9 +170,10 @@ impl Dispatcher {
     pub async fn process_batch(&self, shutdown: &CancellationToken) -> StoreResult<usize> {
         let now = Utc::now();
         let lease_until = now + self.config.lease();
-        let limit = match self.guard.claim_budget(self.config.batch_size, self.config.lease()) {
+        let limit = match self.router.claim_budget(self.config.batch_size, self.config.lease()) {
+            ClaimBudget::Claim(0) => return Ok(0),
             ClaimBudget::Claim(limit) => limit,
-            // The provider's breaker is open: its backlog waits in the database.
+            // Every provider's breaker is open: the backlog waits in the database.
             ClaimBudget::WaitUntil(_) => return Ok(0),
         };
         let batch = self.store.claim_due_messages(&self.owner, now, lease_until, limit).await?;
@@ -159,9 +185,9 @@ impl Dispatcher {
         &self.owner
     }
 
-    /// How many messages a batch may hold now (0 while the provider's breaker is open).
+    /// How many messages a batch may hold now (0 while every provider's breaker is open).
     pub fn batch_budget(&self) -> u32 {
-        match self.guard.claim_budget(self.config.batch_size, self.config.lease()) {
+        match self.router.claim_budget(self.config.batch_size, self.config.lease()) {
             ClaimBudget::Claim(limit) => limit,
             ClaimBudget::WaitUntil(_) => 0,
         }
@@ -322,7 +348,7 @@ impl Dispatcher {
     /// Sweeps messages whose lease expired (their worker died or hung): each lost lease is
     /// a lost attempt, retried like a failed one while retries are left, then `failed`.
     pub async fn sweep_expired_leases(&self) {
-        let provider = self.provider.name();
+        let provider = self.router.sweep_provider();
         let failed_event = |message: &ClaimedMessage, error: &str, at| {
             events::notification_failed(message, provider, error, at)
         };
@@ -372,85 +398,138 @@ impl Dispatcher {
             "attempt",
             message_id = %message.id,
             attempt = message.retry_count + 1,
-            provider = self.provider.name(),
+            provider = tracing::field::Empty,
         );
         async {
             let channel = self.channels.get(message.channel);
             // The channel's budget first: a slow channel waits for its own slots without
-            // holding the provider's.
+            // holding the providers'.
             let _slot = channel.slots.acquire().await.ok();
-            let answer = self.guard.call(self.call_provider(&message)).await;
-            let at = Utc::now();
-            let provider = self.provider.name().to_owned();
-            let answer = match answer {
-                Err(GuardedError::Deferred(until)) => {
-                    let reason = "circuit breaker open".to_owned();
-                    let result = AttemptResult::Deferred { provider, reason, until };
-                    return AttemptOutcome {
-                        message_id: message.id,
-                        account_id: message.account_id,
-                        at,
-                        result,
-                    };
-                }
-                Err(GuardedError::Provider(error)) => Err(sanitize_error(error)),
-                Ok(receipt) => Ok(receipt),
-            };
-            let result = match answer {
-                Ok(receipt) => {
-                    tracing::debug!("provider accepted");
-                    let id = receipt.provider_message_id;
-                    let event = events::message_sent(&message, &provider, id.as_deref(), at);
-                    AttemptResult::Sent { provider, provider_message_id: id, event }
-                }
-                Err(ProviderError::Retryable { reason, retry_after }) => {
-                    match channel.policy.after_failure(message.retry_count, rand::random(), retry_after) {
-                        RetryDecision::RetryAfter(delay) => {
-                            tracing::info!(message_id = %message.id, error = %reason, ?delay, "attempt failed; retry scheduled");
-                            let next_attempt_at = at + delay;
-                            AttemptResult::RetryScheduled { provider, error: reason, next_attempt_at }
-                        }
-                        RetryDecision::GiveUp => {
-                            tracing::warn!(message_id = %message.id, error = %reason, "attempt failed; out of retries");
-                            let event = events::notification_failed(&message, &provider, &reason, at);
-                            AttemptResult::Failed { provider, error: reason, event }
-                        }
-                    }
-                }
-                Err(ProviderError::Permanent { reason }) => {
-                    tracing::warn!(message_id = %message.id, error = %reason, "attempt failed permanently");
-                    let event = events::notification_failed(&message, &provider, &reason, at);
-                    AttemptResult::Failed { provider, error: reason, event }
-                }
-            };
-            AttemptOutcome { message_id: message.id, account_id: message.account_id, at, result }
+            let result = self.attempt_on_route(&message, &channel.policy).await;
+            AttemptOutcome { message_id: message.id, account_id: message.account_id, at: Utc::now(), result }
         }
         .instrument(span)
         .await
     }
 
-    async fn call_provider(
+    /// Tries the providers of the message's route in order: one whose breaker is open is
+    /// passed over, and so is one refusing the message permanently for a reason the route
+    /// lets another provider serve. The first real answer decides.
+    async fn attempt_on_route(&self, message: &ClaimedMessage, policy: &RetryPolicy) -> AttemptResult {
+        let recipient = recipient_of(message);
+        let Some(route) = self.router.route(message.channel, recipient.as_str()) else {
+            let reason = format!("no provider configured for channel {}", message.channel);
+            return self.failed(message, NO_PROVIDER, reason);
+        };
+        let first = self.router.provider(route.providers[0]).name();
+        if message.body.trim().is_empty() {
+            return self.failed(message, first, "the rendered message is empty".into());
+        }
+        let mut deferred: Option<(&str, chrono::DateTime<Utc>)> = None;
+        let last = route.providers.len() - 1;
+        for (position, &index) in route.providers.iter().enumerate() {
+            let routed = self.router.provider(index);
+            let provider = routed.name();
+            tracing::Span::current().record("provider", provider);
+            match routed.guard.call(self.call_provider(routed, message, &recipient)).await {
+                Ok(receipt) => {
+                    tracing::debug!("provider accepted");
+                    let id = receipt.provider_message_id;
+                    let event = events::message_sent(message, provider, id.as_deref(), Utc::now());
+                    return AttemptResult::Sent {
+                        provider: provider.to_owned(),
+                        provider_message_id: id,
+                        event,
+                    };
+                }
+                Err(GuardedError::Deferred(until)) => {
+                    if deferred.is_none_or(|(_, earliest)| until < earliest) {
+                        deferred = Some((provider, until));
+                    }
+                    if position < last {
+                        self.metrics.provider_failover(provider, "breaker_open");
+                    }
+                }
+                Err(GuardedError::Provider(error)) => match sanitize_error(error) {
+                    ProviderError::Permanent { reason }
+                        if position < last && route.failover_on_permanent.covers(&reason) =>
+                    {
+                        tracing::info!(message_id = %message.id, provider, error = %reason, "refused permanently; trying the next provider");
+                        self.metrics.provider_failover(provider, "permanent");
+                    }
+                    error => return self.after_error(message, policy, provider, error),
+                },
+            }
+        }
+        match deferred {
+            // No provider of the route could take it now: it waits, uncounted, for the
+            // earliest breaker to let calls through again.
+            Some((provider, until)) => AttemptResult::Deferred {
+                provider: provider.to_owned(),
+                reason: "circuit breaker open".into(),
+                until,
+            },
+            // Unreachable: the last provider's answer always decides.
+            None => self.failed(message, first, "no provider of the route took the message".into()),
+        }
+    }
+
+    fn after_error(
         &self,
         message: &ClaimedMessage,
-    ) -> Result<crate::ports::ProviderReceipt, ProviderError> {
-        if message.body.trim().is_empty() {
-            return Err(ProviderError::Permanent { reason: "the rendered message is empty".into() });
+        policy: &RetryPolicy,
+        provider: &str,
+        error: ProviderError,
+    ) -> AttemptResult {
+        match error {
+            ProviderError::Retryable { reason, retry_after } => {
+                match policy.after_failure(message.retry_count, rand::random(), retry_after) {
+                    RetryDecision::RetryAfter(delay) => {
+                        tracing::info!(message_id = %message.id, provider, error = %reason, ?delay, "attempt failed; retry scheduled");
+                        let next_attempt_at = Utc::now() + delay;
+                        AttemptResult::RetryScheduled {
+                            provider: provider.to_owned(),
+                            error: reason,
+                            next_attempt_at,
+                        }
+                    }
+                    RetryDecision::GiveUp => {
+                        tracing::warn!(message_id = %message.id, provider, error = %reason, "attempt failed; out of retries");
+                        self.failed(message, provider, reason)
+                    }
+                }
+            }
+            ProviderError::Permanent { reason } => {
+                tracing::warn!(message_id = %message.id, provider, error = %reason, "attempt failed permanently");
+                self.failed(message, provider, reason)
+            }
         }
-        if !self.provider.channels().contains(&message.channel) {
-            return Err(ProviderError::Permanent {
-                reason: format!("no provider configured for channel {}", message.channel),
-            });
-        }
-        let sms = OutboundSms {
+    }
+
+    fn failed(&self, message: &ClaimedMessage, provider: &str, error: String) -> AttemptResult {
+        let event = events::notification_failed(message, provider, &error, Utc::now());
+        AttemptResult::Failed { provider: provider.to_owned(), error, event }
+    }
+
+    async fn call_provider(
+        &self,
+        routed: &RoutedProvider,
+        message: &ClaimedMessage,
+        recipient: &Recipient,
+    ) -> Result<ProviderReceipt, ProviderError> {
+        let outbound = Outbound {
             message_id: message.id,
-            to: &message.recipient,
+            channel: message.channel,
+            to: recipient,
             from: message.sender.as_deref(),
-            body: &message.body,
+            subject: None,
+            text: &message.body,
+            html: None,
         };
-        let timeout = Duration::from_millis(self.config.provider_timeout_ms);
+        let timeout = routed.timeout;
         let started = Instant::now();
-        let answer = tokio::time::timeout(timeout, self.provider.send_sms(&sms)).await;
-        self.metrics.provider_answered(self.provider.name(), started.elapsed());
+        let answer = tokio::time::timeout(timeout, routed.provider.send(&outbound)).await;
+        self.metrics.provider_answered(routed.name(), started.elapsed());
         match answer {
             Ok(answer) => answer,
             Err(_) => Err(ProviderError::Retryable {
@@ -459,6 +538,13 @@ impl Dispatcher {
             }),
         }
     }
+}
+
+/// The message's recipient as the domain type. Stored recipients were validated at intake,
+/// so they are taken as they are.
+// The one place to simplify once `ClaimedMessage.recipient` is a `Recipient` itself.
+fn recipient_of(message: &ClaimedMessage) -> Recipient {
+    Recipient::from_stored(message.channel, message.recipient.clone())
 }
 
 /// What the dispatcher keeps for one channel.

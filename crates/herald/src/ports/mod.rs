@@ -19,7 +19,7 @@ pub use campaigns::CampaignStore;
 pub use idempotency::IdempotencyStore;
 pub use messages::MessageStore;
 pub use outbox::OutboxStore;
-pub use provider::{OutboundSms, Provider, ProviderError, ProviderReceipt};
+pub use provider::{Outbound, Provider, ProviderError, ProviderReceipt};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 

@@ -1,17 +1,24 @@
-//! The provider port: one message out, an answer that says what to do next.
+//! The provider port: one message out, on any channel, and an answer that says what to do
+//! next.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use herald_domain::{Channel, MessageId};
+use herald_domain::{Channel, MessageId, Recipient};
 
-/// One outbound message as a provider sees it.
+/// One outbound message as a provider sees it, whatever its channel: an SMS provider reads
+/// the phone number and the text, an email provider also the subject and HTML body.
 #[derive(Debug, Clone)]
-pub struct OutboundSms<'a> {
+pub struct Outbound<'a> {
+    /// herald's id, for the provider to deduplicate on.
     pub message_id: MessageId,
-    pub to: &'a str,
+    pub channel: Channel,
+    pub to: &'a Recipient,
     pub from: Option<&'a str>,
-    pub body: &'a str,
+    pub subject: Option<&'a str>,
+    /// The text body (the whole message for SMS, WhatsApp and push).
+    pub text: &'a str,
+    pub html: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,12 +39,12 @@ pub enum ProviderError {
 
 #[async_trait]
 pub trait Provider: Send + Sync {
+    /// The provider's name in routes, metrics, logs and `provider` fields.
     fn name(&self) -> &str;
-    /// The channels this provider delivers; a message on another channel fails
-    /// permanently ("no provider configured"). SMS unless a provider says more.
+    /// The channels this provider delivers. SMS unless a provider says more.
     fn channels(&self) -> &[Channel] {
         &[Channel::Sms]
     }
-    /// Sends one text message to a phone number (SMS, or WhatsApp where supported).
-    async fn send_sms(&self, sms: &OutboundSms<'_>) -> Result<ProviderReceipt, ProviderError>;
+    /// Sends one message.
+    async fn send(&self, message: &Outbound<'_>) -> Result<ProviderReceipt, ProviderError>;
 }

@@ -1,4 +1,6 @@
-//! A generic HTTP SMS provider: one JSON `POST` per message, mapped by configuration.
+//! A generic HTTP provider: one JSON `POST` per message, mapped by configuration. It sends
+//! the text body to the recipient (SMS by default; `channels` of its `[[providers]]` entry
+//! says which channels it serves).
 //!
 //! The request body is a JSON object whose field names are configurable
 //! (`to`, `from`, `body`, and `reference`, which carries herald's message id so the
@@ -9,17 +11,19 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use herald_domain::Channel;
 use reqwest::{header::RETRY_AFTER, StatusCode};
 use serde_json::{Map, Value};
 
 use crate::{
     config::HttpProviderConfig,
-    ports::{OutboundSms, Provider, ProviderError, ProviderReceipt},
+    ports::{Outbound, Provider, ProviderError, ProviderReceipt},
 };
 
 #[derive(Debug)]
 pub struct HttpProvider {
     config: HttpProviderConfig,
+    channels: Vec<Channel>,
     client: reqwest::Client,
 }
 
@@ -42,19 +46,25 @@ impl HttpProvider {
             .pool_max_idle_per_host(max_idle)
             .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { config, client })
+        Ok(Self { config, channels: vec![Channel::Sms], client })
     }
 
-    fn request_body(&self, sms: &OutboundSms<'_>) -> Value {
+    /// The channels it serves (SMS unless set).
+    pub fn serving(mut self, channels: &[Channel]) -> Self {
+        self.channels = channels.to_vec();
+        self
+    }
+
+    fn request_body(&self, message: &Outbound<'_>) -> Value {
         let fields = &self.config;
         let mut body = Map::new();
-        body.insert(fields.to_field.clone(), Value::from(sms.to));
-        if let Some(from) = sms.from {
+        body.insert(fields.to_field.clone(), Value::from(message.to.as_str()));
+        if let Some(from) = message.from {
             body.insert(fields.from_field.clone(), Value::from(from));
         }
-        body.insert(fields.body_field.clone(), Value::from(sms.body));
+        body.insert(fields.body_field.clone(), Value::from(message.text));
         if !fields.reference_field.is_empty() {
-            body.insert(fields.reference_field.clone(), Value::from(sms.message_id.to_string()));
+            body.insert(fields.reference_field.clone(), Value::from(message.message_id.to_string()));
         }
         Value::Object(body)
     }
@@ -80,8 +90,12 @@ impl Provider for HttpProvider {
         &self.config.name
     }
 
-    async fn send_sms(&self, sms: &OutboundSms<'_>) -> Result<ProviderReceipt, ProviderError> {
-        let mut request = self.client.post(&self.config.url).json(&self.request_body(sms));
+    fn channels(&self) -> &[Channel] {
+        &self.channels
+    }
+
+    async fn send(&self, message: &Outbound<'_>) -> Result<ProviderReceipt, ProviderError> {
+        let mut request = self.client.post(&self.config.url).json(&self.request_body(message));
         if let (Some(header), Some(value)) = (&self.config.auth_header, &self.config.auth_value) {
             request = request.header(header.as_str(), value.expose());
         }

@@ -3,7 +3,8 @@
 //! Each call waits `latency`, then succeeds with probability `success_rate` and otherwise
 //! fails with a retryable error. Tests can queue exact answers with [`MockProvider::push_script`];
 //! scripted answers are used first, in order. With [`MockProvider::recording`], every
-//! accepted message is kept for inspection.
+//! accepted message is kept for inspection. [`MockProvider::named`] and
+//! [`MockProvider::serving`] make several distinct mocks for a route with failover.
 
 use std::{
     collections::VecDeque,
@@ -17,7 +18,7 @@ use std::{
 use async_trait::async_trait;
 use herald_domain::{Channel, MessageId};
 
-use crate::ports::{OutboundSms, Provider, ProviderError, ProviderReceipt};
+use crate::ports::{Outbound, Provider, ProviderError, ProviderReceipt};
 
 /// What the mock answers to one call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +41,8 @@ pub struct MockDelivery {
 
 #[derive(Debug)]
 pub struct MockProvider {
+    name: String,
+    channels: Vec<Channel>,
     success_rate: f64,
     latency: Duration,
     script: Mutex<VecDeque<MockAnswer>>,
@@ -50,12 +53,27 @@ pub struct MockProvider {
 impl MockProvider {
     pub fn new(success_rate: f64, latency: Duration) -> Self {
         Self {
+            name: "mock".into(),
+            // The mock stands in for WhatsApp too, so WhatsApp campaigns run end to end locally.
+            channels: vec![Channel::Sms, Channel::Whatsapp],
             success_rate,
             latency,
             script: Mutex::new(VecDeque::new()),
             deliveries: None,
             calls: AtomicU64::new(0),
         }
+    }
+
+    /// Its name in routes, metrics and `provider` fields ("mock" unless renamed).
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The channels it serves (SMS and WhatsApp unless set).
+    pub fn serving(mut self, channels: &[Channel]) -> Self {
+        self.channels = channels.to_vec();
+        self
     }
 
     /// Keeps every accepted message in memory (for tests; unbounded).
@@ -99,15 +117,14 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[async_trait]
 impl Provider for MockProvider {
     fn name(&self) -> &str {
-        "mock"
+        &self.name
     }
 
-    /// The mock stands in for WhatsApp too, so WhatsApp campaigns run end to end locally.
     fn channels(&self) -> &[Channel] {
-        &[Channel::Sms, Channel::Whatsapp]
+        &self.channels
     }
 
-    async fn send_sms(&self, sms: &OutboundSms<'_>) -> Result<ProviderReceipt, ProviderError> {
+    async fn send(&self, message: &Outbound<'_>) -> Result<ProviderReceipt, ProviderError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
@@ -116,13 +133,15 @@ impl Provider for MockProvider {
             MockAnswer::Accept => {
                 if let Some(deliveries) = &self.deliveries {
                     lock(deliveries).push(MockDelivery {
-                        message_id: sms.message_id,
-                        to: sms.to.to_owned(),
-                        from: sms.from.map(str::to_owned),
-                        body: sms.body.to_owned(),
+                        message_id: message.message_id,
+                        to: message.to.as_str().to_owned(),
+                        from: message.from.map(str::to_owned),
+                        body: message.text.to_owned(),
                     });
                 }
-                Ok(ProviderReceipt { provider_message_id: Some(format!("mock-{}", sms.message_id)) })
+                Ok(ProviderReceipt {
+                    provider_message_id: Some(format!("{}-{}", self.name, message.message_id)),
+                })
             }
             MockAnswer::Retryable(reason) => Err(ProviderError::Retryable { reason, retry_after: None }),
             MockAnswer::Permanent(reason) => Err(ProviderError::Permanent { reason }),
@@ -135,18 +154,30 @@ impl Provider for MockProvider {
 mod tests {
     use super::*;
 
-    fn sms(id: MessageId) -> OutboundSms<'static> {
-        OutboundSms { message_id: id, to: "+31633450007", from: Some("MB"), body: "hi" }
+    fn sms(id: MessageId, to: &herald_domain::Recipient) -> Outbound<'_> {
+        Outbound {
+            message_id: id,
+            channel: Channel::Sms,
+            to,
+            from: Some("MB"),
+            subject: None,
+            text: "hi",
+            html: None,
+        }
+    }
+
+    fn phone() -> herald_domain::Recipient {
+        herald_domain::Recipient::from_stored(Channel::Sms, "+31633450007".into())
     }
 
     #[tokio::test]
     async fn scripted_answers_come_first_then_the_success_rate_applies() {
         let mock = MockProvider::new(1.0, Duration::ZERO).recording();
         mock.push_script([MockAnswer::Retryable("boom".into()), MockAnswer::Permanent("bad".into())]);
-        let id = MessageId::new();
-        assert!(matches!(mock.send_sms(&sms(id)).await, Err(ProviderError::Retryable { .. })));
-        assert!(matches!(mock.send_sms(&sms(id)).await, Err(ProviderError::Permanent { .. })));
-        assert!(mock.send_sms(&sms(id)).await.is_ok());
+        let (id, to) = (MessageId::new(), phone());
+        assert!(matches!(mock.send(&sms(id, &to)).await, Err(ProviderError::Retryable { .. })));
+        assert!(matches!(mock.send(&sms(id, &to)).await, Err(ProviderError::Permanent { .. })));
+        assert!(mock.send(&sms(id, &to)).await.is_ok());
         assert_eq!(mock.calls(), 3);
         assert_eq!(mock.deliveries().len(), 1);
         assert_eq!(mock.deliveries()[0].message_id, id);
@@ -155,9 +186,10 @@ mod tests {
     #[tokio::test]
     async fn zero_success_rate_always_fails_retryably() {
         let mock = MockProvider::new(0.0, Duration::ZERO);
+        let to = phone();
         for _ in 0..20 {
             assert!(matches!(
-                mock.send_sms(&sms(MessageId::new())).await,
+                mock.send(&sms(MessageId::new(), &to)).await,
                 Err(ProviderError::Retryable { .. })
             ));
         }

@@ -1,5 +1,7 @@
 //! The events herald publishes: builders for the outbox envelope and its payloads, and
-//! the feed that reads them back.
+//! the feed that reads them back. Payloads name the recipient `to`, whatever the channel
+//! (phone number, email address or push token); `sms.sent` also keeps `phone_number`,
+//! which its consumers already read.
 
 use std::sync::Arc;
 
@@ -57,10 +59,22 @@ pub fn message_sent(
         .into(),
         aggregate_id: message.id.to_string(),
         user_id: message.user_id.clone(),
-        payload: json!({
+        payload: sent_payload(message, provider, provider_message_id, at),
+        metadata: metadata(message),
+        timestamp: at,
+    }
+}
+
+fn sent_payload(
+    message: &ClaimedMessage,
+    provider: &str,
+    provider_message_id: Option<&str>,
+    at: DateTime<Utc>,
+) -> serde_json::Value {
+    let mut payload = json!({
             "message_id": message.id,
             "channel": message.channel,
-            "phone_number": message.recipient,
+            "to": message.recipient,
             "sender": message.sender,
             "provider": provider,
             "provider_message_id": provider_message_id,
@@ -69,10 +83,11 @@ pub fn message_sent(
             "reference": message.tags.reference,
             "idempotency_key": message.tags.idempotency_key,
             "client_metadata": message.tags.metadata,
-        }),
-        metadata: metadata(message),
-        timestamp: at,
+    });
+    if message.channel == Channel::Sms {
+        payload["phone_number"] = json!(message.recipient);
     }
+    payload
 }
 
 /// `notification.failed`: a message ended `failed` (permanent error or out of retries).
@@ -90,6 +105,7 @@ pub fn notification_failed(
         payload: json!({
             "notification_id": message.id,
             "channel": message.channel,
+            "to": message.recipient,
             "provider": provider,
             "error": error,
             "attempts": message.retry_count + 1,
@@ -105,4 +121,41 @@ pub fn notification_failed(
 
 fn metadata(message: &ClaimedMessage) -> serde_json::Value {
     json!({ "account_id": message.account_id, "source": "herald", "version": 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use herald_domain::{AccountId, MessageId};
+
+    use super::*;
+
+    fn message(channel: Channel, recipient: &str) -> ClaimedMessage {
+        ClaimedMessage {
+            id: MessageId::new(),
+            account_id: AccountId::new(),
+            channel,
+            recipient: recipient.into(),
+            sender: None,
+            body: "hi".into(),
+            user_id: None,
+            tags: Default::default(),
+            campaign: None,
+            retry_count: 0,
+        }
+    }
+
+    #[test]
+    fn payloads_name_the_recipient_to_and_sms_keeps_phone_number() {
+        let at = Utc::now();
+        let sms = message_sent(&message(Channel::Sms, "+31633450007"), "a", None, at);
+        assert_eq!(sms.event_type, "sms.sent");
+        assert_eq!(sms.payload["to"], "+31633450007");
+        assert_eq!(sms.payload["phone_number"], "+31633450007");
+        let email = message_sent(&message(Channel::Email, "ada@example.com"), "a", None, at);
+        assert_eq!(email.event_type, "notification.sent");
+        assert_eq!(email.payload["to"], "ada@example.com");
+        assert!(email.payload.get("phone_number").is_none());
+        let failed = notification_failed(&message(Channel::Push, "token-1"), "a", "gone", at);
+        assert_eq!(failed.payload["to"], "token-1");
+    }
 }

@@ -1,10 +1,13 @@
 //! Intake: accepting a message. A message is accepted only once it is committed; the
-//! caller's 2xx (or queue ack) comes after this returns.
+//! caller's 2xx (or queue ack) comes after this returns. Intake takes any channel: the
+//! channel and recipient come with the [`Draft`] (the API accepts SMS only for now).
 
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use herald_domain::{AccountId, Channel, MessageBody, MessageId, MessageStatus, PhoneNumber, SenderId};
+use herald_domain::{
+    AccountId, Channel, MessageBody, MessageId, MessageStatus, PhoneNumber, Recipient, SenderId,
+};
 use tokio::sync::Notify;
 
 use super::idempotency::{HeldKeys, IdempotentRequest, KeyHold};
@@ -24,6 +27,31 @@ pub struct SmsDraft {
     pub user_id: Option<String>,
     /// The client's reference and metadata (the idempotency key is filled in here).
     pub tags: ClientTags,
+}
+
+/// A message on any channel, validated and ready to store.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub channel: Channel,
+    /// Fits `channel` (a phone number for SMS and WhatsApp).
+    pub to: Recipient,
+    pub from: Option<SenderId>,
+    pub body: MessageBody,
+    pub user_id: Option<String>,
+    pub tags: ClientTags,
+}
+
+impl From<SmsDraft> for Draft {
+    fn from(sms: SmsDraft) -> Self {
+        Self {
+            channel: Channel::Sms,
+            to: sms.to.into(),
+            from: Some(sms.from),
+            body: sms.body,
+            user_id: sms.user_id,
+            tags: sms.tags,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,11 +110,21 @@ impl Intake {
         Self { store, idempotency, metrics, wake, held: HeldKeys::default() }
     }
 
-    #[tracing::instrument(skip_all, fields(to = %draft.to.masked(), body = %draft.body.describe()))]
+    /// Accepts an SMS: [`Intake::accept`] on the SMS channel.
     pub async fn accept_sms(
         &self,
         account: AccountId,
         draft: SmsDraft,
+        idempotent: Option<(&IdempotentRequest, Respond<'_>)>,
+    ) -> Result<IntakeOutcome, IntakeError> {
+        self.accept(account, draft.into(), idempotent).await
+    }
+
+    #[tracing::instrument(skip_all, fields(channel = %draft.channel, to = %draft.to.masked(), body = %draft.body.describe()))]
+    pub async fn accept(
+        &self,
+        account: AccountId,
+        draft: Draft,
         idempotent: Option<(&IdempotentRequest, Respond<'_>)>,
     ) -> Result<IntakeOutcome, IntakeError> {
         let now = Utc::now();
@@ -148,6 +186,17 @@ impl Intake {
         items: Vec<(SmsDraft, Option<&IdempotentRequest>)>,
         respond: Respond<'_>,
     ) -> Result<Vec<Result<IntakeOutcome, IntakeError>>, StoreError> {
+        let items = items.into_iter().map(|(draft, request)| (Draft::from(draft), request)).collect();
+        self.accept_batch(account, items, respond).await
+    }
+
+    /// [`Intake::accept_sms_batch`] for messages on any channel.
+    pub async fn accept_batch(
+        &self,
+        account: AccountId,
+        items: Vec<(Draft, Option<&IdempotentRequest>)>,
+        respond: Respond<'_>,
+    ) -> Result<Vec<Result<IntakeOutcome, IntakeError>>, StoreError> {
         let now = Utc::now();
         let mut accepted = Vec::with_capacity(items.len());
         let mut batch = Vec::with_capacity(items.len());
@@ -166,7 +215,7 @@ impl Intake {
         }
         let claims = self.store.insert_messages(&batch).await?;
         let mut results = Vec::with_capacity(items.len());
-        for (((_, request), claim), this) in items.iter().zip(claims).zip(accepted) {
+        for (((draft, request), claim), this) in items.iter().zip(claims).zip(accepted) {
             let result = match request {
                 Some(request) => {
                     interpret(claim, request).map(|replay| replay.unwrap_or(IntakeOutcome::Accepted(this)))
@@ -174,7 +223,7 @@ impl Intake {
                 None => Ok(IntakeOutcome::Accepted(this)),
             };
             if matches!(result, Ok(IntakeOutcome::Accepted(_))) {
-                self.metrics.message_accepted(Channel::Sms.as_str());
+                self.metrics.message_accepted(draft.channel.as_str());
             }
             results.push(result);
         }
@@ -206,16 +255,16 @@ pub fn interpret(
 fn new_message(
     account: AccountId,
     accepted: Accepted,
-    draft: SmsDraft,
+    draft: Draft,
     idempotency: Option<IdempotentResponse>,
     now: chrono::DateTime<Utc>,
 ) -> NewMessage {
     NewMessage {
         id: accepted.id,
         account_id: account,
-        channel: Channel::Sms,
-        recipient: draft.to.to_string(),
-        sender: Some(draft.from.to_string()),
+        channel: draft.channel,
+        recipient: draft.to.as_str().to_owned(),
+        sender: draft.from.map(|from| from.to_string()),
         body: draft.body.into(),
         user_id: draft.user_id,
         tags: ClientTags {

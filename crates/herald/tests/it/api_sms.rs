@@ -49,6 +49,7 @@ async fn sms_is_answered_ok_then_reaches_the_provider_and_emits_sms_sent(backend
     assert_eq!(event["event_type"], "sms.sent");
     assert_eq!(event["aggregate_id"], message_id.as_str());
     assert_eq!(event["payload"]["phone_number"], "+31633450007");
+    assert_eq!(event["payload"]["to"], "+31633450007");
     assert_eq!(event["payload"]["provider"], "mock");
     for field in ["event_id", "event_type", "aggregate_id", "user_id", "payload", "metadata", "timestamp"] {
         assert!(event.get(field).is_some(), "envelope lacks {field}: {event}");

@@ -5,7 +5,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 use herald::{
     app::{Application, Roles},
     config::{Config, ProviderKind, Secret},
-    ports::Store,
+    ports::{Provider, Store},
     providers::MockProvider,
 };
 use tokio_util::sync::CancellationToken;
@@ -182,6 +182,24 @@ impl TestApp {
         Some(app)
     }
 
+    /// An app whose `[[providers]]` entries of the same names are these scripted providers
+    /// (`configure` sets the entries and routes). `mock` is a recording mock nobody routes to.
+    pub async fn spawn_with_providers(
+        backend: Backend,
+        configure: impl FnOnce(&mut Config),
+        providers: Vec<Arc<dyn Provider>>,
+    ) -> Option<Self> {
+        let db = TestDb::create(backend).await?;
+        herald::telemetry::init_for_tests();
+        let mut config = test_config(&db.url);
+        configure(&mut config);
+        let mock = Arc::new(MockProvider::new(1.0, Duration::ZERO).recording());
+        let app = Application::build_with_providers(config, Roles::ALL, providers).await.expect("app builds");
+        let mut app = Self::started(app, &db.url, mock);
+        app._db = Some(db);
+        Some(app)
+    }
+
     /// Another app (e.g. a second process's role) on an existing test database.
     pub async fn spawn_on(database_url: &str, roles: Roles, configure: impl FnOnce(&mut Config)) -> Self {
         herald::telemetry::init_for_tests();
@@ -194,6 +212,10 @@ impl TestApp {
             ProviderKind::Mock => Application::build_with_provider(config, roles, mock.clone()).await,
         }
         .expect("app builds");
+        Self::started(app, database_url, mock)
+    }
+
+    fn started(app: Application, database_url: &str, mock: Arc<MockProvider>) -> Self {
         let base_url = app.local_addr().map(|addr| format!("http://{addr}")).unwrap_or_default();
         let store = app.store();
         let shutdown = CancellationToken::new();

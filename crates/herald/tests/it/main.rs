@@ -26,6 +26,7 @@ mod full_disk;
 mod idempotency;
 mod lost_leases;
 mod openapi_conformance;
+mod routing;
 mod store_contract;
 
 fn main() {
