@@ -146,6 +146,8 @@ impl Metrics {
             "provider_concurrency_limit",
             "Provider calls allowed in flight at once now (adaptive, per worker process)",
             metrics.concurrency_limit.clone(),
+        );
+        registry.register(
             "provider_failovers",
             "Messages a provider passed on to the next of its route (breaker open, or a permanent refusal the route fails over on)",
             metrics.failovers.clone(),
@@ -248,6 +250,8 @@ impl Metrics {
 
     pub fn concurrency_limit(&self, provider: &str, limit: u32) {
         self.concurrency_limit.get_or_create(&label(provider)).set(i64::from(limit));
+    }
+
     pub fn provider_failover(&self, provider: &str, reason: &str) {
         self.failovers
             .get_or_create(&FailoverLabel { provider: provider.to_owned(), reason: reason.to_owned() })
