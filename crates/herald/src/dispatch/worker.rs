@@ -405,8 +405,8 @@ impl Dispatcher {
             // The channel's budget first: a slow channel waits for its own slots without
             // holding the providers'.
             let _slot = channel.slots.acquire().await.ok();
-            let result = self.attempt_on_route(&message, &channel.policy).await;
-            AttemptOutcome { message_id: message.id, account_id: message.account_id, at: Utc::now(), result }
+            let (result, at) = self.attempt_on_route(&message, &channel.policy).await;
+            AttemptOutcome { message_id: message.id, account_id: message.account_id, at, result }
         }
         .instrument(span)
         .await
@@ -414,16 +414,23 @@ impl Dispatcher {
 
     /// Tries the providers of the message's route in order: one whose breaker is open is
     /// passed over, and so is one refusing the message permanently for a reason the route
-    /// lets another provider serve. The first real answer decides.
-    async fn attempt_on_route(&self, message: &ClaimedMessage, policy: &RetryPolicy) -> AttemptResult {
+    /// lets another provider serve. The first real answer decides. Returns the result and
+    /// when it was decided (the time of the outcome, its events and its retry delay).
+    async fn attempt_on_route(
+        &self,
+        message: &ClaimedMessage,
+        policy: &RetryPolicy,
+    ) -> (AttemptResult, chrono::DateTime<Utc>) {
         let recipient = recipient_of(message);
         let Some(route) = self.router.route(message.channel, recipient.as_str()) else {
             let reason = format!("no provider configured for channel {}", message.channel);
-            return self.failed(message, NO_PROVIDER, reason);
+            let at = Utc::now();
+            return (self.failed(message, NO_PROVIDER, reason, at), at);
         };
         let first = self.router.provider(route.providers[0]).name();
         if message.body.trim().is_empty() {
-            return self.failed(message, first, "the rendered message is empty".into());
+            let at = Utc::now();
+            return (self.failed(message, first, "the rendered message is empty".into(), at), at);
         }
         let mut deferred: Option<(&str, chrono::DateTime<Utc>)> = None;
         let last = route.providers.len() - 1;
@@ -431,16 +438,16 @@ impl Dispatcher {
             let routed = self.router.provider(index);
             let provider = routed.name();
             tracing::Span::current().record("provider", provider);
-            match routed.guard.call(self.call_provider(routed, message, &recipient)).await {
+            let answer = routed.guard.call(self.call_provider(routed, message, &recipient)).await;
+            let at = Utc::now();
+            match answer {
                 Ok(receipt) => {
                     tracing::debug!("provider accepted");
                     let id = receipt.provider_message_id;
-                    let event = events::message_sent(message, provider, id.as_deref(), Utc::now());
-                    return AttemptResult::Sent {
-                        provider: provider.to_owned(),
-                        provider_message_id: id,
-                        event,
-                    };
+                    let event = events::message_sent(message, provider, id.as_deref(), at);
+                    let sent =
+                        AttemptResult::Sent { provider: provider.to_owned(), provider_message_id: id, event };
+                    return (sent, at);
                 }
                 Err(GuardedError::Deferred(until)) => {
                     if deferred.is_none_or(|(_, earliest)| until < earliest) {
@@ -457,20 +464,22 @@ impl Dispatcher {
                         tracing::info!(message_id = %message.id, provider, error = %reason, "refused permanently; trying the next provider");
                         self.metrics.provider_failover(provider, "permanent");
                     }
-                    error => return self.after_error(message, policy, provider, error),
+                    error => return (self.after_error(message, policy, provider, error, at), at),
                 },
             }
         }
         match deferred {
             // No provider of the route could take it now: it waits, uncounted, for the
             // earliest breaker to let calls through again.
-            Some((provider, until)) => AttemptResult::Deferred {
-                provider: provider.to_owned(),
-                reason: "circuit breaker open".into(),
-                until,
-            },
+            Some((provider, until)) => {
+                let reason = "circuit breaker open".into();
+                (AttemptResult::Deferred { provider: provider.to_owned(), reason, until }, Utc::now())
+            }
             // Unreachable: the last provider's answer always decides.
-            None => self.failed(message, first, "no provider of the route took the message".into()),
+            None => {
+                let at = Utc::now();
+                (self.failed(message, first, "no provider of the route took the message".into(), at), at)
+            }
         }
     }
 
@@ -480,13 +489,14 @@ impl Dispatcher {
         policy: &RetryPolicy,
         provider: &str,
         error: ProviderError,
+        at: chrono::DateTime<Utc>,
     ) -> AttemptResult {
         match error {
             ProviderError::Retryable { reason, retry_after } => {
                 match policy.after_failure(message.retry_count, rand::random(), retry_after) {
                     RetryDecision::RetryAfter(delay) => {
                         tracing::info!(message_id = %message.id, provider, error = %reason, ?delay, "attempt failed; retry scheduled");
-                        let next_attempt_at = Utc::now() + delay;
+                        let next_attempt_at = at + delay;
                         AttemptResult::RetryScheduled {
                             provider: provider.to_owned(),
                             error: reason,
@@ -495,19 +505,25 @@ impl Dispatcher {
                     }
                     RetryDecision::GiveUp => {
                         tracing::warn!(message_id = %message.id, provider, error = %reason, "attempt failed; out of retries");
-                        self.failed(message, provider, reason)
+                        self.failed(message, provider, reason, at)
                     }
                 }
             }
             ProviderError::Permanent { reason } => {
                 tracing::warn!(message_id = %message.id, provider, error = %reason, "attempt failed permanently");
-                self.failed(message, provider, reason)
+                self.failed(message, provider, reason, at)
             }
         }
     }
 
-    fn failed(&self, message: &ClaimedMessage, provider: &str, error: String) -> AttemptResult {
-        let event = events::notification_failed(message, provider, &error, Utc::now());
+    fn failed(
+        &self,
+        message: &ClaimedMessage,
+        provider: &str,
+        error: String,
+        at: chrono::DateTime<Utc>,
+    ) -> AttemptResult {
+        let event = events::notification_failed(message, provider, &error, at);
         AttemptResult::Failed { provider: provider.to_owned(), error, event }
     }
 
