@@ -9,7 +9,9 @@ use axum::{
     Json, Router,
 };
 use chrono::{DateTime, Utc};
-use herald_domain::{sms_length, CampaignStatus, Channel, MessageId, SmsLength, Template};
+use herald_domain::{
+    sms_length, CampaignId, CampaignStatus, Channel, CustomerId, MessageId, SmsLength, Template,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -84,7 +86,8 @@ pub struct CreateCampaignIn {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CampaignOut {
-    pub id: i64,
+    #[schema(value_type = i64)]
+    pub id: CampaignId,
     pub name: String,
     #[schema(value_type = String, example = "sms")]
     pub channel: Channel,
@@ -208,7 +211,8 @@ pub struct ListQuery {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CampaignSummary {
-    pub id: i64,
+    #[schema(value_type = i64)]
+    pub id: CampaignId,
     pub name: String,
     #[schema(value_type = String, example = "sms")]
     pub channel: Channel,
@@ -225,7 +229,8 @@ pub struct Pagination {
     pub total_count: u64,
     pub total_pages: u64,
     /// The highest campaign id this listing sees; pass it back as `snapshot`.
-    pub snapshot: i64,
+    #[schema(value_type = i64)]
+    pub snapshot: CampaignId,
     /// The next page of the same snapshot, continuing below the last id of this page
     /// (`before`), or null on the last page.
     pub next: Option<String>,
@@ -276,7 +281,7 @@ pub async fn list_campaigns(
         .transpose()?;
     let id_param = |name: &str, text: Option<&str>| {
         text.map(|s| {
-            s.parse::<i64>()
+            s.parse::<CampaignId>()
                 .map_err(|_| ApiError::bad_request(format!("{name} must be an integer (got {s:?})")))
         })
         .transpose()
@@ -290,7 +295,7 @@ pub async fn list_campaigns(
     let listing = state.store.list_campaigns(auth.account_id, filter, snapshot, start, page_size).await?;
     let total_pages = listing.total.div_ceil(u64::from(page_size));
     let last_id = listing.campaigns.last().map(|c| c.id);
-    let link = |page: u64, before: Option<i64>| {
+    let link = |page: u64, before: Option<CampaignId>| {
         let mut link = format!("/campaigns?page={page}&page_size={page_size}&snapshot={}", listing.snapshot);
         if let Some(before) = before {
             link.push_str(&format!("&before={before}"));
@@ -413,6 +418,7 @@ pub async fn preview(
     let campaign = load_campaign(&state, &auth, &id).await?;
     let customer_id = json_integer(&request.customer_id)
         .filter(|id| *id > 0)
+        .map(CustomerId::new)
         .ok_or_else(|| ApiError::validation("'customer_id' must be a positive integer"))?;
     let (source, field) = match &request.override_template {
         Some(template) => (template.as_str(), "override_template"),
@@ -443,7 +449,8 @@ pub struct SendIn {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SendOut {
-    pub campaign_id: i64,
+    #[schema(value_type = i64)]
+    pub campaign_id: CampaignId,
     pub messages_queued: u64,
     #[schema(value_type = String, example = "sending")]
     pub status: CampaignStatus,
@@ -547,7 +554,7 @@ pub async fn send_campaign(
 }
 
 /// The distinct customer ids of a send, in request order, each with a new message id.
-fn distinct_recipients(ids: &[Value]) -> ApiResult<Vec<(i64, MessageId)>> {
+fn distinct_recipients(ids: &[Value]) -> ApiResult<Vec<(CustomerId, MessageId)>> {
     if ids.is_empty() || ids.len() > MAX_RECIPIENTS {
         return Err(ApiError::validation(format!(
             "'customer_ids' must hold 1 to {MAX_RECIPIENTS} customer ids"
@@ -560,7 +567,7 @@ fn distinct_recipients(ids: &[Value]) -> ApiResult<Vec<(i64, MessageId)>> {
             ApiError::validation(format!("'customer_ids[{index}]' must be a positive integer (got {value})"))
         })?;
         if seen.insert(customer) {
-            recipients.push((customer, MessageId::new()));
+            recipients.push((CustomerId::new(customer), MessageId::new()));
         }
     }
     Ok(recipients)

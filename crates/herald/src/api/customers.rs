@@ -7,7 +7,7 @@ use axum::{
     Json, Router,
 };
 use chrono::{DateTime, Utc};
-use herald_domain::PhoneNumber;
+use herald_domain::{CustomerId, PhoneNumber};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -37,8 +37,8 @@ const CSV_FIELDS: [&str; 6] = ["phone", "first_name", "last_name", "email", "loc
 const MAX_REPORTED_ERRORS: usize = 100;
 
 /// A positive integer id from a path segment.
-pub(super) fn parse_id(text: &str) -> Option<i64> {
-    text.parse::<i64>().ok().filter(|id| *id > 0)
+pub(super) fn parse_id<T: From<i64>>(text: &str) -> Option<T> {
+    text.parse::<i64>().ok().filter(|id| *id > 0).map(T::from)
 }
 
 pub(super) fn customer_not_found(id: &str) -> ApiError {
@@ -48,7 +48,8 @@ pub(super) fn customer_not_found(id: &str) -> ApiError {
 /// The customer as the campaign preview shows it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CustomerBrief {
-    pub id: i64,
+    #[schema(value_type = i64)]
+    pub id: CustomerId,
     pub first_name: Option<String>,
 }
 
@@ -73,7 +74,8 @@ pub struct CustomerIn {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CustomerOut {
-    pub id: i64,
+    #[schema(value_type = i64)]
+    pub id: CustomerId,
     pub phone: String,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
@@ -233,8 +235,10 @@ pub async fn list_customers(
 ) -> ApiResult<Json<CustomerList>> {
     let limit = page_limit(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let after = match query.cursor.as_deref() {
-        None => 0,
-        Some(cursor) => cursor.parse::<i64>().map_err(|_| ApiError::bad_request("cursor is not valid"))?,
+        None => CustomerId::new(0),
+        Some(cursor) => {
+            cursor.parse::<CustomerId>().map_err(|_| ApiError::bad_request("cursor is not valid"))?
+        }
     };
     let customers = state.store.list_customers(auth.account_id, after, limit).await?;
     let next_cursor =
@@ -265,7 +269,8 @@ pub struct ImportOut {
     /// Valid rows imported (all in one transaction).
     pub imported: usize,
     /// Ids of the imported customers, in file order.
-    pub ids: Vec<i64>,
+    #[schema(value_type = Vec<i64>)]
+    pub ids: Vec<CustomerId>,
     /// Rows left out.
     pub rejected: usize,
     /// Why, for the first 100 rows left out.

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::{AccountId, CampaignStatus, MessageId};
+use herald_domain::{AccountId, CampaignId, CampaignStatus, CustomerId, MessageId};
 use sqlx::{postgres::PgRow, Postgres, QueryBuilder, Row};
 
 use super::PgStore;
@@ -63,7 +63,7 @@ fn push_filter(
     query: &mut QueryBuilder<'_, Postgres>,
     account: AccountId,
     filter: CampaignFilter,
-    snapshot: i64,
+    snapshot: CampaignId,
 ) {
     query.push(" WHERE account_id = ").push_bind(account.as_uuid());
     query.push(" AND id <= ").push_bind(snapshot);
@@ -108,7 +108,7 @@ impl CampaignStore for PgStore {
         account: AccountId,
         customers: &[CustomerFields],
         at: DateTime<Utc>,
-    ) -> StoreResult<Vec<i64>> {
+    ) -> StoreResult<Vec<CustomerId>> {
         let text = |pick: fn(&CustomerFields) -> &Option<String>| -> Vec<Option<&str>> {
             customers.iter().map(|f| pick(f).as_deref()).collect()
         };
@@ -134,7 +134,7 @@ impl CampaignStore for PgStore {
         .fetch_all(&self.pool)
         .await?;
         // Ids are handed out in insertion order; RETURNING does not promise an order.
-        let mut ids = rows.iter().map(|row| row.try_get("id")).collect::<Result<Vec<i64>, _>>()?;
+        let mut ids = rows.iter().map(|row| row.try_get("id")).collect::<Result<Vec<CustomerId>, _>>()?;
         ids.sort_unstable();
         Ok(ids)
     }
@@ -142,7 +142,7 @@ impl CampaignStore for PgStore {
     async fn update_customer(
         &self,
         account: AccountId,
-        id: i64,
+        id: CustomerId,
         fields: &CustomerFields,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<Customer>> {
@@ -166,7 +166,7 @@ impl CampaignStore for PgStore {
         row.as_ref().map(customer_from_row).transpose()
     }
 
-    async fn delete_customer(&self, account: AccountId, id: i64) -> StoreResult<Option<bool>> {
+    async fn delete_customer(&self, account: AccountId, id: CustomerId) -> StoreResult<Option<bool>> {
         let mut tx = self.pool.begin().await?;
         // Waits for the account's campaign starts in progress and holds off new ones, so the
         // busy check below sees every message a start links to this customer, and a start
@@ -200,7 +200,7 @@ impl CampaignStore for PgStore {
         Ok(exists.then_some(false))
     }
 
-    async fn get_customer(&self, account: AccountId, id: i64) -> StoreResult<Option<Customer>> {
+    async fn get_customer(&self, account: AccountId, id: CustomerId) -> StoreResult<Option<Customer>> {
         let row = sqlx::query("SELECT * FROM customers WHERE account_id = $1 AND id = $2")
             .bind(account.as_uuid())
             .bind(id)
@@ -209,7 +209,12 @@ impl CampaignStore for PgStore {
         row.as_ref().map(customer_from_row).transpose()
     }
 
-    async fn list_customers(&self, account: AccountId, after: i64, limit: u32) -> StoreResult<Vec<Customer>> {
+    async fn list_customers(
+        &self,
+        account: AccountId,
+        after: CustomerId,
+        limit: u32,
+    ) -> StoreResult<Vec<Customer>> {
         let rows =
             sqlx::query("SELECT * FROM customers WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3")
                 .bind(account.as_uuid())
@@ -239,7 +244,7 @@ impl CampaignStore for PgStore {
         campaign_from_row(&row)
     }
 
-    async fn get_campaign(&self, account: AccountId, id: i64) -> StoreResult<Option<Campaign>> {
+    async fn get_campaign(&self, account: AccountId, id: CampaignId) -> StoreResult<Option<Campaign>> {
         let row = sqlx::query("SELECT * FROM campaigns WHERE account_id = $1 AND id = $2")
             .bind(account.as_uuid())
             .bind(id)
@@ -252,19 +257,19 @@ impl CampaignStore for PgStore {
         &self,
         account: AccountId,
         filter: CampaignFilter,
-        snapshot: Option<i64>,
+        snapshot: Option<CampaignId>,
         start: PageStart,
         limit: u32,
     ) -> StoreResult<CampaignPage> {
         let snapshot = match snapshot {
             Some(snapshot) => snapshot,
-            None => {
-                sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM campaigns WHERE account_id = $1")
-                    .bind(account.as_uuid())
-                    .fetch_one(&self.pool)
-                    .await?
-                    .unwrap_or(0)
-            }
+            None => sqlx::query_scalar::<_, Option<CampaignId>>(
+                "SELECT MAX(id) FROM campaigns WHERE account_id = $1",
+            )
+            .bind(account.as_uuid())
+            .fetch_one(&self.pool)
+            .await?
+            .unwrap_or(CampaignId::new(0)),
         };
         let mut count = QueryBuilder::new("SELECT COUNT(*) FROM campaigns");
         push_filter(&mut count, account, filter, snapshot);
@@ -289,7 +294,7 @@ impl CampaignStore for PgStore {
         Ok(CampaignPage { campaigns, more, total: total as u64, snapshot })
     }
 
-    async fn campaign_stats(&self, campaign: i64) -> StoreResult<CampaignStats> {
+    async fn campaign_stats(&self, campaign: CampaignId) -> StoreResult<CampaignStats> {
         let rows: Vec<(String, i64)> =
             sqlx::query_as("SELECT status, COUNT(*) FROM messages WHERE campaign_id = $1 GROUP BY status")
                 .bind(campaign)
@@ -337,10 +342,10 @@ impl CampaignStore for PgStore {
             .execute(&mut *tx)
             .await?;
         let channel: String = row.try_get("channel")?;
-        let customers: Vec<i64> = start.recipients.iter().map(|(customer, _)| *customer).collect();
+        let customers: Vec<CustomerId> = start.recipients.iter().map(|(customer, _)| *customer).collect();
         let messages: Vec<uuid::Uuid> =
             start.recipients.iter().map(|(_, message)| message.as_uuid()).collect();
-        let unknown: Vec<i64> = sqlx::query_scalar(
+        let unknown: Vec<CustomerId> = sqlx::query_scalar(
             "SELECT r.id FROM UNNEST($1::bigint[]) WITH ORDINALITY AS r(id, position)
              WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = r.id AND c.account_id = $2)
              ORDER BY r.position",
@@ -384,10 +389,10 @@ impl CampaignStore for PgStore {
 
     async fn render_inputs(
         &self,
-        campaigns: &[i64],
-        customers: &[i64],
-    ) -> StoreResult<(HashMap<i64, String>, HashMap<i64, Customer>)> {
-        let templates: Vec<(i64, String)> =
+        campaigns: &[CampaignId],
+        customers: &[CustomerId],
+    ) -> StoreResult<(HashMap<CampaignId, String>, HashMap<CustomerId, Customer>)> {
+        let templates: Vec<(CampaignId, String)> =
             sqlx::query_as("SELECT id, base_template FROM campaigns WHERE id = ANY($1)")
                 .bind(campaigns)
                 .fetch_all(&self.pool)
@@ -419,7 +424,7 @@ impl CampaignStore for PgStore {
         Ok(())
     }
 
-    async fn finish_campaigns(&self, campaigns: &[i64], now: DateTime<Utc>) -> StoreResult<u64> {
+    async fn finish_campaigns(&self, campaigns: &[CampaignId], now: DateTime<Utc>) -> StoreResult<u64> {
         if campaigns.is_empty() {
             return Ok(0);
         }
@@ -446,7 +451,7 @@ impl CampaignStore for PgStore {
         &self,
         now: DateTime<Utc>,
         limit: u32,
-    ) -> StoreResult<Vec<(i64, AccountId, bool)>> {
+    ) -> StoreResult<Vec<(CampaignId, AccountId, bool)>> {
         let rows = sqlx::query(
             "SELECT id, account_id, EXISTS (SELECT 1 FROM messages WHERE campaign_id = campaigns.id) AS started
              FROM campaigns WHERE status = 'scheduled' AND scheduled_at <= $1 ORDER BY scheduled_at LIMIT $2",
@@ -466,7 +471,7 @@ impl CampaignStore for PgStore {
             .collect()
     }
 
-    async fn customer_ids(&self, account: AccountId) -> StoreResult<Vec<i64>> {
+    async fn customer_ids(&self, account: AccountId) -> StoreResult<Vec<CustomerId>> {
         Ok(sqlx::query_scalar("SELECT id FROM customers WHERE account_id = $1 ORDER BY id")
             .bind(account.as_uuid())
             .fetch_all(&self.pool)
@@ -475,7 +480,7 @@ impl CampaignStore for PgStore {
 
     async fn set_campaign_status(
         &self,
-        campaign: i64,
+        campaign: CampaignId,
         from: &[CampaignStatus],
         to: CampaignStatus,
         now: DateTime<Utc>,

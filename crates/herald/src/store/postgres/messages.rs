@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::{AccountId, MessageId, MessageStatus};
+use herald_domain::{AccountId, CampaignId, CustomerId, MessageId, MessageStatus};
 use sqlx::{postgres::PgRow, Postgres, QueryBuilder, Row, Transaction};
 use uuid::Uuid;
 
@@ -34,8 +34,8 @@ fn message_from_row(row: &PgRow) -> StoreResult<Message> {
             metadata: row.try_get("client_metadata")?,
         },
         campaign: match (
-            row.try_get::<Option<i64>, _>("campaign_id")?,
-            row.try_get::<Option<i64>, _>("customer_id")?,
+            row.try_get::<Option<CampaignId>, _>("campaign_id")?,
+            row.try_get::<Option<CustomerId>, _>("customer_id")?,
         ) {
             (Some(campaign_id), Some(customer_id)) => Some(CampaignLink { campaign_id, customer_id }),
             _ => None,

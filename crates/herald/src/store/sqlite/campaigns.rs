@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::{AccountId, CampaignStatus, MessageId};
+use herald_domain::{AccountId, CampaignId, CampaignStatus, CustomerId, MessageId};
 use sqlx::{sqlite::SqliteRow, QueryBuilder, Row, Sqlite};
 
 use super::{from_millis, from_opt_millis, outbox::json_column, to_millis, SqliteStore};
@@ -58,7 +58,7 @@ fn push_filter(
     query: &mut QueryBuilder<'_, Sqlite>,
     account: AccountId,
     filter: CampaignFilter,
-    snapshot: i64,
+    snapshot: CampaignId,
 ) {
     query.push(" WHERE account_id = ").push_bind(account.to_string());
     query.push(" AND id <= ").push_bind(snapshot);
@@ -107,7 +107,7 @@ impl CampaignStore for SqliteStore {
         account: AccountId,
         customers: &[CustomerFields],
         at: DateTime<Utc>,
-    ) -> StoreResult<Vec<i64>> {
+    ) -> StoreResult<Vec<CustomerId>> {
         let rows: Vec<serde_json::Value> = customers
             .iter()
             .map(|f| {
@@ -132,7 +132,7 @@ impl CampaignStore for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         // Ids are handed out in insertion order; RETURNING does not promise an order.
-        let mut ids: Vec<i64> = ids;
+        let mut ids: Vec<CustomerId> = ids;
         ids.sort_unstable();
         Ok(ids)
     }
@@ -140,7 +140,7 @@ impl CampaignStore for SqliteStore {
     async fn update_customer(
         &self,
         account: AccountId,
-        id: i64,
+        id: CustomerId,
         fields: &CustomerFields,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<Customer>> {
@@ -166,7 +166,7 @@ impl CampaignStore for SqliteStore {
         row.as_ref().map(customer_from_row).transpose()
     }
 
-    async fn delete_customer(&self, account: AccountId, id: i64) -> StoreResult<Option<bool>> {
+    async fn delete_customer(&self, account: AccountId, id: CustomerId) -> StoreResult<Option<bool>> {
         // One statement: it takes the write lock before it reads, so a campaign start (one
         // write transaction) either sees the customer gone or is seen by the busy check, which
         // reads the account's in-flight campaign messages by index, not every message.
@@ -193,7 +193,7 @@ impl CampaignStore for SqliteStore {
         Ok(exists.then_some(false))
     }
 
-    async fn get_customer(&self, account: AccountId, id: i64) -> StoreResult<Option<Customer>> {
+    async fn get_customer(&self, account: AccountId, id: CustomerId) -> StoreResult<Option<Customer>> {
         let row = sqlx::query("SELECT * FROM customers WHERE account_id = ? AND id = ?")
             .bind(account.to_string())
             .bind(id)
@@ -202,7 +202,12 @@ impl CampaignStore for SqliteStore {
         row.as_ref().map(customer_from_row).transpose()
     }
 
-    async fn list_customers(&self, account: AccountId, after: i64, limit: u32) -> StoreResult<Vec<Customer>> {
+    async fn list_customers(
+        &self,
+        account: AccountId,
+        after: CustomerId,
+        limit: u32,
+    ) -> StoreResult<Vec<Customer>> {
         let rows = sqlx::query("SELECT * FROM customers WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?")
             .bind(account.to_string())
             .bind(after)
@@ -233,7 +238,7 @@ impl CampaignStore for SqliteStore {
         campaign_from_row(&row)
     }
 
-    async fn get_campaign(&self, account: AccountId, id: i64) -> StoreResult<Option<Campaign>> {
+    async fn get_campaign(&self, account: AccountId, id: CampaignId) -> StoreResult<Option<Campaign>> {
         let row = sqlx::query("SELECT * FROM campaigns WHERE account_id = ? AND id = ?")
             .bind(account.to_string())
             .bind(id)
@@ -246,19 +251,19 @@ impl CampaignStore for SqliteStore {
         &self,
         account: AccountId,
         filter: CampaignFilter,
-        snapshot: Option<i64>,
+        snapshot: Option<CampaignId>,
         start: PageStart,
         limit: u32,
     ) -> StoreResult<CampaignPage> {
         let snapshot = match snapshot {
             Some(snapshot) => snapshot,
-            None => {
-                sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM campaigns WHERE account_id = ?")
-                    .bind(account.to_string())
-                    .fetch_one(&self.pool)
-                    .await?
-                    .unwrap_or(0)
-            }
+            None => sqlx::query_scalar::<_, Option<CampaignId>>(
+                "SELECT MAX(id) FROM campaigns WHERE account_id = ?",
+            )
+            .bind(account.to_string())
+            .fetch_one(&self.pool)
+            .await?
+            .unwrap_or(CampaignId::new(0)),
         };
         let mut count = QueryBuilder::new("SELECT COUNT(*) FROM campaigns");
         push_filter(&mut count, account, filter, snapshot);
@@ -283,7 +288,7 @@ impl CampaignStore for SqliteStore {
         Ok(CampaignPage { campaigns, more, total: total as u64, snapshot })
     }
 
-    async fn campaign_stats(&self, campaign: i64) -> StoreResult<CampaignStats> {
+    async fn campaign_stats(&self, campaign: CampaignId) -> StoreResult<CampaignStats> {
         let rows: Vec<(String, i64)> =
             sqlx::query_as("SELECT status, COUNT(*) FROM messages WHERE campaign_id = ? GROUP BY status")
                 .bind(campaign)
@@ -330,7 +335,7 @@ impl CampaignStore for SqliteStore {
             .map(|(customer, message)| serde_json::json!({"c": customer, "m": message.to_string()}))
             .collect();
         let recipients = serde_json::Value::Array(recipients).to_string();
-        let unknown: Vec<i64> = sqlx::query_scalar(
+        let unknown: Vec<CustomerId> = sqlx::query_scalar(
             "SELECT value ->> 'c' FROM json_each(?1)
              WHERE NOT EXISTS (SELECT 1 FROM customers WHERE id = value ->> 'c' AND account_id = ?2)
              ORDER BY key",
@@ -368,12 +373,12 @@ impl CampaignStore for SqliteStore {
 
     async fn render_inputs(
         &self,
-        campaigns: &[i64],
-        customers: &[i64],
-    ) -> StoreResult<(HashMap<i64, String>, HashMap<i64, Customer>)> {
+        campaigns: &[CampaignId],
+        customers: &[CustomerId],
+    ) -> StoreResult<(HashMap<CampaignId, String>, HashMap<CustomerId, Customer>)> {
         let campaigns_json = serde_json::to_string(campaigns).unwrap_or_else(|_| "[]".into());
         let customers_json = serde_json::to_string(customers).unwrap_or_else(|_| "[]".into());
-        let templates: Vec<(i64, String)> = sqlx::query_as(
+        let templates: Vec<(CampaignId, String)> = sqlx::query_as(
             "SELECT id, base_template FROM campaigns WHERE id IN (SELECT value FROM json_each(?))",
         )
         .bind(campaigns_json)
@@ -408,7 +413,7 @@ impl CampaignStore for SqliteStore {
         Ok(())
     }
 
-    async fn finish_campaigns(&self, campaigns: &[i64], now: DateTime<Utc>) -> StoreResult<u64> {
+    async fn finish_campaigns(&self, campaigns: &[CampaignId], now: DateTime<Utc>) -> StoreResult<u64> {
         if campaigns.is_empty() {
             return Ok(0);
         }
@@ -435,7 +440,7 @@ impl CampaignStore for SqliteStore {
         &self,
         now: DateTime<Utc>,
         limit: u32,
-    ) -> StoreResult<Vec<(i64, AccountId, bool)>> {
+    ) -> StoreResult<Vec<(CampaignId, AccountId, bool)>> {
         let rows = sqlx::query(
             "SELECT id, account_id, EXISTS (SELECT 1 FROM messages WHERE campaign_id = campaigns.id) AS started
              FROM campaigns WHERE status = 'scheduled' AND scheduled_at <= ? ORDER BY scheduled_at LIMIT ?",
@@ -455,7 +460,7 @@ impl CampaignStore for SqliteStore {
             .collect()
     }
 
-    async fn customer_ids(&self, account: AccountId) -> StoreResult<Vec<i64>> {
+    async fn customer_ids(&self, account: AccountId) -> StoreResult<Vec<CustomerId>> {
         Ok(sqlx::query_scalar("SELECT id FROM customers WHERE account_id = ? ORDER BY id")
             .bind(account.to_string())
             .fetch_all(&self.pool)
@@ -464,7 +469,7 @@ impl CampaignStore for SqliteStore {
 
     async fn set_campaign_status(
         &self,
-        campaign: i64,
+        campaign: CampaignId,
         from: &[CampaignStatus],
         to: CampaignStatus,
         now: DateTime<Utc>,

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::{AccountId, MessageId, MessageStatus};
+use herald_domain::{AccountId, CampaignId, CustomerId, MessageId, MessageStatus};
 use serde_json::json;
 use sqlx::{sqlite::SqliteRow, QueryBuilder, Row, Sqlite, Transaction};
 
@@ -37,8 +37,8 @@ fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
                 .transpose()?,
         },
         campaign: match (
-            row.try_get::<Option<i64>, _>("campaign_id")?,
-            row.try_get::<Option<i64>, _>("customer_id")?,
+            row.try_get::<Option<CampaignId>, _>("campaign_id")?,
+            row.try_get::<Option<CustomerId>, _>("customer_id")?,
         ) {
             (Some(campaign_id), Some(customer_id)) => Some(CampaignLink { campaign_id, customer_id }),
             _ => None,
