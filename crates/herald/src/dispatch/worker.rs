@@ -445,7 +445,7 @@ impl Dispatcher {
         }
         let sms = OutboundSms {
             message_id: message.id,
-            to: &message.recipient,
+            to: message.recipient.as_str(),
             from: message.sender.as_deref(),
             body: &message.body,
         };

@@ -1,7 +1,7 @@
 //! Messages: what intake stores, what a worker claims, what an attempt commits, the timeline.
 
 use chrono::{DateTime, Utc};
-use herald_domain::{AccountId, CampaignId, Channel, CustomerId, MessageId, MessageStatus};
+use herald_domain::{AccountId, CampaignId, Channel, CustomerId, MessageId, MessageStatus, Recipient};
 use serde::Serialize;
 
 use super::{IdempotentResponse, KeyClaim, OutboxEvent};
@@ -13,7 +13,7 @@ pub struct NewMessage {
     pub account_id: AccountId,
     pub channel: Channel,
     /// E.164 number for SMS; address or token for other channels.
-    pub recipient: String,
+    pub recipient: Recipient,
     pub sender: Option<String>,
     pub body: String,
     pub user_id: Option<String>,
@@ -50,7 +50,7 @@ pub struct Message {
     pub id: MessageId,
     pub account_id: AccountId,
     pub channel: Channel,
-    pub recipient: String,
+    pub recipient: Recipient,
     pub sender: Option<String>,
     pub body: String,
     pub user_id: Option<String>,
@@ -74,7 +74,7 @@ pub struct ClaimedMessage {
     pub id: MessageId,
     pub account_id: AccountId,
     pub channel: Channel,
-    pub recipient: String,
+    pub recipient: Recipient,
     pub sender: Option<String>,
     pub body: String,
     pub user_id: Option<String>,

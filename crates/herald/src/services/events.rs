@@ -26,7 +26,7 @@ pub fn message_sent(
         payload: json!({
             "message_id": message.id,
             "channel": message.channel,
-            "phone_number": message.recipient,
+            "phone_number": message.recipient.as_str(),
             "sender": message.sender,
             "provider": provider,
             "provider_message_id": provider_message_id,

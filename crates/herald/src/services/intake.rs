@@ -214,7 +214,7 @@ fn new_message(
         id: accepted.id,
         account_id: account,
         channel: Channel::Sms,
-        recipient: draft.to.to_string(),
+        recipient: draft.to.into(),
         sender: Some(draft.from.to_string()),
         body: draft.body.into(),
         user_id: draft.user_id,

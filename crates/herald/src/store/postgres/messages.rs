@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::{AccountId, CampaignId, CustomerId, MessageId, MessageStatus};
+use herald_domain::{AccountId, CampaignId, CustomerId, MessageId, MessageStatus, Recipient};
 use sqlx::{postgres::PgRow, Postgres, QueryBuilder, Row, Transaction};
 use uuid::Uuid;
 
@@ -20,11 +20,12 @@ use crate::{
 };
 
 fn message_from_row(row: &PgRow) -> StoreResult<Message> {
+    let channel = parse_column("messages.channel", row.try_get("channel")?)?;
     Ok(Message {
         id: MessageId::from_uuid(row.try_get("id")?),
         account_id: AccountId::from_uuid(row.try_get("account_id")?),
-        channel: parse_column("messages.channel", row.try_get("channel")?)?,
-        recipient: row.try_get("recipient")?,
+        channel,
+        recipient: Recipient::from_stored(channel, row.try_get("recipient")?),
         sender: row.try_get("sender")?,
         body: row.try_get("body")?,
         user_id: row.try_get("user_id")?,
@@ -64,7 +65,7 @@ async fn insert_message_in(tx: &mut Transaction<'_, Postgres>, message: &NewMess
     .bind(message.id.as_uuid())
     .bind(message.account_id.as_uuid())
     .bind(message.channel.as_str())
-    .bind(&message.recipient)
+    .bind(message.recipient.as_str())
     .bind(&message.sender)
     .bind(&message.body)
     .bind(&message.user_id)

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::{AccountId, CampaignId, CustomerId, MessageId, MessageStatus};
+use herald_domain::{AccountId, CampaignId, CustomerId, MessageId, MessageStatus, Recipient};
 use serde_json::json;
 use sqlx::{sqlite::SqliteRow, QueryBuilder, Row, Sqlite, Transaction};
 
@@ -20,11 +20,12 @@ use crate::{
 };
 
 fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
+    let channel = parse_column("messages.channel", row.try_get("channel")?)?;
     Ok(Message {
         id: parse_column("messages.id", row.try_get("id")?)?,
         account_id: parse_column("messages.account_id", row.try_get("account_id")?)?,
-        channel: parse_column("messages.channel", row.try_get("channel")?)?,
-        recipient: row.try_get("recipient")?,
+        channel,
+        recipient: Recipient::from_stored(channel, row.try_get("recipient")?),
         sender: row.try_get("sender")?,
         body: row.try_get("body")?,
         user_id: row.try_get("user_id")?,
@@ -87,7 +88,7 @@ async fn insert_message_in(tx: &mut Transaction<'_, Sqlite>, message: &NewMessag
     .bind(message.id.to_string())
     .bind(message.account_id.to_string())
     .bind(message.channel.as_str())
-    .bind(&message.recipient)
+    .bind(message.recipient.as_str())
     .bind(&message.sender)
     .bind(&message.body)
     .bind(&message.user_id)
@@ -201,7 +202,7 @@ impl MessageStore for SqliteStore {
                         "id": m.id.to_string(),
                         "account_id": m.account_id.to_string(),
                         "channel": m.channel.as_str(),
-                        "recipient": m.recipient,
+                        "recipient": m.recipient.as_str(),
                         "sender": m.sender,
                         "body": m.body,
                         "user_id": m.user_id,
