@@ -1,4 +1,4 @@
-//! Customers and campaigns (the campaign brief).
+//! Campaigns (the campaign brief): created, listed, counted, started, rendered, ended.
 
 use std::collections::HashMap;
 
@@ -8,45 +8,13 @@ use herald_domain::{AccountId, CampaignId, CampaignStatus, CustomerId, MessageId
 
 use super::StoreResult;
 use crate::model::{
-    Campaign, CampaignFilter, CampaignPage, CampaignStart, CampaignStats, Customer, CustomerFields,
-    NewCampaign, PageStart, StartOutcome,
+    Campaign, CampaignFilter, CampaignPage, CampaignStart, CampaignStats, Customer, NewCampaign, PageStart,
+    StartOutcome,
 };
 
-/// Customers and campaigns (the campaign brief).
+/// Campaigns (the campaign brief). Their recipients are [`super::CustomerStore`]'s.
 #[async_trait]
 pub trait CampaignStore: Send + Sync {
-    async fn insert_customer(
-        &self,
-        account: AccountId,
-        fields: &CustomerFields,
-        at: DateTime<Utc>,
-    ) -> StoreResult<Customer>;
-    async fn get_customer(&self, account: AccountId, id: CustomerId) -> StoreResult<Option<Customer>>;
-    /// Replaces a customer's fields; `None` when the account has no such customer.
-    async fn update_customer(
-        &self,
-        account: AccountId,
-        id: CustomerId,
-        fields: &CustomerFields,
-        at: DateTime<Utc>,
-    ) -> StoreResult<Option<Customer>>;
-    /// Deletes a customer unless campaign messages to them are still on their way
-    /// (`Some(false)`); `None` when the account has no such customer.
-    async fn delete_customer(&self, account: AccountId, id: CustomerId) -> StoreResult<Option<bool>>;
-    /// Many customers in one transaction (imports); their ids, in order.
-    async fn insert_customers(
-        &self,
-        account: AccountId,
-        customers: &[CustomerFields],
-        at: DateTime<Utc>,
-    ) -> StoreResult<Vec<CustomerId>>;
-    /// The account's customers with ids above `after`, in id order.
-    async fn list_customers(
-        &self,
-        account: AccountId,
-        after: CustomerId,
-        limit: u32,
-    ) -> StoreResult<Vec<Customer>>;
     async fn insert_campaign(&self, campaign: &NewCampaign) -> StoreResult<Campaign>;
     async fn get_campaign(&self, account: AccountId, id: CampaignId) -> StoreResult<Option<Campaign>>;
     /// Campaigns matching `filter` with ids up to `snapshot` (all when `None`), newest
@@ -79,8 +47,6 @@ pub trait CampaignStore: Send + Sync {
         now: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<(CampaignId, AccountId, bool)>>;
-    /// Every customer id of the account, in id order.
-    async fn customer_ids(&self, account: AccountId) -> StoreResult<Vec<CustomerId>>;
     /// Moves a campaign to `to` if its status is one of `from`; whether it moved.
     async fn set_campaign_status(
         &self,
