@@ -13,6 +13,8 @@ pub mod phone;
 pub mod recipient;
 pub mod retry;
 pub mod sender;
+#[cfg(feature = "sqlx")]
+pub mod sql;
 pub mod status;
 pub mod template;
 

@@ -14,7 +14,6 @@ use crate::{
         NewCampaign, PageStart, StartOutcome,
     },
     ports::{CampaignStore, StoreResult},
-    store::parse_column,
 };
 
 fn campaign_from_row(row: &PgRow) -> StoreResult<Campaign> {
@@ -22,8 +21,8 @@ fn campaign_from_row(row: &PgRow) -> StoreResult<Campaign> {
         id: row.try_get("id")?,
         account_id: AccountId::from_uuid(row.try_get("account_id")?),
         name: row.try_get("name")?,
-        channel: parse_column("campaigns.channel", row.try_get("channel")?)?,
-        status: parse_column("campaigns.status", row.try_get("status")?)?,
+        channel: row.try_get("channel")?,
+        status: row.try_get("status")?,
         base_template: row.try_get("base_template")?,
         scheduled_at: row.try_get("scheduled_at")?,
         created_at: row.try_get("created_at")?,
@@ -41,10 +40,10 @@ fn push_filter(
     query.push(" WHERE account_id = ").push_bind(account.as_uuid());
     query.push(" AND id <= ").push_bind(snapshot);
     if let Some(channel) = filter.channel {
-        query.push(" AND channel = ").push_bind(channel.as_str());
+        query.push(" AND channel = ").push_bind(channel);
     }
     if let Some(status) = filter.status {
-        query.push(" AND status = ").push_bind(status.as_str());
+        query.push(" AND status = ").push_bind(status);
     }
 }
 
@@ -58,8 +57,8 @@ impl CampaignStore for PgStore {
         )
         .bind(campaign.account_id.as_uuid())
         .bind(&campaign.name)
-        .bind(campaign.channel.as_str())
-        .bind(campaign.status.as_str())
+        .bind(campaign.channel)
+        .bind(campaign.status)
         .bind(&campaign.base_template)
         .bind(campaign.scheduled_at)
         .bind(campaign.created_at)
@@ -151,7 +150,7 @@ impl CampaignStore for PgStore {
         else {
             return Ok(StartOutcome::NotFound);
         };
-        let status: CampaignStatus = parse_column("campaigns.status", row.try_get("status")?)?;
+        let status: CampaignStatus = row.try_get("status")?;
         let started: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM messages WHERE campaign_id = $1)")
                 .bind(start.campaign_id)
@@ -161,7 +160,7 @@ impl CampaignStore for PgStore {
             return Ok(StartOutcome::NotSendable(status));
         }
         sqlx::query("UPDATE campaigns SET status = $1, updated_at = $2 WHERE id = $3")
-            .bind(start.status.as_str())
+            .bind(start.status)
             .bind(start.now)
             .bind(start.campaign_id)
             .execute(&mut *tx)

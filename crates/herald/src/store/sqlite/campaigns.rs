@@ -22,8 +22,8 @@ fn campaign_from_row(row: &SqliteRow) -> StoreResult<Campaign> {
         id: row.try_get("id")?,
         account_id: parse_column("campaigns.account_id", row.try_get("account_id")?)?,
         name: row.try_get("name")?,
-        channel: parse_column("campaigns.channel", row.try_get("channel")?)?,
-        status: parse_column("campaigns.status", row.try_get("status")?)?,
+        channel: row.try_get("channel")?,
+        status: row.try_get("status")?,
         base_template: row.try_get("base_template")?,
         scheduled_at: from_opt_millis(row.try_get("scheduled_at")?)?,
         created_at: from_millis(row.try_get("created_at")?)?,
@@ -41,10 +41,10 @@ fn push_filter(
     query.push(" WHERE account_id = ").push_bind(account.to_string());
     query.push(" AND id <= ").push_bind(snapshot);
     if let Some(channel) = filter.channel {
-        query.push(" AND channel = ").push_bind(channel.as_str());
+        query.push(" AND channel = ").push_bind(channel);
     }
     if let Some(status) = filter.status {
-        query.push(" AND status = ").push_bind(status.as_str());
+        query.push(" AND status = ").push_bind(status);
     }
 }
 
@@ -59,8 +59,8 @@ impl CampaignStore for SqliteStore {
         )
         .bind(campaign.account_id.to_string())
         .bind(&campaign.name)
-        .bind(campaign.channel.as_str())
-        .bind(campaign.status.as_str())
+        .bind(campaign.channel)
+        .bind(campaign.status)
         .bind(&campaign.base_template)
         .bind(campaign.scheduled_at.map(to_millis))
         .bind(to_millis(campaign.created_at))
@@ -143,7 +143,7 @@ impl CampaignStore for SqliteStore {
                AND NOT EXISTS (SELECT 1 FROM messages WHERE campaign_id = ?3)
              RETURNING channel",
         )
-        .bind(start.status.as_str())
+        .bind(start.status)
         .bind(to_millis(start.now))
         .bind(start.campaign_id)
         .bind(start.account_id.to_string())
