@@ -1,6 +1,7 @@
-//! Typed identifiers. Every id is a UUIDv7 (time-ordered, so index inserts stay local),
-//! wrapped in its own type so a message id can never be passed where an account id is
-//! expected.
+//! Typed identifiers, each in its own type so a message id can never be passed where an
+//! account id is expected. Messages, accounts, events and keys are UUIDv7 (time-ordered, so
+//! index inserts stay local); campaigns and customers are the database's integer serials
+//! (the campaign brief's ids), which clients see as numbers.
 
 macro_rules! typed_id {
     ($(#[$meta:meta])* $name:ident) => {
@@ -62,6 +63,61 @@ typed_id!(
     ApiKeyId
 );
 
+macro_rules! serial_id {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
+                 serde::Serialize, serde::Deserialize)]
+        #[cfg_attr(feature = "sqlx", derive(sqlx::Type), sqlx(transparent))]
+        #[serde(transparent)]
+        pub struct $name(i64);
+
+        impl $name {
+            pub const fn new(id: i64) -> Self {
+                Self(id)
+            }
+
+            pub const fn get(self) -> i64 {
+                self.0
+            }
+        }
+
+        impl From<i64> for $name {
+            fn from(id: i64) -> Self {
+                Self(id)
+            }
+        }
+
+        impl From<$name> for i64 {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = std::num::ParseIntError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                s.parse::<i64>().map(Self)
+            }
+        }
+    };
+}
+
+serial_id!(
+    /// A campaign (a database serial, shown to clients as a number).
+    CampaignId
+);
+serial_id!(
+    /// A customer (a database serial, shown to clients as a number).
+    CustomerId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,5 +129,15 @@ mod tests {
         assert!(first < second);
         assert_eq!(first.to_string().parse::<MessageId>().unwrap(), first);
         assert!("not-a-uuid".parse::<MessageId>().is_err());
+    }
+
+    #[test]
+    fn serial_ids_are_numbers_in_json_and_text() {
+        let id = CampaignId::new(42);
+        assert_eq!(serde_json::to_string(&id).unwrap(), "42");
+        assert_eq!(serde_json::from_str::<CampaignId>("42").unwrap(), id);
+        assert_eq!(id.to_string().parse::<CampaignId>().unwrap(), id);
+        assert_eq!("7".parse::<CustomerId>().unwrap().get(), 7);
+        assert!("seven".parse::<CustomerId>().is_err());
     }
 }

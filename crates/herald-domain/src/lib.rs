@@ -14,13 +14,15 @@ pub mod phone;
 pub mod recipient;
 pub mod retry;
 pub mod sender;
+#[cfg(feature = "sqlx")]
+pub mod sql;
 pub mod status;
 pub mod template;
 
 pub use body::MessageBody;
 pub use campaign::CampaignStatus;
 pub use channel::Channel;
-pub use ids::{AccountId, ApiKeyId, EventId, MessageId};
+pub use ids::{AccountId, ApiKeyId, CampaignId, CustomerId, EventId, MessageId};
 pub use phone::PhoneNumber;
 pub use recipient::{EmailAddress, PushToken, Recipient, RecipientError};
 pub use retry::RetryPolicy;

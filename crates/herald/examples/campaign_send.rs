@@ -103,7 +103,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let drain_secs = started.elapsed().as_secs_f64();
-    let stats = store.campaign_stats(campaign["id"].as_i64().context("no id")?).await?;
+    let stats = store.campaign_stats(campaign["id"].as_i64().context("no id")?.into()).await?;
     eprintln!(
         "{}: the worker rendered and sent {count} messages in {drain_secs:.2}s = {:.0} messages/s ({stats:?})",
         store.backend(),

@@ -40,7 +40,7 @@ async fn main() -> anyhow::Result<()> {
                     id: MessageId::new(),
                     account_id: account,
                     channel: Channel::Sms,
-                    recipient: "+31633450007".into(),
+                    recipient: herald_domain::PhoneNumber::parse("+31633450007").unwrap().into(),
                     sender: Some("MB".into()),
                     body: format!("benchmark message {n}"),
                     user_id: None,

@@ -8,7 +8,7 @@ use axum::{
     Json,
 };
 use chrono::{DateTime, Utc};
-use herald_domain::{CampaignStatus, Channel, SmsLength};
+use herald_domain::{CampaignId, CampaignStatus, Channel, SmsLength};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -97,7 +97,8 @@ pub struct CreateCampaignIn {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CampaignOut {
-    pub id: i64,
+    #[schema(value_type = i64)]
+    pub id: CampaignId,
     pub name: String,
     #[schema(value_type = String, example = "sms")]
     pub channel: Channel,
@@ -185,7 +186,8 @@ pub struct ListQuery {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CampaignSummary {
-    pub id: i64,
+    #[schema(value_type = i64)]
+    pub id: CampaignId,
     pub name: String,
     #[schema(value_type = String, example = "sms")]
     pub channel: Channel,
@@ -202,7 +204,8 @@ pub struct Pagination {
     pub total_count: u64,
     pub total_pages: u64,
     /// The highest campaign id this listing sees; pass it back as `snapshot`.
-    pub snapshot: i64,
+    #[schema(value_type = i64)]
+    pub snapshot: CampaignId,
     /// The next page of the same snapshot, continuing below the last id of this page
     /// (`before`), or null on the last page.
     pub next: Option<String>,
@@ -253,7 +256,7 @@ pub async fn list_campaigns(
         .transpose()?;
     let id_param = |name: &str, text: Option<&str>| {
         text.map(|s| {
-            s.parse::<i64>()
+            s.parse::<CampaignId>()
                 .map_err(|_| ApiError::bad_request(format!("{name} must be an integer (got {s:?})")))
         })
         .transpose()
@@ -264,7 +267,7 @@ pub async fn list_campaigns(
     let listing = state.campaigns.list(auth.account_id, filter, snapshot, before, page, page_size).await?;
     let total_pages = listing.total.div_ceil(u64::from(page_size));
     let last_id = listing.campaigns.last().map(|c| c.id);
-    let link = |page: u64, before: Option<i64>| {
+    let link = |page: u64, before: Option<CampaignId>| {
         let mut link = format!("/campaigns?page={page}&page_size={page_size}&snapshot={}", listing.snapshot);
         if let Some(before) = before {
             link.push_str(&format!("&before={before}"));
@@ -404,7 +407,8 @@ pub struct SendIn {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SendOut {
-    pub campaign_id: i64,
+    #[schema(value_type = i64)]
+    pub campaign_id: CampaignId,
     pub messages_queued: u64,
     #[schema(value_type = String, example = "sending")]
     pub status: CampaignStatus,
@@ -444,7 +448,7 @@ pub async fn send_campaign(
     let request: SendIn = from_json_value(&raw)?;
     // The canonical path: `/campaigns/1/send` and `/api/v1/campaigns/1/send` are one
     // request. An id that is no campaign id is a 404 before the key matters.
-    let idempotent = key.zip(parse_id(&id)).map(|(key, campaign_id)| IdempotentRequest {
+    let idempotent = key.zip(parse_id::<CampaignId>(&id)).map(|(key, campaign_id)| IdempotentRequest {
         key,
         fingerprint: fingerprint("POST", &format!("/campaigns/{campaign_id}/send"), &raw),
     });

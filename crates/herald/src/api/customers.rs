@@ -6,6 +6,7 @@ use axum::{
     Json,
 };
 use chrono::{DateTime, Utc};
+use herald_domain::CustomerId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -49,7 +50,8 @@ impl From<CustomerError> for ApiError {
 /// The customer as the campaign preview shows it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CustomerBrief {
-    pub id: i64,
+    #[schema(value_type = i64)]
+    pub id: CustomerId,
     pub first_name: Option<String>,
 }
 
@@ -74,7 +76,8 @@ pub struct CustomerIn {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CustomerOut {
-    pub id: i64,
+    #[schema(value_type = i64)]
+    pub id: CustomerId,
     pub phone: String,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
@@ -200,8 +203,10 @@ pub async fn list_customers(
 ) -> ApiResult<Json<CustomerList>> {
     let limit = page_limit(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let after = match query.cursor.as_deref() {
-        None => 0,
-        Some(cursor) => cursor.parse::<i64>().map_err(|_| ApiError::bad_request("cursor is not valid"))?,
+        None => CustomerId::new(0),
+        Some(cursor) => {
+            cursor.parse::<CustomerId>().map_err(|_| ApiError::bad_request("cursor is not valid"))?
+        }
     };
     let customers = state.customers.list(auth.account_id, after, limit).await?;
     let next_cursor =
@@ -232,7 +237,8 @@ pub struct ImportOut {
     /// Valid rows imported (all in one transaction).
     pub imported: usize,
     /// Ids of the imported customers, in file order.
-    pub ids: Vec<i64>,
+    #[schema(value_type = Vec<i64>)]
+    pub ids: Vec<CustomerId>,
     /// Rows left out.
     pub rejected: usize,
     /// Why, for the first 100 rows left out.

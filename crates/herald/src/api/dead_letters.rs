@@ -77,7 +77,7 @@ impl From<Message> for DeadLetterOut {
         Self {
             id: message.id,
             channel: message.channel,
-            to: message.recipient,
+            to: message.recipient.to_string(),
             from: message.sender,
             last_error: message.last_error,
             retry_count: message.retry_count,

@@ -101,7 +101,7 @@ fn notification_out(message: Message, events: Vec<MessageEvent>) -> Notification
     NotificationOut {
         id: message.id,
         channel: message.channel,
-        to: message.recipient,
+        to: message.recipient.to_string(),
         from: message.sender,
         body: message.body,
         status: message.status,

@@ -91,14 +91,14 @@ impl Scheduler {
             match self.store.start_campaign(&start).await? {
                 StartOutcome::Started => {
                     tracing::info!(
-                        campaign_id,
+                        %campaign_id,
                         recipients = start.recipients.len(),
                         "scheduled campaign started"
                     );
                     started += 1;
                 }
                 // Another worker started it first, or it changed meanwhile.
-                other => tracing::debug!(campaign_id, ?other, "scheduled campaign not started here"),
+                other => tracing::debug!(%campaign_id, ?other, "scheduled campaign not started here"),
             }
         }
         if started > 0 {

@@ -14,7 +14,9 @@ use std::{
 
 use chrono::Utc;
 use futures::{stream, StreamExt};
-use herald_domain::{retry::RetryDecision, Channel, MessageId, Recipient, RetryPolicy, Template};
+use herald_domain::{
+    retry::RetryDecision, CampaignId, Channel, CustomerId, MessageId, Recipient, RetryPolicy, Template,
+};
 use tokio::{
     sync::{Notify, Semaphore},
     time::Instant,
@@ -205,13 +207,13 @@ impl Dispatcher {
         let claimed: Vec<MessageId> = batch.iter().map(|m| m.id).collect();
         let held = claimed.len();
         let batch = self.render_campaign_messages(batch).await?;
-        let campaigns: HashSet<i64> =
+        let campaigns: HashSet<CampaignId> =
             batch.iter().filter_map(|m| m.campaign.map(|c| c.campaign_id)).collect();
         let outcomes = self.send_batch(batch, shutdown).await;
         let applied = self.commit(&outcomes).await?;
         self.count(&outcomes);
         if !campaigns.is_empty() {
-            let campaigns: Vec<i64> = campaigns.into_iter().collect();
+            let campaigns: Vec<CampaignId> = campaigns.into_iter().collect();
             let ended = self.store.finish_campaigns(&campaigns, Utc::now()).await?;
             if ended > 0 {
                 tracing::info!(ended, "campaigns finished");
@@ -248,14 +250,14 @@ impl Dispatcher {
             return Ok(batch);
         }
         let links: Vec<CampaignLink> = unrendered.iter().filter_map(|&i| batch[i].campaign).collect();
-        let campaigns: Vec<i64> =
+        let campaigns: Vec<CampaignId> =
             links.iter().map(|l| l.campaign_id).collect::<HashSet<_>>().into_iter().collect();
-        let customers: Vec<i64> =
+        let customers: Vec<CustomerId> =
             links.iter().map(|l| l.customer_id).collect::<HashSet<_>>().into_iter().collect();
         let (sources, customers) = self.store.render_inputs(&campaigns, &customers).await?;
         // Templates were checked when the campaign was created; one that no longer parses
         // renders empty, and an empty message fails permanently when sent.
-        let templates: HashMap<i64, Template> = sources
+        let templates: HashMap<CampaignId, Template> = sources
             .iter()
             .filter_map(|(id, source)| Template::parse(source).ok().map(|t| (*id, t)))
             .collect();
@@ -421,7 +423,7 @@ impl Dispatcher {
         message: &ClaimedMessage,
         policy: &RetryPolicy,
     ) -> (AttemptResult, chrono::DateTime<Utc>) {
-        let recipient = recipient_of(message);
+        let recipient = &message.recipient;
         let Some(route) = self.router.route(message.channel, recipient.as_str()) else {
             let reason = format!("no provider configured for channel {}", message.channel);
             let at = Utc::now();
@@ -438,7 +440,7 @@ impl Dispatcher {
             let routed = self.router.provider(index);
             let provider = routed.name();
             tracing::Span::current().record("provider", provider);
-            let answer = routed.guard.call(self.call_provider(routed, message, &recipient)).await;
+            let answer = routed.guard.call(self.call_provider(routed, message, recipient)).await;
             let at = Utc::now();
             match answer {
                 Ok(receipt) => {
@@ -554,13 +556,6 @@ impl Dispatcher {
             }),
         }
     }
-}
-
-/// The message's recipient as the domain type. Stored recipients were validated at intake,
-/// so they are taken as they are.
-// The one place to simplify once `ClaimedMessage.recipient` is a `Recipient` itself.
-fn recipient_of(message: &ClaimedMessage) -> Recipient {
-    Recipient::from_stored(message.channel, message.recipient.clone())
 }
 
 /// What the dispatcher keeps for one channel.

@@ -1,7 +1,7 @@
 //! Campaigns: what is created, listed, counted and started.
 
 use chrono::{DateTime, Utc};
-use herald_domain::{AccountId, Channel, MessageId};
+use herald_domain::{AccountId, CampaignId, Channel, CustomerId, MessageId};
 
 use super::{IdempotencyClaim, IdempotentResponse, KeyClaim};
 
@@ -18,7 +18,7 @@ pub struct NewCampaign {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Campaign {
-    pub id: i64,
+    pub id: CampaignId,
     pub account_id: AccountId,
     pub name: String,
     pub channel: Channel,
@@ -44,7 +44,7 @@ pub enum PageStart {
     /// Just below this campaign id (the last one the previous page showed): a campaign
     /// that commits late inside the snapshot can then never push one already seen onto
     /// the next page again.
-    Below(i64),
+    Below(CampaignId),
 }
 
 /// One page of campaigns, newest first, as of a snapshot.
@@ -57,7 +57,7 @@ pub struct CampaignPage {
     pub total: u64,
     /// The highest campaign id the listing sees: later pages of the same listing pass it
     /// back, so campaigns created meanwhile do not shift them.
-    pub snapshot: i64,
+    pub snapshot: CampaignId,
 }
 
 /// Counts of a campaign's messages by status.
@@ -74,9 +74,9 @@ pub struct CampaignStats {
 #[derive(Debug, Clone)]
 pub struct CampaignStart {
     pub account_id: AccountId,
-    pub campaign_id: i64,
+    pub campaign_id: CampaignId,
     /// Distinct customer ids, each with the id of the message it gets.
-    pub recipients: Vec<(i64, MessageId)>,
+    pub recipients: Vec<(CustomerId, MessageId)>,
     pub sender: String,
     /// The campaign's status once started: `sending`, or `scheduled` when `due_at` is later.
     pub status: herald_domain::CampaignStatus,
@@ -96,7 +96,7 @@ pub enum StartOutcome {
     /// The campaign is not `draft`/`scheduled`, or already has its messages.
     NotSendable(herald_domain::CampaignStatus),
     /// These customer ids are not the account's: nothing was created.
-    UnknownCustomers(Vec<i64>),
+    UnknownCustomers(Vec<CustomerId>),
     /// The idempotency key is another request's (done, or still running elsewhere):
     /// nothing was done; what the key holds.
     KeyTaken(IdempotencyClaim),

@@ -1,12 +1,12 @@
 //! Customers (the campaign brief's; herald's contacts).
 
 use chrono::{DateTime, Utc};
-use herald_domain::AccountId;
+use herald_domain::{AccountId, CustomerId};
 
 /// A customer (the campaign brief's `customers`; herald's contacts).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Customer {
-    pub id: i64,
+    pub id: CustomerId,
     pub account_id: AccountId,
     pub fields: CustomerFields,
     pub created_at: DateTime<Utc>,

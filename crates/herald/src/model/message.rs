@@ -1,7 +1,7 @@
 //! Messages: what intake stores, what a worker claims, what an attempt commits, the timeline.
 
 use chrono::{DateTime, Utc};
-use herald_domain::{AccountId, Channel, MessageId, MessageStatus};
+use herald_domain::{AccountId, CampaignId, Channel, CustomerId, MessageId, MessageStatus, Recipient};
 use serde::Serialize;
 
 use super::{IdempotentResponse, KeyClaim, OutboxEvent};
@@ -13,7 +13,7 @@ pub struct NewMessage {
     pub account_id: AccountId,
     pub channel: Channel,
     /// E.164 number for SMS; address or token for other channels.
-    pub recipient: String,
+    pub recipient: Recipient,
     pub sender: Option<String>,
     pub body: String,
     pub user_id: Option<String>,
@@ -50,7 +50,7 @@ pub struct Message {
     pub id: MessageId,
     pub account_id: AccountId,
     pub channel: Channel,
-    pub recipient: String,
+    pub recipient: Recipient,
     pub sender: Option<String>,
     pub body: String,
     pub user_id: Option<String>,
@@ -74,7 +74,7 @@ pub struct ClaimedMessage {
     pub id: MessageId,
     pub account_id: AccountId,
     pub channel: Channel,
-    pub recipient: String,
+    pub recipient: Recipient,
     pub sender: Option<String>,
     pub body: String,
     pub user_id: Option<String>,
@@ -86,8 +86,8 @@ pub struct ClaimedMessage {
 /// The campaign and customer a campaign message belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CampaignLink {
-    pub campaign_id: i64,
-    pub customer_id: i64,
+    pub campaign_id: CampaignId,
+    pub customer_id: CustomerId,
 }
 
 impl From<Message> for ClaimedMessage {
@@ -190,7 +190,7 @@ pub struct SweptLeases {
     /// Out of retries: now `failed`, each with its `notification.failed` event.
     pub failed: u64,
     /// The campaigns of the messages that failed (one may have ended with them).
-    pub campaigns: Vec<i64>,
+    pub campaigns: Vec<CampaignId>,
 }
 
 impl SweptLeases {

@@ -1,60 +1,33 @@
-//! Customers and campaigns (the campaign brief).
+//! Campaigns (the campaign brief): created, listed, counted, started, rendered, ended.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::{AccountId, CampaignStatus, MessageId};
+use herald_domain::{AccountId, CampaignId, CampaignStatus, CustomerId, MessageId};
 
 use super::StoreResult;
 use crate::model::{
-    Campaign, CampaignFilter, CampaignPage, CampaignStart, CampaignStats, Customer, CustomerFields,
-    NewCampaign, PageStart, StartOutcome,
+    Campaign, CampaignFilter, CampaignPage, CampaignStart, CampaignStats, Customer, NewCampaign, PageStart,
+    StartOutcome,
 };
 
-/// Customers and campaigns (the campaign brief).
+/// Campaigns (the campaign brief). Their recipients are [`super::CustomerStore`]'s.
 #[async_trait]
 pub trait CampaignStore: Send + Sync {
-    async fn insert_customer(
-        &self,
-        account: AccountId,
-        fields: &CustomerFields,
-        at: DateTime<Utc>,
-    ) -> StoreResult<Customer>;
-    async fn get_customer(&self, account: AccountId, id: i64) -> StoreResult<Option<Customer>>;
-    /// Replaces a customer's fields; `None` when the account has no such customer.
-    async fn update_customer(
-        &self,
-        account: AccountId,
-        id: i64,
-        fields: &CustomerFields,
-        at: DateTime<Utc>,
-    ) -> StoreResult<Option<Customer>>;
-    /// Deletes a customer unless campaign messages to them are still on their way
-    /// (`Some(false)`); `None` when the account has no such customer.
-    async fn delete_customer(&self, account: AccountId, id: i64) -> StoreResult<Option<bool>>;
-    /// Many customers in one transaction (imports); their ids, in order.
-    async fn insert_customers(
-        &self,
-        account: AccountId,
-        customers: &[CustomerFields],
-        at: DateTime<Utc>,
-    ) -> StoreResult<Vec<i64>>;
-    /// The account's customers with ids above `after`, in id order.
-    async fn list_customers(&self, account: AccountId, after: i64, limit: u32) -> StoreResult<Vec<Customer>>;
     async fn insert_campaign(&self, campaign: &NewCampaign) -> StoreResult<Campaign>;
-    async fn get_campaign(&self, account: AccountId, id: i64) -> StoreResult<Option<Campaign>>;
+    async fn get_campaign(&self, account: AccountId, id: CampaignId) -> StoreResult<Option<Campaign>>;
     /// Campaigns matching `filter` with ids up to `snapshot` (all when `None`), newest
     /// first, from `start`; with the total in that snapshot.
     async fn list_campaigns(
         &self,
         account: AccountId,
         filter: CampaignFilter,
-        snapshot: Option<i64>,
+        snapshot: Option<CampaignId>,
         start: PageStart,
         limit: u32,
     ) -> StoreResult<CampaignPage>;
-    async fn campaign_stats(&self, campaign: i64) -> StoreResult<CampaignStats>;
+    async fn campaign_stats(&self, campaign: CampaignId) -> StoreResult<CampaignStats>;
     /// Moves the campaign from `draft`/`scheduled` to `start.status` and creates one
     /// `pending` message per recipient (body rendered later by the worker), all in one
     /// transaction; nothing changes unless the outcome is `Started`.
@@ -62,26 +35,27 @@ pub trait CampaignStore: Send + Sync {
     /// Templates of these campaigns and these customers, for rendering.
     async fn render_inputs(
         &self,
-        campaigns: &[i64],
-        customers: &[i64],
-    ) -> StoreResult<(HashMap<i64, String>, HashMap<i64, Customer>)>;
+        campaigns: &[CampaignId],
+        customers: &[CustomerId],
+    ) -> StoreResult<(HashMap<CampaignId, String>, HashMap<CustomerId, Customer>)>;
     /// Stores the bodies rendered for campaign messages.
     async fn save_rendered(&self, bodies: &[(MessageId, String)], at: DateTime<Utc>) -> StoreResult<()>;
     /// `scheduled` campaigns whose time has come (at most `limit`): id, account, and
     /// whether their messages exist already (sent before their time).
-    async fn due_campaigns(&self, now: DateTime<Utc>, limit: u32)
-        -> StoreResult<Vec<(i64, AccountId, bool)>>;
-    /// Every customer id of the account, in id order.
-    async fn customer_ids(&self, account: AccountId) -> StoreResult<Vec<i64>>;
+    async fn due_campaigns(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<(CampaignId, AccountId, bool)>>;
     /// Moves a campaign to `to` if its status is one of `from`; whether it moved.
     async fn set_campaign_status(
         &self,
-        campaign: i64,
+        campaign: CampaignId,
         from: &[CampaignStatus],
         to: CampaignStatus,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
     /// Ends campaigns among `campaigns` whose messages are all final (and that are due):
     /// `sent`, or `failed` when every message failed. Returns how many ended.
-    async fn finish_campaigns(&self, campaigns: &[i64], now: DateTime<Utc>) -> StoreResult<u64>;
+    async fn finish_campaigns(&self, campaigns: &[CampaignId], now: DateTime<Utc>) -> StoreResult<u64>;
 }

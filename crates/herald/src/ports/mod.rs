@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod campaigns;
+mod customers;
 mod idempotency;
 mod messages;
 mod outbox;
@@ -16,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use api_keys::AccountStore;
 pub use campaigns::CampaignStore;
+pub use customers::CustomerStore;
 pub use idempotency::IdempotencyStore;
 pub use messages::MessageStore;
 pub use outbox::OutboxStore;
@@ -60,7 +62,9 @@ pub trait SingletonLease: Send {
 
 /// Everything herald keeps, behind one handle.
 #[async_trait]
-pub trait Store: AccountStore + MessageStore + OutboxStore + IdempotencyStore + CampaignStore {
+pub trait Store:
+    AccountStore + MessageStore + OutboxStore + IdempotencyStore + CampaignStore + CustomerStore
+{
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
     /// Cheap round trip, for readiness.

@@ -5,7 +5,8 @@ use std::{collections::HashSet, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use herald_domain::{
-    sms_length, template::TemplateError, AccountId, CampaignStatus, Channel, MessageId, SmsLength, Template,
+    sms_length, template::TemplateError, AccountId, CampaignId, CampaignStatus, Channel, CustomerId,
+    MessageId, SmsLength, Template,
 };
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -34,7 +35,7 @@ pub enum CampaignError {
     #[error("Campaign with ID {0} not found")]
     NotFound(String),
     #[error("Customer with ID {0} not found")]
-    CustomerNotFound(i64),
+    CustomerNotFound(CustomerId),
     /// An invalid field; the message names it.
     #[error("{0}")]
     Invalid(String),
@@ -43,10 +44,10 @@ pub enum CampaignError {
     #[error(
         "Campaign {id} is {current}: only a draft or scheduled campaign that was not sent yet can be sent"
     )]
-    NotSendable { id: i64, current: CampaignStatus },
+    NotSendable { id: CampaignId, current: CampaignStatus },
     /// Customer ids of a send that are not the account's; nothing was sent.
     #[error("these customer_ids do not exist")]
-    UnknownCustomers(Vec<i64>),
+    UnknownCustomers(Vec<CustomerId>),
     #[error(transparent)]
     Idempotency(#[from] IntakeError),
     #[error(transparent)]
@@ -74,7 +75,7 @@ pub struct Preview {
 /// A started campaign, as its answer shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Queued {
-    pub campaign_id: i64,
+    pub campaign_id: CampaignId,
     pub messages_queued: u64,
     pub status: CampaignStatus,
 }
@@ -190,8 +191,8 @@ impl Campaigns {
         &self,
         account: AccountId,
         filter: CampaignFilter,
-        snapshot: Option<i64>,
-        before: Option<i64>,
+        snapshot: Option<CampaignId>,
+        before: Option<CampaignId>,
         page: u64,
         page_size: u32,
     ) -> Result<CampaignPage, CampaignError> {
@@ -214,6 +215,7 @@ impl Campaigns {
         let campaign = self.get(account, id).await?;
         let customer_id = json_integer(customer_id)
             .filter(|id| *id > 0)
+            .map(CustomerId::new)
             .ok_or_else(|| CampaignError::Invalid("'customer_id' must be a positive integer".into()))?;
         let template = match override_template {
             Some(template) => parse_template(template, "override_template")?,
@@ -297,7 +299,7 @@ impl Campaigns {
 }
 
 /// The distinct customer ids of a send, in request order, each with a new message id.
-fn distinct_recipients(ids: &[Value]) -> Result<Vec<(i64, MessageId)>, CampaignError> {
+fn distinct_recipients(ids: &[Value]) -> Result<Vec<(CustomerId, MessageId)>, CampaignError> {
     if ids.is_empty() || ids.len() > MAX_RECIPIENTS {
         return Err(CampaignError::Invalid(format!(
             "'customer_ids' must hold 1 to {MAX_RECIPIENTS} customer ids"
@@ -312,7 +314,7 @@ fn distinct_recipients(ids: &[Value]) -> Result<Vec<(i64, MessageId)>, CampaignE
             ))
         })?;
         if seen.insert(customer) {
-            recipients.push((customer, MessageId::new()));
+            recipients.push((CustomerId::new(customer), MessageId::new()));
         }
     }
     Ok(recipients)
@@ -327,7 +329,7 @@ mod tests {
     #[test]
     fn a_send_names_each_customer_once_in_request_order() {
         let recipients = distinct_recipients(&[json!(3), json!(1.0), json!(3), json!(2)]).unwrap();
-        let ids: Vec<i64> = recipients.iter().map(|(id, _)| *id).collect();
+        let ids: Vec<i64> = recipients.iter().map(|(id, _)| id.get()).collect();
         assert_eq!(ids, [3, 1, 2]);
         let messages: HashSet<MessageId> = recipients.iter().map(|(_, m)| *m).collect();
         assert_eq!(messages.len(), 3, "each recipient gets its own message id");

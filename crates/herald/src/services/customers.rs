@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use herald_domain::{AccountId, PhoneNumber};
+use herald_domain::{AccountId, CustomerId, PhoneNumber};
 use serde_json::{Map, Value};
 
 use super::customer_csv;
@@ -18,8 +18,8 @@ const MAX_ATTRIBUTES_BYTES: usize = 8 * 1024;
 
 /// A customer id from its text form (a path segment): a positive integer. The one place
 /// that knows what a customer id looks like on the wire.
-pub fn parse_id(text: &str) -> Option<i64> {
-    text.parse::<i64>().ok().filter(|id| *id > 0)
+pub fn parse_id<T: From<i64>>(text: &str) -> Option<T> {
+    text.parse::<i64>().ok().filter(|id| *id > 0).map(T::from)
 }
 
 /// A customer as given, before validation.
@@ -43,7 +43,7 @@ pub enum CustomerError {
     #[error("{0}")]
     Invalid(String),
     #[error("Customer {0} has campaign messages on their way; delete it once they are sent")]
-    InUse(i64),
+    InUse(CustomerId),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -60,7 +60,7 @@ pub struct RowError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportReport {
     /// Ids of the imported customers, in file order.
-    pub ids: Vec<i64>,
+    pub ids: Vec<CustomerId>,
     pub rejected: usize,
     /// The first rows left out, with why.
     pub errors: Vec<RowError>,
@@ -141,7 +141,7 @@ impl Customers {
     pub async fn list(
         &self,
         account: AccountId,
-        after: i64,
+        after: CustomerId,
         limit: u32,
     ) -> Result<Vec<Customer>, CustomerError> {
         Ok(self.store.list_customers(account, after, limit).await?)

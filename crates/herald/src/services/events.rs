@@ -74,7 +74,7 @@ fn sent_payload(
     let mut payload = json!({
             "message_id": message.id,
             "channel": message.channel,
-            "to": message.recipient,
+            "to": message.recipient.as_str(),
             "sender": message.sender,
             "provider": provider,
             "provider_message_id": provider_message_id,
@@ -85,7 +85,7 @@ fn sent_payload(
             "client_metadata": message.tags.metadata,
     });
     if message.channel == Channel::Sms {
-        payload["phone_number"] = json!(message.recipient);
+        payload["phone_number"] = json!(message.recipient.as_str());
     }
     payload
 }
@@ -105,7 +105,7 @@ pub fn notification_failed(
         payload: json!({
             "notification_id": message.id,
             "channel": message.channel,
-            "to": message.recipient,
+            "to": message.recipient.as_str(),
             "provider": provider,
             "error": error,
             "attempts": message.retry_count + 1,
@@ -134,7 +134,7 @@ mod tests {
             id: MessageId::new(),
             account_id: AccountId::new(),
             channel,
-            recipient: recipient.into(),
+            recipient: herald_domain::Recipient::from_stored(channel, recipient.to_owned()),
             sender: None,
             body: "hi".into(),
             user_id: None,

@@ -263,7 +263,7 @@ fn new_message(
         id: accepted.id,
         account_id: account,
         channel: draft.channel,
-        recipient: draft.to.as_str().to_owned(),
+        recipient: draft.to,
         sender: draft.from.map(|from| from.to_string()),
         body: draft.body.into(),
         user_id: draft.user_id,

@@ -251,7 +251,8 @@ fn swept(
     retried: &[crate::model::Message],
     failed: &[crate::model::Message],
 ) -> crate::model::SweptLeases {
-    let mut campaigns: Vec<i64> = failed.iter().filter_map(|m| m.campaign.map(|c| c.campaign_id)).collect();
+    let mut campaigns: Vec<herald_domain::CampaignId> =
+        failed.iter().filter_map(|m| m.campaign.map(|c| c.campaign_id)).collect();
     campaigns.sort_unstable();
     campaigns.dedup();
     crate::model::SweptLeases {

@@ -332,7 +332,8 @@ async fn bulk_customers(app: &TestApp, count: usize) -> Vec<i64> {
     let customers: Vec<herald::model::CustomerFields> = (0..count)
         .map(|n| herald::model::CustomerFields { phone: format!("+2547{n:08}"), ..Default::default() })
         .collect();
-    app.store.insert_customers(account, &customers, chrono::Utc::now()).await.unwrap()
+    let ids = app.store.insert_customers(account, &customers, chrono::Utc::now()).await.unwrap();
+    ids.into_iter().map(i64::from).collect()
 }
 
 /// `DELETE /api/v1/customers/{id}`; its status.
@@ -617,7 +618,10 @@ async fn herald_seed_adds_samples_once(backend: Backend) {
 
     let store = herald::store::connect(&db.url).await.unwrap();
     let account = store.ensure_default_account().await.unwrap();
-    assert_eq!(store.list_customers(account, 0, 100).await.unwrap().len(), 12);
+    assert_eq!(
+        store.list_customers(account, herald_domain::CustomerId::new(0), 100).await.unwrap().len(),
+        12
+    );
     let page = store
         .list_campaigns(account, Default::default(), None, herald::model::PageStart::Offset(0), 100)
         .await
@@ -850,7 +854,7 @@ async fn the_briefs_example_requests_get_the_briefs_response_shapes(backend: Bac
         })
         .collect();
     let ids = app.store.insert_customers(account, &customers, chrono::Utc::now()).await.unwrap();
-    assert_eq!((ids[0], ids[122]), (1, 123));
+    assert_eq!((ids[0].get(), ids[122].get()), (1, 123));
 
     // 1. Create, as pasted. The brief's own `scheduled_at` (2025-06-01) has passed: the
     // campaign is a draft, ready to send now, and keeps it; a future one is scheduled.
@@ -950,7 +954,7 @@ async fn a_campaign_scheduled_in_the_past_is_a_draft_the_scheduler_leaves_and_a_
     };
     assert_eq!(scheduler.round().await.unwrap(), 0);
     let due = app.store.due_campaigns(chrono::Utc::now(), 50).await.unwrap();
-    assert!(due.iter().all(|(due_id, _, _)| *due_id != id), "{due:?}");
+    assert!(due.iter().all(|(due_id, _, _)| due_id.get() != id), "{due:?}");
     let detail = app.get_json(&format!("/campaigns/{id}")).await;
     assert_eq!((detail["status"].as_str(), detail["stats"]["total"].as_u64()), (Some("draft"), Some(0)));
 

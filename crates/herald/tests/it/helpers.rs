@@ -494,7 +494,7 @@ pub async fn seed_backlog(store: &Arc<dyn Store>, count: usize) -> Vec<herald_do
                     id: herald_domain::MessageId::new(),
                     account_id: account,
                     channel: herald_domain::Channel::Sms,
-                    recipient: "+31633450007".into(),
+                    recipient: herald_domain::PhoneNumber::parse("+31633450007").unwrap().into(),
                     sender: Some("MB".into()),
                     body: format!("backlog {n}"),
                     user_id: None,

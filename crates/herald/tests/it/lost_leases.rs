@@ -67,7 +67,7 @@ async fn insert(
         id: MessageId::new(),
         account_id: account,
         channel,
-        recipient: "+31633450007".into(),
+        recipient: herald_domain::PhoneNumber::parse("+31633450007").unwrap().into(),
         sender: Some("MB".into()),
         body: "hello".into(),
         user_id: Some("user-1".into()),

@@ -19,6 +19,7 @@ mod bootstrap_key;
 mod campaigns;
 mod cli;
 mod config_example;
+mod contract;
 mod crash;
 mod dead_letters;
 mod dispatch;

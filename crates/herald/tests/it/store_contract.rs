@@ -46,7 +46,7 @@ fn new_message(account: AccountId, created_at: chrono::DateTime<Utc>) -> NewMess
         id: MessageId::new(),
         account_id: account,
         channel: Channel::Sms,
-        recipient: "+31633450007".into(),
+        recipient: herald_domain::PhoneNumber::parse("+31633450007").unwrap().into(),
         sender: Some("MB".into()),
         body: "hello".into(),
         user_id: Some("user-1".into()),
@@ -102,7 +102,8 @@ async fn an_inserted_message_reads_back_pending_with_an_accepted_event(backend: 
 
     let stored = store.get_message(account, message.id).await.unwrap().expect("stored");
     assert_eq!(stored.status, MessageStatus::Pending);
-    assert_eq!(stored.recipient, "+31633450007");
+    assert_eq!(stored.recipient, message.recipient);
+    assert_eq!(stored.recipient.as_str(), "+31633450007");
     assert_eq!(stored.sender.as_deref(), Some("MB"));
     assert_eq!(stored.user_id.as_deref(), Some("user-1"));
     assert_eq!(stored.retry_count, 0);

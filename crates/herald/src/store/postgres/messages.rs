@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::{AccountId, MessageId, MessageStatus};
+use herald_domain::{AccountId, CampaignId, CustomerId, MessageId, MessageStatus, Recipient};
 use sqlx::{postgres::PgRow, Postgres, QueryBuilder, Row, Transaction};
 use uuid::Uuid;
 
@@ -16,15 +16,16 @@ use crate::{
         QueueStats, StatusCounts, SweptLeases, UNCOUNTED_LEASE_DETAIL,
     },
     ports::{MessageStore, StoreError, StoreResult},
-    store::{batch, lease_failure_events, parse_column, swept, OutcomeEffect},
+    store::{batch, lease_failure_events, swept, OutcomeEffect},
 };
 
 fn message_from_row(row: &PgRow) -> StoreResult<Message> {
+    let channel: herald_domain::Channel = row.try_get("channel")?;
     Ok(Message {
         id: MessageId::from_uuid(row.try_get("id")?),
         account_id: AccountId::from_uuid(row.try_get("account_id")?),
-        channel: parse_column("messages.channel", row.try_get("channel")?)?,
-        recipient: row.try_get("recipient")?,
+        channel,
+        recipient: Recipient::from_stored(channel, row.try_get("recipient")?),
         sender: row.try_get("sender")?,
         body: row.try_get("body")?,
         user_id: row.try_get("user_id")?,
@@ -34,13 +35,13 @@ fn message_from_row(row: &PgRow) -> StoreResult<Message> {
             metadata: row.try_get("client_metadata")?,
         },
         campaign: match (
-            row.try_get::<Option<i64>, _>("campaign_id")?,
-            row.try_get::<Option<i64>, _>("customer_id")?,
+            row.try_get::<Option<CampaignId>, _>("campaign_id")?,
+            row.try_get::<Option<CustomerId>, _>("customer_id")?,
         ) {
             (Some(campaign_id), Some(customer_id)) => Some(CampaignLink { campaign_id, customer_id }),
             _ => None,
         },
-        status: parse_column("messages.status", row.try_get("status")?)?,
+        status: row.try_get("status")?,
         retry_count: row.try_get::<i32, _>("retry_count")? as u32,
         last_error: row.try_get("last_error")?,
         next_attempt_at: row.try_get("next_attempt_at")?,
@@ -63,8 +64,8 @@ async fn insert_message_in(tx: &mut Transaction<'_, Postgres>, message: &NewMess
     )
     .bind(message.id.as_uuid())
     .bind(message.account_id.as_uuid())
-    .bind(message.channel.as_str())
-    .bind(&message.recipient)
+    .bind(message.channel)
+    .bind(message.recipient.as_str())
     .bind(&message.sender)
     .bind(&message.body)
     .bind(&message.user_id)
@@ -258,7 +259,7 @@ impl MessageStore for PgStore {
                 Ok(MessageEvent {
                     kind: MessageEventKind::parse(&kind)
                         .ok_or_else(|| StoreError::Corrupt(format!("message_events.kind = {kind:?}")))?,
-                    status: parse_column("message_events.status", row.try_get("status")?)?,
+                    status: row.try_get("status")?,
                     detail: row.try_get("detail")?,
                     at: row.try_get("at")?,
                 })
@@ -542,7 +543,7 @@ impl MessageStore for PgStore {
         )
         .bind(&replayed)
         .bind(MessageEventKind::Replayed.as_str())
-        .bind(MessageStatus::Pending.as_str())
+        .bind(MessageStatus::Pending)
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -559,7 +560,7 @@ fn push_dead_letter_filter(
 ) {
     query.push(" AND account_id = ").push_bind(account.as_uuid());
     if let Some(channel) = filter.channel {
-        query.push(" AND channel = ").push_bind(channel.as_str());
+        query.push(" AND channel = ").push_bind(channel);
     }
     if let Some(provider) = &filter.provider {
         query.push(" AND provider = ").push_bind(provider.clone());

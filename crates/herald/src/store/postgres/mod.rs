@@ -15,6 +15,7 @@ use crate::ports::{SingletonLease, Store, StoreResult};
 
 mod accounts;
 mod campaigns;
+mod customers;
 mod idempotency;
 mod messages;
 mod outbox;

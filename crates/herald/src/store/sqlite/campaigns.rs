@@ -4,48 +4,26 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::{AccountId, CampaignStatus, MessageId};
+use herald_domain::{AccountId, CampaignId, CampaignStatus, CustomerId, MessageId};
 use sqlx::{sqlite::SqliteRow, QueryBuilder, Row, Sqlite};
 
-use super::{from_millis, from_opt_millis, outbox::json_column, to_millis, SqliteStore};
+use super::{from_millis, from_opt_millis, to_millis, SqliteStore};
 use crate::{
     model::{
-        Campaign, CampaignFilter, CampaignPage, CampaignStart, CampaignStats, Customer, CustomerFields,
-        IdempotencyClaim, NewCampaign, PageStart, StartOutcome,
+        Campaign, CampaignFilter, CampaignPage, CampaignStart, CampaignStats, Customer, IdempotencyClaim,
+        NewCampaign, PageStart, StartOutcome,
     },
-    ports::{CampaignStore, StoreError, StoreResult},
+    ports::{CampaignStore, StoreResult},
     store::parse_column,
 };
-
-fn customer_from_row(row: &SqliteRow) -> StoreResult<Customer> {
-    let attributes = match json_column("customers.attributes", row.try_get("attributes")?)? {
-        serde_json::Value::Object(map) => map,
-        _ => return Err(StoreError::Corrupt("customers.attributes is not an object".into())),
-    };
-    Ok(Customer {
-        id: row.try_get("id")?,
-        account_id: parse_column("customers.account_id", row.try_get("account_id")?)?,
-        fields: CustomerFields {
-            phone: row.try_get("phone")?,
-            first_name: row.try_get("first_name")?,
-            last_name: row.try_get("last_name")?,
-            email: row.try_get("email")?,
-            location: row.try_get("location")?,
-            preferred_product: row.try_get("preferred_product")?,
-            attributes,
-        },
-        created_at: from_millis(row.try_get("created_at")?)?,
-        updated_at: from_millis(row.try_get("updated_at")?)?,
-    })
-}
 
 fn campaign_from_row(row: &SqliteRow) -> StoreResult<Campaign> {
     Ok(Campaign {
         id: row.try_get("id")?,
         account_id: parse_column("campaigns.account_id", row.try_get("account_id")?)?,
         name: row.try_get("name")?,
-        channel: parse_column("campaigns.channel", row.try_get("channel")?)?,
-        status: parse_column("campaigns.status", row.try_get("status")?)?,
+        channel: row.try_get("channel")?,
+        status: row.try_get("status")?,
         base_template: row.try_get("base_template")?,
         scheduled_at: from_opt_millis(row.try_get("scheduled_at")?)?,
         created_at: from_millis(row.try_get("created_at")?)?,
@@ -58,160 +36,20 @@ fn push_filter(
     query: &mut QueryBuilder<'_, Sqlite>,
     account: AccountId,
     filter: CampaignFilter,
-    snapshot: i64,
+    snapshot: CampaignId,
 ) {
     query.push(" WHERE account_id = ").push_bind(account.to_string());
     query.push(" AND id <= ").push_bind(snapshot);
     if let Some(channel) = filter.channel {
-        query.push(" AND channel = ").push_bind(channel.as_str());
+        query.push(" AND channel = ").push_bind(channel);
     }
     if let Some(status) = filter.status {
-        query.push(" AND status = ").push_bind(status.as_str());
+        query.push(" AND status = ").push_bind(status);
     }
 }
 
 #[async_trait]
 impl CampaignStore for SqliteStore {
-    async fn insert_customer(
-        &self,
-        account: AccountId,
-        fields: &CustomerFields,
-        at: DateTime<Utc>,
-    ) -> StoreResult<Customer> {
-        // RETURNING in a transaction of its own: on its own, SQLite commits such a
-        // statement after handing back the row, and a failed commit would go unseen.
-        let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
-            "INSERT INTO customers (account_id, phone, first_name, last_name, email, location,
-                                    preferred_product, attributes, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
-        )
-        .bind(account.to_string())
-        .bind(&fields.phone)
-        .bind(&fields.first_name)
-        .bind(&fields.last_name)
-        .bind(&fields.email)
-        .bind(&fields.location)
-        .bind(&fields.preferred_product)
-        .bind(serde_json::Value::Object(fields.attributes.clone()).to_string())
-        .bind(to_millis(at))
-        .bind(to_millis(at))
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        customer_from_row(&row)
-    }
-
-    async fn insert_customers(
-        &self,
-        account: AccountId,
-        customers: &[CustomerFields],
-        at: DateTime<Utc>,
-    ) -> StoreResult<Vec<i64>> {
-        let rows: Vec<serde_json::Value> = customers
-            .iter()
-            .map(|f| {
-                serde_json::json!({
-                    "phone": f.phone, "first_name": f.first_name, "last_name": f.last_name, "email": f.email,
-                    "location": f.location, "preferred_product": f.preferred_product,
-                    "attributes": serde_json::Value::Object(f.attributes.clone()).to_string(),
-                })
-            })
-            .collect();
-        let ids = sqlx::query_scalar(
-            "INSERT INTO customers (account_id, phone, first_name, last_name, email, location,
-                                    preferred_product, attributes, created_at, updated_at)
-             SELECT ?2, value ->> 'phone', value ->> 'first_name', value ->> 'last_name', value ->> 'email',
-                    value ->> 'location', value ->> 'preferred_product', value ->> 'attributes', ?3, ?3
-             FROM json_each(?1) ORDER BY key
-             RETURNING id",
-        )
-        .bind(serde_json::Value::Array(rows).to_string())
-        .bind(account.to_string())
-        .bind(to_millis(at))
-        .fetch_all(&self.pool)
-        .await?;
-        // Ids are handed out in insertion order; RETURNING does not promise an order.
-        let mut ids: Vec<i64> = ids;
-        ids.sort_unstable();
-        Ok(ids)
-    }
-
-    async fn update_customer(
-        &self,
-        account: AccountId,
-        id: i64,
-        fields: &CustomerFields,
-        at: DateTime<Utc>,
-    ) -> StoreResult<Option<Customer>> {
-        let mut tx = self.pool.begin().await?; // RETURNING: see insert_customer
-        let row = sqlx::query(
-            "UPDATE customers SET phone = ?1, first_name = ?2, last_name = ?3, email = ?4, location = ?5,
-                    preferred_product = ?6, attributes = ?7, updated_at = ?8
-             WHERE id = ?9 AND account_id = ?10 RETURNING *",
-        )
-        .bind(&fields.phone)
-        .bind(&fields.first_name)
-        .bind(&fields.last_name)
-        .bind(&fields.email)
-        .bind(&fields.location)
-        .bind(&fields.preferred_product)
-        .bind(serde_json::Value::Object(fields.attributes.clone()).to_string())
-        .bind(to_millis(at))
-        .bind(id)
-        .bind(account.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        row.as_ref().map(customer_from_row).transpose()
-    }
-
-    async fn delete_customer(&self, account: AccountId, id: i64) -> StoreResult<Option<bool>> {
-        // One statement: it takes the write lock before it reads, so a campaign start (one
-        // write transaction) either sees the customer gone or is seen by the busy check, which
-        // reads the account's in-flight campaign messages by index, not every message.
-        let deleted = sqlx::query(
-            "DELETE FROM customers WHERE id = ?1 AND account_id = ?2
-               AND NOT EXISTS (SELECT 1 FROM campaigns c JOIN messages m ON m.campaign_id = c.id
-                               WHERE c.account_id = ?2 AND m.status IN ('pending', 'sending')
-                                 AND m.customer_id = ?1)",
-        )
-        .bind(id)
-        .bind(account.to_string())
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        if deleted == 1 {
-            return Ok(Some(true));
-        }
-        let exists: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM customers WHERE id = ?1 AND account_id = ?2)")
-                .bind(id)
-                .bind(account.to_string())
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(exists.then_some(false))
-    }
-
-    async fn get_customer(&self, account: AccountId, id: i64) -> StoreResult<Option<Customer>> {
-        let row = sqlx::query("SELECT * FROM customers WHERE account_id = ? AND id = ?")
-            .bind(account.to_string())
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(customer_from_row).transpose()
-    }
-
-    async fn list_customers(&self, account: AccountId, after: i64, limit: u32) -> StoreResult<Vec<Customer>> {
-        let rows = sqlx::query("SELECT * FROM customers WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?")
-            .bind(account.to_string())
-            .bind(after)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(customer_from_row).collect()
-    }
-
     async fn insert_campaign(&self, campaign: &NewCampaign) -> StoreResult<Campaign> {
         let mut tx = self.pool.begin().await?; // RETURNING: see insert_customer
         let row = sqlx::query(
@@ -221,8 +59,8 @@ impl CampaignStore for SqliteStore {
         )
         .bind(campaign.account_id.to_string())
         .bind(&campaign.name)
-        .bind(campaign.channel.as_str())
-        .bind(campaign.status.as_str())
+        .bind(campaign.channel)
+        .bind(campaign.status)
         .bind(&campaign.base_template)
         .bind(campaign.scheduled_at.map(to_millis))
         .bind(to_millis(campaign.created_at))
@@ -233,7 +71,7 @@ impl CampaignStore for SqliteStore {
         campaign_from_row(&row)
     }
 
-    async fn get_campaign(&self, account: AccountId, id: i64) -> StoreResult<Option<Campaign>> {
+    async fn get_campaign(&self, account: AccountId, id: CampaignId) -> StoreResult<Option<Campaign>> {
         let row = sqlx::query("SELECT * FROM campaigns WHERE account_id = ? AND id = ?")
             .bind(account.to_string())
             .bind(id)
@@ -246,19 +84,19 @@ impl CampaignStore for SqliteStore {
         &self,
         account: AccountId,
         filter: CampaignFilter,
-        snapshot: Option<i64>,
+        snapshot: Option<CampaignId>,
         start: PageStart,
         limit: u32,
     ) -> StoreResult<CampaignPage> {
         let snapshot = match snapshot {
             Some(snapshot) => snapshot,
-            None => {
-                sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM campaigns WHERE account_id = ?")
-                    .bind(account.to_string())
-                    .fetch_one(&self.pool)
-                    .await?
-                    .unwrap_or(0)
-            }
+            None => sqlx::query_scalar::<_, Option<CampaignId>>(
+                "SELECT MAX(id) FROM campaigns WHERE account_id = ?",
+            )
+            .bind(account.to_string())
+            .fetch_one(&self.pool)
+            .await?
+            .unwrap_or(CampaignId::new(0)),
         };
         let mut count = QueryBuilder::new("SELECT COUNT(*) FROM campaigns");
         push_filter(&mut count, account, filter, snapshot);
@@ -283,7 +121,7 @@ impl CampaignStore for SqliteStore {
         Ok(CampaignPage { campaigns, more, total: total as u64, snapshot })
     }
 
-    async fn campaign_stats(&self, campaign: i64) -> StoreResult<CampaignStats> {
+    async fn campaign_stats(&self, campaign: CampaignId) -> StoreResult<CampaignStats> {
         let rows: Vec<(String, i64)> =
             sqlx::query_as("SELECT status, COUNT(*) FROM messages WHERE campaign_id = ? GROUP BY status")
                 .bind(campaign)
@@ -305,7 +143,7 @@ impl CampaignStore for SqliteStore {
                AND NOT EXISTS (SELECT 1 FROM messages WHERE campaign_id = ?3)
              RETURNING channel",
         )
-        .bind(start.status.as_str())
+        .bind(start.status)
         .bind(to_millis(start.now))
         .bind(start.campaign_id)
         .bind(start.account_id.to_string())
@@ -330,7 +168,7 @@ impl CampaignStore for SqliteStore {
             .map(|(customer, message)| serde_json::json!({"c": customer, "m": message.to_string()}))
             .collect();
         let recipients = serde_json::Value::Array(recipients).to_string();
-        let unknown: Vec<i64> = sqlx::query_scalar(
+        let unknown: Vec<CustomerId> = sqlx::query_scalar(
             "SELECT value ->> 'c' FROM json_each(?1)
              WHERE NOT EXISTS (SELECT 1 FROM customers WHERE id = value ->> 'c' AND account_id = ?2)
              ORDER BY key",
@@ -368,12 +206,12 @@ impl CampaignStore for SqliteStore {
 
     async fn render_inputs(
         &self,
-        campaigns: &[i64],
-        customers: &[i64],
-    ) -> StoreResult<(HashMap<i64, String>, HashMap<i64, Customer>)> {
+        campaigns: &[CampaignId],
+        customers: &[CustomerId],
+    ) -> StoreResult<(HashMap<CampaignId, String>, HashMap<CustomerId, Customer>)> {
         let campaigns_json = serde_json::to_string(campaigns).unwrap_or_else(|_| "[]".into());
         let customers_json = serde_json::to_string(customers).unwrap_or_else(|_| "[]".into());
-        let templates: Vec<(i64, String)> = sqlx::query_as(
+        let templates: Vec<(CampaignId, String)> = sqlx::query_as(
             "SELECT id, base_template FROM campaigns WHERE id IN (SELECT value FROM json_each(?))",
         )
         .bind(campaigns_json)
@@ -385,7 +223,7 @@ impl CampaignStore for SqliteStore {
             .await?;
         let customers = rows
             .iter()
-            .map(|row| customer_from_row(row).map(|c| (c.id, c)))
+            .map(|row| super::customers::customer_from_row(row).map(|c| (c.id, c)))
             .collect::<StoreResult<HashMap<_, _>>>()?;
         Ok((templates.into_iter().collect(), customers))
     }
@@ -408,7 +246,7 @@ impl CampaignStore for SqliteStore {
         Ok(())
     }
 
-    async fn finish_campaigns(&self, campaigns: &[i64], now: DateTime<Utc>) -> StoreResult<u64> {
+    async fn finish_campaigns(&self, campaigns: &[CampaignId], now: DateTime<Utc>) -> StoreResult<u64> {
         if campaigns.is_empty() {
             return Ok(0);
         }
@@ -435,7 +273,7 @@ impl CampaignStore for SqliteStore {
         &self,
         now: DateTime<Utc>,
         limit: u32,
-    ) -> StoreResult<Vec<(i64, AccountId, bool)>> {
+    ) -> StoreResult<Vec<(CampaignId, AccountId, bool)>> {
         let rows = sqlx::query(
             "SELECT id, account_id, EXISTS (SELECT 1 FROM messages WHERE campaign_id = campaigns.id) AS started
              FROM campaigns WHERE status = 'scheduled' AND scheduled_at <= ? ORDER BY scheduled_at LIMIT ?",
@@ -455,16 +293,9 @@ impl CampaignStore for SqliteStore {
             .collect()
     }
 
-    async fn customer_ids(&self, account: AccountId) -> StoreResult<Vec<i64>> {
-        Ok(sqlx::query_scalar("SELECT id FROM customers WHERE account_id = ? ORDER BY id")
-            .bind(account.to_string())
-            .fetch_all(&self.pool)
-            .await?)
-    }
-
     async fn set_campaign_status(
         &self,
-        campaign: i64,
+        campaign: CampaignId,
         from: &[CampaignStatus],
         to: CampaignStatus,
         now: DateTime<Utc>,

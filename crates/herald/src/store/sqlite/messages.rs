@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::{AccountId, MessageId, MessageStatus};
+use herald_domain::{AccountId, CampaignId, CustomerId, MessageId, MessageStatus, Recipient};
 use serde_json::json;
 use sqlx::{sqlite::SqliteRow, QueryBuilder, Row, Sqlite, Transaction};
 
@@ -20,11 +20,12 @@ use crate::{
 };
 
 fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
+    let channel: herald_domain::Channel = row.try_get("channel")?;
     Ok(Message {
         id: parse_column("messages.id", row.try_get("id")?)?,
         account_id: parse_column("messages.account_id", row.try_get("account_id")?)?,
-        channel: parse_column("messages.channel", row.try_get("channel")?)?,
-        recipient: row.try_get("recipient")?,
+        channel,
+        recipient: Recipient::from_stored(channel, row.try_get("recipient")?),
         sender: row.try_get("sender")?,
         body: row.try_get("body")?,
         user_id: row.try_get("user_id")?,
@@ -37,13 +38,13 @@ fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
                 .transpose()?,
         },
         campaign: match (
-            row.try_get::<Option<i64>, _>("campaign_id")?,
-            row.try_get::<Option<i64>, _>("customer_id")?,
+            row.try_get::<Option<CampaignId>, _>("campaign_id")?,
+            row.try_get::<Option<CustomerId>, _>("customer_id")?,
         ) {
             (Some(campaign_id), Some(customer_id)) => Some(CampaignLink { campaign_id, customer_id }),
             _ => None,
         },
-        status: parse_column("messages.status", row.try_get("status")?)?,
+        status: row.try_get("status")?,
         retry_count: row.try_get::<i64, _>("retry_count")? as u32,
         last_error: row.try_get("last_error")?,
         next_attempt_at: from_opt_millis(row.try_get("next_attempt_at")?)?,
@@ -66,7 +67,7 @@ async fn insert_event(
     sqlx::query("INSERT INTO message_events (message_id, kind, status, detail, at) VALUES (?, ?, ?, ?, ?)")
         .bind(message_id.to_string())
         .bind(kind.as_str())
-        .bind(status.as_str())
+        .bind(status)
         .bind(detail)
         .bind(to_millis(at))
         .execute(&mut **tx)
@@ -86,8 +87,8 @@ async fn insert_message_in(tx: &mut Transaction<'_, Sqlite>, message: &NewMessag
     )
     .bind(message.id.to_string())
     .bind(message.account_id.to_string())
-    .bind(message.channel.as_str())
-    .bind(&message.recipient)
+    .bind(message.channel)
+    .bind(message.recipient.as_str())
     .bind(&message.sender)
     .bind(&message.body)
     .bind(&message.user_id)
@@ -201,7 +202,7 @@ impl MessageStore for SqliteStore {
                         "id": m.id.to_string(),
                         "account_id": m.account_id.to_string(),
                         "channel": m.channel.as_str(),
-                        "recipient": m.recipient,
+                        "recipient": m.recipient.as_str(),
                         "sender": m.sender,
                         "body": m.body,
                         "user_id": m.user_id,
@@ -275,7 +276,7 @@ impl MessageStore for SqliteStore {
                 Ok(MessageEvent {
                     kind: MessageEventKind::parse(&kind)
                         .ok_or_else(|| StoreError::Corrupt(format!("message_events.kind = {kind:?}")))?,
-                    status: parse_column("message_events.status", row.try_get("status")?)?,
+                    status: row.try_get("status")?,
                     detail: row.try_get("detail")?,
                     at: from_millis(row.try_get("at")?)?,
                 })
@@ -591,7 +592,7 @@ fn push_dead_letter_filter(
 ) {
     query.push(" AND account_id = ").push_bind(account.to_string());
     if let Some(channel) = filter.channel {
-        query.push(" AND channel = ").push_bind(channel.as_str());
+        query.push(" AND channel = ").push_bind(channel);
     }
     if let Some(provider) = &filter.provider {
         query.push(" AND provider = ").push_bind(provider.clone());

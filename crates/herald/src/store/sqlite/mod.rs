@@ -13,6 +13,7 @@ use crate::ports::{SingletonLease, Store, StoreError, StoreResult};
 
 mod accounts;
 mod campaigns;
+mod customers;
 mod idempotency;
 mod messages;
 mod outbox;
