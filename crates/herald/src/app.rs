@@ -15,7 +15,7 @@ use crate::{
     metrics::Metrics,
     ports::{Provider, Store},
     providers::{http::HttpProvider, MockProvider},
-    services::{api_keys, dead_letters::DeadLetters, intake::Intake},
+    services::{api_keys, commands::Commands, dead_letters::DeadLetters, intake::Intake, relay::OutboxRelay},
     store,
 };
 
@@ -215,12 +215,18 @@ impl Application {
         if let Some(url) = &self.config.amqp_url {
             let topology = Topology::new(self.config.amqp.clone());
             if self.roles.api {
-                let inlet = Inlet {
-                    url: url.expose().to_owned(),
-                    topology: topology.clone(),
+                let commands = Commands {
                     intake: intake.clone(),
                     account: self.account,
                     default_sender: self.config.sms.default_sender.clone(),
+                    origin: self.config.amqp.command_queue.clone(),
+                    batch_size: usize::from(self.config.amqp.prefetch),
+                    metrics: self.metrics.clone(),
+                };
+                let inlet = Inlet {
+                    url: url.expose().to_owned(),
+                    topology: topology.clone(),
+                    commands,
                     metrics: self.metrics.clone(),
                     status: self.broker.clone(),
                 };
@@ -233,8 +239,13 @@ impl Application {
             if self.roles.worker {
                 let relay = Relay {
                     url: url.expose().to_owned(),
+                    relay: OutboxRelay {
+                        store: self.store.clone(),
+                        metrics: self.metrics.clone(),
+                        batch_size: self.config.amqp.relay_batch_size,
+                        poll_interval: Duration::from_millis(self.config.amqp.relay_poll_interval_ms),
+                    },
                     topology,
-                    store: self.store.clone(),
                     metrics: self.metrics.clone(),
                     status: self.broker.clone(),
                 };

@@ -3,6 +3,8 @@
 
 mod api_keys;
 mod campaigns;
+mod commands;
+mod events;
 mod idempotency;
 mod messages;
 mod outbox;
@@ -16,6 +18,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use api_keys::AccountStore;
 pub use campaigns::CampaignStore;
+pub use commands::{CommandDelivery, CommandSource, CommandSourceError, Settle};
+pub use events::{EventPublisher, Publication, PublishError, Stopped};
 pub use idempotency::IdempotencyStore;
 pub use messages::MessageStore;
 pub use outbox::OutboxStore;
