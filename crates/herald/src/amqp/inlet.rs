@@ -121,8 +121,11 @@ impl CommandSource for RabbitCommands {
                 let properties = delivery.properties;
                 let message_id = properties.message_id().as_ref().map(|id| id.as_str().to_owned());
                 let headers = text_headers(properties.headers().as_ref());
-                let settle =
-                    RabbitSettle { acker: delivery.acker, properties, dead_letters: self.dead_letters.clone() };
+                let settle = RabbitSettle {
+                    acker: delivery.acker,
+                    properties,
+                    dead_letters: self.dead_letters.clone(),
+                };
                 CommandDelivery::new(delivery.data, message_id, headers, settle)
             })
             .collect();

@@ -99,7 +99,7 @@ impl Relay {
 }
 
 /// The events exchange as an [`EventPublisher`], on a channel with confirms.
-pub struct RabbitEvents {
+struct RabbitEvents {
     channel: Channel,
     exchange: String,
 }

@@ -91,14 +91,17 @@ impl Commands {
         let mut backoff = FIRST_RETRY;
         while !valid.is_empty() {
             let items = valid.iter().map(|item| (item.draft.clone(), item.request.as_ref())).collect();
-            let results: Vec<Option<_>> =
-                match self.intake.accept_sms_batch(self.account, items, &respond).await {
-                    Ok(results) => results.into_iter().map(Some).collect(),
-                    Err(error) => {
-                        tracing::warn!(%error, commands = valid.len(), retry_in = ?backoff, "commands not stored yet; retrying");
-                        valid.iter().map(|_| None).collect()
-                    }
-                };
+            let results: Vec<Option<_>> = match self
+                .intake
+                .accept_sms_batch(self.account, items, &respond)
+                .await
+            {
+                Ok(results) => results.into_iter().map(Some).collect(),
+                Err(error) => {
+                    tracing::warn!(%error, commands = valid.len(), retry_in = ?backoff, "commands not stored yet; retrying");
+                    valid.iter().map(|_| None).collect()
+                }
+            };
             let mut again = Vec::new();
             for (item, result) in valid.into_iter().zip(results) {
                 let outcome = match result {

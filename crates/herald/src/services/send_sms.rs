@@ -167,7 +167,11 @@ fn canonical_fields(mut object: Map<String, Value>) -> Result<(Map<String, Value
 }
 
 /// Parses and checks a command; the error is the reason given in the dead-letter queue.
-pub fn validate(data: &[u8], message_id: Option<String>, default_sender: &str) -> Result<ValidCommand, String> {
+pub fn validate(
+    data: &[u8],
+    message_id: Option<String>,
+    default_sender: &str,
+) -> Result<ValidCommand, String> {
     let parsed = parse(data)?;
     check(&parsed, message_id, default_sender).map_err(|reason| format!("{}{reason}", parsed.context))
 }

@@ -45,7 +45,8 @@ async fn store(backend: Backend) -> Option<(Arc<dyn Store>, TestDb)> {
 
 async fn commands(store: &Arc<dyn Store>) -> Commands {
     let metrics = Arc::new(Metrics::new());
-    let intake = Intake::new(store.clone(), IdempotencyConfig::default(), metrics.clone(), Arc::new(Notify::new()));
+    let intake =
+        Intake::new(store.clone(), IdempotencyConfig::default(), metrics.clone(), Arc::new(Notify::new()));
     Commands {
         intake,
         account: store.ensure_default_account().await.unwrap(),
@@ -69,7 +70,8 @@ async fn consume_all(store: &Arc<dyn Store>, source: &mut MemoryCommands) {
 async fn a_valid_command_is_stored_then_acknowledged(backend: Backend) {
     let Some((store, _db)) = store(backend).await else { return };
     let mut source = MemoryCommands::new(store.clone());
-    let command = json!({"PhoneNumber": "+254712345678", "SmsText": "Payment received", "Reference": "order-1"});
+    let command =
+        json!({"PhoneNumber": "+254712345678", "SmsText": "Payment received", "Reference": "order-1"});
     source.push(&command.to_string(), Some("m-1"));
     consume_all(&store, &mut source).await;
 
@@ -85,7 +87,11 @@ async fn an_invalid_command_is_dead_lettered_with_its_reason_and_nothing_is_stor
     let mut source = MemoryCommands::new(store.clone());
     source.push("{this is not json", None);
     source.push(&json!({"phone_number": "12", "sms_text": "hi"}).to_string(), None);
-    source.push(&json!({"phoneNumber": "+254712345678", "phone_number": "+254712345678", "smsText": "hi"}).to_string(), None);
+    source.push(
+        &json!({"phoneNumber": "+254712345678", "phone_number": "+254712345678", "smsText": "hi"})
+            .to_string(),
+        None,
+    );
     consume_all(&store, &mut source).await;
 
     let reasons: Vec<String> = source
@@ -105,13 +111,15 @@ async fn an_invalid_command_is_dead_lettered_with_its_reason_and_nothing_is_stor
 
 async fn a_repeated_idempotency_key_makes_one_message_and_both_are_acknowledged(backend: Backend) {
     let Some((store, _db)) = store(backend).await else { return };
-    let command = json!({"phone_number": "+254712345678", "sms_text": "Your code is 1234", "idempotency_key": "otp-1"});
+    let command =
+        json!({"phone_number": "+254712345678", "sms_text": "Your code is 1234", "idempotency_key": "otp-1"});
     // The same key in one batch, in a later batch, and in another spelling.
     let mut source = MemoryCommands::new(store.clone());
     source.push(&command.to_string(), None);
     source.push(&command.to_string(), None);
     consume_all(&store, &mut source).await;
-    let dotnet = json!({"PhoneNumber": "+254712345678", "SmsText": "Your code is 1234", "IdempotencyKey": "otp-1"});
+    let dotnet =
+        json!({"PhoneNumber": "+254712345678", "SmsText": "Your code is 1234", "IdempotencyKey": "otp-1"});
     source.push(&dotnet.to_string(), None);
     consume_all(&store, &mut source).await;
 
@@ -124,9 +132,15 @@ async fn a_repeated_idempotency_key_makes_one_message_and_both_are_acknowledged(
 async fn a_key_reused_for_another_command_is_dead_lettered(backend: Backend) {
     let Some((store, _db)) = store(backend).await else { return };
     let mut source = MemoryCommands::new(store.clone());
-    source.push(&json!({"phone_number": "+254712345678", "sms_text": "first", "idempotency_key": "k"}).to_string(), None);
+    source.push(
+        &json!({"phone_number": "+254712345678", "sms_text": "first", "idempotency_key": "k"}).to_string(),
+        None,
+    );
     consume_all(&store, &mut source).await;
-    source.push(&json!({"phone_number": "+254712345678", "sms_text": "other", "idempotency_key": "k"}).to_string(), None);
+    source.push(
+        &json!({"phone_number": "+254712345678", "sms_text": "other", "idempotency_key": "k"}).to_string(),
+        None,
+    );
     consume_all(&store, &mut source).await;
 
     let settled = source.settlements();

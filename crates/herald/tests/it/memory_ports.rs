@@ -50,7 +50,8 @@ impl MemoryCommands {
     }
 
     pub fn push(&mut self, payload: &str, message_id: Option<&str>) {
-        let settle = MemorySettle { payload: payload.to_owned(), log: self.log.clone(), store: self.store.clone() };
+        let settle =
+            MemorySettle { payload: payload.to_owned(), log: self.log.clone(), store: self.store.clone() };
         let delivery = CommandDelivery::new(
             payload.as_bytes().to_vec(),
             message_id.map(str::to_owned),
@@ -154,10 +155,13 @@ impl MemoryEvents {
 impl EventPublisher for MemoryEvents {
     async fn publish(&mut self, events: &[StoredEvent]) -> Result<Publication, PublishError> {
         let waiting_at_confirm = self.store.outbox_backlog().await.map_err(PublishError::new)?.0;
-        self.calls.push(PublishCall { sequences: events.iter().map(|e| e.sequence).collect(), waiting_at_confirm });
+        self.calls
+            .push(PublishCall { sequences: events.iter().map(|e| e.sequence).collect(), waiting_at_confirm });
         let publication = match self.script.pop_front() {
             Some(Script::Fail) => return Err(PublishError("the test bus is down".into())),
-            Some(Script::StopAfter(n, why)) => Publication { confirmed: n.min(events.len()), stopped: Some(why) },
+            Some(Script::StopAfter(n, why)) => {
+                Publication { confirmed: n.min(events.len()), stopped: Some(why) }
+            }
             None => Publication::all(events),
         };
         self.confirmed.extend(events[..publication.confirmed].iter().map(|e| e.sequence));
