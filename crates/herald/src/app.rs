@@ -18,12 +18,14 @@ use crate::{
     services::{
         api_keys::{self, Authenticator},
         campaigns::Campaigns,
+        commands::Commands,
         customers::Customers,
         dead_letters::DeadLetters,
         events::EventFeed,
         health::Health,
         intake::Intake,
         messages::Messages,
+        relay::OutboxRelay,
     },
     store,
 };
@@ -242,12 +244,18 @@ impl Application {
         if let Some(url) = &self.config.amqp_url {
             let topology = Topology::new(self.config.amqp.clone());
             if self.roles.api {
-                let inlet = Inlet {
-                    url: url.expose().to_owned(),
-                    topology: topology.clone(),
+                let commands = Commands {
                     intake: intake.clone(),
                     account: self.account,
                     default_sender: self.config.sms.default_sender.clone(),
+                    origin: self.config.amqp.command_queue.clone(),
+                    batch_size: usize::from(self.config.amqp.prefetch),
+                    metrics: self.metrics.clone(),
+                };
+                let inlet = Inlet {
+                    url: url.expose().to_owned(),
+                    topology: topology.clone(),
+                    commands,
                     metrics: self.metrics.clone(),
                     status: self.broker.clone(),
                 };
@@ -260,8 +268,13 @@ impl Application {
             if self.roles.worker {
                 let relay = Relay {
                     url: url.expose().to_owned(),
+                    relay: OutboxRelay {
+                        store: self.store.clone(),
+                        metrics: self.metrics.clone(),
+                        batch_size: self.config.amqp.relay_batch_size,
+                        poll_interval: Duration::from_millis(self.config.amqp.relay_poll_interval_ms),
+                    },
                     topology,
-                    store: self.store.clone(),
                     metrics: self.metrics.clone(),
                     status: self.broker.clone(),
                 };

@@ -1,15 +1,13 @@
-//! The outbox relay: events committed to the outbox are published to the events exchange,
-//! oldest first, and marked published only once the broker confirmed them.
+//! The outbox relay's RabbitMQ side: [`OutboxRelay`] (services::relay: the role, the
+//! order, marking only after the confirm) publishes through [`RabbitEvents`], which puts
+//! each event on the events exchange with publisher confirms and `mandatory`.
 //!
-//! One process relays at a time (a store singleton; on PostgreSQL an advisory lock), so
-//! events leave in the order they were written. Delivery is at least once: a crash between
-//! the confirm and the mark publishes an event again, with the same `message_id`
-//! (= `event_id`) for consumers to deduplicate on.
+//! The published form: routing key = event type, persistent, `message_id` = `event_id` for
+//! consumers to deduplicate on, `type` = event type, the envelope as JSON.
 
 use std::{sync::Arc, time::Duration};
 
-use anyhow::Context;
-use chrono::Utc;
+use async_trait::async_trait;
 use lapin::{
     options::{BasicPublishOptions, ConfirmSelectOptions},
     types::ShortString,
@@ -22,23 +20,16 @@ use super::{connect, connected, supervise, BrokerStatus, Topology};
 use crate::{
     metrics::Metrics,
     model::StoredEvent,
-    ports::{SingletonLease, Store},
+    ports::{EventPublisher, Publication, PublishError, SingletonLease, Stopped},
+    services::relay::{Ended, OutboxRelay},
 };
 
 const COMPONENT: &str = "relay";
-/// The role name: one relay per database.
-const ROLE: &str = "herald.outbox_relay";
-/// How often a process that does not hold the role checks whether it is free.
-const ROLE_RETRY: Duration = Duration::from_secs(2);
-/// How often the holder checks it still holds the role.
-const LEASE_CHECK: Duration = Duration::from_secs(1);
-/// Pause after the broker returned an event as unroutable.
-const UNROUTED_PAUSE: Duration = Duration::from_secs(1);
 
 pub struct Relay {
     pub url: String,
     pub topology: Topology,
-    pub store: Arc<dyn Store>,
+    pub relay: OutboxRelay,
     pub metrics: Arc<Metrics>,
     pub status: Arc<BrokerStatus>,
 }
@@ -51,32 +42,13 @@ impl std::fmt::Debug for Relay {
     }
 }
 
-/// How a round of publishing ended.
-enum Round {
-    /// Everything read was published; `full` means more may be waiting.
-    Done { full: bool },
-    /// The broker returned an event as unroutable: it stays in the outbox.
-    Unrouted,
-}
-
 impl Relay {
     /// Relays until `shutdown` (which should come after the dispatcher stopped, so its last
     /// events are flushed), whenever this process holds the relay role.
     pub async fn run(self, shutdown: CancellationToken) {
         let this = Arc::new(self);
-        while !shutdown.is_cancelled() {
-            match this.store.try_singleton(ROLE).await {
-                Ok(Some(lease)) => {
-                    tracing::info!("this process relays the outbox");
-                    this.relay_while_held(Arc::new(Mutex::new(lease)), &shutdown).await;
-                }
-                Ok(None) => tracing::debug!("another process relays the outbox"),
-                Err(error) => tracing::warn!(%error, "cannot take the relay role"),
-            }
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                () = tokio::time::sleep(ROLE_RETRY) => {}
-            }
+        while let Some(lease) = this.relay.take_role(&shutdown).await {
+            this.relay_while_held(Arc::new(Mutex::new(lease)), &shutdown).await;
         }
     }
 
@@ -114,84 +86,56 @@ impl Relay {
         channel.confirm_select(ConfirmSelectOptions::default()).await?;
         self.topology.declare_events(&channel).await?;
         connected(COMPONENT, &self.status, &self.metrics);
-        let poll = Duration::from_millis(config.relay_poll_interval_ms);
-        let mut next_lease_check = tokio::time::Instant::now() + LEASE_CHECK;
-        loop {
-            if shutdown.is_cancelled() {
-                // Flush what the dispatcher wrote last, then stop.
-                while let Round::Done { full: true } = self.round(&channel).await? {}
-                let _ = connection.close(200, "herald is shutting down").await;
-                return Ok(());
-            }
-            if tokio::time::Instant::now() >= next_lease_check {
-                if !lease.lock().await.still_held().await {
-                    tracing::warn!("lost the relay role (its database connection closed)");
-                    let _ = connection.close(200, "relay role lost").await;
-                    return Ok(());
-                }
-                next_lease_check = tokio::time::Instant::now() + LEASE_CHECK;
-            }
-            let pause = match self.round(&channel).await? {
-                Round::Done { full: true } => continue,
-                Round::Done { full: false } => poll,
-                Round::Unrouted => UNROUTED_PAUSE,
-            };
-            tokio::select! {
-                () = shutdown.cancelled() => {}
-                () = tokio::time::sleep(pause) => {}
-            }
-        }
+        let mut publisher = RabbitEvents { channel, exchange: config.events_exchange.clone() };
+        let mut lease = lease.lock().await;
+        let ended = self.relay.relay(&mut publisher, &mut **lease, shutdown).await?;
+        let reason = match ended {
+            Ended::Shutdown => "herald is shutting down",
+            Ended::RoleLost => "relay role lost",
+        };
+        let _ = connection.close(200, reason).await;
+        Ok(())
     }
+}
 
-    /// Publishes one batch of unpublished events and marks the confirmed ones.
-    async fn round(&self, channel: &Channel) -> anyhow::Result<Round> {
-        let config = self.topology.config();
-        let events =
-            self.store.unpublished_events(config.relay_batch_size).await.context("reading the outbox")?;
-        if events.is_empty() {
-            return Ok(Round::Done { full: false });
-        }
-        let full = events.len() == config.relay_batch_size as usize;
+/// The events exchange as an [`EventPublisher`], on a channel with confirms.
+struct RabbitEvents {
+    channel: Channel,
+    exchange: String,
+}
+
+#[async_trait]
+impl EventPublisher for RabbitEvents {
+    async fn publish(&mut self, events: &[StoredEvent]) -> Result<Publication, PublishError> {
         // Publish the whole batch, then collect the confirms in order: one round trip's
         // wait per batch instead of per event.
         let mut pending = Vec::with_capacity(events.len());
-        for event in &events {
+        for event in events {
             let (body, properties) = envelope(event);
-            let confirm = channel
+            let confirm = self
+                .channel
                 .basic_publish(
-                    &config.events_exchange,
+                    &self.exchange,
                     &event.event.event_type,
                     BasicPublishOptions { mandatory: true, ..BasicPublishOptions::default() },
                     &body,
                     properties,
                 )
-                .await?;
+                .await
+                .map_err(PublishError::new)?;
             pending.push(confirm);
         }
-        // Only a prefix of confirmed events is marked: an event after a failed one is
-        // published again later rather than overtaking it for good.
-        let mut confirmed = Vec::with_capacity(events.len());
-        let mut outcome = Round::Done { full };
-        for (event, confirm) in events.iter().zip(pending) {
-            let confirmation = confirm.await?;
+        for (confirmed, confirm) in pending.into_iter().enumerate() {
+            let confirmation = confirm.await.map_err(PublishError::new)?;
             if confirmation.is_nack() {
-                anyhow::bail!("the broker refused event {} (nack)", event.event.event_id);
+                return Ok(Publication { confirmed, stopped: Some(Stopped::Refused) });
             }
+            // `mandatory`: the broker hands back an event no queue took.
             if confirmation.take_message().is_some() {
-                self.metrics.event_unrouted();
-                tracing::warn!(
-                    event_id = %event.event.event_id,
-                    event_type = %event.event.event_type,
-                    "the broker returned an unroutable event; it stays in the outbox"
-                );
-                outcome = Round::Unrouted;
-                break;
+                return Ok(Publication { confirmed, stopped: Some(Stopped::Unrouted) });
             }
-            confirmed.push(event.sequence);
         }
-        self.store.mark_events_published(&confirmed, Utc::now()).await.context("marking events published")?;
-        self.metrics.events_published(confirmed.len() as u64);
-        Ok(outcome)
+        Ok(Publication::all(events))
     }
 }
 

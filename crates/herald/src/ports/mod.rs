@@ -3,7 +3,9 @@
 
 mod api_keys;
 mod campaigns;
+mod commands;
 mod customers;
+mod events;
 mod idempotency;
 mod messages;
 mod outbox;
@@ -17,7 +19,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use api_keys::AccountStore;
 pub use campaigns::CampaignStore;
+pub use commands::{CommandDelivery, CommandSource, CommandSourceError, Settle};
 pub use customers::CustomerStore;
+pub use events::{EventPublisher, Publication, PublishError, Stopped};
 pub use idempotency::IdempotencyStore;
 pub use messages::MessageStore;
 pub use outbox::OutboxStore;

@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod campaigns;
+pub mod commands;
 pub mod customer_csv;
 pub mod customers;
 pub mod dead_letters;
@@ -11,4 +12,6 @@ pub mod idempotency;
 pub mod intake;
 pub mod json;
 pub mod messages;
+pub mod relay;
 pub mod seed;
+pub mod send_sms;

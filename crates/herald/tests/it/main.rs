@@ -8,6 +8,7 @@ mod broker;
 mod harness;
 mod helpers;
 mod http_provider;
+mod memory_ports;
 
 mod amqp;
 mod amqp_dotnet;
@@ -18,6 +19,7 @@ mod api_sms;
 mod bootstrap_key;
 mod campaigns;
 mod cli;
+mod command_and_relay_logic;
 mod config_example;
 mod contract;
 mod crash;
