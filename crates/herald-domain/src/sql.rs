@@ -1,7 +1,7 @@
 //! The domain's enums as SQL text, so the store adapters bind and decode them as they are
 //! (`.bind(status)`, `row.try_get::<MessageStatus, _>("status")`) instead of passing their
 //! names around as strings. Only trait impls live here; the columns stay TEXT on both
-//! backends (docs/adr/0011b-domain-types-bound-to-sql.md says why).
+//! backends (docs/adr/0015-domain-types-bound-to-sql.md says why).
 
 /// Implements `Type`/`Encode`/`Decode` for an enum with `as_str()` and `FromStr`, for every
 /// database whose text type `&str` is. A stored name the enum does not know is a decode

@@ -129,10 +129,10 @@ pub(super) fn replay_in_rule() -> Schema {
     let by_ids = ObjectBuilder::new()
         .required("ids")
         .property("ids", ObjectBuilder::new().schema_type(Type::Array))
-        .property("all", ObjectBuilder::new().enum_values(Some([false])));
+        .property("all", ObjectBuilder::new().schema_type(Type::Boolean).enum_values(Some([false])));
     let all = ObjectBuilder::new()
         .required("all")
-        .property("all", ObjectBuilder::new().enum_values(Some([true])))
+        .property("all", ObjectBuilder::new().schema_type(Type::Boolean).enum_values(Some([true])))
         .property("ids", ObjectBuilder::new().schema_type(Type::Null));
     OneOfBuilder::new().item(by_ids).item(all).into()
 }

@@ -4,7 +4,7 @@
 //! its backlog waiting durably in the database (`pending`) instead of holding leases or
 //! failing messages. A provider that is down opens the breaker; one that fails part of its
 //! calls gets fewer calls at once (AIMD, `herald_domain::adaptive`) and keeps delivering the
-//! rest (docs/adr/0011-adaptive-limits.md).
+//! rest (docs/adr/0012-adaptive-limits.md).
 
 use std::{future::Future, num::NonZeroU32, sync::Arc, sync::Mutex, time::Duration};
 
