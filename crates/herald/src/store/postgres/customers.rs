@@ -39,6 +39,21 @@ pub(super) fn customers_lock(account: AccountId) -> String {
     format!("herald.customers:{account}")
 }
 
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// Binds a customer's fields, in column order `phone` .. `attributes`: the first seven
+/// parameters of the insert and of the update.
+fn bind_fields<'q>(query: PgQuery<'q>, fields: &'q CustomerFields) -> PgQuery<'q> {
+    query
+        .bind(&fields.phone)
+        .bind(&fields.first_name)
+        .bind(&fields.last_name)
+        .bind(&fields.email)
+        .bind(&fields.location)
+        .bind(&fields.preferred_product)
+        .bind(serde_json::Value::Object(fields.attributes.clone()))
+}
+
 #[async_trait]
 impl CustomerStore for PgStore {
     async fn insert_customer(
@@ -47,23 +62,12 @@ impl CustomerStore for PgStore {
         fields: &CustomerFields,
         at: DateTime<Utc>,
     ) -> StoreResult<Customer> {
-        let row = sqlx::query(
-            "INSERT INTO customers (account_id, phone, first_name, last_name, email, location,
-                                    preferred_product, attributes, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *",
-        )
-        .bind(account.as_uuid())
-        .bind(&fields.phone)
-        .bind(&fields.first_name)
-        .bind(&fields.last_name)
-        .bind(&fields.email)
-        .bind(&fields.location)
-        .bind(&fields.preferred_product)
-        .bind(serde_json::Value::Object(fields.attributes.clone()))
-        .bind(at)
-        .bind(at)
-        .fetch_one(&self.pool)
-        .await?;
+        let query = sqlx::query(
+            "INSERT INTO customers (phone, first_name, last_name, email, location, preferred_product,
+                                    attributes, account_id, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING *",
+        );
+        let row = bind_fields(query, fields).bind(account.as_uuid()).bind(at).fetch_one(&self.pool).await?;
         customer_from_row(&row)
     }
 
@@ -110,23 +114,17 @@ impl CustomerStore for PgStore {
         fields: &CustomerFields,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<Customer>> {
-        let row = sqlx::query(
+        let query = sqlx::query(
             "UPDATE customers SET phone = $1, first_name = $2, last_name = $3, email = $4, location = $5,
                     preferred_product = $6, attributes = $7, updated_at = $8
              WHERE id = $9 AND account_id = $10 RETURNING *",
-        )
-        .bind(&fields.phone)
-        .bind(&fields.first_name)
-        .bind(&fields.last_name)
-        .bind(&fields.email)
-        .bind(&fields.location)
-        .bind(&fields.preferred_product)
-        .bind(serde_json::Value::Object(fields.attributes.clone()))
-        .bind(at)
-        .bind(id)
-        .bind(account.as_uuid())
-        .fetch_optional(&self.pool)
-        .await?;
+        );
+        let row = bind_fields(query, fields)
+            .bind(at)
+            .bind(id)
+            .bind(account.as_uuid())
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(customer_from_row).transpose()
     }
 

@@ -35,6 +35,21 @@ pub(super) fn customer_from_row(row: &SqliteRow) -> StoreResult<Customer> {
     })
 }
 
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+/// Binds a customer's fields, in column order `phone` .. `attributes`: the first seven
+/// parameters of the insert and of the update.
+fn bind_fields<'q>(query: SqliteQuery<'q>, fields: &'q CustomerFields) -> SqliteQuery<'q> {
+    query
+        .bind(&fields.phone)
+        .bind(&fields.first_name)
+        .bind(&fields.last_name)
+        .bind(&fields.email)
+        .bind(&fields.location)
+        .bind(&fields.preferred_product)
+        .bind(serde_json::Value::Object(fields.attributes.clone()).to_string())
+}
+
 #[async_trait]
 impl CustomerStore for SqliteStore {
     async fn insert_customer(
@@ -46,23 +61,16 @@ impl CustomerStore for SqliteStore {
         // RETURNING in a transaction of its own: on its own, SQLite commits such a
         // statement after handing back the row, and a failed commit would go unseen.
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
-            "INSERT INTO customers (account_id, phone, first_name, last_name, email, location,
-                                    preferred_product, attributes, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
-        )
-        .bind(account.to_string())
-        .bind(&fields.phone)
-        .bind(&fields.first_name)
-        .bind(&fields.last_name)
-        .bind(&fields.email)
-        .bind(&fields.location)
-        .bind(&fields.preferred_product)
-        .bind(serde_json::Value::Object(fields.attributes.clone()).to_string())
-        .bind(to_millis(at))
-        .bind(to_millis(at))
-        .fetch_one(&mut *tx)
-        .await?;
+        let query = sqlx::query(
+            "INSERT INTO customers (phone, first_name, last_name, email, location, preferred_product,
+                                    attributes, account_id, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) RETURNING *",
+        );
+        let row = bind_fields(query, fields)
+            .bind(account.to_string())
+            .bind(to_millis(at))
+            .fetch_one(&mut *tx)
+            .await?;
         tx.commit().await?;
         customer_from_row(&row)
     }
@@ -110,23 +118,17 @@ impl CustomerStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<Option<Customer>> {
         let mut tx = self.pool.begin().await?; // RETURNING: see insert_customer
-        let row = sqlx::query(
+        let query = sqlx::query(
             "UPDATE customers SET phone = ?1, first_name = ?2, last_name = ?3, email = ?4, location = ?5,
                     preferred_product = ?6, attributes = ?7, updated_at = ?8
              WHERE id = ?9 AND account_id = ?10 RETURNING *",
-        )
-        .bind(&fields.phone)
-        .bind(&fields.first_name)
-        .bind(&fields.last_name)
-        .bind(&fields.email)
-        .bind(&fields.location)
-        .bind(&fields.preferred_product)
-        .bind(serde_json::Value::Object(fields.attributes.clone()).to_string())
-        .bind(to_millis(at))
-        .bind(id)
-        .bind(account.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
+        );
+        let row = bind_fields(query, fields)
+            .bind(to_millis(at))
+            .bind(id)
+            .bind(account.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
         tx.commit().await?;
         row.as_ref().map(customer_from_row).transpose()
     }
