@@ -30,7 +30,6 @@ mod idempotency;
 mod lost_leases;
 mod openapi_conformance;
 mod routing;
-mod store_contract;
 
 fn main() {
     harness::main()

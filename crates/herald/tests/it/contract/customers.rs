@@ -13,6 +13,7 @@ on_both_backends!(
     an_update_replaces_every_field_and_misses_other_accounts,
     a_delete_removes_the_customer_once_and_misses_other_accounts,
     customers_list_in_id_order_after_the_cursor_and_ids_list_them_all,
+    customers_are_inserted_in_bulk_in_order,
 );
 
 fn fields(phone: &str) -> CustomerFields {
@@ -99,4 +100,24 @@ async fn customers_list_in_id_order_after_the_cursor_and_ids_list_them_all(backe
 
     assert_eq!(store.customer_ids(account).await.unwrap(), ids);
     assert!(store.customer_ids(AccountId::new()).await.unwrap().is_empty());
+}
+
+async fn customers_are_inserted_in_bulk_in_order(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else { return };
+    let account = store.ensure_default_account().await.unwrap();
+    let customers: Vec<herald::model::CustomerFields> = (0..250)
+        .map(|n| herald::model::CustomerFields {
+            phone: format!("+2547{n:08}"),
+            first_name: Some(format!("N{n}")),
+            attributes: json!({"n": n}).as_object().cloned().unwrap(),
+            ..Default::default()
+        })
+        .collect();
+    let ids = store.insert_customers(account, &customers, Utc::now()).await.unwrap();
+    assert_eq!(ids.len(), 250);
+    for (n, id) in ids.iter().enumerate().step_by(49) {
+        let customer = store.get_customer(account, *id).await.unwrap().unwrap();
+        assert_eq!(customer.fields.first_name, Some(format!("N{n}")), "id {id} is customer {n}");
+        assert_eq!(customer.fields.attributes["n"], n);
+    }
 }
