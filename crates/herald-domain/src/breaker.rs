@@ -92,6 +92,14 @@ impl CircuitBreaker {
         }
     }
 
+    /// Gives back a call let through but never made (e.g. put off by a rate limit): a
+    /// half-open breaker's trial is free again; a closed one records nothing.
+    pub fn cancel(&mut self) {
+        if let BreakerState::HalfOpen { trials_started, .. } = &mut self.state {
+            *trials_started = trials_started.saturating_sub(1);
+        }
+    }
+
     /// When refused calls should be tried again.
     pub fn retry_at(&self, now_ms: u64) -> u64 {
         match self.state {
@@ -151,6 +159,19 @@ mod tests {
             open_for_ms: 1000,
             half_open_calls: 2,
         })
+    }
+
+    #[test]
+    fn a_trial_given_back_unused_can_be_taken_again() {
+        let mut breaker = breaker();
+        for _ in 0..4 {
+            breaker.record(0, false);
+        }
+        assert_eq!(breaker.try_acquire(1000), Ok(()));
+        assert_eq!(breaker.try_acquire(1000), Ok(()));
+        assert!(breaker.try_acquire(1000).is_err(), "both trials are out");
+        breaker.cancel();
+        assert_eq!(breaker.try_acquire(1000), Ok(()), "the trial given back");
     }
 
     #[test]

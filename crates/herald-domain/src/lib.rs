@@ -8,6 +8,7 @@ pub mod body;
 pub mod breaker;
 pub mod campaign;
 pub mod channel;
+pub mod gcra;
 pub mod ids;
 pub mod mask;
 pub mod phone;

@@ -4,15 +4,24 @@
 //! its backlog waiting durably in the database (`pending`) instead of holding leases or
 //! failing messages. A provider that is down opens the breaker; one that fails part of its
 //! calls gets fewer calls at once (AIMD, `herald_domain::adaptive`) and keeps delivering the
-//! rest (docs/adr/0012-adaptive-limits.md).
+//! rest (docs/adr/0012-adaptive-limits.md). On PostgreSQL the rate is shared by every
+//! process calling the provider (docs/adr/0016-shared-rate-limits.md).
 
-use std::{future::Future, num::NonZeroU32, sync::Arc, sync::Mutex, time::Duration};
+use std::{
+    collections::VecDeque,
+    future::Future,
+    num::NonZeroU32,
+    sync::atomic::{AtomicU32, Ordering},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use herald_domain::{
     adaptive::{AdaptiveConfig, AdaptiveLimit},
     breaker::{BreakerConfig, BreakerState, CircuitBreaker},
+    gcra::RateLimit,
 };
 use tokio::{
     sync::{Semaphore, SemaphorePermit},
@@ -22,7 +31,7 @@ use tokio::{
 use crate::{
     config::ProviderLimits,
     metrics::Metrics,
-    ports::{ProviderError, ProviderReceipt},
+    ports::{ProviderError, ProviderReceipt, RateLimitStore},
 };
 
 /// How many messages the dispatcher may claim for this provider now.
@@ -36,15 +45,40 @@ pub enum ClaimBudget {
 /// Why a guarded call did not reach the provider, or what it answered.
 #[derive(Debug)]
 pub enum GuardedError {
-    /// The breaker refused the call: try again at this time; not an attempt.
-    Deferred(DateTime<Utc>),
+    /// The call was not made: try again at `until`; not an attempt.
+    Deferred {
+        until: DateTime<Utc>,
+        why: Deferral,
+    },
     Provider(ProviderError),
+}
+
+/// Why a call was put off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deferral {
+    /// The breaker is open (or half-open with its trial calls out): another provider of
+    /// the route may take the message.
+    BreakerOpen,
+    /// The provider's shared rate has no send slot within the horizon: the message waits
+    /// for this provider (a saturated provider does not spill onto the next).
+    RateLimited,
+}
+
+impl Deferral {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::BreakerOpen => "circuit breaker open",
+            Self::RateLimited => "provider rate limit: no send slot free soon enough",
+        }
+    }
 }
 
 #[derive(Debug)]
 pub struct ProviderGuard {
     name: String,
     limiter: Option<DefaultDirectRateLimiter>,
+    /// The rate shared with other processes; `limiter` serves while it cannot be reached.
+    shared: Option<SharedRate>,
     rate_per_sec: Option<f64>,
     /// Batches claimed at once by this process; a rate-limited claim is split between them.
     pipelines: usize,
@@ -57,6 +91,25 @@ pub struct ProviderGuard {
 
 impl ProviderGuard {
     pub fn new(name: &str, limits: &ProviderLimits, pipelines: usize, metrics: Arc<Metrics>) -> Self {
+        Self::with_shared_rate(name, limits, pipelines, metrics, None)
+    }
+
+    /// [`Self::new`] with the provider's rate kept in `shared` together with every other
+    /// process: a call waits at most `shared.1` for its send slot, else it is deferred.
+    pub fn with_shared_rate(
+        name: &str,
+        limits: &ProviderLimits,
+        pipelines: usize,
+        metrics: Arc<Metrics>,
+        shared: Option<(Arc<dyn RateLimitStore>, Duration)>,
+    ) -> Self {
+        let shared = shared.zip(limits.rate_per_sec).map(|((store, horizon), rate)| SharedRate {
+            store,
+            limit: RateLimit::new(rate, limits.burst),
+            horizon,
+            slots: tokio::sync::Mutex::new(VecDeque::new()),
+            waiting: AtomicU32::new(0),
+        });
         let limiter = limits.rate_per_sec.map(|rate| {
             let period = Duration::from_secs_f64(1.0 / rate);
             let burst = NonZeroU32::new(limits.burst.max(1)).unwrap_or(NonZeroU32::MIN);
@@ -83,6 +136,7 @@ impl ProviderGuard {
         Self {
             name: name.to_owned(),
             limiter,
+            shared,
             rate_per_sec: limits.rate_per_sec,
             pipelines: pipelines.max(1),
             permits: Arc::new(Semaphore::new(limits.max_concurrency)),
@@ -108,7 +162,8 @@ impl ProviderGuard {
 
     /// At most `batch_size`; nothing while the breaker is open; only the trial calls when
     /// half-open; and with a rate limit, no more than this pipeline's share of what can be
-    /// sent in half a lease.
+    /// sent in half a lease (with a shared rate: in the horizon a call may wait for its
+    /// slot, since other processes send at the same rate too).
     pub fn claim_budget(&self, batch_size: u32, lease: Duration) -> ClaimBudget {
         let mut budget = batch_size;
         if let Some(mut breaker) = self.breaker() {
@@ -120,7 +175,8 @@ impl ProviderGuard {
             }
         }
         if let Some(rate) = self.rate_per_sec {
-            let sendable = (rate * lease.as_secs_f64() / 2.0 / self.pipelines as f64).floor() as u32;
+            let window = self.shared.as_ref().map_or(lease / 2, |shared| shared.horizon.min(lease / 2));
+            let sendable = (rate * window.as_secs_f64() / self.pipelines as f64).floor() as u32;
             budget = budget.min(sendable.max(1));
         }
         ClaimBudget::Claim(budget)
@@ -134,13 +190,33 @@ impl ProviderGuard {
         if let Some(mut breaker) = self.breaker() {
             let now = self.now_ms();
             if let Err(retry_at) = breaker.try_acquire(now) {
-                return Err(GuardedError::Deferred(self.wall_clock_at(retry_at)));
+                let until = self.wall_clock_at(retry_at);
+                return Err(GuardedError::Deferred { until, why: Deferral::BreakerOpen });
             }
         }
         // The semaphore is never closed, so acquiring cannot fail.
         let permit = self.permits.acquire().await.ok();
-        if let Some(limiter) = &self.limiter {
-            limiter.until_ready().await;
+        let shared_slot = match &self.shared {
+            Some(shared) => shared.next_slot(&self.name).await,
+            None => Err(NotShared),
+        };
+        match shared_slot {
+            Ok(Ok(slot)) => {
+                if let Ok(wait) = (slot - Utc::now()).to_std() {
+                    tokio::time::sleep(wait).await;
+                }
+            }
+            Ok(Err(until)) => {
+                if let Some(mut breaker) = self.breaker() {
+                    breaker.cancel();
+                }
+                return Err(GuardedError::Deferred { until, why: Deferral::RateLimited });
+            }
+            Err(NotShared) => {
+                if let Some(limiter) = &self.limiter {
+                    limiter.until_ready().await;
+                }
+            }
         }
         let answer = send.await;
         // Permanent errors are about the message, not the provider's health.
@@ -186,6 +262,65 @@ impl ProviderGuard {
         }
         let owed = adaptive.owed;
         adaptive.owed -= self.permits.forget_permits(owed);
+    }
+}
+
+/// A call goes without a shared slot (no shared rate, or its state cannot be read now).
+struct NotShared;
+
+/// The provider's rate shared with every other process through the database. Calls
+/// waiting at one time take their slots in one round trip; a slot is used at its time or
+/// dropped.
+struct SharedRate {
+    store: Arc<dyn RateLimitStore>,
+    limit: RateLimit,
+    /// The longest a call waits for its slot (it holds its message's lease meanwhile).
+    horizon: Duration,
+    slots: tokio::sync::Mutex<VecDeque<DateTime<Utc>>>,
+    /// Calls of this process waiting for a slot now: how many the next take asks for.
+    waiting: AtomicU32,
+}
+
+impl std::fmt::Debug for SharedRate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedRate").field("limit", &self.limit).field("horizon", &self.horizon).finish()
+    }
+}
+
+/// A slot not used within this much of its time is dropped: sent late, it could crowd a
+/// later second beyond the rate.
+const STALE_SLOT: chrono::TimeDelta = chrono::TimeDelta::milliseconds(100);
+
+impl SharedRate {
+    /// This call's send slot (`Ok`), or when one could be had if none is free within the
+    /// horizon (`Err`). Falls back to the local limiter when the database cannot be read.
+    async fn next_slot(&self, provider: &str) -> Result<Result<DateTime<Utc>, DateTime<Utc>>, NotShared> {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let slot = self.take(provider).await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        slot
+    }
+
+    async fn take(&self, provider: &str) -> Result<Result<DateTime<Utc>, DateTime<Utc>>, NotShared> {
+        let mut slots = self.slots.lock().await;
+        let now = Utc::now();
+        while slots.front().is_some_and(|slot| *slot + STALE_SLOT < now) {
+            slots.pop_front();
+        }
+        if let Some(slot) = slots.pop_front() {
+            return Ok(Ok(slot));
+        }
+        let want = self.waiting.load(Ordering::SeqCst).clamp(1, 1024);
+        match self.store.take_send_slots(provider, self.limit, want, now, self.horizon).await {
+            Ok(taken) => {
+                slots.extend(taken.slots);
+                Ok(slots.pop_front().ok_or(taken.next))
+            }
+            Err(error) => {
+                tracing::warn!(%error, provider, "the shared rate limit cannot be read; keeping to the rate in this process");
+                Err(NotShared)
+            }
+        }
     }
 }
 

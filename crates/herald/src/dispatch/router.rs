@@ -11,7 +11,7 @@ use super::guard::{ClaimBudget, ProviderGuard};
 use crate::{
     config::{DispatchConfig, FailoverOnPermanent, Routing},
     metrics::Metrics,
-    ports::Provider,
+    ports::{Provider, RateLimitStore},
 };
 
 /// One provider as the dispatcher uses it.
@@ -66,18 +66,22 @@ impl Router {
         routing: &Routing,
         providers: Vec<Arc<dyn Provider>>,
         dispatch: &DispatchConfig,
+        shared_rates: Option<Arc<dyn RateLimitStore>>,
         metrics: &Arc<Metrics>,
     ) -> Self {
+        // A call waits at most a quarter of its message's lease for a shared send slot.
+        let horizon = dispatch.lease() / 4;
         let providers: Vec<RoutedProvider> = routing
             .providers
             .iter()
             .zip(providers)
             .map(|(entry, provider)| RoutedProvider {
-                guard: ProviderGuard::new(
+                guard: ProviderGuard::with_shared_rate(
                     provider.name(),
                     &entry.limits,
                     dispatch.pipelines,
                     metrics.clone(),
+                    shared_rates.clone().map(|store| (store, horizon)),
                 ),
                 timeout: Duration::from_millis(entry.timeout_ms(dispatch)),
                 provider,
@@ -195,7 +199,7 @@ mod tests {
                 Arc::new(MockProvider::new(1.0, Duration::ZERO).named(p.name.clone())) as Arc<dyn Provider>
             })
             .collect();
-        Router::new(&routing, providers, &DispatchConfig::default(), &Arc::new(Metrics::new()))
+        Router::new(&routing, providers, &DispatchConfig::default(), None, &Arc::new(Metrics::new()))
     }
 
     fn first(router: &Router, to: &str) -> Option<String> {

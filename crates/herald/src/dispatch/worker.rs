@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::{
-    guard::{ClaimBudget, GuardedError},
+    guard::{ClaimBudget, Deferral, GuardedError},
     router::{RoutedProvider, Router},
 };
 use crate::{
@@ -91,7 +91,7 @@ impl Dispatcher {
         wake: Arc<Notify>,
     ) -> Self {
         let dispatch = config.dispatch.clone();
-        let router = Router::new(routing, providers, &dispatch, &metrics);
+        let router = Router::new(routing, providers, &dispatch, store.shared_rate_limits(), &metrics);
         let owner = format!("worker-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
         let channels = PerChannel::new(&dispatch, &config.channels);
         Self { store, router, config: dispatch, channels, metrics, owner, wake }
@@ -451,7 +451,12 @@ impl Dispatcher {
                         AttemptResult::Sent { provider: provider.to_owned(), provider_message_id: id, event };
                     return (sent, at);
                 }
-                Err(GuardedError::Deferred(until)) => {
+                Err(GuardedError::Deferred { until, why: Deferral::RateLimited }) => {
+                    // Saturated, not broken: the message waits for this provider.
+                    let reason = Deferral::RateLimited.reason().into();
+                    return (AttemptResult::Deferred { provider: provider.to_owned(), reason, until }, at);
+                }
+                Err(GuardedError::Deferred { until, why: Deferral::BreakerOpen }) => {
                     if deferred.is_none_or(|(_, earliest)| until < earliest) {
                         deferred = Some((provider, until));
                     }
@@ -474,7 +479,7 @@ impl Dispatcher {
             // No provider of the route could take it now: it waits, uncounted, for the
             // earliest breaker to let calls through again.
             Some((provider, until)) => {
-                let reason = "circuit breaker open".into();
+                let reason = Deferral::BreakerOpen.reason().into();
                 (AttemptResult::Deferred { provider: provider.to_owned(), reason, until }, Utc::now())
             }
             // Unreachable: the last provider's answer always decides.

@@ -261,6 +261,21 @@ impl MessageEventKind {
     }
 }
 
+impl std::str::FromStr for MessageEventKind {
+    type Err = UnknownEventKind;
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Self::parse(value).ok_or_else(|| UnknownEventKind(value.to_owned()))
+    }
+}
+
+/// A stored timeline entry kind herald does not know.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown message event kind {0:?}")]
+pub struct UnknownEventKind(String);
+
+// Bound to SQL as its name (docs/adr/0015-domain-types-bound-to-sql.md).
+herald_domain::sql_text_enum!(MessageEventKind);
+
 /// Which dead letters (failed messages) an operation is about.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeadLetterFilter {

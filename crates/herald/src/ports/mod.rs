@@ -10,6 +10,7 @@ mod idempotency;
 mod messages;
 mod outbox;
 mod provider;
+mod rate_limits;
 
 use std::sync::Arc;
 
@@ -26,6 +27,7 @@ pub use idempotency::IdempotencyStore;
 pub use messages::MessageStore;
 pub use outbox::OutboxStore;
 pub use provider::{Outbound, Provider, ProviderError, ProviderReceipt};
+pub use rate_limits::{RateLimitStore, SendSlots};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -86,6 +88,12 @@ pub trait Store:
         let _ = (wake, shutdown);
     }
     async fn close(&self);
+    /// Provider rate limits shared by every process on this database, where the backend
+    /// has them (PostgreSQL); `None`: each process keeps to the rates on its own (SQLite
+    /// has one process).
+    fn shared_rate_limits(&self) -> Option<Arc<dyn RateLimitStore>> {
+        None
+    }
     /// Takes the role `name` if no other process holds it; `None` if one does.
     async fn try_singleton(&self, name: &str) -> StoreResult<Option<Box<dyn SingletonLease>>>;
 }

@@ -7,6 +7,7 @@ use crate::ports::{Store, StoreResult};
 
 mod batch;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 /// Connects to the database named by `url` (`sqlite://...` or `postgres://...`). Does not

@@ -29,6 +29,7 @@ mod full_disk;
 mod idempotency;
 mod lost_leases;
 mod openapi_conformance;
+mod rate_limits;
 mod routing;
 
 fn main() {

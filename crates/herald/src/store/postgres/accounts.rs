@@ -3,29 +3,17 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::{AccountId, ApiKeyId};
-use sqlx::{postgres::PgRow, Row};
 use uuid::Uuid;
 
 use super::PgStore;
+use crate::store::rows as from_row;
 use crate::{
     model::ApiKeyRecord,
     ports::{AccountStore, StoreResult},
-    store::{hash_from_bytes, DEFAULT_ACCOUNT_NAME},
+    store::DEFAULT_ACCOUNT_NAME,
 };
 
 const API_KEY_COLUMNS: &str = "id, account_id, name, prefix, key_hash, created_at, revoked_at";
-
-fn api_key_from_row(row: &PgRow) -> StoreResult<ApiKeyRecord> {
-    Ok(ApiKeyRecord {
-        id: ApiKeyId::from_uuid(row.try_get("id")?),
-        account_id: AccountId::from_uuid(row.try_get("account_id")?),
-        name: row.try_get("name")?,
-        prefix: row.try_get("prefix")?,
-        hash: hash_from_bytes(row.try_get("key_hash")?)?,
-        created_at: row.try_get("created_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-    })
-}
 
 #[async_trait]
 impl AccountStore for PgStore {
@@ -66,14 +54,14 @@ impl AccountStore for PgStore {
             .bind(&hash[..])
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(api_key_from_row).transpose()
+        row.as_ref().map(from_row::api_key).transpose()
     }
 
     async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
         let rows = sqlx::query(&format!("SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(api_key_from_row).collect()
+        rows.iter().map(from_row::api_key).collect()
     }
 
     async fn revoke_api_key(&self, id: ApiKeyId, at: DateTime<Utc>) -> StoreResult<bool> {

@@ -5,9 +5,10 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::{AccountId, CampaignId, CampaignStatus, CustomerId, MessageId};
-use sqlx::{postgres::PgRow, Postgres, QueryBuilder, Row};
+use sqlx::{Postgres, QueryBuilder, Row};
 
 use super::PgStore;
+use crate::store::rows as from_row;
 use crate::{
     model::{
         Campaign, CampaignFilter, CampaignPage, CampaignStart, CampaignStats, Customer, IdempotencyClaim,
@@ -15,20 +16,6 @@ use crate::{
     },
     ports::{CampaignStore, StoreResult},
 };
-
-fn campaign_from_row(row: &PgRow) -> StoreResult<Campaign> {
-    Ok(Campaign {
-        id: row.try_get("id")?,
-        account_id: AccountId::from_uuid(row.try_get("account_id")?),
-        name: row.try_get("name")?,
-        channel: row.try_get("channel")?,
-        status: row.try_get("status")?,
-        base_template: row.try_get("base_template")?,
-        scheduled_at: row.try_get("scheduled_at")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
-}
 
 /// `AND ...` conditions of a campaign listing.
 fn push_filter(
@@ -65,7 +52,7 @@ impl CampaignStore for PgStore {
         .bind(campaign.created_at)
         .fetch_one(&self.pool)
         .await?;
-        campaign_from_row(&row)
+        from_row::campaign(&row)
     }
 
     async fn get_campaign(&self, account: AccountId, id: CampaignId) -> StoreResult<Option<Campaign>> {
@@ -74,7 +61,7 @@ impl CampaignStore for PgStore {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(campaign_from_row).transpose()
+        row.as_ref().map(from_row::campaign).transpose()
     }
 
     async fn list_campaigns(
@@ -112,7 +99,7 @@ impl CampaignStore for PgStore {
         page.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit) + 1);
         page.push(" OFFSET ").push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
         let rows = page.build().fetch_all(&self.pool).await?;
-        let mut campaigns = rows.iter().map(campaign_from_row).collect::<StoreResult<Vec<_>>>()?;
+        let mut campaigns = rows.iter().map(from_row::campaign).collect::<StoreResult<Vec<_>>>()?;
         let more = campaigns.len() > limit as usize;
         campaigns.truncate(limit as usize);
         Ok(CampaignPage { campaigns, more, total: total as u64, snapshot })
@@ -227,7 +214,7 @@ impl CampaignStore for PgStore {
             .await?;
         let customers = rows
             .iter()
-            .map(|row| super::customers::customer_from_row(row).map(|c| (c.id, c)))
+            .map(|row| from_row::customer(row).map(|c| (c.id, c)))
             .collect::<StoreResult<HashMap<_, _>>>()?;
         Ok((templates.into_iter().collect(), customers))
     }

@@ -4,35 +4,14 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::{AccountId, CustomerId};
-use sqlx::{postgres::PgRow, Row};
+use sqlx::Row;
 
 use super::PgStore;
+use crate::store::rows as from_row;
 use crate::{
     model::{Customer, CustomerFields},
-    ports::{CustomerStore, StoreError, StoreResult},
+    ports::{CustomerStore, StoreResult},
 };
-
-pub(super) fn customer_from_row(row: &PgRow) -> StoreResult<Customer> {
-    let attributes = match row.try_get::<serde_json::Value, _>("attributes")? {
-        serde_json::Value::Object(map) => map,
-        _ => return Err(StoreError::Corrupt("customers.attributes is not an object".into())),
-    };
-    Ok(Customer {
-        id: row.try_get("id")?,
-        account_id: AccountId::from_uuid(row.try_get("account_id")?),
-        fields: CustomerFields {
-            phone: row.try_get("phone")?,
-            first_name: row.try_get("first_name")?,
-            last_name: row.try_get("last_name")?,
-            email: row.try_get("email")?,
-            location: row.try_get("location")?,
-            preferred_product: row.try_get("preferred_product")?,
-            attributes,
-        },
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
-}
 
 /// The advisory lock that orders an account's customer deletes against its campaign starts.
 pub(super) fn customers_lock(account: AccountId) -> String {
@@ -68,7 +47,7 @@ impl CustomerStore for PgStore {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING *",
         );
         let row = bind_fields(query, fields).bind(account.as_uuid()).bind(at).fetch_one(&self.pool).await?;
-        customer_from_row(&row)
+        from_row::customer(&row)
     }
 
     async fn insert_customers(
@@ -125,7 +104,7 @@ impl CustomerStore for PgStore {
             .bind(account.as_uuid())
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(customer_from_row).transpose()
+        row.as_ref().map(from_row::customer).transpose()
     }
 
     async fn delete_customer(&self, account: AccountId, id: CustomerId) -> StoreResult<Option<bool>> {
@@ -168,7 +147,7 @@ impl CustomerStore for PgStore {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(customer_from_row).transpose()
+        row.as_ref().map(from_row::customer).transpose()
     }
 
     async fn list_customers(
@@ -184,7 +163,7 @@ impl CustomerStore for PgStore {
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?;
-        rows.iter().map(customer_from_row).collect()
+        rows.iter().map(from_row::customer).collect()
     }
 
     async fn customer_ids(&self, account: AccountId) -> StoreResult<Vec<CustomerId>> {

@@ -4,54 +4,21 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::{AccountId, CampaignId, CustomerId, MessageId, MessageStatus, Recipient};
-use sqlx::{postgres::PgRow, Postgres, QueryBuilder, Row, Transaction};
+use herald_domain::{AccountId, MessageId, MessageStatus};
+use sqlx::{Postgres, QueryBuilder, Row, Transaction};
 use uuid::Uuid;
 
 use super::PgStore;
+use crate::store::rows as from_row;
 use crate::{
     model::{
-        AttemptOutcome, CampaignLink, ClaimedMessage, ClientTags, DeadLetterFilter, IdempotencyClaim,
-        KeyedMessage, LeaseSweep, Message, MessageEvent, MessageEventKind, NewMessage, OutboxEvent,
-        QueueStats, StatusCounts, SweptLeases, UNCOUNTED_LEASE_DETAIL,
+        AttemptOutcome, ClaimedMessage, DeadLetterFilter, IdempotencyClaim, KeyedMessage, LeaseSweep,
+        Message, MessageEvent, MessageEventKind, NewMessage, OutboxEvent, QueueStats, StatusCounts,
+        SweptLeases, UNCOUNTED_LEASE_DETAIL,
     },
-    ports::{MessageStore, StoreError, StoreResult},
+    ports::{MessageStore, StoreResult},
     store::{batch, lease_failure_events, swept, OutcomeEffect},
 };
-
-fn message_from_row(row: &PgRow) -> StoreResult<Message> {
-    let channel: herald_domain::Channel = row.try_get("channel")?;
-    Ok(Message {
-        id: MessageId::from_uuid(row.try_get("id")?),
-        account_id: AccountId::from_uuid(row.try_get("account_id")?),
-        channel,
-        recipient: Recipient::from_stored(channel, row.try_get("recipient")?),
-        sender: row.try_get("sender")?,
-        body: row.try_get("body")?,
-        user_id: row.try_get("user_id")?,
-        tags: ClientTags {
-            reference: row.try_get("reference")?,
-            idempotency_key: row.try_get("idempotency_key")?,
-            metadata: row.try_get("client_metadata")?,
-        },
-        campaign: match (
-            row.try_get::<Option<CampaignId>, _>("campaign_id")?,
-            row.try_get::<Option<CustomerId>, _>("customer_id")?,
-        ) {
-            (Some(campaign_id), Some(customer_id)) => Some(CampaignLink { campaign_id, customer_id }),
-            _ => None,
-        },
-        status: row.try_get("status")?,
-        retry_count: row.try_get::<i32, _>("retry_count")? as u32,
-        last_error: row.try_get("last_error")?,
-        next_attempt_at: row.try_get("next_attempt_at")?,
-        provider: row.try_get("provider")?,
-        provider_message_id: row.try_get("provider_message_id")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        sent_at: row.try_get("sent_at")?,
-    })
-}
 
 /// Inserts a `pending` message (its row is its `accepted` timeline entry) and, with a key,
 /// completes that key, inside the caller's transaction.
@@ -236,7 +203,7 @@ impl MessageStore for PgStore {
             .bind(account.as_uuid())
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(message_from_row).transpose()
+        row.as_ref().map(from_row::message).transpose()
     }
 
     async fn list_message_events(&self, id: MessageId) -> StoreResult<Vec<MessageEvent>> {
@@ -253,18 +220,7 @@ impl MessageStore for PgStore {
         .bind(id.as_uuid())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let kind: String = row.try_get("kind")?;
-                Ok(MessageEvent {
-                    kind: MessageEventKind::parse(&kind)
-                        .ok_or_else(|| StoreError::Corrupt(format!("message_events.kind = {kind:?}")))?,
-                    status: row.try_get("status")?,
-                    detail: row.try_get("detail")?,
-                    at: row.try_get("at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(from_row::message_event).collect()
     }
 
     async fn claim_due_messages(
@@ -291,7 +247,7 @@ impl MessageStore for PgStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|row| message_from_row(row).map(ClaimedMessage::from)).collect()
+        rows.iter().map(|row| from_row::message(row).map(ClaimedMessage::from)).collect()
     }
 
     async fn take_over_leases(
@@ -315,7 +271,7 @@ impl MessageStore for PgStore {
         .bind(from)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|row| message_from_row(row).map(ClaimedMessage::from)).collect()
+        rows.iter().map(|row| from_row::message(row).map(ClaimedMessage::from)).collect()
     }
 
     async fn record_outcomes(&self, owner: &str, outcomes: &[AttemptOutcome]) -> StoreResult<u64> {
@@ -434,7 +390,7 @@ impl MessageStore for PgStore {
         .bind(sweep.uncounted_owner)
         .fetch_all(&mut *tx)
         .await?;
-        let counted = rows.iter().map(message_from_row).collect::<StoreResult<Vec<_>>>()?;
+        let counted = rows.iter().map(from_row::message).collect::<StoreResult<Vec<_>>>()?;
 
         let ids: Vec<Uuid> =
             uncounted.iter().copied().chain(counted.iter().map(|m| m.id.as_uuid())).collect();
@@ -508,7 +464,7 @@ impl MessageStore for PgStore {
         }
         query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
         let rows = query.build().fetch_all(&self.pool).await?;
-        rows.iter().map(message_from_row).collect()
+        rows.iter().map(from_row::message).collect()
     }
 
     async fn replay_dead_letters(

@@ -19,6 +19,7 @@ mod customers;
 mod idempotency;
 mod messages;
 mod outbox;
+mod rate_limits;
 
 #[derive(Debug, Clone)]
 pub struct PgStore {
@@ -77,6 +78,10 @@ impl Store for PgStore {
 
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    fn shared_rate_limits(&self) -> Option<Arc<dyn crate::ports::RateLimitStore>> {
+        Some(Arc::new(self.clone()))
     }
 
     async fn close(&self) {

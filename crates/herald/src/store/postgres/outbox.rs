@@ -2,10 +2,11 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::{AccountId, EventId};
+use herald_domain::AccountId;
 use sqlx::{Postgres, Row, Transaction};
 
 use super::PgStore;
+use crate::store::rows as from_row;
 use crate::{
     model::{FeedCursor, OutboxEvent, StoredEvent},
     ports::{OutboxStore, StoreResult},
@@ -43,23 +44,6 @@ pub(super) async fn insert_events(
     Ok(())
 }
 
-fn event_from_row(row: &sqlx::postgres::PgRow) -> StoreResult<StoredEvent> {
-    Ok(StoredEvent {
-        sequence: row.try_get("sequence")?,
-        transaction: row.try_get("txid")?,
-        account_id: AccountId::from_uuid(row.try_get("account_id")?),
-        event: OutboxEvent {
-            event_id: EventId::from_uuid(row.try_get("event_id")?),
-            event_type: row.try_get("event_type")?,
-            aggregate_id: row.try_get("aggregate_id")?,
-            user_id: row.try_get("user_id")?,
-            payload: row.try_get("payload")?,
-            metadata: row.try_get("metadata")?,
-            timestamp: row.try_get("created_at")?,
-        },
-    })
-}
-
 const EVENT_COLUMNS: &str = "sequence, txid::text::bigint AS txid, account_id, event_id, event_type,
      aggregate_id, user_id, payload, metadata, created_at";
 
@@ -87,7 +71,7 @@ impl OutboxStore for PgStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(event_from_row).collect()
+        rows.iter().map(from_row::stored_event).collect()
     }
 
     async fn unpublished_events(&self, limit: u32) -> StoreResult<Vec<StoredEvent>> {
@@ -97,7 +81,7 @@ impl OutboxStore for PgStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(event_from_row).collect()
+        rows.iter().map(from_row::stored_event).collect()
     }
 
     async fn mark_events_published(&self, sequences: &[i64], at: DateTime<Utc>) -> StoreResult<u64> {

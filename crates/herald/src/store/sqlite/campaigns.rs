@@ -5,9 +5,10 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::{AccountId, CampaignId, CampaignStatus, CustomerId, MessageId};
-use sqlx::{sqlite::SqliteRow, QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Row, Sqlite};
 
-use super::{from_millis, from_opt_millis, to_millis, SqliteStore};
+use super::{to_millis, SqliteStore};
+use crate::store::rows as from_row;
 use crate::{
     model::{
         Campaign, CampaignFilter, CampaignPage, CampaignStart, CampaignStats, Customer, IdempotencyClaim,
@@ -16,20 +17,6 @@ use crate::{
     ports::{CampaignStore, StoreResult},
     store::parse_column,
 };
-
-fn campaign_from_row(row: &SqliteRow) -> StoreResult<Campaign> {
-    Ok(Campaign {
-        id: row.try_get("id")?,
-        account_id: parse_column("campaigns.account_id", row.try_get("account_id")?)?,
-        name: row.try_get("name")?,
-        channel: row.try_get("channel")?,
-        status: row.try_get("status")?,
-        base_template: row.try_get("base_template")?,
-        scheduled_at: from_opt_millis(row.try_get("scheduled_at")?)?,
-        created_at: from_millis(row.try_get("created_at")?)?,
-        updated_at: from_millis(row.try_get("updated_at")?)?,
-    })
-}
 
 /// `AND ...` conditions of a campaign listing.
 fn push_filter(
@@ -68,7 +55,7 @@ impl CampaignStore for SqliteStore {
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        campaign_from_row(&row)
+        from_row::campaign(&row)
     }
 
     async fn get_campaign(&self, account: AccountId, id: CampaignId) -> StoreResult<Option<Campaign>> {
@@ -77,7 +64,7 @@ impl CampaignStore for SqliteStore {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(campaign_from_row).transpose()
+        row.as_ref().map(from_row::campaign).transpose()
     }
 
     async fn list_campaigns(
@@ -115,7 +102,7 @@ impl CampaignStore for SqliteStore {
         page.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit) + 1);
         page.push(" OFFSET ").push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
         let rows = page.build().fetch_all(&self.pool).await?;
-        let mut campaigns = rows.iter().map(campaign_from_row).collect::<StoreResult<Vec<_>>>()?;
+        let mut campaigns = rows.iter().map(from_row::campaign).collect::<StoreResult<Vec<_>>>()?;
         let more = campaigns.len() > limit as usize;
         campaigns.truncate(limit as usize);
         Ok(CampaignPage { campaigns, more, total: total as u64, snapshot })
@@ -223,7 +210,7 @@ impl CampaignStore for SqliteStore {
             .await?;
         let customers = rows
             .iter()
-            .map(|row| super::customers::customer_from_row(row).map(|c| (c.id, c)))
+            .map(|row| from_row::customer(row).map(|c| (c.id, c)))
             .collect::<StoreResult<HashMap<_, _>>>()?;
         Ok((templates.into_iter().collect(), customers))
     }

@@ -4,36 +4,13 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::{AccountId, CustomerId};
-use sqlx::{sqlite::SqliteRow, Row};
 
-use super::{from_millis, outbox::json_column, to_millis, SqliteStore};
-use crate::store::parse_column;
+use super::{to_millis, SqliteStore};
+use crate::store::rows as from_row;
 use crate::{
     model::{Customer, CustomerFields},
-    ports::{CustomerStore, StoreError, StoreResult},
+    ports::{CustomerStore, StoreResult},
 };
-
-pub(super) fn customer_from_row(row: &SqliteRow) -> StoreResult<Customer> {
-    let attributes = match json_column("customers.attributes", row.try_get("attributes")?)? {
-        serde_json::Value::Object(map) => map,
-        _ => return Err(StoreError::Corrupt("customers.attributes is not an object".into())),
-    };
-    Ok(Customer {
-        id: row.try_get("id")?,
-        account_id: parse_column("customers.account_id", row.try_get("account_id")?)?,
-        fields: CustomerFields {
-            phone: row.try_get("phone")?,
-            first_name: row.try_get("first_name")?,
-            last_name: row.try_get("last_name")?,
-            email: row.try_get("email")?,
-            location: row.try_get("location")?,
-            preferred_product: row.try_get("preferred_product")?,
-            attributes,
-        },
-        created_at: from_millis(row.try_get("created_at")?)?,
-        updated_at: from_millis(row.try_get("updated_at")?)?,
-    })
-}
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 
@@ -72,7 +49,7 @@ impl CustomerStore for SqliteStore {
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
-        customer_from_row(&row)
+        from_row::customer(&row)
     }
 
     async fn insert_customers(
@@ -130,7 +107,7 @@ impl CustomerStore for SqliteStore {
             .fetch_optional(&mut *tx)
             .await?;
         tx.commit().await?;
-        row.as_ref().map(customer_from_row).transpose()
+        row.as_ref().map(from_row::customer).transpose()
     }
 
     async fn delete_customer(&self, account: AccountId, id: CustomerId) -> StoreResult<Option<bool>> {
@@ -166,7 +143,7 @@ impl CustomerStore for SqliteStore {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(customer_from_row).transpose()
+        row.as_ref().map(from_row::customer).transpose()
     }
 
     async fn list_customers(
@@ -181,7 +158,7 @@ impl CustomerStore for SqliteStore {
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(customer_from_row).collect()
+        rows.iter().map(from_row::customer).collect()
     }
 
     async fn customer_ids(&self, account: AccountId) -> StoreResult<Vec<CustomerId>> {

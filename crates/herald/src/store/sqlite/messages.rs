@@ -4,57 +4,21 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::{AccountId, CampaignId, CustomerId, MessageId, MessageStatus, Recipient};
+use herald_domain::{AccountId, MessageId, MessageStatus};
 use serde_json::json;
-use sqlx::{sqlite::SqliteRow, QueryBuilder, Row, Sqlite, Transaction};
+use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 
-use super::{from_millis, from_opt_millis, to_millis, SqliteStore};
+use super::{from_opt_millis, to_millis, SqliteStore};
+use crate::store::rows as from_row;
 use crate::{
     model::{
-        AttemptOutcome, CampaignLink, ClaimedMessage, ClientTags, DeadLetterFilter, IdempotencyClaim,
-        KeyedMessage, LeaseSweep, Message, MessageEvent, MessageEventKind, NewMessage, OutboxEvent,
-        QueueStats, StatusCounts, SweptLeases, UNCOUNTED_LEASE_DETAIL,
+        AttemptOutcome, ClaimedMessage, DeadLetterFilter, IdempotencyClaim, KeyedMessage, LeaseSweep,
+        Message, MessageEvent, MessageEventKind, NewMessage, OutboxEvent, QueueStats, StatusCounts,
+        SweptLeases, UNCOUNTED_LEASE_DETAIL,
     },
-    ports::{MessageStore, StoreError, StoreResult},
+    ports::{MessageStore, StoreResult},
     store::{batch, lease_failure_events, parse_column, swept, OutcomeEffect},
 };
-
-fn message_from_row(row: &SqliteRow) -> StoreResult<Message> {
-    let channel: herald_domain::Channel = row.try_get("channel")?;
-    Ok(Message {
-        id: parse_column("messages.id", row.try_get("id")?)?,
-        account_id: parse_column("messages.account_id", row.try_get("account_id")?)?,
-        channel,
-        recipient: Recipient::from_stored(channel, row.try_get("recipient")?),
-        sender: row.try_get("sender")?,
-        body: row.try_get("body")?,
-        user_id: row.try_get("user_id")?,
-        tags: ClientTags {
-            reference: row.try_get("reference")?,
-            idempotency_key: row.try_get("idempotency_key")?,
-            metadata: row
-                .try_get::<Option<String>, _>("client_metadata")?
-                .map(|text| super::outbox::json_column("messages.client_metadata", &text))
-                .transpose()?,
-        },
-        campaign: match (
-            row.try_get::<Option<CampaignId>, _>("campaign_id")?,
-            row.try_get::<Option<CustomerId>, _>("customer_id")?,
-        ) {
-            (Some(campaign_id), Some(customer_id)) => Some(CampaignLink { campaign_id, customer_id }),
-            _ => None,
-        },
-        status: row.try_get("status")?,
-        retry_count: row.try_get::<i64, _>("retry_count")? as u32,
-        last_error: row.try_get("last_error")?,
-        next_attempt_at: from_opt_millis(row.try_get("next_attempt_at")?)?,
-        provider: row.try_get("provider")?,
-        provider_message_id: row.try_get("provider_message_id")?,
-        created_at: from_millis(row.try_get("created_at")?)?,
-        updated_at: from_millis(row.try_get("updated_at")?)?,
-        sent_at: from_opt_millis(row.try_get("sent_at")?)?,
-    })
-}
 
 async fn insert_event(
     tx: &mut Transaction<'_, Sqlite>,
@@ -66,7 +30,7 @@ async fn insert_event(
 ) -> StoreResult<()> {
     sqlx::query("INSERT INTO message_events (message_id, kind, status, detail, at) VALUES (?, ?, ?, ?, ?)")
         .bind(message_id.to_string())
-        .bind(kind.as_str())
+        .bind(kind)
         .bind(status)
         .bind(detail)
         .bind(to_millis(at))
@@ -253,7 +217,7 @@ impl MessageStore for SqliteStore {
             .bind(account.to_string())
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(message_from_row).transpose()
+        row.as_ref().map(from_row::message).transpose()
     }
 
     async fn list_message_events(&self, id: MessageId) -> StoreResult<Vec<MessageEvent>> {
@@ -270,18 +234,7 @@ impl MessageStore for SqliteStore {
         .bind(id.to_string())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let kind: String = row.try_get("kind")?;
-                Ok(MessageEvent {
-                    kind: MessageEventKind::parse(&kind)
-                        .ok_or_else(|| StoreError::Corrupt(format!("message_events.kind = {kind:?}")))?,
-                    status: row.try_get("status")?,
-                    detail: row.try_get("detail")?,
-                    at: from_millis(row.try_get("at")?)?,
-                })
-            })
-            .collect()
+        rows.iter().map(from_row::message_event).collect()
     }
 
     async fn claim_due_messages(
@@ -306,7 +259,7 @@ impl MessageStore for SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|row| message_from_row(row).map(ClaimedMessage::from)).collect()
+        rows.iter().map(|row| from_row::message(row).map(ClaimedMessage::from)).collect()
     }
 
     async fn take_over_leases(
@@ -334,7 +287,7 @@ impl MessageStore for SqliteStore {
         .bind(serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|row| message_from_row(row).map(ClaimedMessage::from)).collect()
+        rows.iter().map(|row| from_row::message(row).map(ClaimedMessage::from)).collect()
     }
 
     async fn record_outcomes(&self, owner: &str, outcomes: &[AttemptOutcome]) -> StoreResult<u64> {
@@ -478,7 +431,7 @@ impl MessageStore for SqliteStore {
         .bind(sweep.uncounted_owner)
         .fetch_all(&mut *tx)
         .await?;
-        let counted = rows.iter().map(message_from_row).collect::<StoreResult<Vec<_>>>()?;
+        let counted = rows.iter().map(from_row::message).collect::<StoreResult<Vec<_>>>()?;
 
         let mut timeline: Vec<serde_json::Value> = uncounted
             .iter()
@@ -543,7 +496,7 @@ impl MessageStore for SqliteStore {
         }
         query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
         let rows = query.build().fetch_all(&self.pool).await?;
-        rows.iter().map(message_from_row).collect()
+        rows.iter().map(from_row::message).collect()
     }
 
     async fn replay_dead_letters(

@@ -5,11 +5,11 @@ use chrono::{DateTime, Utc};
 use herald_domain::AccountId;
 use sqlx::{Row, Sqlite, Transaction};
 
-use super::{from_millis, from_opt_millis, to_millis, SqliteStore};
+use super::{from_opt_millis, to_millis, SqliteStore};
+use crate::store::rows as from_row;
 use crate::{
     model::{FeedCursor, OutboxEvent, StoredEvent},
-    ports::{OutboxStore, StoreError, StoreResult},
-    store::parse_column,
+    ports::{OutboxStore, StoreResult},
 };
 
 /// Adds `events` to the outbox inside the caller's transaction, in order, in one statement.
@@ -49,29 +49,8 @@ pub(super) async fn insert_events(
     Ok(())
 }
 
-pub(super) fn json_column(column: &str, text: &str) -> StoreResult<serde_json::Value> {
-    serde_json::from_str(text).map_err(|_| StoreError::Corrupt(format!("{column} is not JSON")))
-}
-
-fn event_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<StoredEvent> {
-    Ok(StoredEvent {
-        sequence: row.try_get("sequence")?,
-        transaction: 0,
-        account_id: parse_column("outbox.account_id", row.try_get("account_id")?)?,
-        event: OutboxEvent {
-            event_id: parse_column("outbox.event_id", row.try_get("event_id")?)?,
-            event_type: row.try_get("event_type")?,
-            aggregate_id: row.try_get("aggregate_id")?,
-            user_id: row.try_get("user_id")?,
-            payload: json_column("outbox.payload", row.try_get("payload")?)?,
-            metadata: json_column("outbox.metadata", row.try_get("metadata")?)?,
-            timestamp: from_millis(row.try_get("created_at")?)?,
-        },
-    })
-}
-
 const EVENT_COLUMNS: &str =
-    "sequence, account_id, event_id, event_type, aggregate_id, user_id, payload, metadata, created_at";
+    "sequence, 0 AS txid, account_id, event_id, event_type, aggregate_id, user_id, payload, metadata, created_at";
 
 #[async_trait]
 impl OutboxStore for SqliteStore {
@@ -92,7 +71,7 @@ impl OutboxStore for SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(event_from_row).collect()
+        rows.iter().map(from_row::stored_event).collect()
     }
 
     async fn unpublished_events(&self, limit: u32) -> StoreResult<Vec<StoredEvent>> {
@@ -102,7 +81,7 @@ impl OutboxStore for SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(event_from_row).collect()
+        rows.iter().map(from_row::stored_event).collect()
     }
 
     async fn mark_events_published(&self, sequences: &[i64], at: DateTime<Utc>) -> StoreResult<u64> {
