@@ -2,12 +2,15 @@
 
 use std::collections::HashSet;
 
-use chrono::{Duration, Utc};
-use herald::model::{AttemptOutcome, AttemptResult, MessageEventKind};
-use herald_domain::{AccountId, MessageId, MessageStatus};
+use chrono::{DateTime, Duration, Utc};
+use herald::model::{
+    AttemptOutcome, AttemptResult, ClaimedMessage, ClientTags, DeadLetterFilter, KeyedMessage, LeaseSweep,
+    MessageEventKind, NewMessage, OutboxEvent, QueueStats, StatusCounts, SweptLeases, UNCOUNTED_LEASE_DETAIL,
+};
+use herald_domain::{AccountId, Channel, MessageId, MessageStatus, Recipient};
 use serde_json::json;
 
-use super::{event, new_message, sent, store};
+use super::{claim_all, event, failed, new_message, now_ms, retry, sent, started_campaign, store};
 use crate::helpers::{on_both_backends, Backend};
 
 on_both_backends!(
@@ -19,6 +22,17 @@ on_both_backends!(
     sent_and_failed_outcomes_write_their_outbox_events,
     expired_leases_are_requeued_with_a_timeline_entry,
     leases_move_only_from_their_holder,
+    client_tags_are_kept_with_the_message_and_handed_to_its_claimer,
+    a_deferred_outcome_waits_uncounted_until_its_time,
+    released_leases_go_back_to_pending_due_at_once_and_only_from_their_owner,
+    a_lease_taken_over_runs_until_its_new_expiry_and_final_messages_stay_put,
+    an_expired_lease_without_retries_left_fails_the_message_with_its_event,
+    an_expired_lease_of_the_uncounted_owner_is_requeued_without_using_a_retry,
+    status_counts_count_every_message_by_its_status,
+    queue_stats_count_pending_messages_and_the_earliest_one_due,
+    dead_letters_list_the_accounts_failed_messages_newest_first_by_filter_and_cursor,
+    replaying_dead_letters_requeues_failed_messages_with_a_fresh_retry_budget,
+    a_timeline_lists_every_entry_in_the_order_it_happened,
 );
 
 async fn an_inserted_message_reads_back_pending_with_an_accepted_event(backend: Backend) {
@@ -253,4 +267,387 @@ async fn leases_move_only_from_their_holder(backend: Backend) {
     // The new holder can record results; the old one cannot.
     assert_eq!(store.record_outcomes("transport", &[sent(account, ids[0])]).await.unwrap(), 0);
     assert_eq!(store.record_outcomes("worker-1", &[sent(account, ids[0])]).await.unwrap(), 1);
+}
+
+/// The result `result` of an attempt on `id`, recorded at `at`.
+fn outcome(account: AccountId, id: MessageId, at: DateTime<Utc>, result: AttemptResult) -> AttemptOutcome {
+    AttemptOutcome { message_id: id, account_id: account, at, result }
+}
+
+fn kinds(events: &[herald::model::MessageEvent]) -> Vec<MessageEventKind> {
+    events.iter().map(|event| event.kind).collect()
+}
+
+async fn client_tags_are_kept_with_the_message_and_handed_to_its_claimer(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else { return };
+    let account = store.ensure_default_account().await.unwrap();
+    let now = now_ms();
+    let tags = ClientTags {
+        reference: Some("order-7".into()),
+        idempotency_key: Some("key-7".into()),
+        metadata: Some(json!({"campaign": "spring", "items": [1, 2], "vip": true})),
+    };
+    let single = NewMessage { tags: tags.clone(), ..new_message(account, now) };
+    let batched = NewMessage { tags: tags.clone(), ..new_message(account, now) };
+
+    store.insert_message(&single).await.unwrap();
+    store.insert_messages(&[KeyedMessage { message: batched.clone(), claim: None }]).await.unwrap();
+
+    for id in [single.id, batched.id] {
+        let stored = store.get_message(account, id).await.unwrap().expect("stored");
+        assert_eq!(stored.tags, tags, "message {id} keeps its tags");
+        assert_eq!(stored.campaign, None);
+    }
+    let claimed = store.claim_due_messages("w", now, now + Duration::seconds(30), 10).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    for message in claimed {
+        assert_eq!(message.tags, tags, "the claimer gets the tags of {}", message.id);
+        assert_eq!(message.recipient, single.recipient);
+        assert_eq!((message.sender.as_deref(), message.user_id.as_deref()), (Some("MB"), Some("user-1")));
+        assert_eq!((message.retry_count, message.campaign), (0, None));
+    }
+}
+
+async fn a_deferred_outcome_waits_uncounted_until_its_time(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else { return };
+    let account = store.ensure_default_account().await.unwrap();
+    let now = now_ms();
+    let message = new_message(account, now);
+    store.insert_message(&message).await.unwrap();
+    claim_all(store.as_ref(), "w", now).await;
+    let until = now + Duration::seconds(60);
+    let deferred = AttemptResult::Deferred { provider: "mock".into(), reason: "circuit open".into(), until };
+
+    assert_eq!(store.record_outcomes("w", &[outcome(account, message.id, now, deferred)]).await.unwrap(), 1);
+
+    let row = store.get_message(account, message.id).await.unwrap().unwrap();
+    assert_eq!(row.status, MessageStatus::Pending);
+    assert_eq!(row.retry_count, 0, "a deferral is not an attempt");
+    assert_eq!(row.next_attempt_at, Some(until));
+    assert_eq!(row.last_error.as_deref(), Some("circuit open"));
+    let timeline = store.list_message_events(message.id).await.unwrap();
+    assert_eq!(kinds(&timeline), [MessageEventKind::Accepted, MessageEventKind::Deferred]);
+    assert!(store.unpublished_events(10).await.unwrap().is_empty(), "a deferral publishes nothing");
+    let early = until - Duration::seconds(1);
+    assert!(claim_all(store.as_ref(), "w", early).await.is_empty(), "not due before `until`");
+    assert_eq!(claim_all(store.as_ref(), "w", until).await, [message.id]);
+}
+
+async fn released_leases_go_back_to_pending_due_at_once_and_only_from_their_owner(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else { return };
+    let account = store.ensure_default_account().await.unwrap();
+    let now = now_ms();
+    for _ in 0..3 {
+        store.insert_message(&new_message(account, now - Duration::seconds(1))).await.unwrap();
+    }
+    let ids = claim_all(store.as_ref(), "w", now).await;
+    let later = now + Duration::seconds(5);
+
+    assert_eq!(store.release_leases("other", &ids, later).await.unwrap(), 0, "only the owner releases");
+    assert_eq!(store.release_leases("w", &ids[..2], later).await.unwrap(), 2);
+    assert_eq!(store.release_leases("w", &ids[..2], later).await.unwrap(), 0, "released once");
+    assert_eq!(store.release_leases("w", &[], later).await.unwrap(), 0);
+
+    for id in &ids[..2] {
+        let row = store.get_message(account, *id).await.unwrap().unwrap();
+        assert_eq!(row.status, MessageStatus::Pending);
+        assert_eq!(row.next_attempt_at, Some(later), "due at the release");
+        assert_eq!(row.retry_count, 0, "a release is not an attempt");
+    }
+    let kept = store.get_message(account, ids[2]).await.unwrap().unwrap();
+    assert_eq!(kept.status, MessageStatus::Sending, "a lease not named is kept");
+    assert_eq!(store.record_outcomes("w", &[sent(account, ids[0])]).await.unwrap(), 0, "the lease is gone");
+    let reclaimed: HashSet<MessageId> = claim_all(store.as_ref(), "v", later).await.into_iter().collect();
+    assert_eq!(reclaimed, ids[..2].iter().copied().collect());
+}
+
+async fn a_lease_taken_over_runs_until_its_new_expiry_and_final_messages_stay_put(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else { return };
+    let account = store.ensure_default_account().await.unwrap();
+    let now = now_ms();
+    let (waiting, done) = (new_message(account, now), new_message(account, now));
+    store.insert_message(&waiting).await.unwrap();
+    store.insert_message(&done).await.unwrap();
+    store.claim_due_messages("transport", now, now + Duration::seconds(1), 10).await.unwrap();
+    store.record_outcomes("transport", &[sent(account, done.id)]).await.unwrap();
+
+    let taken = store
+        .take_over_leases(&[waiting.id, done.id], "transport", "worker", now + Duration::seconds(60), now)
+        .await
+        .unwrap();
+
+    assert_eq!(taken.iter().map(|m| m.id).collect::<Vec<_>>(), [waiting.id], "a final message stays put");
+    assert_eq!((taken[0].body.as_str(), taken[0].recipient.as_str()), ("hello", "+31633450007"));
+    assert_eq!(store.get_message(account, done.id).await.unwrap().unwrap().status, MessageStatus::Sent);
+    let past_old_lease = store.requeue_expired_leases(&sweep(now + Duration::seconds(2))).await.unwrap();
+    assert_eq!(past_old_lease.total(), 0, "the lease runs until its new expiry");
+    let past_new_lease = store.requeue_expired_leases(&sweep(now + Duration::seconds(61))).await.unwrap();
+    assert_eq!(past_new_lease.retried, 1);
+}
+
+async fn an_expired_lease_without_retries_left_fails_the_message_with_its_event(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else { return };
+    let account = store.ensure_default_account().await.unwrap();
+    let now = now_ms();
+    let plain = new_message(account, now);
+    store.insert_message(&plain).await.unwrap();
+    let (campaign, recipients) = started_campaign(store.as_ref(), account, 1, now).await;
+    let lost = [plain.id, recipients[0].1];
+    store.claim_due_messages("crashed", now, now + Duration::seconds(1), 10).await.unwrap();
+    let failed_event = |message: &ClaimedMessage, error: &str, at: DateTime<Utc>| OutboxEvent {
+        payload: json!({"message_id": message.id, "error": error}),
+        timestamp: at,
+        ..event(message.id, "notification.failed")
+    };
+    let later = now + Duration::seconds(2);
+    let out_of_retries = LeaseSweep { max_retries: [0; 4], failed_event: &failed_event, ..sweep(later) };
+
+    let swept = store.requeue_expired_leases(&out_of_retries).await.unwrap();
+
+    assert_eq!(swept, SweptLeases { failed: 2, campaigns: vec![campaign], ..Default::default() });
+    for id in lost {
+        let row = store.get_message(account, id).await.unwrap().unwrap();
+        assert_eq!(row.status, MessageStatus::Failed, "message {id}");
+        assert_eq!(row.provider.as_deref(), Some("mock"), "named after the sweep's provider");
+        assert_eq!(row.retry_count, 0);
+        let error = row.last_error.expect("the lost attempt is the last error");
+        let timeline = store.list_message_events(id).await.unwrap();
+        let last = timeline.last().unwrap();
+        assert_eq!(
+            (last.kind, last.status, last.detail.as_deref()),
+            (MessageEventKind::LeaseExpired, MessageStatus::Failed, Some(error.as_str()))
+        );
+        assert!(last.is_attempt());
+    }
+    let events = store.unpublished_events(10).await.unwrap();
+    assert!(events.iter().all(|e| e.event.event_type == "notification.failed" && e.event.timestamp == later));
+    let about: HashSet<String> = events.iter().map(|e| e.event.aggregate_id.clone()).collect();
+    assert_eq!(about, lost.iter().map(ToString::to_string).collect());
+    let dead = store.list_dead_letters(account, &DeadLetterFilter::default(), None, 10).await.unwrap();
+    assert_eq!(dead.iter().map(|m| m.id).collect::<HashSet<_>>(), lost.into_iter().collect());
+}
+
+async fn an_expired_lease_of_the_uncounted_owner_is_requeued_without_using_a_retry(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else { return };
+    let account = store.ensure_default_account().await.unwrap();
+    let now = now_ms();
+    let message = new_message(account, now);
+    store.insert_message(&message).await.unwrap();
+    store.claim_due_messages("amqp-transport", now, now + Duration::seconds(1), 1).await.unwrap();
+    let later = now + Duration::seconds(2);
+
+    let swept = store.requeue_expired_leases(&sweep(later)).await.unwrap();
+
+    assert_eq!(swept, SweptLeases { requeued: 1, ..Default::default() });
+    let row = store.get_message(account, message.id).await.unwrap().unwrap();
+    assert_eq!(row.status, MessageStatus::Pending);
+    assert_eq!(row.retry_count, 0, "nothing was sent under that lease");
+    assert_eq!(row.next_attempt_at, Some(later), "due at once");
+    let timeline = store.list_message_events(message.id).await.unwrap();
+    let last = timeline.last().unwrap();
+    assert_eq!(
+        (last.kind, last.detail.as_deref()),
+        (MessageEventKind::LeaseExpired, Some(UNCOUNTED_LEASE_DETAIL))
+    );
+    assert!(!last.is_attempt());
+}
+
+async fn status_counts_count_every_message_by_its_status(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else { return };
+    let account = store.ensure_default_account().await.unwrap();
+    assert_eq!(store.status_counts().await.unwrap(), StatusCounts::default());
+    let now = now_ms();
+    for _ in 0..3 {
+        store.insert_message(&new_message(account, now - Duration::seconds(1))).await.unwrap();
+    }
+    let claimed = claim_all(store.as_ref(), "w", now).await;
+    store
+        .record_outcomes("w", &[sent(account, claimed[0]), failed(account, claimed[1], "mock")])
+        .await
+        .unwrap();
+    store.insert_message(&new_message(account, now)).await.unwrap();
+
+    let counts = store.status_counts().await.unwrap();
+
+    assert_eq!(counts, StatusCounts { pending: 1, sending: 1, sent: 1, failed: 1, other: 0 });
+    assert_eq!(counts.total(), 4);
+}
+
+async fn queue_stats_count_pending_messages_and_the_earliest_one_due(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else { return };
+    let account = store.ensure_default_account().await.unwrap();
+    let now = now_ms();
+    assert_eq!(store.queue_stats(now).await.unwrap(), QueueStats::default());
+    store.insert_message(&new_message(account, now - Duration::seconds(20))).await.unwrap();
+    assert_eq!(claim_all(store.as_ref(), "w", now).await.len(), 1, "one message sending");
+    for offset in [-10, -5, 60] {
+        store.insert_message(&new_message(account, now + Duration::seconds(offset))).await.unwrap();
+    }
+
+    let stats = store.queue_stats(now).await.unwrap();
+    let before_any_is_due = store.queue_stats(now - Duration::seconds(15)).await.unwrap();
+
+    assert_eq!(stats, QueueStats { pending: 3, oldest_due_at: Some(now - Duration::seconds(10)) });
+    assert_eq!(before_any_is_due, QueueStats { pending: 3, oldest_due_at: None });
+}
+
+/// A message to `recipient` on `channel`, made to fail through `provider`.
+async fn dead_letter(
+    store: &dyn herald::ports::Store,
+    account: AccountId,
+    channel: Channel,
+    recipient: &str,
+    provider: &str,
+) -> MessageId {
+    let now = Utc::now();
+    let message = NewMessage {
+        channel,
+        recipient: Recipient::parse(channel, recipient).unwrap(),
+        ..new_message(account, now - Duration::seconds(1))
+    };
+    store.insert_message(&message).await.unwrap();
+    assert_eq!(claim_all(store, "w", now).await, [message.id]);
+    assert_eq!(store.record_outcomes("w", &[failed(account, message.id, provider)]).await.unwrap(), 1);
+    message.id
+}
+
+async fn dead_letters_list_the_accounts_failed_messages_newest_first_by_filter_and_cursor(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else { return };
+    let account = store.ensure_default_account().await.unwrap();
+    let sms_a = dead_letter(store.as_ref(), account, Channel::Sms, "+31633450007", "a").await;
+    let email_b = dead_letter(store.as_ref(), account, Channel::Email, "amina@example.com", "b").await;
+    let sms_b = dead_letter(store.as_ref(), account, Channel::Sms, "+31633450008", "b").await;
+    let delivered = new_message(account, Utc::now());
+    store.insert_message(&delivered).await.unwrap();
+    let ids = claim_all(store.as_ref(), "w", Utc::now()).await;
+    store.record_outcomes("w", &[sent(account, ids[0])]).await.unwrap();
+    store.insert_message(&new_message(account, Utc::now())).await.unwrap();
+    let list = |filter: DeadLetterFilter, before: Option<MessageId>, limit: u32| {
+        let store = store.clone();
+        async move {
+            let page = store.list_dead_letters(account, &filter, before, limit).await.unwrap();
+            page.into_iter().map(|m| m.id).collect::<Vec<_>>()
+        }
+    };
+    let sms = DeadLetterFilter { channel: Some(Channel::Sms), provider: None };
+    let by_b = DeadLetterFilter { channel: None, provider: Some("b".into()) };
+
+    assert_eq!(list(DeadLetterFilter::default(), None, 10).await, [sms_b, email_b, sms_a]);
+    assert_eq!(list(sms.clone(), None, 10).await, [sms_b, sms_a]);
+    assert_eq!(list(by_b.clone(), None, 10).await, [sms_b, email_b]);
+    assert_eq!(list(DeadLetterFilter { provider: Some("b".into()), ..sms }, None, 10).await, [sms_b]);
+    assert_eq!(list(DeadLetterFilter::default(), None, 2).await, [sms_b, email_b]);
+    assert_eq!(list(DeadLetterFilter::default(), Some(email_b), 2).await, [sms_a], "below the cursor");
+    assert_eq!(list(by_b, Some(sms_b), 10).await, [email_b]);
+    let other = store.list_dead_letters(AccountId::new(), &DeadLetterFilter::default(), None, 10).await;
+    assert!(other.unwrap().is_empty(), "another account has none");
+    let row = store.list_dead_letters(account, &DeadLetterFilter::default(), None, 1).await.unwrap();
+    assert_eq!((row[0].status, row[0].provider.as_deref()), (MessageStatus::Failed, Some("b")));
+    assert_eq!(row[0].last_error.as_deref(), Some("invalid number"));
+}
+
+async fn replaying_dead_letters_requeues_failed_messages_with_a_fresh_retry_budget(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else { return };
+    let account = store.ensure_default_account().await.unwrap();
+    let now = now_ms();
+    let retried = new_message(account, now - Duration::seconds(1));
+    store.insert_message(&retried).await.unwrap();
+    claim_all(store.as_ref(), "w", now).await;
+    store.record_outcomes("w", &[retry(account, retried.id, now)]).await.unwrap();
+    claim_all(store.as_ref(), "w", now).await;
+    store.record_outcomes("w", &[failed(account, retried.id, "a")]).await.unwrap();
+    let email_b = dead_letter(store.as_ref(), account, Channel::Email, "amina@example.com", "b").await;
+    let sms_b = dead_letter(store.as_ref(), account, Channel::Sms, "+31633450008", "b").await;
+    let delivered = new_message(account, now);
+    store.insert_message(&delivered).await.unwrap();
+    store.claim_due_messages("w", Utc::now(), Utc::now() + Duration::seconds(60), 1).await.unwrap();
+    store.record_outcomes("w", &[sent(account, delivered.id)]).await.unwrap();
+    let any = DeadLetterFilter::default();
+    let replay_at = now + Duration::seconds(10);
+    assert_eq!(store.get_message(account, retried.id).await.unwrap().unwrap().retry_count, 1);
+
+    let named = [retried.id, delivered.id, MessageId::new()];
+    let by_ids = store.replay_dead_letters(account, Some(&named), &any, replay_at).await.unwrap();
+    let elsewhere = store.replay_dead_letters(AccountId::new(), Some(&[email_b]), &any, replay_at).await;
+    let none_named = store.replay_dead_letters(account, Some(&[]), &any, replay_at).await.unwrap();
+    let email = DeadLetterFilter { channel: Some(Channel::Email), provider: None };
+    let by_channel = store.replay_dead_letters(account, None, &email, replay_at).await.unwrap();
+    let by_b = DeadLetterFilter { channel: None, provider: Some("b".into()) };
+    let by_provider = store.replay_dead_letters(account, None, &by_b, replay_at).await.unwrap();
+
+    assert_eq!(by_ids, [retried.id], "only failed messages among the ids");
+    assert!(elsewhere.unwrap().is_empty(), "another account's replay skips them");
+    assert!(none_named.is_empty());
+    assert_eq!(by_channel, [email_b]);
+    assert_eq!(by_provider, [sms_b], "the email was replayed already");
+    for id in [retried.id, email_b, sms_b] {
+        let row = store.get_message(account, id).await.unwrap().unwrap();
+        assert_eq!(row.status, MessageStatus::Pending, "message {id}");
+        assert_eq!(row.retry_count, 0, "a fresh retry budget");
+        assert_eq!(row.next_attempt_at, Some(replay_at), "due at the replay");
+        let timeline = store.list_message_events(id).await.unwrap();
+        let last = timeline.last().unwrap();
+        assert_eq!(
+            (last.kind, last.status, last.at),
+            (MessageEventKind::Replayed, MessageStatus::Pending, replay_at)
+        );
+    }
+    assert_eq!(store.get_message(account, delivered.id).await.unwrap().unwrap().status, MessageStatus::Sent);
+    assert!(store.list_dead_letters(account, &any, None, 10).await.unwrap().is_empty());
+    assert_eq!(claim_all(store.as_ref(), "w", replay_at).await.len(), 3);
+}
+
+async fn a_timeline_lists_every_entry_in_the_order_it_happened(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else { return };
+    let account = store.ensure_default_account().await.unwrap();
+    let t0 = now_ms();
+    let at = |seconds: i64| t0 + Duration::seconds(seconds);
+    let message = new_message(account, t0);
+    let id = message.id;
+    store.insert_message(&message).await.unwrap();
+    let record = |at: DateTime<Utc>, result: AttemptResult| {
+        let store = store.clone();
+        async move {
+            assert_eq!(claim_all(store.as_ref(), "w", at).await, [id], "claimable at {at}");
+            assert_eq!(store.record_outcomes("w", &[outcome(account, id, at, result)]).await.unwrap(), 1);
+        }
+    };
+
+    let error = |text: &str| (String::from("mock"), String::from(text));
+    let (provider, error_text) = error("503");
+    record(at(1), AttemptResult::RetryScheduled { provider, error: error_text, next_attempt_at: at(2) })
+        .await;
+    let (provider, reason) = error("circuit open");
+    record(at(2), AttemptResult::Deferred { provider, reason, until: at(3) }).await;
+    let (provider, error_text) = error("invalid number");
+    let failure =
+        AttemptResult::Failed { provider, error: error_text, event: event(id, "notification.failed") };
+    record(at(3), failure).await;
+    store.replay_dead_letters(account, Some(&[id]), &DeadLetterFilter::default(), at(4)).await.unwrap();
+    store.claim_due_messages("crashed", at(4), at(5), 1).await.unwrap();
+    store.requeue_expired_leases(&sweep(at(6))).await.unwrap();
+    let success = AttemptResult::Sent {
+        provider: "mock".into(),
+        provider_message_id: None,
+        event: event(id, "sms.sent"),
+    };
+    record(at(7), success).await;
+
+    let timeline = store.list_message_events(id).await.unwrap();
+
+    let entries: Vec<(MessageEventKind, MessageStatus, DateTime<Utc>)> =
+        timeline.iter().map(|e| (e.kind, e.status, e.at)).collect();
+    assert_eq!(
+        entries,
+        [
+            (MessageEventKind::Accepted, MessageStatus::Pending, t0),
+            (MessageEventKind::AttemptFailed, MessageStatus::Pending, at(1)),
+            (MessageEventKind::Deferred, MessageStatus::Pending, at(2)),
+            (MessageEventKind::AttemptFailed, MessageStatus::Failed, at(3)),
+            (MessageEventKind::Replayed, MessageStatus::Pending, at(4)),
+            (MessageEventKind::LeaseExpired, MessageStatus::Pending, at(6)),
+            (MessageEventKind::AttemptSucceeded, MessageStatus::Sent, at(7)),
+        ]
+    );
+    assert!(store.list_message_events(MessageId::new()).await.unwrap().is_empty(), "no such message");
 }
