@@ -4,6 +4,7 @@
 //! after the promise it checks, so a method's tests are found by its name.
 
 mod accounts;
+mod campaigns;
 mod customers;
 mod idempotency;
 mod lifecycle;
