@@ -1,16 +1,17 @@
 //! `IdempotencyStore`, and the keys `MessageStore::insert_messages` claims in its
 //! transaction, on both backends.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use herald::model::{IdempotencyClaim, IdempotentResponse, KeyClaim, KeyedMessage};
-use herald_domain::MessageStatus;
+use herald_domain::{AccountId, MessageStatus};
 
-use super::{new_message, store};
+use super::{new_message, now_ms, store};
 use crate::helpers::{on_both_backends, Backend};
 
 on_both_backends!(
     idempotency_keys_live_in_their_messages_transaction_and_expire,
     a_batch_insert_claims_each_key_once_in_one_transaction,
+    a_purge_deletes_only_the_keys_expired_by_then,
 );
 
 async fn idempotency_keys_live_in_their_messages_transaction_and_expire(backend: Backend) {
@@ -95,4 +96,34 @@ async fn a_batch_insert_claims_each_key_once_in_one_transaction(backend: Backend
     let outcomes = store.insert_messages(&[keyed(Some("k1"), 9)]).await.unwrap();
     assert!(matches!(outcomes[0], IdempotencyClaim::Completed { fingerprint, .. } if fingerprint == [1; 32]));
     assert_eq!(store.status_counts().await.unwrap().pending, 3);
+}
+
+/// A message completing `key`, claimed at `now` until `expires_at`.
+fn keyed_until(account: AccountId, key: &str, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> KeyedMessage {
+    let mut message = new_message(account, now);
+    message.idempotency = Some(IdempotentResponse { key: key.into(), status: 202, body: "{}".into() });
+    let claim = KeyClaim { fingerprint: [4; 32], now, stale_before: now - Duration::seconds(60), expires_at };
+    KeyedMessage { message, claim: Some(claim) }
+}
+
+async fn a_purge_deletes_only_the_keys_expired_by_then(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else { return };
+    let account = store.ensure_default_account().await.unwrap();
+    let now = now_ms();
+    let at = |hours: i64| now + Duration::hours(hours);
+    for (key, expires_at) in [("short", at(1)), ("long", at(48))] {
+        let claimed = store.insert_messages(&[keyed_until(account, key, now, expires_at)]).await.unwrap();
+        assert_eq!(claimed, [IdempotencyClaim::Acquired]);
+    }
+
+    assert_eq!(store.purge_expired_idempotency_keys(now).await.unwrap(), 0, "none expired yet");
+    assert_eq!(store.purge_expired_idempotency_keys(at(2)).await.unwrap(), 1);
+    assert_eq!(store.purge_expired_idempotency_keys(at(2)).await.unwrap(), 0, "purged once");
+
+    // Gone: a claim dated before its old expiry acquires the key afresh.
+    let reclaimed = store.insert_messages(&[keyed_until(account, "short", at(0), at(24))]).await.unwrap();
+    assert_eq!(reclaimed, [IdempotencyClaim::Acquired]);
+    let kept = store.insert_messages(&[keyed_until(account, "long", at(2), at(26))]).await.unwrap();
+    let completed = IdempotencyClaim::Completed { fingerprint: [4; 32], status: 202, body: "{}".into() };
+    assert_eq!(kept, [completed], "an unexpired key is kept");
 }
