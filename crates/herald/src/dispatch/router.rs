@@ -66,7 +66,7 @@ impl Router {
         routing: &Routing,
         providers: Vec<Arc<dyn Provider>>,
         dispatch: &DispatchConfig,
-        shared_rates: Option<Arc<dyn RateLimitStore>>,
+        shared_rates: Option<&Arc<dyn RateLimitStore>>,
         metrics: &Arc<Metrics>,
     ) -> Self {
         // A call waits at most a quarter of its message's lease for a shared send slot.
@@ -81,7 +81,7 @@ impl Router {
                     &entry.limits,
                     dispatch.pipelines,
                     metrics.clone(),
-                    shared_rates.clone().map(|store| (store, horizon)),
+                    shared_rates.map(|store| (store.clone(), horizon)),
                 ),
                 timeout: Duration::from_millis(entry.timeout_ms(dispatch)),
                 provider,

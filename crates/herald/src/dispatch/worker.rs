@@ -91,7 +91,8 @@ impl Dispatcher {
         wake: Arc<Notify>,
     ) -> Self {
         let dispatch = config.dispatch.clone();
-        let router = Router::new(routing, providers, &dispatch, store.shared_rate_limits(), &metrics);
+        let router =
+            Router::new(routing, providers, &dispatch, store.shared_rate_limits().as_ref(), &metrics);
         let owner = format!("worker-{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
         let channels = PerChannel::new(&dispatch, &config.channels);
         Self { store, router, config: dispatch, channels, metrics, owner, wake }

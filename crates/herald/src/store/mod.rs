@@ -7,7 +7,9 @@ use crate::ports::{Store, StoreResult};
 
 mod batch;
 pub mod postgres;
+mod queries;
 mod rows;
+mod sql;
 pub mod sqlite;
 
 /// Connects to the database named by `url` (`sqlite://...` or `postgres://...`). Does not

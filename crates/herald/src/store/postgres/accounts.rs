@@ -3,73 +3,33 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::{AccountId, ApiKeyId};
-use uuid::Uuid;
 
 use super::PgStore;
-use crate::store::rows as from_row;
+use crate::store::queries;
 use crate::{
     model::ApiKeyRecord,
     ports::{AccountStore, StoreResult},
-    store::DEFAULT_ACCOUNT_NAME,
 };
-
-const API_KEY_COLUMNS: &str = "id, account_id, name, prefix, key_hash, created_at, revoked_at";
 
 #[async_trait]
 impl AccountStore for PgStore {
     async fn ensure_default_account(&self) -> StoreResult<AccountId> {
-        sqlx::query(
-            "INSERT INTO accounts (id, name, is_default, created_at) VALUES ($1, $2, TRUE, now())
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(AccountId::new().as_uuid())
-        .bind(DEFAULT_ACCOUNT_NAME)
-        .execute(&self.pool)
-        .await?;
-        let id: Uuid =
-            sqlx::query_scalar("SELECT id FROM accounts WHERE is_default").fetch_one(&self.pool).await?;
-        Ok(AccountId::from_uuid(id))
+        queries::postgres::ensure_default_account(&self.pool).await
     }
 
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO api_keys (id, account_id, name, prefix, key_hash, created_at, revoked_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (key_hash) DO NOTHING",
-        )
-        .bind(key.id.as_uuid())
-        .bind(key.account_id.as_uuid())
-        .bind(&key.name)
-        .bind(&key.prefix)
-        .bind(&key.hash[..])
-        .bind(key.created_at)
-        .bind(key.revoked_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        queries::postgres::insert_api_key(&self.pool, key).await
     }
 
     async fn find_api_key_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<ApiKeyRecord>> {
-        let row = sqlx::query(&format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = $1"))
-            .bind(&hash[..])
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(from_row::api_key).transpose()
+        queries::postgres::find_api_key_by_hash(&self.pool, hash).await
     }
 
     async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
-        let rows = sqlx::query(&format!("SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(from_row::api_key).collect()
+        queries::postgres::list_api_keys(&self.pool).await
     }
 
     async fn revoke_api_key(&self, id: ApiKeyId, at: DateTime<Utc>) -> StoreResult<bool> {
-        let done = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(at)
-            .bind(id.as_uuid())
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        queries::postgres::revoke_api_key(&self.pool, id, at).await
     }
 }

@@ -5,9 +5,10 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::{AccountId, CampaignId, CampaignStatus, CustomerId, MessageId};
-use sqlx::{Postgres, QueryBuilder, Row};
+use sqlx::Row;
 
 use super::PgStore;
+use crate::store::queries;
 use crate::store::rows as from_row;
 use crate::{
     model::{
@@ -17,51 +18,14 @@ use crate::{
     ports::{CampaignStore, StoreResult},
 };
 
-/// `AND ...` conditions of a campaign listing.
-fn push_filter(
-    query: &mut QueryBuilder<'_, Postgres>,
-    account: AccountId,
-    filter: CampaignFilter,
-    snapshot: CampaignId,
-) {
-    query.push(" WHERE account_id = ").push_bind(account.as_uuid());
-    query.push(" AND id <= ").push_bind(snapshot);
-    if let Some(channel) = filter.channel {
-        query.push(" AND channel = ").push_bind(channel);
-    }
-    if let Some(status) = filter.status {
-        query.push(" AND status = ").push_bind(status);
-    }
-}
-
 #[async_trait]
 impl CampaignStore for PgStore {
     async fn insert_campaign(&self, campaign: &NewCampaign) -> StoreResult<Campaign> {
-        let row = sqlx::query(
-            "INSERT INTO campaigns (account_id, name, channel, status, base_template, scheduled_at,
-                                    created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *",
-        )
-        .bind(campaign.account_id.as_uuid())
-        .bind(&campaign.name)
-        .bind(campaign.channel)
-        .bind(campaign.status)
-        .bind(&campaign.base_template)
-        .bind(campaign.scheduled_at)
-        .bind(campaign.created_at)
-        .bind(campaign.created_at)
-        .fetch_one(&self.pool)
-        .await?;
-        from_row::campaign(&row)
+        queries::postgres::insert_campaign(&self.pool, campaign).await
     }
 
     async fn get_campaign(&self, account: AccountId, id: CampaignId) -> StoreResult<Option<Campaign>> {
-        let row = sqlx::query("SELECT * FROM campaigns WHERE account_id = $1 AND id = $2")
-            .bind(account.as_uuid())
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(from_row::campaign).transpose()
+        queries::postgres::get_campaign(&self.pool, account, id).await
     }
 
     async fn list_campaigns(
@@ -72,46 +36,11 @@ impl CampaignStore for PgStore {
         start: PageStart,
         limit: u32,
     ) -> StoreResult<CampaignPage> {
-        let snapshot = match snapshot {
-            Some(snapshot) => snapshot,
-            None => sqlx::query_scalar::<_, Option<CampaignId>>(
-                "SELECT MAX(id) FROM campaigns WHERE account_id = $1",
-            )
-            .bind(account.as_uuid())
-            .fetch_one(&self.pool)
-            .await?
-            .unwrap_or(CampaignId::new(0)),
-        };
-        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM campaigns");
-        push_filter(&mut count, account, filter, snapshot);
-        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
-        let mut page = QueryBuilder::new("SELECT * FROM campaigns");
-        push_filter(&mut page, account, filter, snapshot);
-        let offset = match start {
-            PageStart::Offset(offset) => offset,
-            PageStart::Below(id) => {
-                page.push(" AND id < ").push_bind(id);
-                0
-            }
-        };
-        // One row more than the page: whether a next page exists is what is left below
-        // this one, not a count that campaigns committed late or changing status can skew.
-        page.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit) + 1);
-        page.push(" OFFSET ").push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
-        let rows = page.build().fetch_all(&self.pool).await?;
-        let mut campaigns = rows.iter().map(from_row::campaign).collect::<StoreResult<Vec<_>>>()?;
-        let more = campaigns.len() > limit as usize;
-        campaigns.truncate(limit as usize);
-        Ok(CampaignPage { campaigns, more, total: total as u64, snapshot })
+        queries::postgres::list_campaigns(&self.pool, account, filter, snapshot, start, limit).await
     }
 
     async fn campaign_stats(&self, campaign: CampaignId) -> StoreResult<CampaignStats> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT status, COUNT(*) FROM messages WHERE campaign_id = $1 GROUP BY status")
-                .bind(campaign)
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(crate::store::campaign_stats_from_rows(rows))
+        queries::postgres::campaign_stats(&self.pool, campaign).await
     }
 
     async fn start_campaign(&self, start: &CampaignStart) -> StoreResult<StartOutcome> {

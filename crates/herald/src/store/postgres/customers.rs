@@ -7,7 +7,7 @@ use herald_domain::{AccountId, CustomerId};
 use sqlx::Row;
 
 use super::PgStore;
-use crate::store::rows as from_row;
+use crate::store::queries;
 use crate::{
     model::{Customer, CustomerFields},
     ports::{CustomerStore, StoreResult},
@@ -18,21 +18,6 @@ pub(super) fn customers_lock(account: AccountId) -> String {
     format!("herald.customers:{account}")
 }
 
-type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
-
-/// Binds a customer's fields, in column order `phone` .. `attributes`: the first seven
-/// parameters of the insert and of the update.
-fn bind_fields<'q>(query: PgQuery<'q>, fields: &'q CustomerFields) -> PgQuery<'q> {
-    query
-        .bind(&fields.phone)
-        .bind(&fields.first_name)
-        .bind(&fields.last_name)
-        .bind(&fields.email)
-        .bind(&fields.location)
-        .bind(&fields.preferred_product)
-        .bind(serde_json::Value::Object(fields.attributes.clone()))
-}
-
 #[async_trait]
 impl CustomerStore for PgStore {
     async fn insert_customer(
@@ -41,13 +26,7 @@ impl CustomerStore for PgStore {
         fields: &CustomerFields,
         at: DateTime<Utc>,
     ) -> StoreResult<Customer> {
-        let query = sqlx::query(
-            "INSERT INTO customers (phone, first_name, last_name, email, location, preferred_product,
-                                    attributes, account_id, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING *",
-        );
-        let row = bind_fields(query, fields).bind(account.as_uuid()).bind(at).fetch_one(&self.pool).await?;
-        from_row::customer(&row)
+        queries::postgres::insert_customer(&self.pool, account, fields, at).await
     }
 
     async fn insert_customers(
@@ -93,18 +72,7 @@ impl CustomerStore for PgStore {
         fields: &CustomerFields,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<Customer>> {
-        let query = sqlx::query(
-            "UPDATE customers SET phone = $1, first_name = $2, last_name = $3, email = $4, location = $5,
-                    preferred_product = $6, attributes = $7, updated_at = $8
-             WHERE id = $9 AND account_id = $10 RETURNING *",
-        );
-        let row = bind_fields(query, fields)
-            .bind(at)
-            .bind(id)
-            .bind(account.as_uuid())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(from_row::customer).transpose()
+        queries::postgres::update_customer(&self.pool, account, id, fields, at).await
     }
 
     async fn delete_customer(&self, account: AccountId, id: CustomerId) -> StoreResult<Option<bool>> {
@@ -142,12 +110,7 @@ impl CustomerStore for PgStore {
     }
 
     async fn get_customer(&self, account: AccountId, id: CustomerId) -> StoreResult<Option<Customer>> {
-        let row = sqlx::query("SELECT * FROM customers WHERE account_id = $1 AND id = $2")
-            .bind(account.as_uuid())
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(from_row::customer).transpose()
+        queries::postgres::get_customer(&self.pool, account, id).await
     }
 
     async fn list_customers(
@@ -156,20 +119,10 @@ impl CustomerStore for PgStore {
         after: CustomerId,
         limit: u32,
     ) -> StoreResult<Vec<Customer>> {
-        let rows =
-            sqlx::query("SELECT * FROM customers WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3")
-                .bind(account.as_uuid())
-                .bind(after)
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter().map(from_row::customer).collect()
+        queries::postgres::list_customers(&self.pool, account, after, limit).await
     }
 
     async fn customer_ids(&self, account: AccountId) -> StoreResult<Vec<CustomerId>> {
-        Ok(sqlx::query_scalar("SELECT id FROM customers WHERE account_id = $1 ORDER BY id")
-            .bind(account.as_uuid())
-            .fetch_all(&self.pool)
-            .await?)
+        queries::postgres::customer_ids(&self.pool, account).await
     }
 }

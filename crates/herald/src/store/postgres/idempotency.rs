@@ -6,6 +6,7 @@ use herald_domain::{AccountId, MessageId};
 use sqlx::{Postgres, Row, Transaction};
 
 use super::PgStore;
+use crate::store::queries;
 use crate::{
     model::{IdempotencyClaim, IdempotentResponse, KeyClaim},
     ports::{IdempotencyStore, StoreResult},
@@ -95,10 +96,6 @@ pub(super) async fn claim_key(
 #[async_trait]
 impl IdempotencyStore for PgStore {
     async fn purge_expired_idempotency_keys(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
+        queries::postgres::purge_expired_idempotency_keys(&self.pool, now).await
     }
 }

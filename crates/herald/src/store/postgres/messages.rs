@@ -9,6 +9,7 @@ use sqlx::{Postgres, QueryBuilder, Row, Transaction};
 use uuid::Uuid;
 
 use super::PgStore;
+use crate::store::queries;
 use crate::store::rows as from_row;
 use crate::{
     model::{
@@ -198,29 +199,11 @@ impl MessageStore for PgStore {
     }
 
     async fn get_message(&self, account: AccountId, id: MessageId) -> StoreResult<Option<Message>> {
-        let row = sqlx::query("SELECT * FROM messages WHERE id = $1 AND account_id = $2")
-            .bind(id.as_uuid())
-            .bind(account.as_uuid())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(from_row::message).transpose()
+        queries::postgres::get_message(&self.pool, account, id).await
     }
 
     async fn list_message_events(&self, id: MessageId) -> StoreResult<Vec<MessageEvent>> {
-        let rows = sqlx::query(
-            // The `accepted` entry is the message row itself (migration 0006); one stored by an
-            // older binary still running during an upgrade is not shown twice.
-            "SELECT 'accepted' AS kind, 'pending' AS status, NULL AS detail, created_at AS at, 0 AS seq
-             FROM messages WHERE id = $1
-             UNION ALL
-             SELECT kind, status, detail, at, id FROM message_events
-             WHERE message_id = $1 AND kind <> 'accepted'
-             ORDER BY seq",
-        )
-        .bind(id.as_uuid())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(from_row::message_event).collect()
+        queries::postgres::list_message_events(&self.pool, id).await
     }
 
     async fn claim_due_messages(
@@ -432,22 +415,11 @@ impl MessageStore for PgStore {
     }
 
     async fn queue_stats(&self, now: DateTime<Utc>) -> StoreResult<QueueStats> {
-        let (pending, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
-            "SELECT COUNT(*), MIN(CASE WHEN next_attempt_at <= $1 THEN next_attempt_at END)
-             FROM messages WHERE status = 'pending'",
-        )
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(QueueStats { pending: pending as u64, oldest_due_at: oldest })
+        queries::postgres::queue_stats(&self.pool, now).await
     }
 
     async fn status_counts(&self) -> StoreResult<StatusCounts> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT status, COUNT(*) FROM messages GROUP BY status")
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(crate::store::counts_from_rows(rows))
+        queries::postgres::status_counts(&self.pool).await
     }
 
     async fn list_dead_letters(
@@ -457,14 +429,7 @@ impl MessageStore for PgStore {
         before: Option<MessageId>,
         limit: u32,
     ) -> StoreResult<Vec<Message>> {
-        let mut query = QueryBuilder::<Postgres>::new("SELECT * FROM messages WHERE status = 'failed'");
-        push_dead_letter_filter(&mut query, account, filter);
-        if let Some(before) = before {
-            query.push(" AND id < ").push_bind(before.as_uuid());
-        }
-        query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
-        let rows = query.build().fetch_all(&self.pool).await?;
-        rows.iter().map(from_row::message).collect()
+        queries::postgres::list_dead_letters(&self.pool, account, filter, before, limit).await
     }
 
     async fn replay_dead_letters(
@@ -484,7 +449,7 @@ impl MessageStore for PgStore {
         );
         query.push_bind(now).push(", updated_at = ").push_bind(now);
         query.push(" WHERE status = 'failed'");
-        push_dead_letter_filter(&mut query, account, filter);
+        queries::postgres::push_dead_letter_filter(&mut query, account, filter);
         if let Some(ids) = ids {
             query
                 .push(" AND id = ANY(")
@@ -506,19 +471,5 @@ impl MessageStore for PgStore {
         super::notify_work(&mut tx).await?;
         tx.commit().await?;
         Ok(replayed.into_iter().map(MessageId::from_uuid).collect())
-    }
-}
-
-fn push_dead_letter_filter(
-    query: &mut QueryBuilder<'_, Postgres>,
-    account: AccountId,
-    filter: &DeadLetterFilter,
-) {
-    query.push(" AND account_id = ").push_bind(account.as_uuid());
-    if let Some(channel) = filter.channel {
-        query.push(" AND channel = ").push_bind(channel);
-    }
-    if let Some(provider) = &filter.provider {
-        query.push(" AND provider = ").push_bind(provider.clone());
     }
 }

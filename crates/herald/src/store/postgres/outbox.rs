@@ -3,9 +3,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::AccountId;
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Postgres, Transaction};
 
 use super::PgStore;
+use crate::store::queries;
 use crate::store::rows as from_row;
 use crate::{
     model::{FeedCursor, OutboxEvent, StoredEvent},
@@ -75,13 +76,7 @@ impl OutboxStore for PgStore {
     }
 
     async fn unpublished_events(&self, limit: u32) -> StoreResult<Vec<StoredEvent>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS} FROM outbox WHERE published_at IS NULL ORDER BY sequence LIMIT $1"
-        ))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(from_row::stored_event).collect()
+        queries::postgres::unpublished_events(&self.pool, limit).await
     }
 
     async fn mark_events_published(&self, sequences: &[i64], at: DateTime<Utc>) -> StoreResult<u64> {
@@ -96,12 +91,6 @@ impl OutboxStore for PgStore {
     }
 
     async fn outbox_backlog(&self) -> StoreResult<(u64, Option<DateTime<Utc>>)> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS waiting, MIN(created_at) AS oldest FROM outbox WHERE published_at IS NULL",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        let waiting: i64 = row.try_get("waiting")?;
-        Ok((waiting as u64, row.try_get("oldest")?))
+        queries::postgres::outbox_backlog(&self.pool).await
     }
 }

@@ -6,26 +6,11 @@ use chrono::{DateTime, Utc};
 use herald_domain::{AccountId, CustomerId};
 
 use super::{to_millis, SqliteStore};
-use crate::store::rows as from_row;
+use crate::store::queries;
 use crate::{
     model::{Customer, CustomerFields},
     ports::{CustomerStore, StoreResult},
 };
-
-type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
-
-/// Binds a customer's fields, in column order `phone` .. `attributes`: the first seven
-/// parameters of the insert and of the update.
-fn bind_fields<'q>(query: SqliteQuery<'q>, fields: &'q CustomerFields) -> SqliteQuery<'q> {
-    query
-        .bind(&fields.phone)
-        .bind(&fields.first_name)
-        .bind(&fields.last_name)
-        .bind(&fields.email)
-        .bind(&fields.location)
-        .bind(&fields.preferred_product)
-        .bind(serde_json::Value::Object(fields.attributes.clone()).to_string())
-}
 
 #[async_trait]
 impl CustomerStore for SqliteStore {
@@ -35,21 +20,7 @@ impl CustomerStore for SqliteStore {
         fields: &CustomerFields,
         at: DateTime<Utc>,
     ) -> StoreResult<Customer> {
-        // RETURNING in a transaction of its own: on its own, SQLite commits such a
-        // statement after handing back the row, and a failed commit would go unseen.
-        let mut tx = self.pool.begin().await?;
-        let query = sqlx::query(
-            "INSERT INTO customers (phone, first_name, last_name, email, location, preferred_product,
-                                    attributes, account_id, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) RETURNING *",
-        );
-        let row = bind_fields(query, fields)
-            .bind(account.to_string())
-            .bind(to_millis(at))
-            .fetch_one(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        from_row::customer(&row)
+        queries::sqlite::insert_customer(&self.pool, account, fields, at).await
     }
 
     async fn insert_customers(
@@ -94,20 +65,7 @@ impl CustomerStore for SqliteStore {
         fields: &CustomerFields,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<Customer>> {
-        let mut tx = self.pool.begin().await?; // RETURNING: see insert_customer
-        let query = sqlx::query(
-            "UPDATE customers SET phone = ?1, first_name = ?2, last_name = ?3, email = ?4, location = ?5,
-                    preferred_product = ?6, attributes = ?7, updated_at = ?8
-             WHERE id = ?9 AND account_id = ?10 RETURNING *",
-        );
-        let row = bind_fields(query, fields)
-            .bind(to_millis(at))
-            .bind(id)
-            .bind(account.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        row.as_ref().map(from_row::customer).transpose()
+        queries::sqlite::update_customer(&self.pool, account, id, fields, at).await
     }
 
     async fn delete_customer(&self, account: AccountId, id: CustomerId) -> StoreResult<Option<bool>> {
@@ -138,12 +96,7 @@ impl CustomerStore for SqliteStore {
     }
 
     async fn get_customer(&self, account: AccountId, id: CustomerId) -> StoreResult<Option<Customer>> {
-        let row = sqlx::query("SELECT * FROM customers WHERE account_id = ? AND id = ?")
-            .bind(account.to_string())
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(from_row::customer).transpose()
+        queries::sqlite::get_customer(&self.pool, account, id).await
     }
 
     async fn list_customers(
@@ -152,19 +105,10 @@ impl CustomerStore for SqliteStore {
         after: CustomerId,
         limit: u32,
     ) -> StoreResult<Vec<Customer>> {
-        let rows = sqlx::query("SELECT * FROM customers WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?")
-            .bind(account.to_string())
-            .bind(after)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(from_row::customer).collect()
+        queries::sqlite::list_customers(&self.pool, account, after, limit).await
     }
 
     async fn customer_ids(&self, account: AccountId) -> StoreResult<Vec<CustomerId>> {
-        Ok(sqlx::query_scalar("SELECT id FROM customers WHERE account_id = ? ORDER BY id")
-            .bind(account.to_string())
-            .fetch_all(&self.pool)
-            .await?)
+        queries::sqlite::customer_ids(&self.pool, account).await
     }
 }

@@ -6,6 +6,7 @@ use herald_domain::AccountId;
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{to_millis, SqliteStore};
+use crate::store::queries;
 use crate::{
     model::{IdempotencyClaim, IdempotentResponse, KeyClaim},
     ports::{IdempotencyStore, StoreResult},
@@ -94,10 +95,6 @@ pub(super) async fn claim_key(
 #[async_trait]
 impl IdempotencyStore for SqliteStore {
     async fn purge_expired_idempotency_keys(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= ?")
-            .bind(to_millis(now))
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
+        queries::sqlite::purge_expired_idempotency_keys(&self.pool, now).await
     }
 }

@@ -8,7 +8,8 @@ use herald_domain::{AccountId, MessageId, MessageStatus};
 use serde_json::json;
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 
-use super::{from_opt_millis, to_millis, SqliteStore};
+use super::{to_millis, SqliteStore};
+use crate::store::queries;
 use crate::store::rows as from_row;
 use crate::{
     model::{
@@ -212,29 +213,11 @@ impl MessageStore for SqliteStore {
     }
 
     async fn get_message(&self, account: AccountId, id: MessageId) -> StoreResult<Option<Message>> {
-        let row = sqlx::query("SELECT * FROM messages WHERE id = ? AND account_id = ?")
-            .bind(id.to_string())
-            .bind(account.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(from_row::message).transpose()
+        queries::sqlite::get_message(&self.pool, account, id).await
     }
 
     async fn list_message_events(&self, id: MessageId) -> StoreResult<Vec<MessageEvent>> {
-        let rows = sqlx::query(
-            // The `accepted` entry is the message row itself (migration 0006); one stored by an
-            // older binary still running during an upgrade is not shown twice.
-            "SELECT 'accepted' AS kind, 'pending' AS status, NULL AS detail, created_at AS at, 0 AS seq
-             FROM messages WHERE id = ?1
-             UNION ALL
-             SELECT kind, status, detail, at, id FROM message_events
-             WHERE message_id = ?1 AND kind <> 'accepted'
-             ORDER BY seq",
-        )
-        .bind(id.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(from_row::message_event).collect()
+        queries::sqlite::list_message_events(&self.pool, id).await
     }
 
     async fn claim_due_messages(
@@ -464,22 +447,11 @@ impl MessageStore for SqliteStore {
     }
 
     async fn queue_stats(&self, now: DateTime<Utc>) -> StoreResult<QueueStats> {
-        let (pending, oldest): (i64, Option<i64>) = sqlx::query_as(
-            "SELECT COUNT(*), MIN(CASE WHEN next_attempt_at <= ? THEN next_attempt_at END)
-             FROM messages WHERE status = 'pending'",
-        )
-        .bind(to_millis(now))
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(QueueStats { pending: pending as u64, oldest_due_at: from_opt_millis(oldest)? })
+        queries::sqlite::queue_stats(&self.pool, now).await
     }
 
     async fn status_counts(&self) -> StoreResult<StatusCounts> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT status, COUNT(*) FROM messages GROUP BY status")
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(crate::store::counts_from_rows(rows))
+        queries::sqlite::status_counts(&self.pool).await
     }
 
     async fn list_dead_letters(
@@ -489,14 +461,7 @@ impl MessageStore for SqliteStore {
         before: Option<MessageId>,
         limit: u32,
     ) -> StoreResult<Vec<Message>> {
-        let mut query = QueryBuilder::<Sqlite>::new("SELECT * FROM messages WHERE status = 'failed'");
-        push_dead_letter_filter(&mut query, account, filter);
-        if let Some(before) = before {
-            query.push(" AND id < ").push_bind(before.to_string());
-        }
-        query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
-        let rows = query.build().fetch_all(&self.pool).await?;
-        rows.iter().map(from_row::message).collect()
+        queries::sqlite::list_dead_letters(&self.pool, account, filter, before, limit).await
     }
 
     async fn replay_dead_letters(
@@ -516,7 +481,7 @@ impl MessageStore for SqliteStore {
         );
         query.push_bind(to_millis(now)).push(", updated_at = ").push_bind(to_millis(now));
         query.push(" WHERE status = 'failed'");
-        push_dead_letter_filter(&mut query, account, filter);
+        queries::sqlite::push_dead_letter_filter(&mut query, account, filter);
         if let Some(ids) = ids {
             query.push(" AND id IN (");
             let mut list = query.separated(", ");
@@ -535,20 +500,6 @@ impl MessageStore for SqliteStore {
         }
         tx.commit().await?;
         Ok(ids)
-    }
-}
-
-fn push_dead_letter_filter(
-    query: &mut QueryBuilder<'_, Sqlite>,
-    account: AccountId,
-    filter: &DeadLetterFilter,
-) {
-    query.push(" AND account_id = ").push_bind(account.to_string());
-    if let Some(channel) = filter.channel {
-        query.push(" AND channel = ").push_bind(channel);
-    }
-    if let Some(provider) = &filter.provider {
-        query.push(" AND provider = ").push_bind(provider.clone());
     }
 }
 

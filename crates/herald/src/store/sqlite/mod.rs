@@ -4,12 +4,12 @@
 use std::{str::FromStr, time::Duration};
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
 use super::{sqlite_reusable, StoreOptions, WriteProbe};
-use crate::ports::{SingletonLease, Store, StoreError, StoreResult};
+use crate::ports::{SingletonLease, Store, StoreResult};
 
 mod accounts;
 mod campaigns;
@@ -105,14 +105,4 @@ impl SingletonLease for OneProcess {
 
 fn to_millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
-}
-
-fn from_millis(millis: i64) -> StoreResult<DateTime<Utc>> {
-    Utc.timestamp_millis_opt(millis)
-        .single()
-        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {millis}")))
-}
-
-fn from_opt_millis(millis: Option<i64>) -> StoreResult<Option<DateTime<Utc>>> {
-    millis.map(from_millis).transpose()
 }

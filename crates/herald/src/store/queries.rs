@@ -1,0 +1,418 @@
+//! The SQL both adapters run as it is: written once here and compiled for each backend
+//! (`queries::sqlite`, `queries::postgres`), so a change to one of these queries cannot
+//! reach one backend only. What really differs (claims, bulk writes, PostgreSQL's locks and
+//! commit-ordered feed) stays in the adapters. Values are bound through
+//! [`crate::store::sql`] (ids, times and JSON as each backend stores them) and rows are read
+//! by [`crate::store::rows`].
+
+macro_rules! queries {
+    ($db:ty, event_columns = $event_columns:expr) => {
+        use chrono::{DateTime, Utc};
+        use herald_domain::{AccountId, ApiKeyId, CampaignId, CustomerId, MessageId};
+        use sqlx::{Pool, QueryBuilder};
+
+        use crate::{
+            model::{
+                ApiKeyRecord, Campaign, CampaignFilter, CampaignPage, CampaignStats, Customer,
+                CustomerFields, DeadLetterFilter, Message, MessageEvent, NewCampaign, PageStart,
+                QueueStats, StatusCounts, StoredEvent,
+            },
+            ports::StoreResult,
+            store::{
+                rows::{self as from_row, StoredRow},
+                sql::{At, Id, Json},
+                DEFAULT_ACCOUNT_NAME,
+            },
+        };
+
+        type Db = $db;
+        type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>;
+
+        const EVENT_COLUMNS: &str = $event_columns;
+        const API_KEY_COLUMNS: &str = "id, account_id, name, prefix, key_hash, created_at, revoked_at";
+
+        // Accounts and API keys.
+
+        pub(crate) async fn ensure_default_account(pool: &Pool<Db>) -> StoreResult<AccountId> {
+            sqlx::query(
+                "INSERT INTO accounts (id, name, is_default, created_at) VALUES ($1, $2, TRUE, $3)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(Id(AccountId::new().as_uuid()))
+            .bind(DEFAULT_ACCOUNT_NAME)
+            .bind(At(Utc::now()))
+            .execute(pool)
+            .await?;
+            let row = sqlx::query("SELECT id FROM accounts WHERE is_default").fetch_one(pool).await?;
+            row.account_id("id")
+        }
+
+        pub(crate) async fn insert_api_key(pool: &Pool<Db>, key: &ApiKeyRecord) -> StoreResult<()> {
+            sqlx::query(
+                "INSERT INTO api_keys (id, account_id, name, prefix, key_hash, created_at, revoked_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (key_hash) DO NOTHING",
+            )
+            .bind(Id(key.id.as_uuid()))
+            .bind(Id(key.account_id.as_uuid()))
+            .bind(&key.name)
+            .bind(&key.prefix)
+            .bind(&key.hash[..])
+            .bind(At(key.created_at))
+            .bind(key.revoked_at.map(At))
+            .execute(pool)
+            .await?;
+            Ok(())
+        }
+
+        pub(crate) async fn find_api_key_by_hash(
+            pool: &Pool<Db>,
+            hash: &[u8; 32],
+        ) -> StoreResult<Option<ApiKeyRecord>> {
+            let row = sqlx::query(&format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = $1"))
+                .bind(&hash[..])
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(from_row::api_key).transpose()
+        }
+
+        pub(crate) async fn list_api_keys(pool: &Pool<Db>) -> StoreResult<Vec<ApiKeyRecord>> {
+            let rows = sqlx::query(&format!("SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"))
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(from_row::api_key).collect()
+        }
+
+        pub(crate) async fn revoke_api_key(pool: &Pool<Db>, id: ApiKeyId, at: DateTime<Utc>) -> StoreResult<bool> {
+            let done = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(At(at))
+                .bind(Id(id.as_uuid()))
+                .execute(pool)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        // Customers.
+
+        /// Binds a customer's fields as $1..$7 (phone, names, email, location, product,
+        /// attributes), as insert and update both write them.
+        fn bind_fields<'q>(query: Query<'q>, fields: &'q CustomerFields) -> Query<'q> {
+            query
+                .bind(&fields.phone)
+                .bind(&fields.first_name)
+                .bind(&fields.last_name)
+                .bind(&fields.email)
+                .bind(&fields.location)
+                .bind(&fields.preferred_product)
+                .bind(Json(serde_json::Value::Object(fields.attributes.clone())))
+        }
+
+        // RETURNING runs in a transaction of its own: on its own, SQLite commits such a
+        // statement after handing back the row, and a failed commit would go unseen.
+
+        pub(crate) async fn insert_customer(
+            pool: &Pool<Db>,
+            account: AccountId,
+            fields: &CustomerFields,
+            at: DateTime<Utc>,
+        ) -> StoreResult<Customer> {
+            let mut tx = pool.begin().await?;
+            let query = sqlx::query(
+                "INSERT INTO customers (phone, first_name, last_name, email, location, preferred_product,
+                                        attributes, account_id, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING *",
+            );
+            let row = bind_fields(query, fields).bind(Id(account.as_uuid())).bind(At(at)).fetch_one(&mut *tx).await?;
+            tx.commit().await?;
+            from_row::customer(&row)
+        }
+
+        pub(crate) async fn update_customer(
+            pool: &Pool<Db>,
+            account: AccountId,
+            id: CustomerId,
+            fields: &CustomerFields,
+            at: DateTime<Utc>,
+        ) -> StoreResult<Option<Customer>> {
+            let mut tx = pool.begin().await?;
+            let query = sqlx::query(
+                "UPDATE customers SET phone = $1, first_name = $2, last_name = $3, email = $4, location = $5,
+                        preferred_product = $6, attributes = $7, updated_at = $8
+                 WHERE id = $9 AND account_id = $10 RETURNING *",
+            );
+            let row = bind_fields(query, fields)
+                .bind(At(at))
+                .bind(id)
+                .bind(Id(account.as_uuid()))
+                .fetch_optional(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            row.as_ref().map(from_row::customer).transpose()
+        }
+
+        pub(crate) async fn get_customer(
+            pool: &Pool<Db>,
+            account: AccountId,
+            id: CustomerId,
+        ) -> StoreResult<Option<Customer>> {
+            let row = sqlx::query("SELECT * FROM customers WHERE account_id = $1 AND id = $2")
+                .bind(Id(account.as_uuid()))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(from_row::customer).transpose()
+        }
+
+        pub(crate) async fn list_customers(
+            pool: &Pool<Db>,
+            account: AccountId,
+            after: CustomerId,
+            limit: u32,
+        ) -> StoreResult<Vec<Customer>> {
+            let rows = sqlx::query("SELECT * FROM customers WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3")
+                .bind(Id(account.as_uuid()))
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(from_row::customer).collect()
+        }
+
+        pub(crate) async fn customer_ids(pool: &Pool<Db>, account: AccountId) -> StoreResult<Vec<CustomerId>> {
+            Ok(sqlx::query_scalar("SELECT id FROM customers WHERE account_id = $1 ORDER BY id")
+                .bind(Id(account.as_uuid()))
+                .fetch_all(pool)
+                .await?)
+        }
+
+        // Campaigns.
+
+        pub(crate) async fn insert_campaign(pool: &Pool<Db>, campaign: &NewCampaign) -> StoreResult<Campaign> {
+            let mut tx = pool.begin().await?; // RETURNING: see insert_customer
+            let row = sqlx::query(
+                "INSERT INTO campaigns (account_id, name, channel, status, base_template, scheduled_at,
+                                        created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING *",
+            )
+            .bind(Id(campaign.account_id.as_uuid()))
+            .bind(&campaign.name)
+            .bind(campaign.channel)
+            .bind(campaign.status)
+            .bind(&campaign.base_template)
+            .bind(campaign.scheduled_at.map(At))
+            .bind(At(campaign.created_at))
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            from_row::campaign(&row)
+        }
+
+        pub(crate) async fn get_campaign(
+            pool: &Pool<Db>,
+            account: AccountId,
+            id: CampaignId,
+        ) -> StoreResult<Option<Campaign>> {
+            let row = sqlx::query("SELECT * FROM campaigns WHERE account_id = $1 AND id = $2")
+                .bind(Id(account.as_uuid()))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(from_row::campaign).transpose()
+        }
+
+        /// `WHERE ...` of a campaign listing.
+        fn push_campaign_filter(
+            query: &mut QueryBuilder<'_, Db>,
+            account: AccountId,
+            filter: CampaignFilter,
+            snapshot: CampaignId,
+        ) {
+            query.push(" WHERE account_id = ").push_bind(Id(account.as_uuid()));
+            query.push(" AND id <= ").push_bind(snapshot);
+            if let Some(channel) = filter.channel {
+                query.push(" AND channel = ").push_bind(channel);
+            }
+            if let Some(status) = filter.status {
+                query.push(" AND status = ").push_bind(status);
+            }
+        }
+
+        pub(crate) async fn list_campaigns(
+            pool: &Pool<Db>,
+            account: AccountId,
+            filter: CampaignFilter,
+            snapshot: Option<CampaignId>,
+            start: PageStart,
+            limit: u32,
+        ) -> StoreResult<CampaignPage> {
+            let snapshot = match snapshot {
+                Some(snapshot) => snapshot,
+                None => sqlx::query_scalar::<_, Option<CampaignId>>(
+                    "SELECT MAX(id) FROM campaigns WHERE account_id = $1",
+                )
+                .bind(Id(account.as_uuid()))
+                .fetch_one(pool)
+                .await?
+                .unwrap_or(CampaignId::new(0)),
+            };
+            let mut count = QueryBuilder::new("SELECT COUNT(*) FROM campaigns");
+            push_campaign_filter(&mut count, account, filter, snapshot);
+            let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+            let mut page = QueryBuilder::new("SELECT * FROM campaigns");
+            push_campaign_filter(&mut page, account, filter, snapshot);
+            let offset = match start {
+                PageStart::Offset(offset) => offset,
+                PageStart::Below(id) => {
+                    page.push(" AND id < ").push_bind(id);
+                    0
+                }
+            };
+            // One row more than the page: whether a next page exists is what is left below
+            // this one, not a count that campaigns committed late or changing status can skew.
+            page.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit) + 1);
+            page.push(" OFFSET ").push_bind(i64::try_from(offset).unwrap_or(i64::MAX));
+            let rows = page.build().fetch_all(pool).await?;
+            let mut campaigns = rows.iter().map(from_row::campaign).collect::<StoreResult<Vec<_>>>()?;
+            let more = campaigns.len() > limit as usize;
+            campaigns.truncate(limit as usize);
+            Ok(CampaignPage { campaigns, more, total: total as u64, snapshot })
+        }
+
+        pub(crate) async fn campaign_stats(pool: &Pool<Db>, campaign: CampaignId) -> StoreResult<CampaignStats> {
+            let rows: Vec<(String, i64)> =
+                sqlx::query_as("SELECT status, COUNT(*) FROM messages WHERE campaign_id = $1 GROUP BY status")
+                    .bind(campaign)
+                    .fetch_all(pool)
+                    .await?;
+            Ok(crate::store::campaign_stats_from_rows(rows))
+        }
+
+        // Messages.
+
+        pub(crate) async fn get_message(
+            pool: &Pool<Db>,
+            account: AccountId,
+            id: MessageId,
+        ) -> StoreResult<Option<Message>> {
+            let row = sqlx::query("SELECT * FROM messages WHERE id = $1 AND account_id = $2")
+                .bind(Id(id.as_uuid()))
+                .bind(Id(account.as_uuid()))
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(from_row::message).transpose()
+        }
+
+        pub(crate) async fn list_message_events(pool: &Pool<Db>, id: MessageId) -> StoreResult<Vec<MessageEvent>> {
+            let rows = sqlx::query(
+                // The `accepted` entry is the message row itself (migration 0006); one stored by
+                // an older binary still running during an upgrade is not shown twice.
+                "SELECT 'accepted' AS kind, 'pending' AS status, NULL AS detail, created_at AS at, 0 AS seq
+                 FROM messages WHERE id = $1
+                 UNION ALL
+                 SELECT kind, status, detail, at, id FROM message_events
+                 WHERE message_id = $1 AND kind <> 'accepted'
+                 ORDER BY seq",
+            )
+            .bind(Id(id.as_uuid()))
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(from_row::message_event).collect()
+        }
+
+        pub(crate) async fn status_counts(pool: &Pool<Db>) -> StoreResult<StatusCounts> {
+            let rows: Vec<(String, i64)> =
+                sqlx::query_as("SELECT status, COUNT(*) FROM messages GROUP BY status").fetch_all(pool).await?;
+            Ok(crate::store::counts_from_rows(rows))
+        }
+
+        pub(crate) async fn queue_stats(pool: &Pool<Db>, now: DateTime<Utc>) -> StoreResult<QueueStats> {
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS pending, MIN(CASE WHEN next_attempt_at <= $1 THEN next_attempt_at END) AS oldest
+                 FROM messages WHERE status = 'pending'",
+            )
+            .bind(At(now))
+            .fetch_one(pool)
+            .await?;
+            Ok(QueueStats { pending: row.int("pending")? as u64, oldest_due_at: row.opt_time("oldest")? })
+        }
+
+        /// `AND ...` conditions naming an account's dead letters.
+        pub(crate) fn push_dead_letter_filter(
+            query: &mut QueryBuilder<'_, Db>,
+            account: AccountId,
+            filter: &DeadLetterFilter,
+        ) {
+            query.push(" AND account_id = ").push_bind(Id(account.as_uuid()));
+            if let Some(channel) = filter.channel {
+                query.push(" AND channel = ").push_bind(channel);
+            }
+            if let Some(provider) = &filter.provider {
+                query.push(" AND provider = ").push_bind(provider.clone());
+            }
+        }
+
+        pub(crate) async fn list_dead_letters(
+            pool: &Pool<Db>,
+            account: AccountId,
+            filter: &DeadLetterFilter,
+            before: Option<MessageId>,
+            limit: u32,
+        ) -> StoreResult<Vec<Message>> {
+            let mut query = QueryBuilder::<Db>::new("SELECT * FROM messages WHERE status = 'failed'");
+            push_dead_letter_filter(&mut query, account, filter);
+            if let Some(before) = before {
+                query.push(" AND id < ").push_bind(Id(before.as_uuid()));
+            }
+            query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
+            let rows = query.build().fetch_all(pool).await?;
+            rows.iter().map(from_row::message).collect()
+        }
+
+        // The outbox.
+
+        pub(crate) async fn unpublished_events(pool: &Pool<Db>, limit: u32) -> StoreResult<Vec<StoredEvent>> {
+            let rows = sqlx::query(&format!(
+                "SELECT {EVENT_COLUMNS} FROM outbox WHERE published_at IS NULL ORDER BY sequence LIMIT $1"
+            ))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(from_row::stored_event).collect()
+        }
+
+        pub(crate) async fn outbox_backlog(pool: &Pool<Db>) -> StoreResult<(u64, Option<DateTime<Utc>>)> {
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS waiting, MIN(created_at) AS oldest FROM outbox WHERE published_at IS NULL",
+            )
+            .fetch_one(pool)
+            .await?;
+            Ok((row.int("waiting")? as u64, row.opt_time("oldest")?))
+        }
+
+        // Idempotency keys.
+
+        pub(crate) async fn purge_expired_idempotency_keys(pool: &Pool<Db>, now: DateTime<Utc>) -> StoreResult<u64> {
+            let done = sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
+                .bind(At(now))
+                .execute(pool)
+                .await?;
+            Ok(done.rows_affected())
+        }
+    };
+}
+
+pub(crate) mod sqlite {
+    queries!(
+        sqlx::Sqlite,
+        event_columns = "sequence, 0 AS txid, account_id, event_id, event_type, aggregate_id, user_id, \
+                         payload, metadata, created_at"
+    );
+}
+
+pub(crate) mod postgres {
+    queries!(
+        sqlx::Postgres,
+        event_columns = "sequence, txid::text::bigint AS txid, account_id, event_id, event_type, \
+                         aggregate_id, user_id, payload, metadata, created_at"
+    );
+}
