@@ -5,7 +5,7 @@ use herald::model::CustomerFields;
 use herald_domain::{AccountId, CustomerId};
 use serde_json::json;
 
-use super::store;
+use super::{claim_all, now_ms, sent, started_campaign, store};
 use crate::helpers::{on_both_backends, Backend};
 
 on_both_backends!(
@@ -14,6 +14,7 @@ on_both_backends!(
     a_delete_removes_the_customer_once_and_misses_other_accounts,
     customers_list_in_id_order_after_the_cursor_and_ids_list_them_all,
     customers_are_inserted_in_bulk_in_order,
+    a_customer_is_kept_while_campaign_messages_to_them_are_on_their_way,
 );
 
 fn fields(phone: &str) -> CustomerFields {
@@ -120,4 +121,20 @@ async fn customers_are_inserted_in_bulk_in_order(backend: Backend) {
         assert_eq!(customer.fields.first_name, Some(format!("N{n}")), "id {id} is customer {n}");
         assert_eq!(customer.fields.attributes["n"], n);
     }
+}
+
+async fn a_customer_is_kept_while_campaign_messages_to_them_are_on_their_way(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else { return };
+    let account = store.ensure_default_account().await.unwrap();
+    let now = now_ms();
+    let (_, recipients) = started_campaign(store.as_ref(), account, 1, now).await;
+    let (customer, message) = recipients[0];
+
+    assert_eq!(store.delete_customer(account, customer).await.unwrap(), Some(false), "pending");
+    claim_all(store.as_ref(), "w", now).await;
+    assert_eq!(store.delete_customer(account, customer).await.unwrap(), Some(false), "sending");
+    assert!(store.get_customer(account, customer).await.unwrap().is_some(), "kept");
+    store.record_outcomes("w", &[sent(account, message)]).await.unwrap();
+    assert_eq!(store.delete_customer(account, customer).await.unwrap(), Some(true), "sent");
+    assert_eq!(store.get_customer(account, customer).await.unwrap(), None);
 }
