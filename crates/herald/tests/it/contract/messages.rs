@@ -32,7 +32,7 @@ on_both_backends!(
     queue_stats_count_pending_messages_and_the_earliest_one_due,
     dead_letters_list_the_accounts_failed_messages_newest_first_by_filter_and_cursor,
     replaying_dead_letters_requeues_failed_messages_with_a_fresh_retry_budget,
-    a_timeline_lists_every_entry_in_the_order_it_happened,
+    message_events_list_the_timeline_in_the_order_it_happened,
 );
 
 async fn an_inserted_message_reads_back_pending_with_an_accepted_event(backend: Backend) {
@@ -597,7 +597,7 @@ async fn replaying_dead_letters_requeues_failed_messages_with_a_fresh_retry_budg
     assert_eq!(claim_all(store.as_ref(), "w", replay_at).await.len(), 3);
 }
 
-async fn a_timeline_lists_every_entry_in_the_order_it_happened(backend: Backend) {
+async fn message_events_list_the_timeline_in_the_order_it_happened(backend: Backend) {
     let Some((store, _db)) = store(backend).await else { return };
     let account = store.ensure_default_account().await.unwrap();
     let t0 = now_ms();
