@@ -1,7 +1,8 @@
 //! The store contract, one file per port: each test runs unchanged against SQLite and
-//! PostgreSQL and asserts what the port's doc comment promises. A file is named after its
-//! port (`accounts.rs` for `AccountStore`, `lifecycle.rs` for `Store` itself), and each test
-//! after the promise it checks, so a method's tests are found by its name.
+//! PostgreSQL (the few about what one backend alone does, on that one) and asserts what the
+//! port's doc comment promises. A file is named after its port (`accounts.rs` for
+//! `AccountStore`, `lifecycle.rs` for `Store` itself) and a test after the promise it
+//! checks, in its method's words (`release_leases`: `released_leases_go_back_to_pending_...`).
 
 mod accounts;
 mod campaigns;
@@ -10,6 +11,7 @@ mod idempotency;
 mod lifecycle;
 mod messages;
 mod outbox;
+mod rate_limits;
 
 use std::sync::Arc;
 
