@@ -129,10 +129,6 @@ fn parse_column<T: std::str::FromStr>(column: &str, value: &str) -> StoreResult<
     value.parse().map_err(|_| crate::ports::StoreError::Corrupt(format!("{column} = {value:?}")))
 }
 
-fn hash_from_bytes(bytes: &[u8]) -> StoreResult<[u8; 32]> {
-    bytes.try_into().map_err(|_| crate::ports::StoreError::Corrupt("api_keys.key_hash length".into()))
-}
-
 const DEFAULT_ACCOUNT_NAME: &str = "default";
 
 fn counts_from_rows(rows: Vec<(String, i64)>) -> crate::model::StatusCounts {
@@ -263,31 +259,5 @@ fn swept(
         requeued: uncounted as u64,
         failed: failed.len() as u64,
         campaigns,
-    }
-}
-
-/// An idempotency row as both backends read it back.
-struct IdempotencyRow {
-    fingerprint: [u8; 32],
-    state: String,
-    status: Option<i64>,
-    body: Option<String>,
-}
-
-impl IdempotencyRow {
-    fn into_claim(self) -> StoreResult<crate::model::IdempotencyClaim> {
-        use crate::model::IdempotencyClaim;
-        match (self.state.as_str(), self.status, self.body) {
-            ("in_flight", _, _) => Ok(IdempotencyClaim::InFlight { fingerprint: self.fingerprint }),
-            ("done", Some(status), Some(body)) => Ok(IdempotencyClaim::Completed {
-                fingerprint: self.fingerprint,
-                status: u16::try_from(status)
-                    .map_err(|_| crate::ports::StoreError::Corrupt(format!("response_status {status}")))?,
-                body,
-            }),
-            (state, ..) => {
-                Err(crate::ports::StoreError::Corrupt(format!("idempotency_keys.state = {state:?}")))
-            }
-        }
     }
 }

@@ -14,8 +14,8 @@ macro_rules! queries {
         use crate::{
             model::{
                 ApiKeyRecord, Campaign, CampaignFilter, CampaignPage, CampaignStats, Customer,
-                CustomerFields, DeadLetterFilter, Message, MessageEvent, NewCampaign, PageStart,
-                QueueStats, StatusCounts, StoredEvent,
+                CustomerFields, DeadLetterFilter, IdempotencyClaim, IdempotentResponse, KeyClaim, Message,
+                MessageEvent, NewCampaign, PageStart, QueueStats, StatusCounts, StoredEvent,
             },
             ports::StoreResult,
             store::{
@@ -30,6 +30,25 @@ macro_rules! queries {
 
         const EVENT_COLUMNS: &str = $event_columns;
         const API_KEY_COLUMNS: &str = "id, account_id, name, prefix, key_hash, created_at, revoked_at";
+
+        // The store itself.
+
+        pub(crate) async fn ping(pool: &Pool<Db>) -> StoreResult<()> {
+            sqlx::query("SELECT 1").execute(pool).await?;
+            Ok(())
+        }
+
+        /// Commits a write probe's row and deletes it again (see `Store::probe_writes`).
+        pub(crate) async fn write_probe(pool: &Pool<Db>) -> StoreResult<()> {
+            // A plain INSERT: with RETURNING, SQLite hands the row back before the
+            // statement's own commit, whose failure then goes unseen.
+            sqlx::query("INSERT INTO write_probe (pad) VALUES ($1)")
+                .bind(crate::store::write_probe_pad())
+                .execute(pool)
+                .await?;
+            sqlx::query("DELETE FROM write_probe").execute(pool).await?;
+            Ok(())
+        }
 
         // Accounts and API keys.
 
@@ -390,6 +409,75 @@ macro_rules! queries {
         }
 
         // Idempotency keys.
+
+        /// Marks the key done with its response, inside the transaction of what it created
+        /// (a message, or a campaign's messages: no single message id then).
+        pub(crate) async fn complete_key(
+            tx: &mut sqlx::Transaction<'_, Db>,
+            account: AccountId,
+            message_id: Option<MessageId>,
+            response: &IdempotentResponse,
+        ) -> StoreResult<()> {
+            sqlx::query(
+                "UPDATE idempotency_keys SET state = 'done', response_status = $1, response_body = $2,
+                        message_id = $3
+                 WHERE account_id = $4 AND idempotency_key = $5",
+            )
+            .bind(i32::from(response.status))
+            .bind(&response.body)
+            .bind(message_id.map(|id| Id(id.as_uuid())))
+            .bind(Id(account.as_uuid()))
+            .bind(&response.key)
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        /// Claims `key` for a request on `conn` (the pool, or a batch's transaction): inserts
+        /// a fresh claim or takes over an expired or abandoned one, or reports the key's state.
+        pub(crate) async fn claim_key(
+            conn: &mut <Db as sqlx::Database>::Connection,
+            account: AccountId,
+            key: &str,
+            claim: &KeyClaim,
+        ) -> StoreResult<IdempotencyClaim> {
+            // Insert a fresh claim, or take over an expired or abandoned one, in one
+            // statement; concurrent claims of one key serialise on its primary key.
+            let acquired = sqlx::query(
+                "INSERT INTO idempotency_keys (account_id, idempotency_key, fingerprint, state,
+                                               locked_at, created_at, expires_at)
+                 VALUES ($1, $2, $3, 'in_flight', $4, $4, $5)
+                 ON CONFLICT (account_id, idempotency_key) DO UPDATE
+                    SET fingerprint = excluded.fingerprint, state = 'in_flight',
+                        response_status = NULL, response_body = NULL, message_id = NULL,
+                        locked_at = excluded.locked_at, created_at = excluded.created_at,
+                        expires_at = excluded.expires_at
+                    WHERE idempotency_keys.expires_at <= $4
+                       OR (idempotency_keys.state = 'in_flight' AND idempotency_keys.locked_at < $6)",
+            )
+            .bind(Id(account.as_uuid()))
+            .bind(key)
+            .bind(&claim.fingerprint[..])
+            .bind(At(claim.now))
+            .bind(At(claim.expires_at))
+            .bind(At(claim.stale_before))
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+                == 1;
+            if acquired {
+                return Ok(IdempotencyClaim::Acquired);
+            }
+            let row = sqlx::query(
+                "SELECT fingerprint, state, response_status, response_body FROM idempotency_keys
+                 WHERE account_id = $1 AND idempotency_key = $2",
+            )
+            .bind(Id(account.as_uuid()))
+            .bind(key)
+            .fetch_one(&mut *conn)
+            .await?;
+            from_row::idempotency_claim(&row)
+        }
 
         pub(crate) async fn purge_expired_idempotency_keys(pool: &Pool<Db>, now: DateTime<Utc>) -> StoreResult<u64> {
             let done = sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")

@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use crate::{
     model::{
-        ApiKeyRecord, Campaign, CampaignLink, ClientTags, Customer, CustomerFields, Message, MessageEvent,
-        OutboxEvent, StoredEvent,
+        ApiKeyRecord, Campaign, CampaignLink, ClientTags, Customer, CustomerFields, IdempotencyClaim,
+        Message, MessageEvent, OutboxEvent, StoredEvent,
     },
     ports::{StoreError, StoreResult},
 };
@@ -36,7 +36,11 @@ pub(crate) trait StoredRow {
     fn opt_time(&self, column: &str) -> StoreResult<Option<DateTime<Utc>>>;
     fn opt_json(&self, column: &str) -> StoreResult<Option<serde_json::Value>>;
     /// An integer column whatever its width.
-    fn int(&self, column: &str) -> StoreResult<i64>;
+    fn opt_int(&self, column: &str) -> StoreResult<Option<i64>>;
+
+    fn int(&self, column: &str) -> StoreResult<i64> {
+        self.opt_int(column)?.ok_or_else(|| StoreError::Corrupt(format!("{column} is NULL")))
+    }
 
     fn time(&self, column: &str) -> StoreResult<DateTime<Utc>> {
         self.opt_time(column)?.ok_or_else(|| StoreError::Corrupt(format!("{column} is NULL")))
@@ -78,7 +82,7 @@ impl StoredRow for SqliteRow {
             .transpose()
     }
 
-    fn int(&self, column: &str) -> StoreResult<i64> {
+    fn opt_int(&self, column: &str) -> StoreResult<Option<i64>> {
         Ok(self.try_get(column)?)
     }
 }
@@ -100,10 +104,10 @@ impl StoredRow for PgRow {
         Ok(self.try_get(column)?)
     }
 
-    fn int(&self, column: &str) -> StoreResult<i64> {
-        match self.try_get::<i64, _>(column) {
+    fn opt_int(&self, column: &str) -> StoreResult<Option<i64>> {
+        match self.try_get::<Option<i64>, _>(column) {
             Ok(value) => Ok(value),
-            Err(_) => Ok(i64::from(self.try_get::<i32, _>(column)?)),
+            Err(_) => Ok(self.try_get::<Option<i32>, _>(column)?.map(i64::from)),
         }
     }
 }
@@ -221,4 +225,20 @@ pub(crate) fn stored_event(row: &impl StoredRow) -> StoreResult<StoredEvent> {
             timestamp: row.time("created_at")?,
         },
     })
+}
+
+/// A key's state from a row with its fingerprint, state and response columns.
+pub(crate) fn idempotency_claim(row: &impl StoredRow) -> StoreResult<IdempotencyClaim> {
+    let fingerprint = hash(row, "fingerprint")?;
+    let state: String = row.get("state")?;
+    match (state.as_str(), row.opt_int("response_status")?, row.get::<Option<String>>("response_body")?) {
+        ("in_flight", _, _) => Ok(IdempotencyClaim::InFlight { fingerprint }),
+        ("done", Some(status), Some(body)) => Ok(IdempotencyClaim::Completed {
+            fingerprint,
+            status: u16::try_from(status)
+                .map_err(|_| StoreError::Corrupt(format!("response_status {status}")))?,
+            body,
+        }),
+        (state, ..) => Err(StoreError::Corrupt(format!("idempotency_keys.state = {state:?}"))),
+    }
 }

@@ -121,7 +121,7 @@ impl CampaignStore for PgStore {
         .await?;
         sqlx::query("SELECT pg_notify('herald_work', '')").execute(&mut *tx).await?;
         if let Some(response) = &start.idempotency {
-            super::idempotency::complete_key(&mut tx, start.account_id, None, response).await?;
+            queries::postgres::complete_key(&mut tx, start.account_id, None, response).await?;
         }
         tx.commit().await?;
         Ok(StartOutcome::Started)
@@ -240,7 +240,7 @@ async fn claim_start_key(
     let (Some(response), Some(claim)) = (&start.idempotency, &start.claim) else {
         return Ok(None);
     };
-    match super::idempotency::claim_key(tx, start.account_id, &response.key, claim).await? {
+    match queries::postgres::claim_key(tx, start.account_id, &response.key, claim).await? {
         IdempotencyClaim::Acquired => Ok(None),
         taken => Ok(Some(StartOutcome::KeyTaken(taken))),
     }

@@ -44,7 +44,7 @@ async fn insert_message_in(tx: &mut Transaction<'_, Postgres>, message: &NewMess
     .execute(&mut **tx)
     .await?;
     if let Some(response) = &message.idempotency {
-        super::idempotency::complete_key(tx, message.account_id, Some(message.id), response).await?;
+        queries::postgres::complete_key(tx, message.account_id, Some(message.id), response).await?;
     }
     Ok(())
 }
@@ -120,7 +120,7 @@ impl MessageStore for PgStore {
                 if acquired.contains(&key) {
                     continue;
                 }
-                let state = super::idempotency::claim_from_row(&row)?;
+                let state = from_row::idempotency_claim(&row)?;
                 existing.insert(key, state);
             }
         }

@@ -57,23 +57,11 @@ impl Store for PgStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        crate::store::queries::postgres::ping(&self.pool).await
     }
 
     async fn probe_writes(&self) -> StoreResult<()> {
-        self.write_probe
-            .check(async {
-                // A plain INSERT: with RETURNING, SQLite hands the row back before the
-                // statement's own commit, whose failure then goes unseen.
-                sqlx::query("INSERT INTO write_probe (pad) VALUES ($1)")
-                    .bind(super::write_probe_pad())
-                    .execute(&self.pool)
-                    .await?;
-                sqlx::query("DELETE FROM write_probe").execute(&self.pool).await?;
-                Ok(())
-            })
-            .await
+        self.write_probe.check(crate::store::queries::postgres::write_probe(&self.pool)).await
     }
 
     fn backend(&self) -> &'static str {

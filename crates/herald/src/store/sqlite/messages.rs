@@ -66,8 +66,7 @@ async fn insert_message_in(tx: &mut Transaction<'_, Sqlite>, message: &NewMessag
     .execute(&mut **tx)
     .await?;
     if let Some(response) = &message.idempotency {
-        super::idempotency::complete_key(tx, message.account_id, Some(&message.id.to_string()), response)
-            .await?;
+        queries::sqlite::complete_key(tx, message.account_id, Some(message.id), response).await?;
     }
     Ok(())
 }
@@ -148,7 +147,7 @@ impl MessageStore for SqliteStore {
                 if acquired.contains(&key) {
                     continue;
                 }
-                let state = super::idempotency::claim_from_row(&row)?;
+                let state = from_row::idempotency_claim(&row)?;
                 existing.insert(key, state);
             }
         }
