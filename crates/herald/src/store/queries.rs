@@ -3,10 +3,11 @@
 //! reach one backend only. What really differs (claims, bulk writes, PostgreSQL's locks and
 //! commit-ordered feed) stays in the adapters. Values are bound through
 //! [`crate::store::sql`] (ids, times and JSON as each backend stores them) and rows are read
-//! by [`crate::store::rows`].
+//! by [`crate::store::rows`]. The ports with nothing backend-specific (accounts and API
+//! keys, the idempotency purge) are implemented here outright.
 
 macro_rules! queries {
-    ($db:ty, event_columns = $event_columns:expr) => {
+    ($db:ty, $store:ty, event_columns = $event_columns:expr) => {
         use chrono::{DateTime, Utc};
         use herald_domain::{AccountId, ApiKeyId, CampaignId, CustomerId, MessageId};
         use sqlx::{Pool, QueryBuilder};
@@ -486,12 +487,45 @@ macro_rules! queries {
                 .await?;
             Ok(done.rows_affected())
         }
+
+        // The ports with nothing backend-specific are implemented here once.
+
+        #[async_trait::async_trait]
+        impl crate::ports::AccountStore for $store {
+            async fn ensure_default_account(&self) -> StoreResult<AccountId> {
+                ensure_default_account(&self.pool).await
+            }
+
+            async fn insert_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
+                insert_api_key(&self.pool, key).await
+            }
+
+            async fn find_api_key_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<ApiKeyRecord>> {
+                find_api_key_by_hash(&self.pool, hash).await
+            }
+
+            async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
+                list_api_keys(&self.pool).await
+            }
+
+            async fn revoke_api_key(&self, id: ApiKeyId, at: DateTime<Utc>) -> StoreResult<bool> {
+                revoke_api_key(&self.pool, id, at).await
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl crate::ports::IdempotencyStore for $store {
+            async fn purge_expired_idempotency_keys(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+                purge_expired_idempotency_keys(&self.pool, now).await
+            }
+        }
     };
 }
 
 pub(crate) mod sqlite {
     queries!(
         sqlx::Sqlite,
+        crate::store::sqlite::SqliteStore,
         event_columns = "sequence, 0 AS txid, account_id, event_id, event_type, aggregate_id, user_id, \
                          payload, metadata, created_at"
     );
@@ -500,6 +534,7 @@ pub(crate) mod sqlite {
 pub(crate) mod postgres {
     queries!(
         sqlx::Postgres,
+        crate::store::postgres::PgStore,
         event_columns = "sequence, txid::text::bigint AS txid, account_id, event_id, event_type, \
                          aggregate_id, user_id, payload, metadata, created_at"
     );

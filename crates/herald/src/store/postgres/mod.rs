@@ -13,17 +13,15 @@ use tokio_util::sync::CancellationToken;
 use super::{reusable, WriteProbe};
 use crate::ports::{SingletonLease, Store, StoreResult};
 
-mod accounts;
 mod campaigns;
 mod customers;
-mod idempotency;
 mod messages;
 mod outbox;
 mod rate_limits;
 
 #[derive(Debug, Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    pub(in crate::store) pool: PgPool,
     write_probe: Arc<WriteProbe>,
 }
 

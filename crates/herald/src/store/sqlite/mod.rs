@@ -11,16 +11,14 @@ use sqlx::SqlitePool;
 use super::{sqlite_reusable, StoreOptions, WriteProbe};
 use crate::ports::{SingletonLease, Store, StoreResult};
 
-mod accounts;
 mod campaigns;
 mod customers;
-mod idempotency;
 mod messages;
 mod outbox;
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(in crate::store) pool: SqlitePool,
     write_probe: std::sync::Arc<WriteProbe>,
 }
 
