@@ -9,6 +9,6 @@ use super::StoreResult;
 pub trait IdempotencyStore: Send + Sync {
     // Keys are claimed inside the transaction of what they create: see
     // `MessageStore::insert_messages` and `CampaignStore::start_campaign`.
-    /// Deletes keys that expired before `now`; returns how many.
+    /// Deletes keys whose expiry is at or before `now`; returns how many.
     async fn purge_expired_idempotency_keys(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }

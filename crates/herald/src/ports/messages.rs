@@ -17,7 +17,9 @@ pub trait MessageStore: Send + Sync {
     async fn insert_message(&self, message: &NewMessage) -> StoreResult<()>;
     /// Batch intake, in one transaction: for each item, claims its key (if any) and, when
     /// acquired, inserts the message as [`MessageStore::insert_message`] does. Returns per
-    /// item `Acquired` (inserted) or the key's existing state (nothing inserted).
+    /// item `Acquired` (inserted) or the key's existing state (nothing inserted). The claims
+    /// of one batch are made at one time: intake gives them one `now`, cut-off and expiry,
+    /// and a backend may take the first claim's for all.
     async fn insert_messages(&self, batch: &[KeyedMessage]) -> StoreResult<Vec<IdempotencyClaim>>;
     /// The message if it exists and belongs to `account`.
     async fn get_message(&self, account: AccountId, id: MessageId) -> StoreResult<Option<Message>>;
@@ -71,7 +73,8 @@ pub trait MessageStore: Send + Sync {
         limit: u32,
     ) -> StoreResult<Vec<Message>>;
     /// Moves failed messages back to `pending` with a fresh retry budget, due at `now`:
-    /// those in `ids` when given, otherwise every one matching `filter`. Returns the ids
+    /// those in `ids` that also match `filter` when ids are given, otherwise every one
+    /// matching `filter`. Returns the ids
     /// replayed; ids that are not failed messages of the account are skipped.
     async fn replay_dead_letters(
         &self,
