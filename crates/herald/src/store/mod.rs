@@ -131,6 +131,21 @@ fn parse_column<T: std::str::FromStr>(column: &str, value: &str) -> StoreResult<
 
 const DEFAULT_ACCOUNT_NAME: &str = "default";
 
+/// The end of every idempotency key claim (one key or a batch, both backends): a key that
+/// exists is taken over only once it expired by the claim's time, or when it was left in
+/// flight since before the cut-off `stale` (a placeholder) by a request that died.
+fn take_over_stale_key(stale: &str) -> String {
+    format!(
+        "ON CONFLICT (account_id, idempotency_key) DO UPDATE
+            SET fingerprint = excluded.fingerprint, state = 'in_flight',
+                response_status = NULL, response_body = NULL, message_id = NULL,
+                locked_at = excluded.locked_at, created_at = excluded.created_at,
+                expires_at = excluded.expires_at
+            WHERE idempotency_keys.expires_at <= excluded.locked_at
+               OR (idempotency_keys.state = 'in_flight' AND idempotency_keys.locked_at < {stale})"
+    )
+}
+
 fn counts_from_rows(rows: Vec<(String, i64)>) -> crate::model::StatusCounts {
     let mut counts = crate::model::StatusCounts::default();
     for (status, n) in rows {

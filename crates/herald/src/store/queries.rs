@@ -444,18 +444,12 @@ macro_rules! queries {
         ) -> StoreResult<IdempotencyClaim> {
             // Insert a fresh claim, or take over an expired or abandoned one, in one
             // statement; concurrent claims of one key serialise on its primary key.
-            let acquired = sqlx::query(
+            let acquired = sqlx::query(&format!(
                 "INSERT INTO idempotency_keys (account_id, idempotency_key, fingerprint, state,
                                                locked_at, created_at, expires_at)
-                 VALUES ($1, $2, $3, 'in_flight', $4, $4, $5)
-                 ON CONFLICT (account_id, idempotency_key) DO UPDATE
-                    SET fingerprint = excluded.fingerprint, state = 'in_flight',
-                        response_status = NULL, response_body = NULL, message_id = NULL,
-                        locked_at = excluded.locked_at, created_at = excluded.created_at,
-                        expires_at = excluded.expires_at
-                    WHERE idempotency_keys.expires_at <= $4
-                       OR (idempotency_keys.state = 'in_flight' AND idempotency_keys.locked_at < $6)",
-            )
+                 VALUES ($1, $2, $3, 'in_flight', $4, $4, $5) {}",
+                crate::store::take_over_stale_key("$6")
+            ))
             .bind(Id(account.as_uuid()))
             .bind(key)
             .bind(&claim.fingerprint[..])

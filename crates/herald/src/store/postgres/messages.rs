@@ -77,20 +77,14 @@ impl MessageStore for PgStore {
                 .map(|i| i.claim.as_ref().map(|c| c.fingerprint.to_vec()).unwrap_or_default())
                 .collect();
             // Insert fresh claims, or take over expired or abandoned ones (as claim_key).
-            let rows = sqlx::query(
+            let rows = sqlx::query(&format!(
                 "INSERT INTO idempotency_keys (account_id, idempotency_key, fingerprint, state,
                                                locked_at, created_at, expires_at)
                  SELECT a, k, f, 'in_flight', $4, $4, $5
-                 FROM UNNEST($1::uuid[], $2::text[], $3::bytea[]) AS c(a, k, f)
-                 ON CONFLICT (account_id, idempotency_key) DO UPDATE
-                    SET fingerprint = excluded.fingerprint, state = 'in_flight',
-                        response_status = NULL, response_body = NULL, message_id = NULL,
-                        locked_at = excluded.locked_at, created_at = excluded.created_at,
-                        expires_at = excluded.expires_at
-                    WHERE idempotency_keys.expires_at <= $4
-                       OR (idempotency_keys.state = 'in_flight' AND idempotency_keys.locked_at < $6)
+                 FROM UNNEST($1::uuid[], $2::text[], $3::bytea[]) AS c(a, k, f) {}
                  RETURNING account_id, idempotency_key",
-            )
+                crate::store::take_over_stale_key("$6")
+            ))
             .bind(&accounts)
             .bind(&keys)
             .bind(&fingerprints)

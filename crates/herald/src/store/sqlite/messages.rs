@@ -106,21 +106,15 @@ impl MessageStore for SqliteStore {
         if !claims.is_empty() {
             let claims = serde_json::Value::Array(claims).to_string();
             // Insert fresh claims, or take over expired or abandoned ones (as claim_key).
-            let rows = sqlx::query(
+            let rows = sqlx::query(&format!(
                 "INSERT INTO idempotency_keys (account_id, idempotency_key, fingerprint, state,
                                                locked_at, created_at, expires_at)
                  SELECT value ->> 'a', value ->> 'k', unhex(value ->> 'f'), 'in_flight',
                         value ->> 'now', value ->> 'now', value ->> 'exp'
-                 FROM json_each(?1) WHERE true
-                 ON CONFLICT (account_id, idempotency_key) DO UPDATE
-                    SET fingerprint = excluded.fingerprint, state = 'in_flight',
-                        response_status = NULL, response_body = NULL, message_id = NULL,
-                        locked_at = excluded.locked_at, created_at = excluded.created_at,
-                        expires_at = excluded.expires_at
-                    WHERE idempotency_keys.expires_at <= excluded.locked_at
-                       OR (idempotency_keys.state = 'in_flight' AND idempotency_keys.locked_at < ?2)
+                 FROM json_each(?1) WHERE true {}
                  RETURNING account_id, idempotency_key",
-            )
+                crate::store::take_over_stale_key("?2")
+            ))
             .bind(&claims)
             .bind(stale_before)
             .fetch_all(&mut *tx)
