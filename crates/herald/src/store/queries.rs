@@ -1,22 +1,27 @@
-//! The SQL both adapters run as it is: written once here and compiled for each backend
-//! (`queries::sqlite`, `queries::postgres`), so a change to one of these queries cannot
-//! reach one backend only. What really differs (claims, bulk writes, PostgreSQL's locks and
-//! commit-ordered feed) stays in the adapters. Values are bound through
-//! [`crate::store::sql`] (ids, times and JSON as each backend stores them) and rows are read
-//! by [`crate::store::rows`]. The ports with nothing backend-specific (accounts and API
-//! keys, the idempotency purge) are implemented here outright.
+//! The store ports, implemented once for both backends: one macro body compiled for each
+//! (`queries::sqlite`, `queries::postgres`). SQL the two run as it is is written here;
+//! where they differ (claims, bulk writes, PostgreSQL's locks, notifications and
+//! commit-ordered feed) the implementation calls the adapter module's function of the same
+//! name (`store::sqlite::messages::claim_due_messages`, ...). `$1` placeholders work on
+//! SQLite too; values are bound through [`crate::store::sql`] (ids, times and JSON as each
+//! backend stores them) and rows are read by [`crate::store::rows`]. Only `Store` itself
+//! (migrations, pools, listening, singletons) is implemented by each adapter.
 
 macro_rules! queries {
-    ($db:ty, $store:ty, event_columns = $event_columns:expr) => {
+    ($db:ty, $store:ty, $adapter:ident, event_columns = $event_columns:expr) => {
         use chrono::{DateTime, Utc};
-        use herald_domain::{AccountId, ApiKeyId, CampaignId, CustomerId, MessageId};
+        use std::collections::HashMap;
+
+        use herald_domain::{AccountId, ApiKeyId, CampaignId, CampaignStatus, CustomerId, MessageId};
         use sqlx::{Pool, QueryBuilder};
 
         use crate::{
             model::{
-                ApiKeyRecord, Campaign, CampaignFilter, CampaignPage, CampaignStats, Customer,
-                CustomerFields, DeadLetterFilter, IdempotencyClaim, IdempotentResponse, KeyClaim, Message,
-                MessageEvent, NewCampaign, PageStart, QueueStats, StatusCounts, StoredEvent,
+                ApiKeyRecord, AttemptOutcome, Campaign, CampaignFilter, CampaignPage, CampaignStart,
+                CampaignStats, ClaimedMessage, Customer, CustomerFields, DeadLetterFilter, FeedCursor,
+                IdempotencyClaim, IdempotentResponse, KeyClaim, KeyedMessage, LeaseSweep, Message, MessageEvent,
+                NewCampaign, NewMessage, PageStart, QueueStats, StartOutcome, StatusCounts, StoredEvent,
+                SweptLeases,
             },
             ports::StoreResult,
             store::{
@@ -482,7 +487,158 @@ macro_rules! queries {
             Ok(done.rows_affected())
         }
 
-        // The ports with nothing backend-specific are implemented here once.
+        // Every store port but `Store` itself is implemented here once: with the
+        // queries above where both backends run the same SQL, and with the adapter
+        // module's own function where they differ.
+
+        #[async_trait::async_trait]
+        impl crate::ports::CampaignStore for $store {
+            async fn insert_campaign(&self, campaign: &NewCampaign) -> StoreResult<Campaign> {
+                insert_campaign(&self.pool, campaign).await
+            }
+
+            async fn get_campaign(&self, account: AccountId, id: CampaignId) -> StoreResult<Option<Campaign>> {
+                get_campaign(&self.pool, account, id).await
+            }
+
+            async fn list_campaigns(&self, account: AccountId, filter: CampaignFilter, snapshot: Option<CampaignId>, start: PageStart, limit: u32,) -> StoreResult<CampaignPage> {
+                list_campaigns(&self.pool, account, filter, snapshot, start, limit).await
+            }
+
+            async fn campaign_stats(&self, campaign: CampaignId) -> StoreResult<CampaignStats> {
+                campaign_stats(&self.pool, campaign).await
+            }
+
+            async fn start_campaign(&self, start: &CampaignStart) -> StoreResult<StartOutcome> {
+                crate::store::$adapter::campaigns::start_campaign(self, start).await
+            }
+
+            async fn render_inputs(&self, campaigns: &[CampaignId], customers: &[CustomerId],) -> StoreResult<(HashMap<CampaignId, String>, HashMap<CustomerId, Customer>)> {
+                crate::store::$adapter::campaigns::render_inputs(self, campaigns, customers).await
+            }
+
+            async fn save_rendered(&self, bodies: &[(MessageId, String)], at: DateTime<Utc>) -> StoreResult<()> {
+                crate::store::$adapter::campaigns::save_rendered(self, bodies, at).await
+            }
+
+            async fn due_campaigns(&self, now: DateTime<Utc>, limit: u32,) -> StoreResult<Vec<(CampaignId, AccountId, bool)>> {
+                crate::store::$adapter::campaigns::due_campaigns(self, now, limit).await
+            }
+
+            async fn set_campaign_status(&self, campaign: CampaignId, from: &[CampaignStatus], to: CampaignStatus, now: DateTime<Utc>,) -> StoreResult<bool> {
+                crate::store::$adapter::campaigns::set_campaign_status(self, campaign, from, to, now).await
+            }
+
+            async fn finish_campaigns(&self, campaigns: &[CampaignId], now: DateTime<Utc>) -> StoreResult<u64> {
+                crate::store::$adapter::campaigns::finish_campaigns(self, campaigns, now).await
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl crate::ports::CustomerStore for $store {
+            async fn insert_customer(&self, account: AccountId, fields: &CustomerFields, at: DateTime<Utc>,) -> StoreResult<Customer> {
+                insert_customer(&self.pool, account, fields, at).await
+            }
+
+            async fn get_customer(&self, account: AccountId, id: CustomerId) -> StoreResult<Option<Customer>> {
+                get_customer(&self.pool, account, id).await
+            }
+
+            async fn update_customer(&self, account: AccountId, id: CustomerId, fields: &CustomerFields, at: DateTime<Utc>,) -> StoreResult<Option<Customer>> {
+                update_customer(&self.pool, account, id, fields, at).await
+            }
+
+            async fn delete_customer(&self, account: AccountId, id: CustomerId) -> StoreResult<Option<bool>> {
+                crate::store::$adapter::customers::delete_customer(self, account, id).await
+            }
+
+            async fn insert_customers(&self, account: AccountId, customers: &[CustomerFields], at: DateTime<Utc>,) -> StoreResult<Vec<CustomerId>> {
+                crate::store::$adapter::customers::insert_customers(self, account, customers, at).await
+            }
+
+            async fn list_customers(&self, account: AccountId, after: CustomerId, limit: u32,) -> StoreResult<Vec<Customer>> {
+                list_customers(&self.pool, account, after, limit).await
+            }
+
+            async fn customer_ids(&self, account: AccountId) -> StoreResult<Vec<CustomerId>> {
+                customer_ids(&self.pool, account).await
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl crate::ports::MessageStore for $store {
+            async fn insert_message(&self, message: &NewMessage) -> StoreResult<()> {
+                crate::store::$adapter::messages::insert_message(self, message).await
+            }
+
+            async fn insert_messages(&self, batch: &[KeyedMessage]) -> StoreResult<Vec<IdempotencyClaim>> {
+                crate::store::$adapter::messages::insert_messages(self, batch).await
+            }
+
+            async fn get_message(&self, account: AccountId, id: MessageId) -> StoreResult<Option<Message>> {
+                get_message(&self.pool, account, id).await
+            }
+
+            async fn list_message_events(&self, id: MessageId) -> StoreResult<Vec<MessageEvent>> {
+                list_message_events(&self.pool, id).await
+            }
+
+            async fn claim_due_messages(&self, owner: &str, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: u32,) -> StoreResult<Vec<ClaimedMessage>> {
+                crate::store::$adapter::messages::claim_due_messages(self, owner, now, lease_until, limit).await
+            }
+
+            async fn take_over_leases(&self, ids: &[MessageId], from: &str, to: &str, lease_until: DateTime<Utc>, now: DateTime<Utc>,) -> StoreResult<Vec<ClaimedMessage>> {
+                crate::store::$adapter::messages::take_over_leases(self, ids, from, to, lease_until, now).await
+            }
+
+            async fn record_outcomes(&self, owner: &str, outcomes: &[AttemptOutcome]) -> StoreResult<u64> {
+                crate::store::$adapter::messages::record_outcomes(self, owner, outcomes).await
+            }
+
+            async fn release_leases(&self, owner: &str, ids: &[MessageId], now: DateTime<Utc>) -> StoreResult<u64> {
+                crate::store::$adapter::messages::release_leases(self, owner, ids, now).await
+            }
+
+            async fn requeue_expired_leases(&self, sweep: &LeaseSweep<'_>) -> StoreResult<SweptLeases> {
+                crate::store::$adapter::messages::requeue_expired_leases(self, sweep).await
+            }
+
+            async fn status_counts(&self) -> StoreResult<StatusCounts> {
+                status_counts(&self.pool).await
+            }
+
+            async fn queue_stats(&self, now: DateTime<Utc>) -> StoreResult<QueueStats> {
+                queue_stats(&self.pool, now).await
+            }
+
+            async fn list_dead_letters(&self, account: AccountId, filter: &DeadLetterFilter, before: Option<MessageId>, limit: u32,) -> StoreResult<Vec<Message>> {
+                list_dead_letters(&self.pool, account, filter, before, limit).await
+            }
+
+            async fn replay_dead_letters(&self, account: AccountId, ids: Option<&[MessageId]>, filter: &DeadLetterFilter, now: DateTime<Utc>,) -> StoreResult<Vec<MessageId>> {
+                crate::store::$adapter::messages::replay_dead_letters(self, account, ids, filter, now).await
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl crate::ports::OutboxStore for $store {
+            async fn list_events(&self, account: AccountId, after: FeedCursor, limit: u32,) -> StoreResult<Vec<StoredEvent>> {
+                crate::store::$adapter::outbox::list_events(self, account, after, limit).await
+            }
+
+            async fn unpublished_events(&self, limit: u32) -> StoreResult<Vec<StoredEvent>> {
+                unpublished_events(&self.pool, limit).await
+            }
+
+            async fn mark_events_published(&self, sequences: &[i64], at: DateTime<Utc>) -> StoreResult<u64> {
+                crate::store::$adapter::outbox::mark_events_published(self, sequences, at).await
+            }
+
+            async fn outbox_backlog(&self) -> StoreResult<(u64, Option<DateTime<Utc>>)> {
+                outbox_backlog(&self.pool).await
+            }
+        }
+
 
         #[async_trait::async_trait]
         impl crate::ports::AccountStore for $store {
@@ -520,6 +676,7 @@ pub(crate) mod sqlite {
     queries!(
         sqlx::Sqlite,
         crate::store::sqlite::SqliteStore,
+        sqlite,
         event_columns = "sequence, 0 AS txid, account_id, event_id, event_type, aggregate_id, user_id, \
                          payload, metadata, created_at"
     );
@@ -529,6 +686,7 @@ pub(crate) mod postgres {
     queries!(
         sqlx::Postgres,
         crate::store::postgres::PgStore,
+        postgres,
         event_columns = "sequence, txid::text::bigint AS txid, account_id, event_id, event_type, \
                          aggregate_id, user_id, payload, metadata, created_at"
     );

@@ -13,10 +13,10 @@ use tokio_util::sync::CancellationToken;
 use super::{reusable, WriteProbe};
 use crate::ports::{SingletonLease, Store, StoreResult};
 
-mod campaigns;
-mod customers;
-mod messages;
-mod outbox;
+pub(in crate::store) mod campaigns;
+pub(in crate::store) mod customers;
+pub(in crate::store) mod messages;
+pub(in crate::store) mod outbox;
 mod rate_limits;
 
 #[derive(Debug, Clone)]

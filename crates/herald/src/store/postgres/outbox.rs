@@ -1,16 +1,14 @@
 //! The transactional outbox.
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::AccountId;
 use sqlx::{Postgres, Transaction};
 
 use super::PgStore;
-use crate::store::queries;
 use crate::store::rows as from_row;
 use crate::{
     model::{FeedCursor, OutboxEvent, StoredEvent},
-    ports::{OutboxStore, StoreResult},
+    ports::StoreResult,
 };
 
 /// Adds `events` to the outbox inside the caller's transaction, in order, in one statement.
@@ -48,49 +46,41 @@ pub(super) async fn insert_events(
 const EVENT_COLUMNS: &str = "sequence, txid::text::bigint AS txid, account_id, event_id, event_type,
      aggregate_id, user_id, payload, metadata, created_at";
 
-#[async_trait]
-impl OutboxStore for PgStore {
-    async fn list_events(
-        &self,
-        account: AccountId,
-        after: FeedCursor,
-        limit: u32,
-    ) -> StoreResult<Vec<StoredEvent>> {
-        // Sequence numbers are handed out before commit, so ordering by them alone lets an
-        // event commit behind a cursor a reader already passed. The feed is ordered by the
-        // writing transaction instead, and shows only transactions older than every one
-        // still running (the snapshot's xmin): nothing can commit before them any more.
-        let rows = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS} FROM outbox
-             WHERE account_id = $1 AND (txid, sequence) > ($2::text::xid8, $3)
-               AND txid < pg_snapshot_xmin(pg_current_snapshot())
-             ORDER BY txid, sequence LIMIT $4"
-        ))
-        .bind(account.as_uuid())
-        .bind(after.transaction.to_string())
-        .bind(after.sequence)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(from_row::stored_event).collect()
-    }
+pub(in crate::store) async fn list_events(
+    store: &PgStore,
+    account: AccountId,
+    after: FeedCursor,
+    limit: u32,
+) -> StoreResult<Vec<StoredEvent>> {
+    // Sequence numbers are handed out before commit, so ordering by them alone lets an
+    // event commit behind a cursor a reader already passed. The feed is ordered by the
+    // writing transaction instead, and shows only transactions older than every one
+    // still running (the snapshot's xmin): nothing can commit before them any more.
+    let rows = sqlx::query(&format!(
+        "SELECT {EVENT_COLUMNS} FROM outbox
+         WHERE account_id = $1 AND (txid, sequence) > ($2::text::xid8, $3)
+           AND txid < pg_snapshot_xmin(pg_current_snapshot())
+         ORDER BY txid, sequence LIMIT $4"
+    ))
+    .bind(account.as_uuid())
+    .bind(after.transaction.to_string())
+    .bind(after.sequence)
+    .bind(i64::from(limit))
+    .fetch_all(&store.pool)
+    .await?;
+    rows.iter().map(from_row::stored_event).collect()
+}
 
-    async fn unpublished_events(&self, limit: u32) -> StoreResult<Vec<StoredEvent>> {
-        queries::postgres::unpublished_events(&self.pool, limit).await
-    }
-
-    async fn mark_events_published(&self, sequences: &[i64], at: DateTime<Utc>) -> StoreResult<u64> {
-        let done = sqlx::query(
-            "UPDATE outbox SET published_at = $1 WHERE published_at IS NULL AND sequence = ANY($2)",
-        )
-        .bind(at)
-        .bind(sequences)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
-    }
-
-    async fn outbox_backlog(&self) -> StoreResult<(u64, Option<DateTime<Utc>>)> {
-        queries::postgres::outbox_backlog(&self.pool).await
-    }
+pub(in crate::store) async fn mark_events_published(
+    store: &PgStore,
+    sequences: &[i64],
+    at: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let done =
+        sqlx::query("UPDATE outbox SET published_at = $1 WHERE published_at IS NULL AND sequence = ANY($2)")
+            .bind(at)
+            .bind(sequences)
+            .execute(&store.pool)
+            .await?;
+    Ok(done.rows_affected())
 }

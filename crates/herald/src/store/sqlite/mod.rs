@@ -11,10 +11,10 @@ use sqlx::SqlitePool;
 use super::{sqlite_reusable, StoreOptions, WriteProbe};
 use crate::ports::{SingletonLease, Store, StoreResult};
 
-mod campaigns;
-mod customers;
-mod messages;
-mod outbox;
+pub(in crate::store) mod campaigns;
+pub(in crate::store) mod customers;
+pub(in crate::store) mod messages;
+pub(in crate::store) mod outbox;
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {

@@ -1,16 +1,14 @@
 //! The transactional outbox.
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::AccountId;
 use sqlx::{Sqlite, Transaction};
 
 use super::{to_millis, SqliteStore};
-use crate::store::queries;
 use crate::store::rows as from_row;
 use crate::{
     model::{FeedCursor, OutboxEvent, StoredEvent},
-    ports::{OutboxStore, StoreResult},
+    ports::StoreResult,
 };
 
 /// Adds `events` to the outbox inside the caller's transaction, in order, in one statement.
@@ -53,48 +51,41 @@ pub(super) async fn insert_events(
 const EVENT_COLUMNS: &str =
     "sequence, 0 AS txid, account_id, event_id, event_type, aggregate_id, user_id, payload, metadata, created_at";
 
-#[async_trait]
-impl OutboxStore for SqliteStore {
-    async fn list_events(
-        &self,
-        account: AccountId,
-        after: FeedCursor,
-        limit: u32,
-    ) -> StoreResult<Vec<StoredEvent>> {
-        // One writer at a time: events commit in sequence order, so the sequence alone is
-        // the feed's order (a PostgreSQL cursor's transaction part means nothing here).
-        let rows = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS} FROM outbox WHERE account_id = ? AND sequence > ?
-             ORDER BY sequence LIMIT ?"
-        ))
-        .bind(account.to_string())
-        .bind(after.sequence)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(from_row::stored_event).collect()
-    }
+pub(in crate::store) async fn list_events(
+    store: &SqliteStore,
+    account: AccountId,
+    after: FeedCursor,
+    limit: u32,
+) -> StoreResult<Vec<StoredEvent>> {
+    // One writer at a time: events commit in sequence order, so the sequence alone is
+    // the feed's order (a PostgreSQL cursor's transaction part means nothing here).
+    let rows = sqlx::query(&format!(
+        "SELECT {EVENT_COLUMNS} FROM outbox WHERE account_id = ? AND sequence > ?
+         ORDER BY sequence LIMIT ?"
+    ))
+    .bind(account.to_string())
+    .bind(after.sequence)
+    .bind(i64::from(limit))
+    .fetch_all(&store.pool)
+    .await?;
+    rows.iter().map(from_row::stored_event).collect()
+}
 
-    async fn unpublished_events(&self, limit: u32) -> StoreResult<Vec<StoredEvent>> {
-        queries::sqlite::unpublished_events(&self.pool, limit).await
+pub(in crate::store) async fn mark_events_published(
+    store: &SqliteStore,
+    sequences: &[i64],
+    at: DateTime<Utc>,
+) -> StoreResult<u64> {
+    if sequences.is_empty() {
+        return Ok(0);
     }
-
-    async fn mark_events_published(&self, sequences: &[i64], at: DateTime<Utc>) -> StoreResult<u64> {
-        if sequences.is_empty() {
-            return Ok(0);
-        }
-        let done = sqlx::query(
-            "UPDATE outbox SET published_at = ?1
-             WHERE published_at IS NULL AND sequence IN (SELECT value FROM json_each(?2))",
-        )
-        .bind(to_millis(at))
-        .bind(serde_json::to_string(sequences).unwrap_or_else(|_| "[]".into()))
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
-    }
-
-    async fn outbox_backlog(&self) -> StoreResult<(u64, Option<DateTime<Utc>>)> {
-        queries::sqlite::outbox_backlog(&self.pool).await
-    }
+    let done = sqlx::query(
+        "UPDATE outbox SET published_at = ?1
+         WHERE published_at IS NULL AND sequence IN (SELECT value FROM json_each(?2))",
+    )
+    .bind(to_millis(at))
+    .bind(serde_json::to_string(sequences).unwrap_or_else(|_| "[]".into()))
+    .execute(&store.pool)
+    .await?;
+    Ok(done.rows_affected())
 }
