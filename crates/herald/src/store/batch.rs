@@ -6,8 +6,9 @@ use std::collections::{HashMap, HashSet};
 use herald_domain::AccountId;
 
 use crate::{
-    model::{IdempotencyClaim, KeyedMessage},
+    model::{IdempotencyClaim, KeyedMessage, NewMessage},
     ports::{StoreError, StoreResult},
+    store::rows::{self as from_row, StoredRow},
 };
 
 /// An idempotency key as the table identifies it.
@@ -63,6 +64,35 @@ pub(crate) fn resolve(
         plan.push(answer);
     }
     Ok(plan)
+}
+
+/// The key of a row with `account_id` and `idempotency_key` columns.
+pub(crate) fn key_of_row(row: &impl StoredRow) -> StoreResult<KeyId> {
+    Ok((row.account_id("account_id")?, row.get("idempotency_key")?))
+}
+
+/// The states of the claimed keys the claim statement did not acquire, from rows with
+/// their key and state columns.
+pub(crate) fn existing_states<R: StoredRow>(
+    rows: &[R],
+    acquired: &HashSet<KeyId>,
+) -> StoreResult<HashMap<KeyId, IdempotencyClaim>> {
+    let mut existing = HashMap::new();
+    for row in rows {
+        let key = key_of_row(row)?;
+        if !acquired.contains(&key) {
+            existing.insert(key, from_row::idempotency_claim(row)?);
+        }
+    }
+    Ok(existing)
+}
+
+/// The messages the plan inserts, in batch order.
+pub(crate) fn to_insert<'a>(
+    batch: &'a [KeyedMessage],
+    plan: &[Option<IdempotencyClaim>],
+) -> Vec<&'a NewMessage> {
+    batch.iter().zip(plan).filter(|(_, answer)| answer.is_none()).map(|(item, _)| &item.message).collect()
 }
 
 /// The final result per item: `Acquired` for the inserted ones.

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use herald_domain::{AccountId, MessageId, MessageStatus};
-use sqlx::{Postgres, QueryBuilder, Row, Transaction};
+use sqlx::{Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
 
 use super::PgStore;
@@ -90,9 +90,8 @@ pub(in crate::store) async fn insert_messages(
         .bind(first.stale_before)
         .fetch_all(&mut *tx)
         .await?;
-        for row in rows {
-            acquired
-                .insert((AccountId::from_uuid(row.try_get("account_id")?), row.try_get("idempotency_key")?));
+        for row in &rows {
+            acquired.insert(batch::key_of_row(row)?);
         }
         let rows = sqlx::query(
             "SELECT account_id, idempotency_key, fingerprint, state, response_status, response_body
@@ -103,23 +102,10 @@ pub(in crate::store) async fn insert_messages(
         .bind(&keys)
         .fetch_all(&mut *tx)
         .await?;
-        for row in rows {
-            let key: batch::KeyId =
-                (AccountId::from_uuid(row.try_get("account_id")?), row.try_get("idempotency_key")?);
-            if acquired.contains(&key) {
-                continue;
-            }
-            let state = from_row::idempotency_claim(&row)?;
-            existing.insert(key, state);
-        }
+        existing = batch::existing_states(&rows, &acquired)?;
     }
     let plan = batch::resolve(batch, &acquired, &existing)?;
-    let inserts: Vec<&NewMessage> = batch
-        .iter()
-        .zip(&plan)
-        .filter(|(_, answer)| answer.is_none())
-        .map(|(item, _)| &item.message)
-        .collect();
+    let inserts = batch::to_insert(batch, &plan);
     if !inserts.is_empty() {
         let ids: Vec<Uuid> = inserts.iter().map(|m| m.id.as_uuid()).collect();
         let created: Vec<DateTime<Utc>> = inserts.iter().map(|m| m.created_at).collect();

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use herald_domain::{AccountId, MessageId, MessageStatus};
 use serde_json::json;
-use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use sqlx::{QueryBuilder, Sqlite, Transaction};
 
 use super::{to_millis, SqliteStore};
 use crate::store::queries;
@@ -117,12 +117,8 @@ pub(in crate::store) async fn insert_messages(
         .bind(stale_before)
         .fetch_all(&mut *tx)
         .await?;
-        for row in rows {
-            let account: String = row.try_get("account_id")?;
-            acquired.insert((
-                parse_column("idempotency_keys.account_id", &account)?,
-                row.try_get("idempotency_key")?,
-            ));
+        for row in &rows {
+            acquired.insert(batch::key_of_row(row)?);
         }
         let rows = sqlx::query(
             "SELECT account_id, idempotency_key, fingerprint, state, response_status, response_body
@@ -132,24 +128,10 @@ pub(in crate::store) async fn insert_messages(
         .bind(&claims)
         .fetch_all(&mut *tx)
         .await?;
-        for row in rows {
-            let account: String = row.try_get("account_id")?;
-            let key: batch::KeyId =
-                (parse_column("idempotency_keys.account_id", &account)?, row.try_get("idempotency_key")?);
-            if acquired.contains(&key) {
-                continue;
-            }
-            let state = from_row::idempotency_claim(&row)?;
-            existing.insert(key, state);
-        }
+        existing = batch::existing_states(&rows, &acquired)?;
     }
     let plan = batch::resolve(batch, &acquired, &existing)?;
-    let inserts: Vec<&NewMessage> = batch
-        .iter()
-        .zip(&plan)
-        .filter(|(_, answer)| answer.is_none())
-        .map(|(item, _)| &item.message)
-        .collect();
+    let inserts = batch::to_insert(batch, &plan);
     if !inserts.is_empty() {
         let rows: Vec<serde_json::Value> = inserts
             .iter()
