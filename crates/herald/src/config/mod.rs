@@ -10,6 +10,7 @@ mod idempotency;
 mod provider;
 mod routes;
 mod secret;
+mod smtp;
 
 use std::{net::SocketAddr, path::Path};
 
@@ -24,6 +25,7 @@ pub use provider::{
 };
 pub use routes::{FailoverOnPermanent, RouteConfig, Routing};
 pub use secret::Secret;
+pub use smtp::{SmtpProviderConfig, SmtpTls};
 
 use figment::{
     providers::{Env, Format, Serialized, Toml},
@@ -279,6 +281,46 @@ mod tests {
             jail.set_env("DATABASE_URL", "postgres://a/a");
             jail.set_env("HERALD_DATABASE_URL", "sqlite://b.db");
             assert_eq!(Config::load(None).unwrap().database_url, "sqlite://b.db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_smtp_provider_needs_a_relay_and_a_sender_and_serves_email_only() {
+        Jail::expect_with(|jail| {
+            let entry = |extra: &str| {
+                format!(
+                    "[[providers]]\nname = \"relay\"\nkind = \"smtp\"\nchannels = [\"email\"]\n\
+                     [providers.smtp]\n{extra}\n"
+                )
+            };
+            jail.create_file("herald.toml", &entry("from = \"noreply@example.com\""))?;
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("providers.smtp.host"), "{err}");
+            jail.create_file(
+                "herald.toml",
+                &entry("host = \"smtp.example.com\"\nfrom = \"not an address\""),
+            )?;
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("providers.smtp.from"), "{err}");
+            jail.create_file(
+                "herald.toml",
+                &entry(
+                    "host = \"smtp.example.com\"\nfrom = \"Herald <noreply@example.com>\"\nusername = \"u\"",
+                ),
+            )?;
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("providers.smtp.password"), "{err}");
+            let valid = entry("host = \"smtp.example.com\"\nfrom = \"Herald <noreply@example.com>\"");
+            jail.create_file("herald.toml", &valid)?;
+            let config = Config::load(None).unwrap();
+            assert_eq!(config.providers[0].smtp.port(), 587, "STARTTLS by default");
+            jail.create_file("herald.toml", &valid.replace("[\"email\"]", "[\"sms\"]"))?;
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("providers.channels"), "{err}");
+            jail.create_file("herald.toml", "[provider]\nkind = \"smtp\"\n")?;
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("provider.kind") && err.contains("[[providers]]"), "{err}");
             Ok(())
         });
     }

@@ -25,6 +25,8 @@ pub struct ProviderEntry {
     pub http: HttpProviderConfig,
     /// Used when `kind = "mock"`.
     pub mock: MockProviderConfig,
+    /// Used when `kind = "smtp"`.
+    pub smtp: super::SmtpProviderConfig,
 }
 
 impl Default for ProviderEntry {
@@ -37,6 +39,7 @@ impl Default for ProviderEntry {
             timeout_ms: None,
             http: HttpProviderConfig::default(),
             mock: MockProviderConfig::default(),
+            smtp: super::SmtpProviderConfig::default(),
         }
     }
 }
@@ -48,6 +51,8 @@ impl ProviderEntry {
             // The mock stands in for WhatsApp too, so WhatsApp campaigns run end to end locally.
             ProviderKind::Mock => ("mock".to_owned(), vec![Channel::Sms, Channel::Whatsapp]),
             ProviderKind::Http => (provider.http.name.clone(), vec![Channel::Sms]),
+            // Refused by validation: an SMTP relay is a [[providers]] entry.
+            ProviderKind::Smtp => ("smtp".to_owned(), vec![Channel::Email]),
         };
         Self {
             name,
@@ -57,6 +62,7 @@ impl ProviderEntry {
             timeout_ms: None,
             http: provider.http.clone(),
             mock: mock.clone(),
+            smtp: super::SmtpProviderConfig::default(),
         }
     }
 
@@ -88,6 +94,15 @@ impl ProviderEntry {
         };
         if self.kind == ProviderKind::Http {
             validate_http(&self.http, Section::Providers).map_err(in_entry)?;
+        }
+        if self.kind == ProviderKind::Smtp {
+            self.smtp.validate().map_err(in_entry)?;
+            if self.channels != [Channel::Email] {
+                return Err(ConfigError::Invalid {
+                    key: "providers.channels",
+                    reason: named("an SMTP provider serves [\"email\"] only"),
+                });
+            }
         }
         if !(0.0..=1.0).contains(&self.mock.success_rate) {
             return Err(ConfigError::Invalid {
@@ -218,6 +233,8 @@ pub enum ProviderKind {
     Mock,
     /// A JSON-over-HTTP provider (`[provider.http]`).
     Http,
+    /// An SMTP relay for email (`[providers.smtp]`; `[[providers]]` entries only).
+    Smtp,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -276,6 +293,12 @@ impl ProviderConfig {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         if self.kind == ProviderKind::Http {
             validate_http(&self.http, Section::Provider)?;
+        }
+        if self.kind == ProviderKind::Smtp {
+            return invalid(
+                "provider.kind",
+                "\"smtp\" is configured as a [[providers]] entry: name, kind = \"smtp\", channels = [\"email\"], [providers.smtp]",
+            );
         }
         self.limits.validate_in(Section::Provider)
     }

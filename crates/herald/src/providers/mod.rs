@@ -2,6 +2,7 @@
 
 pub mod http;
 pub mod mock;
+pub mod smtp;
 
 use std::{sync::Arc, time::Duration};
 
@@ -29,6 +30,15 @@ pub fn build(entry: &ProviderEntry) -> anyhow::Result<Arc<dyn Provider>> {
                     .serving(&entry.channels),
             )
         }
+        ProviderKind::Smtp => Arc::new(
+            smtp::SmtpProvider::new(
+                &entry.name,
+                &entry.smtp,
+                entry.limits.max_concurrency,
+                Duration::from_millis(entry.timeout_ms.unwrap_or(10_000)),
+            )
+            .with_context(|| format!("could not set up the SMTP provider \"{}\"", entry.name))?,
+        ),
     })
 }
 

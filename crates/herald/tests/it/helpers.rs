@@ -208,7 +208,7 @@ impl TestApp {
         let mock = Arc::new(MockProvider::new(config.mock_provider.success_rate, Duration::ZERO).recording());
         let app = match config.provider.kind {
             // The provider the configuration names (e.g. HTTP to a mock-provider server).
-            ProviderKind::Http => Application::build(config, roles).await,
+            ProviderKind::Http | ProviderKind::Smtp => Application::build(config, roles).await,
             ProviderKind::Mock => Application::build_with_provider(config, roles, mock.clone()).await,
         }
         .expect("app builds");
@@ -528,5 +528,89 @@ pub async fn assert_database_matches_provider(
             received.contains(&id.to_string()),
             "{id} is sent in the database but the provider never saw it"
         );
+    }
+}
+
+/// A real SMTP server (aiosmtpd, `tests/support/smtp_server.py`) for one test, storing what
+/// it accepts as .eml files. Python with aiosmtpd is `HERALD_TEST_SMTP_PYTHON` (`.ci/run`
+/// installs it into `target/smtp-venv`), else `python3`.
+pub struct SmtpServer {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: KillOnDrop,
+}
+
+impl SmtpServer {
+    /// `None` (said loudly) when aiosmtpd is not installed here; a failure instead with
+    /// `HERALD_REQUIRE_SERVICES=1`. `auth`: user and password the server then requires.
+    pub async fn start(auth: Option<(&str, &str)>) -> Option<Self> {
+        let python = std::env::var("HERALD_TEST_SMTP_PYTHON").unwrap_or_else(|_| "python3".into());
+        let available = std::process::Command::new(&python)
+            .args(["-c", "import aiosmtpd"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if !available {
+            assert!(
+                !services_required(),
+                "aiosmtpd is not installed for {python} (HERALD_REQUIRE_SERVICES=1)"
+            );
+            eprintln!("SKIPPED: no aiosmtpd for {python}; `bash .ci/run` installs it (target/smtp-venv)");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = tempfile::tempdir().unwrap();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_server.py");
+        let mut command = std::process::Command::new(&python);
+        command
+            .arg(script)
+            .args(["--port", &port.to_string(), "--dir"])
+            .arg(dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit());
+        if let Some((user, password)) = auth {
+            command.args(["--auth", &format!("{user}:{password}")]);
+        }
+        let mut child = command.spawn().expect("the SMTP server starts");
+        let stdout = child.stdout.take().expect("piped");
+        let ready = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).map(|_| line)
+        });
+        let line = tokio::time::timeout(Duration::from_secs(30), ready).await;
+        assert!(
+            matches!(&line, Ok(Ok(Ok(line))) if line.trim() == "ready"),
+            "the SMTP server did not start: {line:?}"
+        );
+        Some(Self { port, dir, child: KillOnDrop(child) })
+    }
+
+    /// The messages accepted so far, oldest first, as their raw text.
+    pub fn messages(&self) -> Vec<String> {
+        let mut paths: Vec<_> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
+            .collect();
+        paths.sort();
+        paths.iter().map(|path| std::fs::read_to_string(path).unwrap()).collect()
+    }
+
+    /// Waits until `count` messages were accepted; returns them.
+    pub async fn wait_for_messages(&self, count: usize) -> Vec<String> {
+        let found = poll(Duration::from_secs(30), || async {
+            let messages = self.messages();
+            (messages.len() >= count).then_some(messages)
+        })
+        .await;
+        found.unwrap_or_else(|| panic!("{count} messages expected, {} arrived", self.messages().len()))
+    }
+
+    /// Stops the server (a relay that is down).
+    pub fn stop(mut self) {
+        self.child.kill_hard();
     }
 }

@@ -31,6 +31,7 @@ mod lost_leases;
 mod openapi_conformance;
 mod rate_limits;
 mod routing;
+mod smtp;
 
 fn main() {
     harness::main()

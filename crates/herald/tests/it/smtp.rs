@@ -1,0 +1,141 @@
+//! The SMTP provider against a real SMTP server (aiosmtpd): what arrives (headers, both
+//! bodies, a Message-ID derived from herald's message id) and how each answer is
+//! classified (451 retryable, 550 permanent, a relay that is down retryable, failed AUTH).
+
+use std::time::Duration;
+
+use herald::{
+    config::{Secret, SmtpProviderConfig, SmtpTls},
+    ports::{Outbound, Provider, ProviderError},
+    providers::smtp::SmtpProvider,
+};
+use herald_domain::{Channel, MessageId, Recipient};
+
+use crate::helpers::SmtpServer;
+
+fn provider(port: u16, auth: Option<(&str, &str)>) -> SmtpProvider {
+    let config = SmtpProviderConfig {
+        host: "127.0.0.1".into(),
+        port: Some(port),
+        tls: SmtpTls::None,
+        username: auth.map(|(user, _)| user.to_owned()),
+        password: auth.map(|(_, password)| Secret::new(password)),
+        from: "Herald <noreply@herald.example>".into(),
+        pool_size: Some(2),
+    };
+    SmtpProvider::new("smtp", &config, 4, Duration::from_secs(10)).expect("provider")
+}
+
+fn email(to: &str) -> Recipient {
+    Recipient::parse(Channel::Email, to).expect("an email address")
+}
+
+fn outbound<'a>(id: MessageId, to: &'a Recipient, html: Option<&'a str>) -> Outbound<'a> {
+    Outbound {
+        message_id: id,
+        channel: Channel::Email,
+        to,
+        from: None,
+        subject: Some("Your receipt"),
+        text: "Thank you for your payment of 12.00 EUR.",
+        html,
+    }
+}
+
+#[crate::harness::test]
+async fn an_email_arrives_with_its_headers_both_bodies_and_a_message_id_from_herald() {
+    let Some(server) = SmtpServer::start(None).await else { return };
+    let provider = provider(server.port, None);
+    let id = MessageId::new();
+    let to = email("ada@example.com");
+    let html = "<p>Thank you for your <b>payment</b>.</p>";
+
+    let receipt = provider.send(&outbound(id, &to, Some(html))).await.expect("sent");
+
+    let message_id = format!("<{id}@herald.example>");
+    assert_eq!(receipt.provider_message_id.as_deref(), Some(message_id.as_str()));
+    let [raw] = server.wait_for_messages(1).await.try_into().expect("one message");
+    for header in [
+        "From: Herald <noreply@herald.example>",
+        "To: ada@example.com",
+        "Subject: Your receipt",
+        &format!("Message-ID: {message_id}"),
+    ] {
+        assert!(raw.lines().any(|line| line == header), "{header:?} missing in:\n{raw}");
+    }
+    assert!(raw.contains("multipart/alternative"), "{raw}");
+    assert!(raw.contains("Content-Type: text/plain"), "{raw}");
+    assert!(raw.contains("Content-Type: text/html"), "{raw}");
+    assert!(raw.contains("Thank you for your payment of 12.00 EUR."), "{raw}");
+    assert!(raw.contains("<b>payment</b>"), "{raw}");
+}
+
+#[crate::harness::test]
+async fn a_text_only_email_is_plain_text() {
+    let Some(server) = SmtpServer::start(None).await else { return };
+    let to = email("ada@example.com");
+    provider(server.port, None).send(&outbound(MessageId::new(), &to, None)).await.expect("sent");
+    let [raw] = server.wait_for_messages(1).await.try_into().expect("one message");
+    assert!(raw.contains("Content-Type: text/plain"), "{raw}");
+    assert!(!raw.contains("multipart"), "{raw}");
+}
+
+#[crate::harness::test]
+async fn a_451_is_retryable_with_its_code_and_the_next_try_is_delivered() {
+    let Some(server) = SmtpServer::start(None).await else { return };
+    let provider = provider(server.port, None);
+    let to = email("defer451@example.com");
+    let id = MessageId::new();
+
+    let first = provider.send(&outbound(id, &to, None)).await;
+    assert!(
+        matches!(&first, Err(ProviderError::Retryable { reason, .. }) if reason.contains("451")),
+        "{first:?}"
+    );
+    provider.send(&outbound(id, &to, None)).await.expect("accepted on the second try");
+    let [raw] = server.wait_for_messages(1).await.try_into().expect("delivered once");
+    assert!(raw.contains(&format!("Message-ID: <{id}@herald.example>")), "the resend keeps its id");
+}
+
+#[crate::harness::test]
+async fn a_550_is_permanent_with_its_code_and_text() {
+    let Some(server) = SmtpServer::start(None).await else { return };
+    let to = email("reject550@example.com");
+    let answer = provider(server.port, None).send(&outbound(MessageId::new(), &to, None)).await;
+    assert!(
+        matches!(&answer, Err(ProviderError::Permanent { reason }) if reason.contains("550") && reason.contains("mailbox unavailable")),
+        "{answer:?}"
+    );
+    assert!(server.messages().is_empty());
+}
+
+#[crate::harness::test]
+async fn a_relay_that_is_down_is_retryable() {
+    let Some(server) = SmtpServer::start(None).await else { return };
+    let port = server.port;
+    server.stop();
+    let to = email("ada@example.com");
+    let answer = provider(port, None).send(&outbound(MessageId::new(), &to, None)).await;
+    assert!(matches!(answer, Err(ProviderError::Retryable { .. })), "{answer:?}");
+}
+
+#[crate::harness::test]
+async fn a_rejected_login_is_permanent_and_the_right_one_sends() {
+    let Some(server) = SmtpServer::start(Some(("herald", "s3cret"))).await else { return };
+    let to = email("ada@example.com");
+
+    let wrong = provider(server.port, Some(("herald", "pw-9f3e1c")))
+        .send(&outbound(MessageId::new(), &to, None))
+        .await;
+    assert!(
+        matches!(&wrong, Err(ProviderError::Permanent { reason }) if reason.contains("535")),
+        "{wrong:?}"
+    );
+    assert!(!format!("{wrong:?}").contains("pw-9f3e1c"), "the password is never in the error");
+
+    provider(server.port, Some(("herald", "s3cret")))
+        .send(&outbound(MessageId::new(), &to, None))
+        .await
+        .expect("sent");
+    server.wait_for_messages(1).await;
+}
