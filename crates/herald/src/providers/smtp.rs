@@ -73,7 +73,12 @@ impl SmtpProvider {
         Ok(Self { name: name.to_owned(), transport: builder.build(), from, id_domain })
     }
 
-    fn message(&self, outbound: &Outbound<'_>) -> Result<Message, ProviderError> {
+    /// The `Message-ID` of herald's message: the same on every attempt.
+    fn message_id(&self, outbound: &Outbound<'_>) -> String {
+        format!("<{}@{}>", outbound.message_id, self.id_domain)
+    }
+
+    fn message(&self, outbound: &Outbound<'_>, message_id: String) -> Result<Message, ProviderError> {
         let permanent = |reason: String| ProviderError::Permanent { reason };
         let Recipient::Email(address) = outbound.to else {
             return Err(permanent(format!("an SMTP provider sends email, not {}", outbound.channel)));
@@ -87,7 +92,7 @@ impl SmtpProvider {
             .from(from)
             .to(to)
             .subject(outbound.subject.unwrap_or_default())
-            .message_id(Some(format!("<{}@{}>", outbound.message_id, self.id_domain)));
+            .message_id(Some(message_id));
         let built = match outbound.html {
             Some(html) => builder
                 .multipart(MultiPart::alternative_plain_html(outbound.text.to_owned(), html.to_owned())),
@@ -121,8 +126,8 @@ impl Provider for SmtpProvider {
     }
 
     async fn send(&self, outbound: &Outbound<'_>) -> Result<ProviderReceipt, ProviderError> {
-        let message = self.message(outbound)?;
-        let message_id = format!("<{}@{}>", outbound.message_id, self.id_domain);
+        let message_id = self.message_id(outbound);
+        let message = self.message(outbound, message_id.clone())?;
         self.transport.send(message).await.map_err(|e| classify(&e))?;
         Ok(ProviderReceipt { provider_message_id: Some(message_id) })
     }
