@@ -20,8 +20,27 @@ pub enum MessageBodyError {
 
 impl MessageBody {
     pub const MAX_CHARS: usize = 1530;
+    /// The text part of an email.
+    pub const MAX_EMAIL_CHARS: usize = 20_000;
+    /// A push notification's body (FCM allows 4096 bytes for the whole payload).
+    pub const MAX_PUSH_CHARS: usize = 2000;
 
+    /// The longest text `channel` takes.
+    pub fn max_chars(channel: crate::Channel) -> usize {
+        match channel {
+            crate::Channel::Sms | crate::Channel::Whatsapp => Self::MAX_CHARS,
+            crate::Channel::Email => Self::MAX_EMAIL_CHARS,
+            crate::Channel::Push => Self::MAX_PUSH_CHARS,
+        }
+    }
+
+    /// An SMS text: at most [`MessageBody::MAX_CHARS`] characters.
     pub fn parse(input: &str) -> Result<Self, MessageBodyError> {
+        Self::parse_for(crate::Channel::Sms, input)
+    }
+
+    /// A text for `channel`, within [`MessageBody::max_chars`].
+    pub fn parse_for(channel: crate::Channel, input: &str) -> Result<Self, MessageBodyError> {
         if input.trim().is_empty() {
             return Err(MessageBodyError::Empty);
         }
@@ -29,8 +48,9 @@ impl MessageBody {
             return Err(MessageBodyError::ControlCharacter);
         }
         let actual = input.chars().count();
-        if actual > Self::MAX_CHARS {
-            return Err(MessageBodyError::TooLong { max: Self::MAX_CHARS, actual });
+        let max = Self::max_chars(channel);
+        if actual > max {
+            return Err(MessageBodyError::TooLong { max, actual });
         }
         Ok(Self(input.to_owned()))
     }
@@ -81,5 +101,15 @@ mod tests {
         assert!(MessageBody::parse(&max_of_multibyte).is_ok());
         let too_long = "a".repeat(MessageBody::MAX_CHARS + 1);
         assert!(matches!(MessageBody::parse(&too_long), Err(MessageBodyError::TooLong { .. })));
+    }
+
+    #[test]
+    fn each_channel_has_its_own_length_limit() {
+        use crate::Channel;
+        let long = "a".repeat(MessageBody::MAX_CHARS + 1);
+        assert!(MessageBody::parse_for(Channel::Email, &long).is_ok());
+        assert!(MessageBody::parse_for(Channel::Sms, &long).is_err());
+        let too_long_push = "a".repeat(MessageBody::MAX_PUSH_CHARS + 1);
+        assert!(MessageBody::parse_for(Channel::Push, &too_long_push).is_err());
     }
 }

@@ -43,6 +43,7 @@ async fn main() -> anyhow::Result<()> {
                     recipient: herald_domain::PhoneNumber::parse("+31633450007").unwrap().into(),
                     sender: Some("MB".into()),
                     body: format!("benchmark message {n}"),
+                    content: Default::default(),
                     user_id: None,
                     tags: Default::default(),
                     created_at: Utc::now(),

@@ -135,8 +135,9 @@ async fn serve(config: Config, roles: Roles) -> anyhow::Result<()> {
         crate::config::ProviderKind::Http => {
             format!("{} (HTTP, {})", config.provider.http.name, config.provider.http.url)
         }
-        // Refused by validation in [provider]; SMTP relays are [[providers]] entries.
+        // Refused by validation in [provider]; SMTP relays and FCM are [[providers]] entries.
         crate::config::ProviderKind::Smtp => "smtp".to_owned(),
+        crate::config::ProviderKind::Fcm => "fcm".to_owned(),
     };
     // With [[providers]], the single [provider] above is not used.
     let provider = if config.providers.is_empty() {

@@ -15,6 +15,13 @@ pub struct ChannelLabel {
     pub channel: String,
 }
 
+/// A message's channel and the provider that took it.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChannelProviderLabel {
+    pub channel: String,
+    pub provider: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ProviderLabel {
     pub provider: String,
@@ -50,7 +57,7 @@ pub struct StoreGauges {
 pub struct Metrics {
     registry: Registry,
     accepted: Family<ChannelLabel, Counter>,
-    sent: Family<ProviderLabel, Counter>,
+    sent: Family<ChannelProviderLabel, Counter>,
     attempts_failed: Family<ProviderLabel, Counter>,
     retried: Family<ProviderLabel, Counter>,
     dead_lettered: Family<ProviderLabel, Counter>,
@@ -226,8 +233,9 @@ impl Metrics {
         self.provider_latency.get_or_create(&label(provider)).observe(took.as_secs_f64());
     }
 
-    pub fn message_sent(&self, provider: &str) {
-        self.sent.get_or_create(&label(provider)).inc();
+    pub fn message_sent(&self, channel: &str, provider: &str) {
+        let label = ChannelProviderLabel { channel: channel.to_owned(), provider: provider.to_owned() };
+        self.sent.get_or_create(&label).inc();
     }
 
     pub fn attempt_retried(&self, provider: &str) {

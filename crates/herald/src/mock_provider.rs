@@ -1,5 +1,5 @@
-//! `herald mock-provider`: a stand-alone fake SMS provider over HTTP, for demos, fault
-//! tests and benchmarks. It sends nothing. Knobs (changeable at run time with
+//! `herald mock-provider`: a stand-alone fake provider over HTTP (herald's JSON shape, and
+//! Firebase Cloud Messaging's), for demos, fault tests and benchmarks. It sends nothing. Knobs (changeable at run time with
 //! `PUT /knobs`) make it slow, failing (500), throttling (429 with `Retry-After`), hanging
 //! or dropping connections; every message it accepted is recorded, so duplicates and
 //! send rates can be counted over HTTP.
@@ -8,9 +8,20 @@
 //! - `GET /stats` -> calls, accepted, unique references, duplicates, TCP connections accepted
 //! - `GET /messages` -> every accepted message with the time it arrived
 //! - `GET /knobs`, `PUT /knobs` -> read or replace the knobs; `POST /reset` forgets the record
+//!
+//! FCM HTTP v1, for a provider with `kind = "fcm"` whose `endpoint` and `token_uri` point here:
+//! - `POST /token` (`grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=<JWT>`)
+//!   -> `{"access_token", "expires_in": fcm_token_ttl_secs, "token_type": "Bearer"}`; the
+//!   assertion must be an RS256 JWT with `iss`, `aud`, the FCM scope and an `exp` to come
+//! - `POST /v1/projects/{project}/messages:send` with `Authorization: Bearer <token>` ->
+//!   `{"name": "projects/{project}/messages/<id>"}`; an unknown token is a 401
+//!   `UNAUTHENTICATED`; a device token starting with `unregistered` a 404 `UNREGISTERED`, with
+//!   `invalid` a 400 `INVALID_ARGUMENT`; the knobs answer 503 `UNAVAILABLE` and 429
+//!   `QUOTA_EXCEEDED` (with `Retry-After`) in FCM's error shape
+//! - `POST /fcm/revoke` -> every access token issued so far is refused from now on
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap, HashSet},
     net::SocketAddr,
     sync::{
         atomic::{AtomicU64, Ordering},
@@ -58,6 +69,9 @@ pub struct Knobs {
     /// count.
     #[arg(long, default_value_t = false)]
     pub even: bool,
+    /// Lifetime of the FCM access tokens `POST /token` hands out, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub fcm_token_ttl_secs: u64,
 }
 
 impl Default for Knobs {
@@ -70,6 +84,7 @@ impl Default for Knobs {
             hang_rate: 0.0,
             drop_rate: 0.0,
             even: false,
+            fcm_token_ttl_secs: 3600,
         }
     }
 }
@@ -92,6 +107,12 @@ struct SendIn {
     body: String,
     #[serde(default)]
     reference: Option<String>,
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    data: Option<BTreeMap<String, String>>,
 }
 
 /// One message the mock accepted.
@@ -103,6 +124,15 @@ pub struct Received {
     pub from: Option<String>,
     pub body_chars: usize,
     pub received_at: DateTime<Utc>,
+    /// The channel the request named (herald's HTTP provider names it for push and email).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// A push notification's title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// A push notification's data map.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<BTreeMap<String, String>>,
 }
 
 /// Counts over everything the mock saw since start or the last reset.
@@ -122,6 +152,9 @@ pub struct Stats {
     /// as the client had calls in flight.
     #[serde(default)]
     pub connections: u64,
+    /// FCM access tokens handed out by `POST /token`.
+    #[serde(default)]
+    pub token_exchanges: u64,
 }
 
 #[derive(Debug, Default)]
@@ -133,6 +166,9 @@ struct MockState {
     connections: AtomicU64,
     received: Mutex<Vec<Received>>,
     by_reference: Mutex<HashMap<String, u64>>,
+    token_exchanges: AtomicU64,
+    /// FCM access tokens issued and not revoked.
+    access_tokens: Mutex<HashSet<String>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -149,6 +185,9 @@ fn routes(state: Arc<MockState>) -> Router {
         .route("/stats", get(stats))
         .route("/knobs", get(get_knobs).put(put_knobs))
         .route("/reset", post(reset))
+        .route("/token", post(fcm_token))
+        .route("/v1/projects/{project}/messages:send", post(fcm_send))
+        .route("/fcm/revoke", post(fcm_revoke))
         .with_state(state)
 }
 
@@ -186,9 +225,39 @@ impl Drop for InFlight<'_> {
     }
 }
 
-async fn send(State(state): State<Arc<MockState>>, Json(message): Json<SendIn>) -> Response {
+/// The error bodies of one wire format.
+#[derive(Clone, Copy)]
+enum Shape {
+    Herald,
+    Fcm,
+}
+
+impl Shape {
+    fn error(self, status: StatusCode, fcm_code: &str, message: &str) -> Json<serde_json::Value> {
+        Json(match self {
+            Self::Herald => serde_json::json!({ "error": message }),
+            Self::Fcm => fcm_error(status, fcm_code, message),
+        })
+    }
+}
+
+/// An error in FCM HTTP v1's shape, with the FCM error code in `details`.
+fn fcm_error(status: StatusCode, code: &str, message: &str) -> serde_json::Value {
+    let grpc = match status {
+        StatusCode::NOT_FOUND => "NOT_FOUND",
+        StatusCode::UNAUTHORIZED => "UNAUTHENTICATED",
+        StatusCode::TOO_MANY_REQUESTS => "RESOURCE_EXHAUSTED",
+        StatusCode::BAD_REQUEST => "INVALID_ARGUMENT",
+        _ => "UNAVAILABLE",
+    };
+    serde_json::json!({"error": {"code": status.as_u16(), "message": message, "status": grpc, "details": [
+        {"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": code}]}})
+}
+
+/// Counts the call and applies the knobs: waits, then hangs, drops the connection or
+/// answers an error for the share of calls they say; `None` lets the call through.
+async fn faults(state: &MockState, shape: Shape) -> Option<Response> {
     let call = state.calls.fetch_add(1, Ordering::Relaxed);
-    let _in_flight = InFlight::enter(&state);
     let knobs = state.knobs.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
     if knobs.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(knobs.latency_ms)).await;
@@ -206,32 +275,198 @@ async fn send(State(state): State<Arc<MockState>>, Json(message): Json<SendIn>) 
         // Headers go out, then the body stream fails: the connection is cut mid-answer.
         let broken =
             futures::stream::once(async { Err::<axum::body::Bytes, _>(std::io::Error::other("dropped")) });
-        return (StatusCode::OK, Body::from_stream(broken)).into_response();
+        return Some((StatusCode::OK, Body::from_stream(broken)).into_response());
     }
     threshold += knobs.throttle_rate;
     if roll < threshold {
-        let body = Json(serde_json::json!({"error": "rate limited"}));
-        return (StatusCode::TOO_MANY_REQUESTS, [(RETRY_AFTER, knobs.retry_after_secs.to_string())], body)
-            .into_response();
+        let status = StatusCode::TOO_MANY_REQUESTS;
+        let body = shape.error(status, "QUOTA_EXCEEDED", "rate limited");
+        return Some((status, [(RETRY_AFTER, knobs.retry_after_secs.to_string())], body).into_response());
     }
     threshold += knobs.failure_rate;
     if roll < threshold {
-        return (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({"error": "simulated failure"})))
-            .into_response();
+        return Some(
+            match shape {
+                Shape::Herald => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    shape.error(StatusCode::INTERNAL_SERVER_ERROR, "", "simulated failure"),
+                ),
+                Shape::Fcm => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    shape.error(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", "simulated failure"),
+                ),
+            }
+            .into_response(),
+        );
     }
-    let id = format!("mp-{}", uuid::Uuid::now_v7().simple());
-    if let Some(reference) = &message.reference {
+    None
+}
+
+fn record(state: &MockState, received: Received) {
+    if let Some(reference) = &received.reference {
         *lock(&state.by_reference).entry(reference.clone()).or_insert(0) += 1;
     }
-    lock(&state.received).push(Received {
-        id: id.clone(),
-        reference: message.reference,
-        to: message.to,
-        from: message.from,
-        body_chars: message.body.chars().count(),
-        received_at: Utc::now(),
-    });
+    lock(&state.received).push(received);
+}
+
+async fn send(State(state): State<Arc<MockState>>, Json(message): Json<SendIn>) -> Response {
+    let _in_flight = InFlight::enter(&state);
+    if let Some(fault) = faults(&state, Shape::Herald).await {
+        return fault;
+    }
+    let id = format!("mp-{}", uuid::Uuid::now_v7().simple());
+    record(
+        &state,
+        Received {
+            id: id.clone(),
+            reference: message.reference,
+            to: message.to,
+            from: message.from,
+            body_chars: message.body.chars().count(),
+            received_at: Utc::now(),
+            channel: message.channel,
+            title: message.title,
+            data: message.data,
+        },
+    );
     Json(serde_json::json!({"id": id, "status": "accepted"})).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenRequest {
+    grant_type: String,
+    assertion: String,
+}
+
+/// The claims of a service account's assertion, read without checking its signature (the
+/// mock does not know the public key; herald's unit tests check the signature).
+fn assertion_problem(assertion: &str) -> Option<&'static str> {
+    use base64::Engine;
+    let parts: Vec<&str> = assertion.split('.').collect();
+    let [header, claims, signature] = parts.as_slice() else { return Some("not a JWT") };
+    let decode = |part: &str| {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).ok()?;
+        serde_json::from_slice::<serde_json::Value>(&bytes).ok()
+    };
+    let (Some(header), Some(claims)) = (decode(header), decode(claims)) else {
+        return Some("unreadable JWT");
+    };
+    if header["alg"] != "RS256" || signature.is_empty() {
+        return Some("the assertion must be signed with RS256");
+    }
+    if !claims["scope"].as_str().is_some_and(|s| s.contains("firebase.messaging")) {
+        return Some("the scope does not allow FCM sends");
+    }
+    if !claims["iss"].is_string() || !claims["aud"].is_string() {
+        return Some("iss and aud are required");
+    }
+    if claims["exp"].as_i64().is_none_or(|exp| exp <= Utc::now().timestamp()) {
+        return Some("the assertion has expired");
+    }
+    None
+}
+
+async fn fcm_token(
+    State(state): State<Arc<MockState>>,
+    axum::Form(request): axum::Form<TokenRequest>,
+) -> Response {
+    let problem = if request.grant_type == "urn:ietf:params:oauth:grant-type:jwt-bearer" {
+        assertion_problem(&request.assertion)
+    } else {
+        Some("unsupported grant_type")
+    };
+    if let Some(problem) = problem {
+        let body = Json(serde_json::json!({"error": "invalid_grant", "error_description": problem}));
+        return (StatusCode::BAD_REQUEST, body).into_response();
+    }
+    state.token_exchanges.fetch_add(1, Ordering::Relaxed);
+    let token = format!("mock-access-{}", uuid::Uuid::now_v7().simple());
+    lock(&state.access_tokens).insert(token.clone());
+    let ttl = state.knobs.read().unwrap_or_else(std::sync::PoisonError::into_inner).fcm_token_ttl_secs;
+    Json(serde_json::json!({"access_token": token, "expires_in": ttl, "token_type": "Bearer"}))
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct FcmSend {
+    message: FcmMessage,
+}
+
+#[derive(Debug, Deserialize)]
+struct FcmMessage {
+    token: String,
+    #[serde(default)]
+    notification: Option<FcmNotification>,
+    #[serde(default)]
+    data: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct FcmNotification {
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    body: Option<String>,
+}
+
+async fn fcm_send(
+    State(state): State<Arc<MockState>>,
+    axum::extract::Path(project): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
+    Json(send): Json<FcmSend>,
+) -> Response {
+    let _in_flight = InFlight::enter(&state);
+    let bearer = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if !bearer.is_some_and(|token| lock(&state.access_tokens).contains(token)) {
+        state.calls.fetch_add(1, Ordering::Relaxed);
+        let status = StatusCode::UNAUTHORIZED;
+        let body =
+            fcm_error(status, "THIRD_PARTY_AUTH_ERROR", "Request had invalid authentication credentials.");
+        return (status, Json(body)).into_response();
+    }
+    if let Some(fault) = faults(&state, Shape::Fcm).await {
+        return fault;
+    }
+    let device = send.message.token;
+    if device.starts_with("unregistered") {
+        let status = StatusCode::NOT_FOUND;
+        return (status, Json(fcm_error(status, "UNREGISTERED", "Requested entity was not found.")))
+            .into_response();
+    }
+    if device.starts_with("invalid") {
+        let status = StatusCode::BAD_REQUEST;
+        let body = fcm_error(
+            status,
+            "INVALID_ARGUMENT",
+            "The registration token is not a valid FCM registration token",
+        );
+        return (status, Json(body)).into_response();
+    }
+    let id = uuid::Uuid::now_v7().simple().to_string();
+    let notification = send.message.notification.unwrap_or_default();
+    record(
+        &state,
+        Received {
+            id: id.clone(),
+            reference: None,
+            to: device,
+            from: None,
+            body_chars: notification.body.as_deref().map_or(0, |b| b.chars().count()),
+            received_at: Utc::now(),
+            channel: Some("push".into()),
+            title: notification.title,
+            data: send.message.data,
+        },
+    );
+    Json(serde_json::json!({"name": format!("projects/{project}/messages/{id}")})).into_response()
+}
+
+async fn fcm_revoke(State(state): State<Arc<MockState>>) -> StatusCode {
+    lock(&state.access_tokens).clear();
+    StatusCode::NO_CONTENT
 }
 
 async fn list(State(state): State<Arc<MockState>>) -> Json<Vec<Received>> {
@@ -249,6 +484,7 @@ async fn stats(State(state): State<Arc<MockState>>) -> Json<Stats> {
         duplicates: with_reference - unique,
         peak_in_flight: state.peak_in_flight.load(Ordering::SeqCst),
         connections: state.connections.load(Ordering::Relaxed),
+        token_exchanges: state.token_exchanges.load(Ordering::Relaxed),
     })
 }
 
@@ -268,6 +504,7 @@ async fn put_knobs(State(state): State<Arc<MockState>>, Json(knobs): Json<Knobs>
 async fn reset(State(state): State<Arc<MockState>>) -> StatusCode {
     state.calls.store(0, Ordering::Relaxed);
     state.connections.store(0, Ordering::Relaxed);
+    state.token_exchanges.store(0, Ordering::Relaxed);
     state.peak_in_flight.store(state.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
     lock(&state.received).clear();
     lock(&state.by_reference).clear();

@@ -81,6 +81,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: ErrorCode,
     pub message: String,
+    /// The request field the error is about, when there is one.
+    pub field: Option<&'static str>,
 }
 
 /// The error body every endpoint but `POST /sms` uses.
@@ -96,11 +98,20 @@ pub struct ErrorDetail {
     pub code: ErrorCode,
     /// Human-readable explanation.
     pub message: String,
+    /// The request body field the error is about (`VALIDATION_ERROR` of a field only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "subject")]
+    pub field: Option<String>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self { status, code, message: message.into(), field: None }
+    }
+
+    /// A 422 about one field of the request body: the message starts with its name.
+    pub fn invalid_field(field: &'static str, problem: impl std::fmt::Display) -> Self {
+        Self { field: Some(field), ..Self::validation(format!("'{field}' {problem}")) }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -191,7 +202,13 @@ impl From<IntakeError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { error: ErrorDetail { code: self.code, message: self.message } };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                field: self.field.map(str::to_owned),
+            },
+        };
         (self.status, Json(body)).into_response()
     }
 }
@@ -233,6 +250,7 @@ mod tests {
             error: ErrorDetail {
                 code: ErrorCode::CampaignNotFound,
                 message: "Campaign with ID 7 not found".into(),
+                field: None,
             },
         };
         assert_eq!(

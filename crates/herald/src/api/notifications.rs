@@ -7,7 +7,9 @@ use axum::{
     Json,
 };
 use chrono::{DateTime, Utc};
-use herald_domain::{Channel, MessageBody, MessageId, MessageStatus, PhoneNumber, SenderId};
+use herald_domain::{
+    Channel, HtmlBody, MessageBody, MessageId, MessageStatus, PushData, Recipient, SenderId, Subject,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -20,10 +22,10 @@ use super::{
     schema, AppState,
 };
 use crate::{
-    model::{Message, MessageEvent, MessageEventKind},
+    model::{Message, MessageEvent, MessageEventKind, RichContent},
     services::{
         idempotency::{fingerprint, IdempotencyKey, IdempotentRequest},
-        intake::{Accepted, IntakeOutcome, Respond, SmsDraft},
+        intake::{Accepted, Draft, IntakeOutcome, Respond},
     },
 };
 
@@ -33,20 +35,165 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(send_notification)).routes(routes!(get_notification))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// The body of `POST /api/v1/notifications/send`: one shape per channel (its OpenAPI
+/// schema is [`schema::send_notification`]), read flat so that a field of another channel
+/// is named in the error.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SendNotificationIn {
-    #[schema(schema_with = schema::notification_channel)]
     pub channel: Channel,
-    #[schema(schema_with = schema::phone)]
     pub to: String,
-    #[schema(schema_with = schema::message_body)]
     pub body: String,
-    /// Sender id; the configured `sms.default_sender` when absent or null.
-    #[schema(schema_with = schema::optional_sender)]
+    /// Sender: a sender id for SMS (`sms.default_sender` when absent), a mailbox for email
+    /// (`email.from`, else the provider's).
     pub from: Option<String>,
-    #[schema(schema_with = schema::optional_idempotency_key)]
+    pub subject: Option<String>,
+    pub html: Option<String>,
+    pub reply_to: Option<String>,
+    pub unsubscribe_url: Option<String>,
+    pub title: Option<String>,
+    pub data: Option<Value>,
     pub idempotency_key: Option<String>,
+}
+
+impl utoipa::PartialSchema for SendNotificationIn {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::send_notification()
+    }
+}
+
+impl ToSchema for SendNotificationIn {}
+
+/// The fields each channel takes besides `channel`, `to`, `body` and `idempotency_key`.
+const EMAIL_ONLY: [&str; 4] = ["subject", "html", "reply_to", "unsubscribe_url"];
+const PUSH_ONLY: [&str; 2] = ["title", "data"];
+
+impl SendNotificationIn {
+    fn given(&self, field: &str) -> bool {
+        match field {
+            "from" => self.from.is_some(),
+            "subject" => self.subject.is_some(),
+            "html" => self.html.is_some(),
+            "reply_to" => self.reply_to.is_some(),
+            "unsubscribe_url" => self.unsubscribe_url.is_some(),
+            "title" => self.title.is_some(),
+            "data" => self.data.is_some(),
+            _ => false,
+        }
+    }
+
+    /// Refuses fields that belong to other channels.
+    fn only(&self, channel: Channel, foreign: &[&'static str]) -> ApiResult<()> {
+        match foreign.iter().find(|field| self.given(field)) {
+            Some(field) => {
+                Err(ApiError::invalid_field(field, format_args!("is not a field of {channel} notifications")))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The validated message, with the configured defaults filled in.
+    fn into_draft(self, config: &crate::config::Config) -> ApiResult<Draft> {
+        let channel = self.channel;
+        let to = Recipient::parse(channel, &self.to).map_err(|e| ApiError::invalid_field("to", e))?;
+        let body =
+            MessageBody::parse_for(channel, &self.body).map_err(|e| ApiError::invalid_field("body", e))?;
+        let mut content = RichContent::default();
+        let from = match channel {
+            Channel::Sms => {
+                self.only(channel, &[EMAIL_ONLY.as_slice(), PUSH_ONLY.as_slice()].concat())?;
+                let from = self.from.as_deref().unwrap_or(&config.sms.default_sender);
+                Some(SenderId::parse(from).map_err(|e| ApiError::invalid_field("from", e))?.to_string())
+            }
+            Channel::Email => {
+                self.only(channel, &PUSH_ONLY)?;
+                let subject = self
+                    .subject
+                    .as_deref()
+                    .ok_or_else(|| ApiError::invalid_field("subject", "is required for email"))?;
+                content.subject =
+                    Some(Subject::parse(subject).map_err(|e| ApiError::invalid_field("subject", e))?.into());
+                content.html = match &self.html {
+                    Some(html) => {
+                        Some(HtmlBody::parse(html).map_err(|e| ApiError::invalid_field("html", e))?.into())
+                    }
+                    None => None,
+                };
+                content.reply_to =
+                    mailbox("reply_to", self.reply_to.or_else(|| config.email.reply_to.clone()))?;
+                content.unsubscribe_url = match self.unsubscribe_url {
+                    Some(url) => Some(unsubscribe_url(&url)?),
+                    None => None,
+                };
+                mailbox("from", self.from.or_else(|| config.email.from.clone()))?
+            }
+            Channel::Push => {
+                self.only(channel, &[["from"].as_slice(), EMAIL_ONLY.as_slice()].concat())?;
+                content.subject = match &self.title {
+                    Some(title) => {
+                        Some(Subject::parse(title).map_err(|e| ApiError::invalid_field("title", e))?.into())
+                    }
+                    None => None,
+                };
+                let data = match &self.data {
+                    Some(data) => {
+                        PushData::from_json(data).map_err(|e| ApiError::invalid_field("data", e))?
+                    }
+                    None => PushData::default(),
+                };
+                let bytes = data.payload_bytes(content.subject.as_deref(), body.as_str());
+                if bytes > PushData::MAX_PAYLOAD_BYTES {
+                    return Err(ApiError::invalid_field(
+                        "data",
+                        format_args!(
+                            "makes the notification {bytes} bytes: title, body and data may hold at most {} bytes of text",
+                            PushData::MAX_PAYLOAD_BYTES
+                        ),
+                    ));
+                }
+                content.data = data.into_map();
+                None
+            }
+            Channel::Whatsapp => {
+                return Err(ApiError::invalid_field(
+                    "channel",
+                    "'whatsapp' is not supported on this endpoint yet; use sms, email or push",
+                ))
+            }
+        };
+        Ok(Draft { channel, to, from, body, content, user_id: None, tags: Default::default() })
+    }
+}
+
+/// A From or Reply-To mailbox: `ada@example.com` or `Ada <ada@example.com>`.
+fn mailbox(field: &'static str, value: Option<String>) -> ApiResult<Option<String>> {
+    match value {
+        Some(value) if !crate::config::is_mailbox(value.trim()) => Err(ApiError::invalid_field(
+            field,
+            "must be an email address, optionally with a name: Ada <ada@example.com>",
+        )),
+        Some(value) => Ok(Some(value.trim().to_owned())),
+        None => Ok(None),
+    }
+}
+
+/// The `List-Unsubscribe` target: an `https:`, `http:` or `mailto:` URL of visible ASCII
+/// without `<` and `>` (the header's delimiters), as [`schema::UNSUBSCRIBE_URL_PATTERN`] says.
+fn unsubscribe_url(url: &str) -> ApiResult<String> {
+    let rest = ["https://", "http://", "mailto:"].iter().find_map(|scheme| url.strip_prefix(scheme));
+    let valid = rest.is_some_and(|rest| {
+        !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>')
+    }) && url.len() <= schema::MAX_URL_CHARS;
+    if !valid {
+        return Err(ApiError::invalid_field(
+            "unsubscribe_url",
+            format_args!(
+                "must be an https:, http: or mailto: URL of at most {} visible ASCII characters",
+                schema::MAX_URL_CHARS
+            ),
+        ));
+    }
+    Ok(url.to_owned())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -66,6 +213,14 @@ pub struct NotificationOut {
     pub to: String,
     pub from: Option<String>,
     pub body: String,
+    /// The email subject or push title.
+    pub subject: Option<String>,
+    /// The email's HTML alternative.
+    pub html: Option<String>,
+    pub reply_to: Option<String>,
+    pub unsubscribe_url: Option<String>,
+    /// A push notification's data map.
+    pub data: Option<std::collections::BTreeMap<String, String>>,
     #[schema(schema_with = schema::message_status)]
     pub status: MessageStatus,
     /// Attempts made so far: those the provider answered, and those lost with their worker
@@ -104,6 +259,11 @@ fn notification_out(message: Message, events: Vec<MessageEvent>) -> Notification
         to: message.recipient.to_string(),
         from: message.sender,
         body: message.body,
+        subject: message.content.subject,
+        html: message.content.html,
+        reply_to: message.content.reply_to,
+        unsubscribe_url: message.content.unsubscribe_url,
+        data: (!message.content.data.is_empty()).then_some(message.content.data),
         status: message.status,
         attempts,
         retry_count: message.retry_count,
@@ -138,7 +298,7 @@ fn notification_out(message: Message, events: Vec<MessageEvent>) -> Notification
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 409, description = "A request with this Idempotency-Key is still running", body = ErrorBody),
-        (status = 422, description = "Invalid field, unknown field, unsupported channel, or Idempotency-Key reused with another request", body = ErrorBody),
+        (status = 422, description = "Invalid field (`field` names it), unknown field or one of another channel, a recipient that does not fit the channel, or Idempotency-Key reused with another request", body = ErrorBody),
     ),
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and request return the first response; kept idempotency.retention_hours (24 by default)")),
     security(("api_key" = []), ("bearer" = []))
@@ -150,25 +310,16 @@ pub async fn send_notification(
     ApiJson(raw): ApiJson<Value>,
 ) -> ApiResult<Response> {
     let request: SendNotificationIn = from_json_value(&raw)?;
-    if request.channel != Channel::Sms {
-        return Err(ApiError::validation(format!(
-            "channel '{}' is not supported yet; use 'sms'",
-            request.channel
-        )));
-    }
-    let to = PhoneNumber::parse(&request.to).map_err(|e| ApiError::validation(format!("'to' {e}")))?;
-    let from = request.from.as_deref().unwrap_or(&state.config.sms.default_sender);
-    let from = SenderId::parse(from).map_err(|e| ApiError::validation(format!("'from': {e}")))?;
-    let body = MessageBody::parse(&request.body).map_err(|e| ApiError::validation(format!("'body' {e}")))?;
-    let key = match (header_key, request.idempotency_key.as_deref()) {
+    let idempotency_field = request.idempotency_key.clone();
+    let draft = request.into_draft(&state.config)?;
+    let key = match (header_key, idempotency_field.as_deref()) {
         (Some(header), Some(field)) if header.as_str() != field => {
             return Err(ApiError::bad_request("Idempotency-Key header and idempotency_key field differ"));
         }
         (Some(header), _) => Some(header),
-        (None, Some(field)) => Some(
-            IdempotencyKey::parse(field)
-                .map_err(|e| ApiError::validation(format!("'idempotency_key': {e}")))?,
-        ),
+        (None, Some(field)) => {
+            Some(IdempotencyKey::parse(field).map_err(|e| ApiError::invalid_field("idempotency_key", e))?)
+        }
         (None, None) => None,
     };
     let idempotent =
@@ -177,10 +328,9 @@ pub async fn send_notification(
         let out = SendNotificationOut { id: accepted.id, status: accepted.status };
         (StatusCode::ACCEPTED.as_u16(), serde_json::to_string(&out).unwrap_or_default())
     };
-    let draft = SmsDraft { to, from, body, user_id: None, tags: Default::default() };
     let outcome = state
         .intake
-        .accept_sms(auth.account_id, draft, idempotent.as_ref().map(|r| (r, &respond as Respond<'_>)))
+        .accept(auth.account_id, draft, idempotent.as_ref().map(|r| (r, &respond as Respond<'_>)))
         .await?;
     Ok(match outcome {
         IntakeOutcome::Accepted(accepted) => {

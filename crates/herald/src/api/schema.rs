@@ -5,7 +5,8 @@
 //! the schema carries a `format` and the description says what else is checked.
 
 use herald_domain::{
-    sender::MAX_ALPHANUMERIC_LEN, template::MAX_TEMPLATE_CHARS, CampaignStatus, Channel, MessageBody,
+    sender::MAX_ALPHANUMERIC_LEN, template::MAX_TEMPLATE_CHARS, CampaignStatus, Channel, HtmlBody,
+    MessageBody, PushData, Subject,
 };
 use utoipa::openapi::{
     schema::{
@@ -216,13 +217,149 @@ pub fn optional_template() -> RefOr<Schema> {
     nullable(template())
 }
 
-/// The channel of `POST /api/v1/notifications/send`.
-pub fn notification_channel() -> RefOr<Schema> {
+/// An `unsubscribe_url`: `https://`, `http://` or `mailto:`, then visible ASCII but `<` and `>`.
+pub const UNSUBSCRIBE_URL_PATTERN: &str = r"^(?:https?://|mailto:)[!-;=?-~]+$";
+pub const MAX_URL_CHARS: usize = 2048;
+/// A push registration token, with the whitespace `str::trim` removes around it.
+fn push_token_pattern() -> String {
+    format!(r"^[{WS}]*[!-~]{{1,4096}}[{WS}]*$")
+}
+
+/// A one-line text that is not blank (an email subject, a push title).
+pub fn subject_pattern() -> String {
+    format!(r"^[^{CC}]*[^{WS}{CC}][^{CC}]*$")
+}
+
+/// `channel` of one shape of the send body.
+fn channel_is(channel: Channel) -> ObjectBuilder {
+    string().enum_values(Some([channel.as_str()])).examples([channel.as_str()])
+}
+
+fn text_of(channel: Channel, example: &str) -> RefOr<Schema> {
+    let max = MessageBody::max_chars(channel);
     string()
-        .enum_values(Some(["sms"]))
-        .description(Some("Only `sms` for now; `whatsapp`, `email` and `push` get a 422 (not supported yet)"))
-        .examples(["sms"])
+        .min_length(Some(1))
+        .max_length(Some(max))
+        .pattern(Some(message_body_pattern()))
+        .description(Some(format!(
+            "The text: not blank, at most {max} characters, no control characters but newline, \
+             carriage return and tab"
+        )))
+        .examples([example])
         .into()
+}
+
+fn email_address(description: &str) -> ObjectBuilder {
+    string().format(Some(SchemaFormat::Custom("email".into()))).description(Some(description))
+}
+
+fn shape(channel: Channel, description: &str) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .title(Some(channel.as_str()))
+        .description(Some(description))
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .property("channel", channel_is(channel))
+        .required("channel")
+        .required("to")
+        .required("body")
+}
+
+/// The body of `POST /api/v1/notifications/send`: one shape per channel, told apart by
+/// `channel`. WhatsApp is not taken here yet (a 422).
+pub fn send_notification() -> RefOr<Schema> {
+    let sms = shape(Channel::Sms, "An SMS")
+        .property("to", phone())
+        .property("body", message_body())
+        .property("from", optional_sender())
+        .property("idempotency_key", optional_idempotency_key());
+    let mailbox = |what: &str| {
+        nullable(email_address(&format!(
+            "{what}: an email address, also accepted with a display name (`Shop <receipts@shop.example>`)"
+        )))
+    };
+    let email = shape(Channel::Email, "An email (multipart/alternative when it has `html`)")
+        .property(
+            "to",
+            email_address("The recipient's address (RFC 5322 syntax, at most 254 characters)")
+                .examples(["ada@example.com"]),
+        )
+        .property(
+            "subject",
+            string()
+                .min_length(Some(1))
+                .max_length(Some(Subject::MAX_CHARS))
+                .pattern(Some(subject_pattern()))
+                .description(Some("One line, not blank, at most 998 characters"))
+                .examples(["Your receipt"]),
+        )
+        .required("subject")
+        .property("body", text_of(Channel::Email, "Thank you for your payment of 12.00 EUR."))
+        .property(
+            "html",
+            nullable(
+                string()
+                    .max_length(Some(HtmlBody::MAX_CHARS))
+                    .pattern(Some(format!("[^{WS}]")))
+                    .description(Some(
+                        "The HTML alternative of `body`: not blank, at most 100,000 characters",
+                    ))
+                    .examples(["<p>Thank you for your <b>payment</b>.</p>"]),
+            ),
+        )
+        .property("from", mailbox("Sender; `email.from`, else the SMTP provider's `from`, when absent"))
+        .property("reply_to", mailbox("Reply-To; `email.reply_to` when absent"))
+        .property(
+            "unsubscribe_url",
+            nullable(
+                string()
+                    .max_length(Some(MAX_URL_CHARS))
+                    .pattern(Some(UNSUBSCRIBE_URL_PATTERN))
+                    .description(Some(
+                        "Sent as the `List-Unsubscribe` header: an https:, http: or mailto: URL",
+                    ))
+                    .examples(["https://shop.example/unsubscribe?u=12345"]),
+            ),
+        )
+        .property("idempotency_key", optional_idempotency_key());
+    let push = shape(
+        Channel::Push,
+        "A push notification. Title, body and data together hold at most 4096 bytes of text \
+         (FCM's limit); more is a 422 naming `data`.",
+    )
+    .property(
+        "to",
+        string()
+            .pattern(Some(push_token_pattern()))
+            .description(Some("The device's registration token: 1 to 4096 visible ASCII characters"))
+            .examples(["fcm-registration-token-of-the-device"]),
+    )
+    .property(
+        "title",
+        nullable(
+            string()
+                .min_length(Some(1))
+                .max_length(Some(Subject::MAX_CHARS))
+                .pattern(Some(subject_pattern()))
+                .description(Some("One line, not blank"))
+                .examples(["Order shipped"]),
+        ),
+    )
+    .property("body", text_of(Channel::Push, "Your order 1042 is on its way"))
+    .property(
+        "data",
+        nullable(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .max_properties(Some(PushData::MAX_ENTRIES))
+                .property_names(Some(string().min_length(Some(1)).max_length(Some(PushData::MAX_KEY_CHARS))))
+                .additional_properties(Some(AdditionalProperties::RefOr(string().into())))
+                .description(Some("Key-value pairs for the app, strings to strings"))
+                .examples([serde_json::json!({"order_id": "1042"})]),
+        ),
+    )
+    .property("idempotency_key", optional_idempotency_key());
+    utoipa::openapi::schema::OneOfBuilder::new().item(sms).item(email).item(push).into()
 }
 
 /// The statuses a message can have today. `delivered` (delivery receipts), `cancelled` and

@@ -13,7 +13,7 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { body_limit_bytes: 1024 * 1024 }
+        Self { body_limit_bytes: 2 * 1024 * 1024 }
     }
 }
 

@@ -5,6 +5,8 @@
 mod amqp;
 mod channels;
 mod dispatch;
+mod email;
+mod fcm;
 mod http;
 mod idempotency;
 mod provider;
@@ -17,6 +19,8 @@ use std::{net::SocketAddr, path::Path};
 pub use amqp::AmqpConfig;
 pub use channels::{ChannelLimits, ChannelsConfig};
 pub use dispatch::DispatchConfig;
+pub use email::{is_mailbox, EmailConfig};
+pub use fcm::{FcmProviderConfig, FCM_ENDPOINT};
 pub use http::{HttpConfig, SmsConfig};
 pub use idempotency::IdempotencyConfig;
 pub use provider::{
@@ -57,6 +61,8 @@ pub struct Config {
     pub amqp: AmqpConfig,
     pub http: HttpConfig,
     pub sms: SmsConfig,
+    /// Defaults of the email channel: From and Reply-To.
+    pub email: EmailConfig,
     pub dispatch: DispatchConfig,
     /// Per-channel limits: retries and a concurrency budget (bulkhead) for each channel.
     pub channels: ChannelsConfig,
@@ -100,6 +106,7 @@ impl Default for Config {
             amqp: AmqpConfig::default(),
             http: HttpConfig::default(),
             sms: SmsConfig::default(),
+            email: EmailConfig::default(),
             dispatch: DispatchConfig::default(),
             channels: ChannelsConfig::default(),
             idempotency: IdempotencyConfig::default(),
@@ -205,6 +212,7 @@ impl Config {
         self.amqp.validate()?;
         self.http.validate()?;
         self.sms.validate()?;
+        self.email.validate()?;
         self.validate_lease_fits_a_batch()?;
         if let Some(url) = &self.amqp_url {
             if !(url.expose().starts_with("amqp://") || url.expose().starts_with("amqps://")) {

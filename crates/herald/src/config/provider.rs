@@ -27,6 +27,8 @@ pub struct ProviderEntry {
     pub mock: MockProviderConfig,
     /// Used when `kind = "smtp"`.
     pub smtp: super::SmtpProviderConfig,
+    /// Used when `kind = "fcm"`.
+    pub fcm: super::FcmProviderConfig,
 }
 
 impl Default for ProviderEntry {
@@ -40,6 +42,7 @@ impl Default for ProviderEntry {
             http: HttpProviderConfig::default(),
             mock: MockProviderConfig::default(),
             smtp: super::SmtpProviderConfig::default(),
+            fcm: super::FcmProviderConfig::default(),
         }
     }
 }
@@ -48,11 +51,12 @@ impl ProviderEntry {
     /// The provider the single `[provider]` section (and `[mock_provider]`) describes.
     pub fn from_legacy(provider: &ProviderConfig, mock: &MockProviderConfig) -> Self {
         let (name, channels) = match provider.kind {
-            // The mock stands in for WhatsApp too, so WhatsApp campaigns run end to end locally.
-            ProviderKind::Mock => ("mock".to_owned(), vec![Channel::Sms, Channel::Whatsapp]),
+            // The mock stands in for every channel, so `herald serve` sends anything locally.
+            ProviderKind::Mock => ("mock".to_owned(), Channel::ALL.to_vec()),
             ProviderKind::Http => (provider.http.name.clone(), vec![Channel::Sms]),
             // Refused by validation: an SMTP relay is a [[providers]] entry.
             ProviderKind::Smtp => ("smtp".to_owned(), vec![Channel::Email]),
+            ProviderKind::Fcm => ("fcm".to_owned(), vec![Channel::Push]),
         };
         Self {
             name,
@@ -63,6 +67,7 @@ impl ProviderEntry {
             http: provider.http.clone(),
             mock: mock.clone(),
             smtp: super::SmtpProviderConfig::default(),
+            fcm: super::FcmProviderConfig::default(),
         }
     }
 
@@ -101,6 +106,15 @@ impl ProviderEntry {
                 return Err(ConfigError::Invalid {
                     key: "providers.channels",
                     reason: named("an SMTP provider serves [\"email\"] only"),
+                });
+            }
+        }
+        if self.kind == ProviderKind::Fcm {
+            self.fcm.validate().map_err(in_entry)?;
+            if self.channels != [Channel::Push] {
+                return Err(ConfigError::Invalid {
+                    key: "providers.channels",
+                    reason: named("an FCM provider serves [\"push\"] only"),
                 });
             }
         }
@@ -235,6 +249,8 @@ pub enum ProviderKind {
     Http,
     /// An SMTP relay for email (`[providers.smtp]`; `[[providers]]` entries only).
     Smtp,
+    /// Firebase Cloud Messaging for push (`[providers.fcm]`; `[[providers]]` entries only).
+    Fcm,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -298,6 +314,12 @@ impl ProviderConfig {
             return invalid(
                 "provider.kind",
                 "\"smtp\" is configured as a [[providers]] entry: name, kind = \"smtp\", channels = [\"email\"], [providers.smtp]",
+            );
+        }
+        if self.kind == ProviderKind::Fcm {
+            return invalid(
+                "provider.kind",
+                "\"fcm\" is configured as a [[providers]] entry: name, kind = \"fcm\", channels = [\"push\"], [providers.fcm]",
             );
         }
         self.limits.validate_in(Section::Provider)

@@ -52,7 +52,7 @@ impl SmtpProviderConfig {
         if self.host.trim().is_empty() {
             return invalid("providers.smtp.host", "must name the SMTP relay");
         }
-        if self.from.parse::<lettre::message::Mailbox>().is_err() {
+        if !super::is_mailbox(&self.from) {
             return invalid(
                 "providers.smtp.from",
                 "must be an email address, e.g. \"Herald <noreply@example.com>\"",

@@ -210,9 +210,10 @@ impl Dispatcher {
         let batch = self.render_campaign_messages(batch).await?;
         let campaigns: HashSet<CampaignId> =
             batch.iter().filter_map(|m| m.campaign.map(|c| c.campaign_id)).collect();
+        let channels: HashMap<MessageId, Channel> = batch.iter().map(|m| (m.id, m.channel)).collect();
         let outcomes = self.send_batch(batch, shutdown).await;
         let applied = self.commit(&outcomes).await?;
-        self.count(&outcomes);
+        self.count(&outcomes, &channels);
         if !campaigns.is_empty() {
             let campaigns: Vec<CampaignId> = campaigns.into_iter().collect();
             let ended = self.store.finish_campaigns(&campaigns, Utc::now()).await?;
@@ -337,10 +338,13 @@ impl Dispatcher {
         }
     }
 
-    fn count(&self, outcomes: &[AttemptOutcome]) {
+    fn count(&self, outcomes: &[AttemptOutcome], channels: &HashMap<MessageId, Channel>) {
         for outcome in outcomes {
             match &outcome.result {
-                AttemptResult::Sent { provider, .. } => self.metrics.message_sent(provider),
+                AttemptResult::Sent { provider, .. } => {
+                    let channel = channels.get(&outcome.message_id).map_or("unknown", |c| c.as_str());
+                    self.metrics.message_sent(channel, provider);
+                }
                 AttemptResult::RetryScheduled { provider, .. } => self.metrics.attempt_retried(provider),
                 AttemptResult::Failed { provider, .. } => self.metrics.message_dead_lettered(provider),
                 AttemptResult::Deferred { .. } => {}
@@ -353,7 +357,7 @@ impl Dispatcher {
     pub async fn sweep_expired_leases(&self) {
         let provider = self.router.sweep_provider();
         let failed_event = |message: &ClaimedMessage, error: &str, at| {
-            events::notification_failed(message, provider, error, at)
+            events::notification_failed(message, provider, error, at, false)
         };
         let sweep = LeaseSweep {
             now: Utc::now(),
@@ -521,6 +525,11 @@ impl Dispatcher {
                 tracing::warn!(message_id = %message.id, provider, error = %reason, "attempt failed permanently");
                 self.failed(message, provider, reason, at)
             }
+            ProviderError::RecipientInvalid { reason } => {
+                tracing::warn!(message_id = %message.id, provider, error = %reason, "the recipient is invalid");
+                let event = events::notification_failed(message, provider, &reason, at, true);
+                AttemptResult::Failed { provider: provider.to_owned(), error: reason, event }
+            }
         }
     }
 
@@ -531,7 +540,7 @@ impl Dispatcher {
         error: String,
         at: chrono::DateTime<Utc>,
     ) -> AttemptResult {
-        let event = events::notification_failed(message, provider, &error, at);
+        let event = events::notification_failed(message, provider, &error, at, false);
         AttemptResult::Failed { provider: provider.to_owned(), error, event }
     }
 
@@ -546,9 +555,8 @@ impl Dispatcher {
             channel: message.channel,
             to: recipient,
             from: message.sender.as_deref(),
-            subject: None,
             text: &message.body,
-            html: None,
+            content: &message.content,
         };
         let timeout = routed.timeout;
         let started = Instant::now();
@@ -615,6 +623,9 @@ fn sanitize_error(error: ProviderError) -> ProviderError {
             ProviderError::Retryable { reason: clean(reason), retry_after }
         }
         ProviderError::Permanent { reason } => ProviderError::Permanent { reason: clean(reason) },
+        ProviderError::RecipientInvalid { reason } => {
+            ProviderError::RecipientInvalid { reason: clean(reason) }
+        }
     }
 }
 

@@ -1,8 +1,10 @@
 //! Messages: what intake stores, what a worker claims, what an attempt commits, the timeline.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use herald_domain::{AccountId, CampaignId, Channel, CustomerId, MessageId, MessageStatus, Recipient};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{IdempotentResponse, KeyClaim, OutboxEvent};
 
@@ -16,6 +18,8 @@ pub struct NewMessage {
     pub recipient: Recipient,
     pub sender: Option<String>,
     pub body: String,
+    /// Subject, HTML and data of an email or push notification.
+    pub content: RichContent,
     pub user_id: Option<String>,
     /// What the client attached: see [`ClientTags`].
     pub tags: ClientTags,
@@ -33,6 +37,48 @@ pub struct ClientTags {
     pub idempotency_key: Option<String>,
     /// Free JSON metadata.
     pub metadata: Option<serde_json::Value>,
+}
+
+/// What an email or a push notification carries besides its recipient, sender and text.
+/// Empty for SMS and WhatsApp. Stored as the `subject` column and one JSON `content`
+/// column for the rest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RichContent {
+    /// The email subject, or the push notification's title.
+    #[serde(skip)]
+    pub subject: Option<String>,
+    /// The HTML alternative of an email's text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    /// Where replies to an email go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    /// Sent as the email's `List-Unsubscribe` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsubscribe_url: Option<String>,
+    /// A push notification's data map.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub data: BTreeMap<String, String>,
+}
+
+impl RichContent {
+    /// The `content` column: everything but the subject, or `None` when that is empty.
+    pub fn stored_json(&self) -> Option<serde_json::Value> {
+        let rest = Self { subject: None, ..self.clone() };
+        (rest != Self::default()).then(|| serde_json::to_value(rest).unwrap_or_default())
+    }
+
+    /// Back from the `subject` and `content` columns.
+    pub fn from_stored(
+        subject: Option<String>,
+        content: Option<serde_json::Value>,
+    ) -> serde_json::Result<Self> {
+        let rest = match content {
+            Some(json) => serde_json::from_value(json)?,
+            None => Self::default(),
+        };
+        Ok(Self { subject, ..rest })
+    }
 }
 
 /// A message for [`crate::ports::MessageStore::insert_messages`]: with a key claim, the
@@ -53,6 +99,7 @@ pub struct Message {
     pub recipient: Recipient,
     pub sender: Option<String>,
     pub body: String,
+    pub content: RichContent,
     pub user_id: Option<String>,
     pub tags: ClientTags,
     /// Set for campaign messages: their body is rendered by the worker when first claimed.
@@ -77,6 +124,7 @@ pub struct ClaimedMessage {
     pub recipient: Recipient,
     pub sender: Option<String>,
     pub body: String,
+    pub content: RichContent,
     pub user_id: Option<String>,
     pub tags: ClientTags,
     pub campaign: Option<CampaignLink>,
@@ -99,6 +147,7 @@ impl From<Message> for ClaimedMessage {
             recipient: message.recipient,
             sender: message.sender,
             body: message.body,
+            content: message.content,
             user_id: message.user_id,
             tags: message.tags,
             campaign: message.campaign,

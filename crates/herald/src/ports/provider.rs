@@ -6,6 +6,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use herald_domain::{Channel, MessageId, Recipient};
 
+use crate::model::RichContent;
+
 /// One outbound message as a provider sees it, whatever its channel: an SMS provider reads
 /// the phone number and the text, an email provider also the subject and HTML body.
 #[derive(Debug, Clone)]
@@ -15,10 +17,10 @@ pub struct Outbound<'a> {
     pub channel: Channel,
     pub to: &'a Recipient,
     pub from: Option<&'a str>,
-    pub subject: Option<&'a str>,
-    /// The text body (the whole message for SMS, WhatsApp and push).
+    /// The text body (the whole message for SMS and WhatsApp, the body of a push).
     pub text: &'a str,
-    pub html: Option<&'a str>,
+    /// Subject (or push title), HTML alternative, Reply-To, unsubscribe URL, push data.
+    pub content: &'a RichContent,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +37,11 @@ pub enum ProviderError {
     /// Will never succeed as is (invalid number, rejected content, other 4xx).
     #[error("permanent: {reason}")]
     Permanent { reason: String },
+    /// Permanent, and about the recipient itself: it can no longer be reached at all (a
+    /// push token FCM no longer knows). The `notification.failed` event says so, so the
+    /// caller can drop the recipient.
+    #[error("recipient invalid: {reason}")]
+    RecipientInvalid { reason: String },
 }
 
 #[async_trait]

@@ -4,7 +4,10 @@
 //!
 //! The request body is a JSON object whose field names are configurable
 //! (`to`, `from`, `body`, and `reference`, which carries herald's message id so the
-//! provider can deduplicate). Answers are classified the way retries need them:
+//! provider can deduplicate). A push notification or an email also carries `channel` and
+//! what it has of `title` (push) or `subject`, `html`, `reply_to`, `unsubscribe_url` (email)
+//! and `data` (push), under those names: this is the webhook for a self-hosted push gateway.
+//! Answers are classified the way retries need them:
 //! 2xx accepted; 429, 408 and 5xx retryable (honouring `Retry-After`); other 4xx permanent;
 //! connection errors, resets and unreadable answers retryable.
 
@@ -65,6 +68,24 @@ impl HttpProvider {
         body.insert(fields.body_field.clone(), Value::from(message.text));
         if !fields.reference_field.is_empty() {
             body.insert(fields.reference_field.clone(), Value::from(message.message_id.to_string()));
+        }
+        // Email and push carry more than a text: the channel and what it has, by fixed names.
+        if message.channel == Channel::Push || message.channel == Channel::Email {
+            body.insert("channel".into(), Value::from(message.channel.as_str()));
+            let content = message.content;
+            let title = if message.channel == Channel::Push { "title" } else { "subject" };
+            let parts = [(title, &content.subject), ("html", &content.html), ("reply_to", &content.reply_to)];
+            for (name, value) in parts {
+                if let Some(value) = value {
+                    body.insert(name.into(), Value::from(value.as_str()));
+                }
+            }
+            if let Some(url) = &content.unsubscribe_url {
+                body.insert("unsubscribe_url".into(), Value::from(url.as_str()));
+            }
+            if !content.data.is_empty() {
+                body.insert("data".into(), serde_json::json!(content.data));
+            }
         }
         Value::Object(body)
     }

@@ -37,6 +37,7 @@ pub struct MockDelivery {
     pub to: String,
     pub from: Option<String>,
     pub body: String,
+    pub content: crate::model::RichContent,
 }
 
 #[derive(Debug)]
@@ -54,8 +55,8 @@ impl MockProvider {
     pub fn new(success_rate: f64, latency: Duration) -> Self {
         Self {
             name: "mock".into(),
-            // The mock stands in for WhatsApp too, so WhatsApp campaigns run end to end locally.
-            channels: vec![Channel::Sms, Channel::Whatsapp],
+            // The mock stands in for every channel, so `herald serve` sends anything locally.
+            channels: Channel::ALL.to_vec(),
             success_rate,
             latency,
             script: Mutex::new(VecDeque::new()),
@@ -70,7 +71,7 @@ impl MockProvider {
         self
     }
 
-    /// The channels it serves (SMS and WhatsApp unless set).
+    /// The channels it serves (every channel unless set).
     pub fn serving(mut self, channels: &[Channel]) -> Self {
         self.channels = channels.to_vec();
         self
@@ -137,6 +138,7 @@ impl Provider for MockProvider {
                         to: message.to.as_str().to_owned(),
                         from: message.from.map(str::to_owned),
                         body: message.text.to_owned(),
+                        content: message.content.clone(),
                     });
                 }
                 Ok(ProviderReceipt {
@@ -154,15 +156,22 @@ impl Provider for MockProvider {
 mod tests {
     use super::*;
 
+    static NO_CONTENT: crate::model::RichContent = crate::model::RichContent {
+        subject: None,
+        html: None,
+        reply_to: None,
+        unsubscribe_url: None,
+        data: std::collections::BTreeMap::new(),
+    };
+
     fn sms(id: MessageId, to: &herald_domain::Recipient) -> Outbound<'_> {
         Outbound {
             message_id: id,
             channel: Channel::Sms,
             to,
             from: Some("MB"),
-            subject: None,
             text: "hi",
-            html: None,
+            content: &NO_CONTENT,
         }
     }
 

@@ -1,5 +1,6 @@
 //! Provider adapters: where a message leaves herald, and how the configured ones are built.
 
+pub mod fcm;
 pub mod http;
 pub mod mock;
 pub mod smtp;
@@ -38,6 +39,10 @@ pub fn build(entry: &ProviderEntry) -> anyhow::Result<Arc<dyn Provider>> {
                 Duration::from_millis(entry.timeout_ms.unwrap_or(10_000)),
             )
             .with_context(|| format!("could not set up the SMTP provider \"{}\"", entry.name))?,
+        ),
+        ProviderKind::Fcm => Arc::new(
+            fcm::FcmProvider::new(&entry.name, &entry.fcm, entry.limits.max_concurrency)
+                .with_context(|| format!("could not set up the FCM provider \"{}\"", entry.name))?,
         ),
     })
 }

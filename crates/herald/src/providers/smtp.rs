@@ -2,14 +2,18 @@
 //! The `Message-ID` is derived from herald's message id, so a message sent again after a
 //! crash carries the same id and the receiving side can tell. Answers are classified for
 //! retries: a 4xx reply or a connection problem is retryable, a 5xx reply permanent; the
-//! reply code and text go into `last_error`.
+//! reply code and text go into `last_error`. A message with an unsubscribe URL carries it
+//! as `List-Unsubscribe`, and one with a Reply-To address as `Reply-To`.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use herald_domain::{Channel, Recipient};
 use lettre::{
-    message::{header::ContentType, Mailbox, MultiPart},
+    message::{
+        header::{ContentType, HeaderName, HeaderValue},
+        Mailbox, MultiPart,
+    },
     transport::smtp::{authentication::Credentials, PoolConfig},
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
 };
@@ -88,14 +92,25 @@ impl SmtpProvider {
             Some(from) => from.parse().map_err(|e| permanent(format!("sender: {e}")))?,
             None => self.from.clone(),
         };
-        let builder = Message::builder()
+        let content = outbound.content;
+        let mut builder = Message::builder()
             .from(from)
             .to(to)
-            .subject(outbound.subject.unwrap_or_default())
+            .subject(content.subject.as_deref().unwrap_or_default())
             .message_id(Some(message_id));
-        let built = match outbound.html {
-            Some(html) => builder
-                .multipart(MultiPart::alternative_plain_html(outbound.text.to_owned(), html.to_owned())),
+        if let Some(reply_to) = &content.reply_to {
+            builder = builder.reply_to(reply_to.parse().map_err(|e| permanent(format!("reply-to: {e}")))?);
+        }
+        if let Some(url) = &content.unsubscribe_url {
+            builder = builder.raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                format!("<{url}>"),
+            ));
+        }
+        let built = match &content.html {
+            Some(html) => {
+                builder.multipart(MultiPart::alternative_plain_html(outbound.text.to_owned(), html.clone()))
+            }
             None => builder.header(ContentType::TEXT_PLAIN).body(outbound.text.to_owned()),
         };
         built.map_err(|e| permanent(format!("message: {e}")))

@@ -91,11 +91,14 @@ fn sent_payload(
 }
 
 /// `notification.failed`: a message ended `failed` (permanent error or out of retries).
+/// `recipient_invalid`: the provider said the recipient can no longer be reached (a dead
+/// push token), which the payload carries so the caller can drop it.
 pub fn notification_failed(
     message: &ClaimedMessage,
     provider: &str,
     error: &str,
     at: DateTime<Utc>,
+    recipient_invalid: bool,
 ) -> OutboxEvent {
     OutboxEvent {
         event_id: EventId::new(),
@@ -108,6 +111,7 @@ pub fn notification_failed(
             "to": message.recipient.as_str(),
             "provider": provider,
             "error": error,
+            "recipient_invalid": recipient_invalid,
             "attempts": message.retry_count + 1,
             "failed_at": at,
             "reference": message.tags.reference,
@@ -137,6 +141,7 @@ mod tests {
             recipient: herald_domain::Recipient::from_stored(channel, recipient.to_owned()),
             sender: None,
             body: "hi".into(),
+            content: Default::default(),
             user_id: None,
             tags: Default::default(),
             campaign: None,
@@ -155,7 +160,8 @@ mod tests {
         assert_eq!(email.event_type, "notification.sent");
         assert_eq!(email.payload["to"], "ada@example.com");
         assert!(email.payload.get("phone_number").is_none());
-        let failed = notification_failed(&message(Channel::Push, "token-1"), "a", "gone", at);
+        let failed = notification_failed(&message(Channel::Push, "token-1"), "a", "gone", at, true);
         assert_eq!(failed.payload["to"], "token-1");
+        assert_eq!(failed.payload["recipient_invalid"], true);
     }
 }

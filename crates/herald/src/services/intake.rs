@@ -1,6 +1,6 @@
 //! Intake: accepting a message. A message is accepted only once it is committed; the
 //! caller's 2xx (or queue ack) comes after this returns. Intake takes any channel: the
-//! channel and recipient come with the [`Draft`] (the API accepts SMS only for now).
+//! channel and recipient come with the [`Draft`].
 
 use std::sync::Arc;
 
@@ -14,7 +14,9 @@ use super::idempotency::{HeldKeys, IdempotentRequest, KeyHold};
 use crate::{
     config::IdempotencyConfig,
     metrics::Metrics,
-    model::{ClientTags, IdempotencyClaim, IdempotentResponse, KeyClaim, KeyedMessage, NewMessage},
+    model::{
+        ClientTags, IdempotencyClaim, IdempotentResponse, KeyClaim, KeyedMessage, NewMessage, RichContent,
+    },
     ports::{Store, StoreError},
 };
 
@@ -35,8 +37,12 @@ pub struct Draft {
     pub channel: Channel,
     /// Fits `channel` (a phone number for SMS and WhatsApp).
     pub to: Recipient,
-    pub from: Option<SenderId>,
+    /// Validated for `channel`: a sender id for SMS, a mailbox for email; `None` leaves
+    /// the choice to the provider.
+    pub from: Option<String>,
     pub body: MessageBody,
+    /// Subject, HTML and data of an email or push notification (validated).
+    pub content: RichContent,
     pub user_id: Option<String>,
     pub tags: ClientTags,
 }
@@ -46,8 +52,9 @@ impl From<SmsDraft> for Draft {
         Self {
             channel: Channel::Sms,
             to: sms.to.into(),
-            from: Some(sms.from),
+            from: Some(sms.from.to_string()),
             body: sms.body,
+            content: RichContent::default(),
             user_id: sms.user_id,
             tags: sms.tags,
         }
@@ -264,8 +271,9 @@ fn new_message(
         account_id: account,
         channel: draft.channel,
         recipient: draft.to,
-        sender: draft.from.map(|from| from.to_string()),
+        sender: draft.from,
         body: draft.body.into(),
+        content: draft.content,
         user_id: draft.user_id,
         tags: ClientTags {
             idempotency_key: idempotency.as_ref().map(|response| response.key.clone()),

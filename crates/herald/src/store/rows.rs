@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::{
     model::{
         ApiKeyRecord, Campaign, CampaignLink, ClientTags, Customer, CustomerFields, IdempotencyClaim,
-        Message, MessageEvent, OutboxEvent, StoredEvent,
+        Message, MessageEvent, OutboxEvent, RichContent, StoredEvent,
     },
     ports::{StoreError, StoreResult},
 };
@@ -128,6 +128,8 @@ pub(crate) fn message(row: &impl StoredRow) -> StoreResult<Message> {
         recipient: Recipient::from_stored(channel, row.get("recipient")?),
         sender: row.get("sender")?,
         body: row.get("body")?,
+        content: RichContent::from_stored(row.get("subject")?, row.opt_json("content")?)
+            .map_err(|e| StoreError::Corrupt(format!("messages.content: {e}")))?,
         user_id: row.get("user_id")?,
         tags: ClientTags {
             reference: row.get("reference")?,

@@ -27,19 +27,7 @@ fn the_example_routing_section_loads_as_a_two_provider_route_with_failover() {
     use herald::config::FailoverOnPermanent;
     use herald_domain::Channel;
 
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../herald.example.toml");
-    let text = std::fs::read_to_string(path).unwrap();
-    let (_, rest) = text.split_once("# --- begin routing example ---\n").expect("the example's start marker");
-    let (block, _) = rest.split_once("# --- end routing example ---").expect("the example's end marker");
-    let toml: String = block
-        .lines()
-        .map(|line| line.strip_prefix("# ").unwrap_or(line.trim_start_matches('#')))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let config = Config::from_figment(
-        &Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(&toml)),
-    )
-    .expect("the routing example is valid");
+    let config = example_block("routing example");
     let names: Vec<&str> = config.providers.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["primary", "backup"]);
     let routing = config.routing();
@@ -51,4 +39,38 @@ fn the_example_routing_section_loads_as_a_two_provider_route_with_failover() {
     assert_eq!(sms_default.providers, ["primary", "backup"]);
     assert!(sms_default.failover_on_permanent.covers("HTTP 403: forbidden"));
     assert_ne!(sms_default.failover_on_permanent, FailoverOnPermanent::default());
+}
+
+/// The commented example between `# --- begin {name} ---` and `# --- end {name} ---` in
+/// herald.example.toml, uncommented and loaded over the defaults.
+fn example_block(name: &str) -> Config {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../herald.example.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let (_, rest) =
+        text.split_once(&format!("# --- begin {name} ---\n")).expect("the example's start marker");
+    let (block, _) = rest.split_once(&format!("# --- end {name} ---")).expect("the example's end marker");
+    let toml: String = block
+        .lines()
+        .map(|line| line.strip_prefix("# ").unwrap_or(line.trim_start_matches('#')))
+        .collect::<Vec<_>>()
+        .join("\n");
+    Config::from_figment(&Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(&toml)))
+        .unwrap_or_else(|e| panic!("the {name} is valid: {e}"))
+}
+
+/// The commented SMTP and FCM providers in herald.example.toml are valid as written.
+#[crate::harness::test]
+fn the_example_email_and_push_providers_load() {
+    use herald::config::{ProviderKind, SmtpTls};
+    use herald_domain::Channel;
+
+    let config = example_block("email and push example");
+    let [smtp, fcm] = config.providers.as_slice() else { panic!("two providers") };
+    assert_eq!((smtp.kind, smtp.channels.as_slice()), (ProviderKind::Smtp, [Channel::Email].as_slice()));
+    assert_eq!((smtp.smtp.tls, smtp.smtp.port()), (SmtpTls::Starttls, 587));
+    assert_eq!((fcm.kind, fcm.channels.as_slice()), (ProviderKind::Fcm, [Channel::Push].as_slice()));
+    assert_eq!(fcm.fcm.endpoint, herald::config::FCM_ENDPOINT);
+    let routing = config.routing();
+    let email = routing.routes.iter().find(|r| r.channel == Channel::Email).expect("an email route");
+    assert_eq!(email.providers, ["relay"]);
 }

@@ -59,7 +59,7 @@ async fn a_message_that_fails_once_then_succeeds_ends_sent(backend: Backend) {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["event_type"], "sms.sent");
     assert_eq!(events[0]["payload"]["attempt"], 2);
-    app.wait_for_metric(r#"herald_messages_sent_total{provider="mock"}"#, 1.0).await;
+    app.wait_for_metric(r#"herald_messages_sent_total{channel="sms",provider="mock"}"#, 1.0).await;
     app.wait_for_metric(r#"herald_provider_latency_seconds_count{provider="mock"}"#, 2.0).await;
 }
 

@@ -208,7 +208,9 @@ impl TestApp {
         let mock = Arc::new(MockProvider::new(config.mock_provider.success_rate, Duration::ZERO).recording());
         let app = match config.provider.kind {
             // The provider the configuration names (e.g. HTTP to a mock-provider server).
-            ProviderKind::Http | ProviderKind::Smtp => Application::build(config, roles).await,
+            ProviderKind::Http | ProviderKind::Smtp | ProviderKind::Fcm => {
+                Application::build(config, roles).await
+            }
             ProviderKind::Mock => Application::build_with_provider(config, roles, mock.clone()).await,
         }
         .expect("app builds");
@@ -367,7 +369,7 @@ where
 }
 
 impl TestApp {
-    /// The value of one sample in `/metrics`, e.g. `herald_messages_sent_total{provider="mock"}`.
+    /// The value of one sample in `/metrics`, e.g. `herald_messages_sent_total{channel="sms",provider="mock"}`.
     pub async fn metric(&self, sample: &str) -> Option<f64> {
         let response = self.client.get(self.url("/metrics")).send().await.expect("request sent");
         assert_eq!(response.status(), 200, "/metrics is public");
@@ -497,6 +499,7 @@ pub async fn seed_backlog(store: &Arc<dyn Store>, count: usize) -> Vec<herald_do
                     recipient: herald_domain::PhoneNumber::parse("+31633450007").unwrap().into(),
                     sender: Some("MB".into()),
                     body: format!("backlog {n}"),
+                    content: Default::default(),
                     user_id: None,
                     tags: Default::default(),
                     created_at,
@@ -544,6 +547,12 @@ impl SmtpServer {
     /// `None` (said loudly) when aiosmtpd is not installed here; a failure instead with
     /// `HERALD_REQUIRE_SERVICES=1`. `auth`: user and password the server then requires.
     pub async fn start(auth: Option<(&str, &str)>) -> Option<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Self::start_on(port, auth).await
+    }
+
+    /// [`SmtpServer::start`] on a given port (a relay back where it was).
+    pub async fn start_on(port: u16, auth: Option<(&str, &str)>) -> Option<Self> {
         let python = std::env::var("HERALD_TEST_SMTP_PYTHON").unwrap_or_else(|_| "python3".into());
         let available = std::process::Command::new(&python)
             .args(["-c", "import aiosmtpd"])
@@ -559,7 +568,6 @@ impl SmtpServer {
             eprintln!("SKIPPED: no aiosmtpd for {python}; `bash .ci/run` installs it (target/smtp-venv)");
             return None;
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let dir = tempfile::tempdir().unwrap();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_server.py");
         let mut command = std::process::Command::new(&python);

@@ -70,6 +70,7 @@ async fn insert(
         recipient: herald_domain::PhoneNumber::parse("+31633450007").unwrap().into(),
         sender: Some("MB".into()),
         body: "hello".into(),
+        content: Default::default(),
         user_id: Some("user-1".into()),
         tags: Default::default(),
         created_at: at,

@@ -11,7 +11,7 @@ use crate::helpers::{poll, seed_backlog, Backend, MockProviderServer, TestApp};
 
 const RATE_PER_SEC: f64 = 2.0;
 const BURST: u32 = 2;
-const SENT: &str = r#"herald_messages_sent_total{provider="mockhttp"}"#;
+const SENT: &str = r#"herald_messages_sent_total{channel="sms",provider="mockhttp"}"#;
 
 /// The most calls any one-second window holds.
 fn busiest_second(mut calls: Vec<DateTime<Utc>>) -> usize {

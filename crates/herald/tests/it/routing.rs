@@ -131,7 +131,7 @@ async fn when_the_first_provider_is_down_its_breaker_opens_and_the_second_takes_
         "a was called until its breaker opened, not for every message: {a_calls}"
     );
     app.wait_for_metric(r#"herald_breaker_state{provider="a"}"#, 2.0).await;
-    app.wait_for_metric(r#"herald_messages_sent_total{provider="b"}"#, 20.0).await;
+    app.wait_for_metric(r#"herald_messages_sent_total{channel="sms",provider="b"}"#, 20.0).await;
     assert_eq!(app.metric(r#"herald_messages_dead_lettered_total{provider="a"}"#).await, None);
     assert_eq!(app.metric(r#"herald_messages_dead_lettered_total{provider="b"}"#).await, None);
     assert!(

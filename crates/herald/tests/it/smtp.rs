@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use herald::{
     config::{Secret, SmtpProviderConfig, SmtpTls},
+    model::RichContent,
     ports::{Outbound, Provider, ProviderError},
     providers::smtp::SmtpProvider,
 };
@@ -30,15 +31,22 @@ fn email(to: &str) -> Recipient {
     Recipient::parse(Channel::Email, to).expect("an email address")
 }
 
-fn outbound<'a>(id: MessageId, to: &'a Recipient, html: Option<&'a str>) -> Outbound<'a> {
+fn content(html: Option<&str>) -> RichContent {
+    RichContent {
+        subject: Some("Your receipt".into()),
+        html: html.map(str::to_owned),
+        ..RichContent::default()
+    }
+}
+
+fn outbound<'a>(id: MessageId, to: &'a Recipient, content: &'a RichContent) -> Outbound<'a> {
     Outbound {
         message_id: id,
         channel: Channel::Email,
         to,
         from: None,
-        subject: Some("Your receipt"),
         text: "Thank you for your payment of 12.00 EUR.",
-        html,
+        content,
     }
 }
 
@@ -48,9 +56,13 @@ async fn an_email_arrives_with_its_headers_both_bodies_and_a_message_id_from_her
     let provider = provider(server.port, None);
     let id = MessageId::new();
     let to = email("ada@example.com");
-    let html = "<p>Thank you for your <b>payment</b>.</p>";
+    let content = RichContent {
+        reply_to: Some("billing@herald.example".into()),
+        unsubscribe_url: Some("https://herald.example/unsubscribe?u=12345".into()),
+        ..content(Some("<p>Thank you for your <b>payment</b>.</p>"))
+    };
 
-    let receipt = provider.send(&outbound(id, &to, Some(html))).await.expect("sent");
+    let receipt = provider.send(&outbound(id, &to, &content)).await.expect("sent");
 
     let message_id = format!("<{id}@herald.example>");
     assert_eq!(receipt.provider_message_id.as_deref(), Some(message_id.as_str()));
@@ -59,6 +71,8 @@ async fn an_email_arrives_with_its_headers_both_bodies_and_a_message_id_from_her
         "From: Herald <noreply@herald.example>",
         "To: ada@example.com",
         "Subject: Your receipt",
+        "Reply-To: billing@herald.example",
+        "List-Unsubscribe: <https://herald.example/unsubscribe?u=12345>",
         &format!("Message-ID: {message_id}"),
     ] {
         assert!(raw.lines().any(|line| line == header), "{header:?} missing in:\n{raw}");
@@ -74,7 +88,7 @@ async fn an_email_arrives_with_its_headers_both_bodies_and_a_message_id_from_her
 async fn a_text_only_email_is_plain_text() {
     let Some(server) = SmtpServer::start(None).await else { return };
     let to = email("ada@example.com");
-    provider(server.port, None).send(&outbound(MessageId::new(), &to, None)).await.expect("sent");
+    provider(server.port, None).send(&outbound(MessageId::new(), &to, &content(None))).await.expect("sent");
     let [raw] = server.wait_for_messages(1).await.try_into().expect("one message");
     assert!(raw.contains("Content-Type: text/plain"), "{raw}");
     assert!(!raw.contains("multipart"), "{raw}");
@@ -87,12 +101,12 @@ async fn a_451_is_retryable_with_its_code_and_the_next_try_is_delivered() {
     let to = email("defer451@example.com");
     let id = MessageId::new();
 
-    let first = provider.send(&outbound(id, &to, None)).await;
+    let first = provider.send(&outbound(id, &to, &content(None))).await;
     assert!(
         matches!(&first, Err(ProviderError::Retryable { reason, .. }) if reason.contains("451")),
         "{first:?}"
     );
-    provider.send(&outbound(id, &to, None)).await.expect("accepted on the second try");
+    provider.send(&outbound(id, &to, &content(None))).await.expect("accepted on the second try");
     let [raw] = server.wait_for_messages(1).await.try_into().expect("delivered once");
     assert!(raw.contains(&format!("Message-ID: <{id}@herald.example>")), "the resend keeps its id");
 }
@@ -101,7 +115,7 @@ async fn a_451_is_retryable_with_its_code_and_the_next_try_is_delivered() {
 async fn a_550_is_permanent_with_its_code_and_text() {
     let Some(server) = SmtpServer::start(None).await else { return };
     let to = email("reject550@example.com");
-    let answer = provider(server.port, None).send(&outbound(MessageId::new(), &to, None)).await;
+    let answer = provider(server.port, None).send(&outbound(MessageId::new(), &to, &content(None))).await;
     assert!(
         matches!(&answer, Err(ProviderError::Permanent { reason }) if reason.contains("550") && reason.contains("mailbox unavailable")),
         "{answer:?}"
@@ -115,7 +129,7 @@ async fn a_relay_that_is_down_is_retryable() {
     let port = server.port;
     server.stop();
     let to = email("ada@example.com");
-    let answer = provider(port, None).send(&outbound(MessageId::new(), &to, None)).await;
+    let answer = provider(port, None).send(&outbound(MessageId::new(), &to, &content(None))).await;
     assert!(matches!(answer, Err(ProviderError::Retryable { .. })), "{answer:?}");
 }
 
@@ -125,7 +139,7 @@ async fn a_rejected_login_is_permanent_and_the_right_one_sends() {
     let to = email("ada@example.com");
 
     let wrong = provider(server.port, Some(("herald", "pw-9f3e1c")))
-        .send(&outbound(MessageId::new(), &to, None))
+        .send(&outbound(MessageId::new(), &to, &content(None)))
         .await;
     assert!(
         matches!(&wrong, Err(ProviderError::Permanent { reason }) if reason.contains("535")),
@@ -134,7 +148,7 @@ async fn a_rejected_login_is_permanent_and_the_right_one_sends() {
     assert!(!format!("{wrong:?}").contains("pw-9f3e1c"), "the password is never in the error");
 
     provider(server.port, Some(("herald", "s3cret")))
-        .send(&outbound(MessageId::new(), &to, None))
+        .send(&outbound(MessageId::new(), &to, &content(None)))
         .await
         .expect("sent");
     server.wait_for_messages(1).await;

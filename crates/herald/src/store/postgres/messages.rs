@@ -24,9 +24,9 @@ use crate::{
 async fn insert_message_in(tx: &mut Transaction<'_, Postgres>, message: &NewMessage) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO messages (id, account_id, channel, recipient, sender, body, user_id,
-                                   reference, idempotency_key, client_metadata,
+                                   reference, idempotency_key, client_metadata, subject, content,
                                    status, next_attempt_at, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $10, $11, 'pending', $8, $8, $8)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $10, $11, $12, $13, 'pending', $8, $8, $8)",
     )
     .bind(message.id.as_uuid())
     .bind(message.account_id.as_uuid())
@@ -39,6 +39,8 @@ async fn insert_message_in(tx: &mut Transaction<'_, Postgres>, message: &NewMess
     .bind(&message.tags.reference)
     .bind(&message.tags.idempotency_key)
     .bind(&message.tags.metadata)
+    .bind(&message.content.subject)
+    .bind(message.content.stored_json())
     .execute(&mut **tx)
     .await?;
     if let Some(response) = &message.idempotency {
@@ -111,15 +113,16 @@ pub(in crate::store) async fn insert_messages(
         let created: Vec<DateTime<Utc>> = inserts.iter().map(|m| m.created_at).collect();
         sqlx::query(
             "INSERT INTO messages (id, account_id, channel, recipient, sender, body, user_id,
-                                   reference, idempotency_key, client_metadata,
+                                   reference, idempotency_key, client_metadata, subject, content,
                                    status, next_attempt_at, created_at, updated_at)
              SELECT id, account_id, channel, recipient, sender, body, user_id, reference,
-                    idempotency_key, client_metadata, 'pending', at, at, at
+                    idempotency_key, client_metadata, subject, content, 'pending', at, at, at
              FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
-                         $7::text[], $8::text[], $9::text[], $10::jsonb[], $11::timestamptz[])
+                         $7::text[], $8::text[], $9::text[], $10::jsonb[], $11::timestamptz[],
+                         $12::text[], $13::jsonb[])
                   WITH ORDINALITY
                   AS m(id, account_id, channel, recipient, sender, body, user_id, reference,
-                       idempotency_key, client_metadata, at, position)
+                       idempotency_key, client_metadata, at, subject, content, position)
              ORDER BY position",
         )
         .bind(&ids)
@@ -133,6 +136,8 @@ pub(in crate::store) async fn insert_messages(
         .bind(inserts.iter().map(|m| m.tags.idempotency_key.as_deref()).collect::<Vec<_>>())
         .bind(inserts.iter().map(|m| m.tags.metadata.clone()).collect::<Vec<_>>())
         .bind(&created)
+        .bind(inserts.iter().map(|m| m.content.subject.as_deref()).collect::<Vec<_>>())
+        .bind(inserts.iter().map(|m| m.content.stored_json()).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
         let keyed: Vec<&&NewMessage> = inserts.iter().filter(|m| m.idempotency.is_some()).collect();

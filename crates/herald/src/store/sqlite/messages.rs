@@ -43,10 +43,10 @@ async fn insert_event(
 async fn insert_message_in(tx: &mut Transaction<'_, Sqlite>, message: &NewMessage) -> StoreResult<()> {
     let at = to_millis(message.created_at);
     sqlx::query(
-        "INSERT INTO messages (id, account_id, channel, recipient, sender, body, user_id,
-                                   reference, idempotency_key, client_metadata,
+        "INSERT INTO messages (id, account_id, channel, recipient, sender, body, subject, content,
+                                   user_id, reference, idempotency_key, client_metadata,
                                    status, next_attempt_at, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
     )
     .bind(message.id.to_string())
     .bind(message.account_id.to_string())
@@ -54,6 +54,8 @@ async fn insert_message_in(tx: &mut Transaction<'_, Sqlite>, message: &NewMessag
     .bind(message.recipient.as_str())
     .bind(&message.sender)
     .bind(&message.body)
+    .bind(&message.content.subject)
+    .bind(message.content.stored_json().map(|json| json.to_string()))
     .bind(&message.user_id)
     .bind(&message.tags.reference)
     .bind(&message.tags.idempotency_key)
@@ -143,6 +145,8 @@ pub(in crate::store) async fn insert_messages(
                     "recipient": m.recipient.as_str(),
                     "sender": m.sender,
                     "body": m.body,
+                    "subject": m.content.subject,
+                    "content": m.content.stored_json().map(|json| json.to_string()),
                     "user_id": m.user_id,
                     "reference": m.tags.reference,
                     "idempotency_key": m.tags.idempotency_key,
@@ -156,11 +160,12 @@ pub(in crate::store) async fn insert_messages(
             .collect();
         let rows = serde_json::Value::Array(rows).to_string();
         sqlx::query(
-            "INSERT INTO messages (id, account_id, channel, recipient, sender, body, user_id,
-                                   reference, idempotency_key, client_metadata,
+            "INSERT INTO messages (id, account_id, channel, recipient, sender, body, subject, content,
+                                   user_id, reference, idempotency_key, client_metadata,
                                    status, next_attempt_at, created_at, updated_at)
              SELECT value ->> 'id', value ->> 'account_id', value ->> 'channel',
-                    value ->> 'recipient', value ->> 'sender', value ->> 'body', value ->> 'user_id',
+                    value ->> 'recipient', value ->> 'sender', value ->> 'body',
+                    value ->> 'subject', value ->> 'content', value ->> 'user_id',
                     value ->> 'reference', value ->> 'idempotency_key', value ->> 'client_metadata',
                     'pending', value ->> 'at', value ->> 'at', value ->> 'at'
              FROM json_each(?1) ORDER BY key",

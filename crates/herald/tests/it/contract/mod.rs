@@ -45,6 +45,7 @@ pub(crate) fn new_message(account: AccountId, created_at: DateTime<Utc>) -> NewM
         recipient: herald_domain::PhoneNumber::parse("+31633450007").unwrap().into(),
         sender: Some("MB".into()),
         body: "hello".into(),
+        content: Default::default(),
         user_id: Some("user-1".into()),
         tags: Default::default(),
         created_at,
