@@ -37,6 +37,10 @@ pub struct SmtpProviderConfig {
     /// Connections kept open to the relay; unset: the provider's `max_concurrency`, at most 16.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pool_size: Option<u32>,
+    /// A PEM file of CA certificates to trust besides the public roots (a relay with a
+    /// certificate from a private CA).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl SmtpProviderConfig {
@@ -60,6 +64,9 @@ impl SmtpProviderConfig {
         }
         if self.username.is_some() != self.password.is_some() {
             return invalid("providers.smtp.password", "username and password go together");
+        }
+        if self.ca_file.is_some() && self.tls == SmtpTls::None {
+            return invalid("providers.smtp.ca_file", "needs tls = \"starttls\" or \"tls\"");
         }
         if self.pool_size == Some(0) {
             return invalid("providers.smtp.pool_size", "must be at least 1");

@@ -14,7 +14,11 @@ use lettre::{
         header::{ContentType, HeaderName, HeaderValue},
         Mailbox, MultiPart,
     },
-    transport::smtp::{authentication::Credentials, PoolConfig},
+    transport::smtp::{
+        authentication::Credentials,
+        client::{Certificate, Tls, TlsParameters},
+        PoolConfig,
+    },
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
 };
 
@@ -44,6 +48,8 @@ pub enum SmtpSetupError {
     From(String),
     #[error("providers.smtp.host: {0}")]
     Relay(#[from] lettre::transport::smtp::Error),
+    #[error("providers.smtp.ca_file: {0}")]
+    CaFile(String),
 }
 
 impl SmtpProvider {
@@ -59,10 +65,21 @@ impl SmtpProvider {
             .from
             .parse()
             .map_err(|e: lettre::address::AddressError| SmtpSetupError::From(e.to_string()))?;
-        let builder = match config.tls {
-            SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host),
-            SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host)?,
-            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host)?,
+        let builder = match (config.tls, &config.ca_file) {
+            (SmtpTls::None, _) => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host),
+            (SmtpTls::Starttls, None) => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host)?,
+            (SmtpTls::Tls, None) => AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host)?,
+            (tls, Some(ca_file)) => {
+                let pem = std::fs::read(ca_file)
+                    .map_err(|e| SmtpSetupError::CaFile(format!("{}: {e}", ca_file.display())))?;
+                let ca = Certificate::from_pem(&pem)
+                    .map_err(|e| SmtpSetupError::CaFile(format!("{}: {e}", ca_file.display())))?;
+                let parameters =
+                    TlsParameters::builder(config.host.clone()).add_root_certificate(ca).build_rustls()?;
+                let tls =
+                    if tls == SmtpTls::Tls { Tls::Wrapper(parameters) } else { Tls::Required(parameters) };
+                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host).tls(tls)
+            }
         };
         let pool_size =
             config.pool_size.unwrap_or_else(|| u32::try_from(max_concurrency.min(16)).unwrap_or(16));

@@ -31,6 +31,7 @@ fn smtp_entry(port: u16, auth: Option<(&str, &str)>, open_secs: u64) -> Provider
             password: auth.map(|(_, password)| Secret::new(password)),
             from: "Herald <noreply@herald.example>".into(),
             pool_size: Some(4),
+            ca_file: None,
         },
         ..ProviderEntry::default()
     };

@@ -553,6 +553,21 @@ impl SmtpServer {
 
     /// [`SmtpServer::start`] on a given port (a relay back where it was).
     pub async fn start_on(port: u16, auth: Option<(&str, &str)>) -> Option<Self> {
+        Self::start_with(port, auth, None).await
+    }
+
+    /// A server that requires STARTTLS (`"starttls"`) or speaks TLS from the start
+    /// (`"implicit"`), with the certificate in tests/support/tls (for 127.0.0.1, from the
+    /// CA in `ca.pem` there).
+    pub async fn start_tls(mode: &str) -> Option<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Self::start_with(port, None, Some(mode)).await
+    }
+
+    /// The CA that signed the TLS servers' certificate.
+    pub const TEST_CA: &'static str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/tls/ca.pem");
+
+    async fn start_with(port: u16, auth: Option<(&str, &str)>, tls: Option<&str>) -> Option<Self> {
         let python = std::env::var("HERALD_TEST_SMTP_PYTHON").unwrap_or_else(|_| "python3".into());
         let available = std::process::Command::new(&python)
             .args(["-c", "import aiosmtpd"])
@@ -580,6 +595,17 @@ impl SmtpServer {
             .stderr(std::process::Stdio::inherit());
         if let Some((user, password)) = auth {
             command.args(["--auth", &format!("{user}:{password}")]);
+        }
+        if let Some(mode) = tls {
+            let tls_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/tls");
+            command.args([
+                "--tls",
+                mode,
+                "--cert",
+                &format!("{tls_dir}/server.pem"),
+                "--key",
+                &format!("{tls_dir}/server.key"),
+            ]);
         }
         let mut child = command.spawn().expect("the SMTP server starts");
         let stdout = child.stdout.take().expect("piped");

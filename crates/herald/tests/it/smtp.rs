@@ -1,6 +1,7 @@
 //! The SMTP provider against a real SMTP server (aiosmtpd): what arrives (headers, both
 //! bodies, a Message-ID derived from herald's message id) and how each answer is
-//! classified (451 retryable, 550 permanent, a relay that is down retryable, failed AUTH).
+//! classified (451 retryable, 550 permanent, a relay that is down retryable, failed AUTH),
+//! over plain text, STARTTLS and implicit TLS.
 
 use std::time::Duration;
 
@@ -14,8 +15,8 @@ use herald_domain::{Channel, MessageId, Recipient};
 
 use crate::helpers::SmtpServer;
 
-fn provider(port: u16, auth: Option<(&str, &str)>) -> SmtpProvider {
-    let config = SmtpProviderConfig {
+fn config(port: u16, auth: Option<(&str, &str)>) -> SmtpProviderConfig {
+    SmtpProviderConfig {
         host: "127.0.0.1".into(),
         port: Some(port),
         tls: SmtpTls::None,
@@ -23,6 +24,20 @@ fn provider(port: u16, auth: Option<(&str, &str)>) -> SmtpProvider {
         password: auth.map(|(_, password)| Secret::new(password)),
         from: "Herald <noreply@herald.example>".into(),
         pool_size: Some(2),
+        ca_file: None,
+    }
+}
+
+fn provider(port: u16, auth: Option<(&str, &str)>) -> SmtpProvider {
+    SmtpProvider::new("smtp", &config(port, auth), 4, Duration::from_secs(10)).expect("provider")
+}
+
+/// A provider for a TLS server, trusting the tests' CA (or only the public roots).
+fn tls_provider(port: u16, tls: SmtpTls, trust_test_ca: bool) -> SmtpProvider {
+    let config = SmtpProviderConfig {
+        tls,
+        ca_file: trust_test_ca.then(|| SmtpServer::TEST_CA.into()),
+        ..config(port, None)
     };
     SmtpProvider::new("smtp", &config, 4, Duration::from_secs(10)).expect("provider")
 }
@@ -152,4 +167,37 @@ async fn a_rejected_login_is_permanent_and_the_right_one_sends() {
         .await
         .expect("sent");
     server.wait_for_messages(1).await;
+}
+
+#[crate::harness::test]
+async fn starttls_and_implicit_tls_deliver_to_a_relay_with_a_certificate_from_a_private_ca() {
+    for (mode, tls) in [("starttls", SmtpTls::Starttls), ("implicit", SmtpTls::Tls)] {
+        let Some(server) = SmtpServer::start_tls(mode).await else { return };
+        let to = email("ada@example.com");
+        let receipt =
+            tls_provider(server.port, tls, true).send(&outbound(MessageId::new(), &to, &content(None))).await;
+        assert!(receipt.is_ok(), "{mode}: {receipt:?}");
+        let [raw] = server.wait_for_messages(1).await.try_into().expect("one message");
+        assert!(raw.contains("Subject: Your receipt"), "{mode}: {raw}");
+    }
+}
+
+#[crate::harness::test]
+async fn a_relay_without_starttls_or_with_an_untrusted_certificate_gets_nothing() {
+    let to = email("ada@example.com");
+    // STARTTLS chosen, relay offers none: an error, never a plain-text fallback.
+    let Some(plain) = SmtpServer::start(None).await else { return };
+    let answer = tls_provider(plain.port, SmtpTls::Starttls, true)
+        .send(&outbound(MessageId::new(), &to, &content(None)))
+        .await;
+    assert!(matches!(answer, Err(ProviderError::Retryable { .. })), "{answer:?}");
+    assert!(plain.messages().is_empty(), "nothing went out in plain text");
+
+    // A certificate from a CA herald was not told to trust.
+    let Some(server) = SmtpServer::start_tls("starttls").await else { return };
+    let answer = tls_provider(server.port, SmtpTls::Starttls, false)
+        .send(&outbound(MessageId::new(), &to, &content(None)))
+        .await;
+    assert!(matches!(answer, Err(ProviderError::Retryable { .. })), "{answer:?}");
+    assert!(server.messages().is_empty());
 }

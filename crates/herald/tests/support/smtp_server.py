@@ -2,16 +2,19 @@
 an .eml file and answers some recipients with the failures a relay gives.
 
     python smtp_server.py --port 2525 --dir /tmp/mail [--auth user:password]
+        [--tls starttls|implicit --cert server.pem --key server.key]
 
 Recipients whose local part starts with
 - `defer451`: 451 once per address, then accepted (a greylisting relay);
 - `reject550`: 550 every time (no such mailbox).
-Prints `ready` on stdout once it listens; stops on SIGTERM or when stdin closes.
+Prints `ready` on stdout once it listens; stops on SIGTERM or when stdin closes. The number
+of client connections that sent mail is kept in `connections.txt` in the directory.
 """
 
 import argparse
 import pathlib
 import signal
+import ssl
 import sys
 import threading
 
@@ -24,7 +27,17 @@ class Handler:
         self.directory = directory
         self.deferred = set()
         self.count = 0
+        self.peers = set()
         self.lock = threading.Lock()
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        with self.lock:
+            if session.peer not in self.peers:
+                self.peers.add(session.peer)
+                (self.directory / "connections.txt").write_text(str(len(self.peers)))
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@", 1)[0].lower()
@@ -66,6 +79,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--dir", type=pathlib.Path, required=True)
     parser.add_argument("--auth", help="user:password; AUTH is then required")
+    parser.add_argument("--tls", choices=["starttls", "implicit"], help="STARTTLS required, or TLS from the start")
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
 
@@ -77,6 +93,13 @@ def main() -> None:
             "auth_required": True,
             "auth_require_tls": False,
         }
+    if args.tls:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.cert, args.key)
+        if args.tls == "starttls":
+            options.update(tls_context=context, require_starttls=True)
+        else:
+            options.update(ssl_context=context)
     controller = Controller(Handler(args.dir), hostname="127.0.0.1", port=args.port, **options)
     controller.start()
     print("ready", flush=True)
