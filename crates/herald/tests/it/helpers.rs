@@ -580,7 +580,10 @@ impl SmtpServer {
                 !services_required(),
                 "aiosmtpd is not installed for {python} (HERALD_REQUIRE_SERVICES=1)"
             );
-            eprintln!("SKIPPED: no aiosmtpd for {python}; `bash .ci/run` installs it (target/smtp-venv)");
+            let reason = format!("no aiosmtpd for {python}; `bash .ci/run` installs it (target/smtp-venv)");
+            eprintln!("SKIPPED: {reason}");
+            // Counted as ignored, with the reason, not as passed.
+            crate::harness::skip(reason);
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
