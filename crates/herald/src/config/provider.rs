@@ -100,22 +100,20 @@ impl ProviderEntry {
         if self.kind == ProviderKind::Http {
             validate_http(&self.http, Section::Providers).map_err(in_entry)?;
         }
-        if self.kind == ProviderKind::Smtp {
-            self.smtp.validate().map_err(in_entry)?;
-            if self.channels != [Channel::Email] {
-                return Err(ConfigError::Invalid {
-                    key: "providers.channels",
-                    reason: named("an SMTP provider serves [\"email\"] only"),
-                });
+        // Kinds that serve one channel, with their own settings.
+        let single_channel = match self.kind {
+            ProviderKind::Smtp => {
+                Some((self.smtp.validate(), Channel::Email, "an SMTP provider serves [\"email\"] only"))
             }
-        }
-        if self.kind == ProviderKind::Fcm {
-            self.fcm.validate().map_err(in_entry)?;
-            if self.channels != [Channel::Push] {
-                return Err(ConfigError::Invalid {
-                    key: "providers.channels",
-                    reason: named("an FCM provider serves [\"push\"] only"),
-                });
+            ProviderKind::Fcm => {
+                Some((self.fcm.validate(), Channel::Push, "an FCM provider serves [\"push\"] only"))
+            }
+            ProviderKind::Mock | ProviderKind::Http => None,
+        };
+        if let Some((settings, channel, only)) = single_channel {
+            settings.map_err(in_entry)?;
+            if self.channels != [channel] {
+                return Err(ConfigError::Invalid { key: "providers.channels", reason: named(only) });
             }
         }
         if !(0.0..=1.0).contains(&self.mock.success_rate) {

@@ -116,16 +116,17 @@ async fn an_email_goes_through_the_worker_and_arrives_with_its_headers_and_both_
     assert_eq!(sent["provider_message_id"], message_id.as_str());
 
     let [raw] = server.wait_for_messages(1).await.try_into().expect("one message");
-    for header in [
-        "From: Shop <receipts@shop.example>",
-        "To: ada@example.com",
-        "Subject: Your receipt",
-        "Reply-To: support@herald.example",
-        "List-Unsubscribe: <https://shop.example/unsubscribe?u=12345>",
-        &format!("Message-ID: {message_id}"),
-    ] {
-        assert!(raw.lines().any(|line| line == header), "{header:?} missing in:\n{raw}");
-    }
+    SmtpServer::assert_headers(
+        &raw,
+        &[
+            "From: Shop <receipts@shop.example>",
+            "To: ada@example.com",
+            "Subject: Your receipt",
+            "Reply-To: support@herald.example",
+            "List-Unsubscribe: <https://shop.example/unsubscribe?u=12345>",
+            &format!("Message-ID: {message_id}"),
+        ],
+    );
     assert!(raw.contains("multipart/alternative"), "{raw}");
     assert!(raw.contains("Thank you for your payment of 12.00 EUR."), "{raw}");
     assert!(raw.contains("<b>payment</b>"), "{raw}");
@@ -175,6 +176,17 @@ async fn a_550_fails_the_email_at_once_and_it_is_a_dead_letter(backend: Backend)
     let event = app.all_events().await.into_iter().find(|e| e["aggregate_id"] == id.as_str()).unwrap();
     assert_eq!(event["event_type"], "notification.failed");
     assert_eq!(event["payload"]["channel"], "email");
+
+    // Replayed, it goes to the relay again (which refuses it again).
+    let replay = app.post_json(&format!("/api/v1/dead-letters/{id}/replay"), &json!({})).await;
+    assert_eq!(replay.status(), 202);
+    let again = crate::helpers::poll(std::time::Duration::from_secs(20), || async {
+        let message = app.get_json(&format!("/api/v1/notifications/{id}")).await;
+        (message["status"] == "failed" && timeline(&message).len() == 4).then_some(message)
+    })
+    .await
+    .expect("the replayed email fails again");
+    assert_eq!(timeline(&again), ["accepted", "attempt_failed", "replayed", "attempt_failed"]);
     app.stop().await;
 }
 

@@ -290,6 +290,28 @@ impl TestApp {
         }
     }
 
+    /// Waits until the message has had one retry scheduled, and asserts that its next
+    /// attempt is at least `retry_after` after that failure (a provider's `Retry-After`).
+    pub async fn assert_retry_waits(&self, id: &str, retry_after: chrono::Duration) -> serde_json::Value {
+        let path = format!("/api/v1/notifications/{id}");
+        let waiting = poll(Duration::from_secs(20), || async {
+            let message = self.get_json(&path).await;
+            (message["retry_count"] == 1).then_some(message)
+        })
+        .await
+        .expect("the answer schedules a retry");
+        let failed_at: chrono::DateTime<chrono::Utc> =
+            waiting["updated_at"].as_str().unwrap().parse().unwrap();
+        let next: chrono::DateTime<chrono::Utc> =
+            waiting["next_attempt_at"].as_str().unwrap().parse().unwrap();
+        assert!(
+            next - failed_at >= retry_after,
+            "Retry-After {retry_after} is honoured ({failed_at} -> {next})"
+        );
+        assert_eq!(waiting["status"], "pending");
+        waiting
+    }
+
     /// Every event in the feed so far, following cursors. On PostgreSQL it first waits until the feed shows
     /// every committed event: an event is listed once no older transaction anywhere on
     /// the server is still running, and other tests run transactions of their own.
@@ -622,6 +644,13 @@ impl SmtpServer {
             "the SMTP server did not start: {line:?}"
         );
         Some(Self { port, dir, child: KillOnDrop(child) })
+    }
+
+    /// Asserts that a raw message has each of `headers` as a line of its own.
+    pub fn assert_headers(raw: &str, headers: &[&str]) {
+        for header in headers {
+            assert!(raw.lines().any(|line| line == *header), "{header:?} missing in:\n{raw}");
+        }
     }
 
     /// The messages accepted so far, oldest first, as their raw text.

@@ -132,19 +132,7 @@ async fn retry_after_from_a_429_sets_the_next_attempt(backend: Backend) {
         return;
     };
     let id = app.send_notification("+254712345678", "later please").await;
-    let waiting = poll(Duration::from_secs(20), || async {
-        let message = app.get_json(&format!("/api/v1/notifications/{id}")).await;
-        (message["retry_count"] == 1).then_some(message)
-    })
-    .await
-    .expect("the 429 schedules a retry");
-    let failed_at: chrono::DateTime<chrono::Utc> = waiting["updated_at"].as_str().unwrap().parse().unwrap();
-    let next: chrono::DateTime<chrono::Utc> = waiting["next_attempt_at"].as_str().unwrap().parse().unwrap();
-    assert!(
-        next - failed_at >= chrono::Duration::seconds(30),
-        "Retry-After: 30 is honoured ({failed_at} -> {next})"
-    );
-    assert_eq!(waiting["status"], "pending");
+    app.assert_retry_waits(&id, chrono::Duration::seconds(30)).await;
     // Nothing is sent before the provider's time: no second call arrives meanwhile.
     assert!(!wait_until(Duration::from_millis(300), || async { provider.stats().await.calls > 1 }).await);
 }
