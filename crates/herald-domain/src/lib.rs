@@ -16,6 +16,7 @@ pub mod phone;
 pub mod recipient;
 pub mod retry;
 pub mod sender;
+pub mod sms_encoding;
 #[cfg(feature = "sqlx")]
 pub mod sql;
 pub mod status;
@@ -30,5 +31,6 @@ pub use phone::PhoneNumber;
 pub use recipient::{EmailAddress, PushToken, Recipient, RecipientError};
 pub use retry::RetryPolicy;
 pub use sender::SenderId;
+pub use sms_encoding::{smart_encode, sms_length, SmsEncoding, SmsLength};
 pub use status::MessageStatus;
-pub use template::{sms_length, SmsLength, Template};
+pub use template::Template;

@@ -157,60 +157,6 @@ impl fmt::Display for Template {
     }
 }
 
-/// How an SMS text travels: GSM 03.38 7-bit when every character is in that alphabet,
-/// UCS-2 (UTF-16) otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum SmsEncoding {
-    #[serde(rename = "GSM-7")]
-    Gsm7,
-    #[serde(rename = "UCS-2")]
-    Ucs2,
-}
-
-/// The length of an SMS text as a network counts it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct SmsLength {
-    /// Characters as a person counts them (Unicode scalar values).
-    pub characters: usize,
-    pub encoding: SmsEncoding,
-    /// 7-bit units for GSM-7 (escaped characters count two), UTF-16 units for UCS-2.
-    pub units: usize,
-    /// Parts the message is sent in: 160 units fit one GSM-7 SMS (153 per part when
-    /// concatenated), 70 one UCS-2 SMS (67 per part).
-    pub segments: usize,
-}
-
-const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
-const GSM7_EXTENDED: &str = "\u{c}^{}\\[~]|€";
-
-/// Counts `text` as an SMS.
-pub fn sms_length(text: &str) -> SmsLength {
-    let characters = text.chars().count();
-    let mut septets = 0usize;
-    let mut gsm = true;
-    for c in text.chars() {
-        if GSM7_BASIC.contains(c) {
-            septets += 1;
-        } else if GSM7_EXTENDED.contains(c) {
-            septets += 2;
-        } else {
-            gsm = false;
-            break;
-        }
-    }
-    let (encoding, units, single, part) = if gsm {
-        (SmsEncoding::Gsm7, septets, 160, 153)
-    } else {
-        (SmsEncoding::Ucs2, text.encode_utf16().count(), 70, 67)
-    };
-    let segments = match units {
-        0 => 0,
-        n if n <= single => 1,
-        n => n.div_ceil(part),
-    };
-    SmsLength { characters, encoding, units, segments }
-}
-
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -266,25 +212,6 @@ mod tests {
         assert!(Template::parse(&"a".repeat(MAX_TEMPLATE_CHARS + 1)).is_err());
         let message = TemplateError::UnknownField("nickname".into()).to_string();
         assert!(message.contains("{nickname}") && message.contains("first_name"), "{message}");
-    }
-
-    #[test]
-    fn sms_length_counts_like_a_network() {
-        let plain = sms_length("Hello");
-        assert_eq!(
-            (plain.encoding, plain.characters, plain.units, plain.segments),
-            (SmsEncoding::Gsm7, 5, 5, 1)
-        );
-        assert_eq!(sms_length(&"a".repeat(160)).segments, 1);
-        assert_eq!(sms_length(&"a".repeat(161)).segments, 2);
-        assert_eq!(sms_length(&"a".repeat(306)).segments, 2);
-        assert_eq!(sms_length(&"a".repeat(307)).segments, 3);
-        let euro = sms_length("€5");
-        assert_eq!((euro.encoding, euro.characters, euro.units), (SmsEncoding::Gsm7, 2, 3), "€ is an escape");
-        let unicode = sms_length("Habari 👋");
-        assert_eq!((unicode.encoding, unicode.characters, unicode.units), (SmsEncoding::Ucs2, 8, 9));
-        assert_eq!(sms_length(&"ü€ж".repeat(24)).segments, 2, "72 UTF-16 units: two UCS-2 parts");
-        assert_eq!(sms_length("").segments, 0);
     }
 
     proptest! {

@@ -58,6 +58,7 @@ pub struct Metrics {
     registry: Registry,
     accepted: Family<ChannelLabel, Counter>,
     sent: Family<ChannelProviderLabel, Counter>,
+    sms_segments: Family<ProviderLabel, Counter>,
     attempts_failed: Family<ProviderLabel, Counter>,
     retried: Family<ProviderLabel, Counter>,
     dead_lettered: Family<ProviderLabel, Counter>,
@@ -94,6 +95,7 @@ impl Metrics {
         let metrics = Self {
             accepted: Family::default(),
             sent: Family::default(),
+            sms_segments: Family::default(),
             attempts_failed: Family::default(),
             retried: Family::default(),
             dead_lettered: Family::default(),
@@ -119,6 +121,11 @@ impl Metrics {
             metrics.accepted.clone(),
         );
         registry.register("messages_sent", "Messages a provider accepted", metrics.sent.clone());
+        registry.register(
+            "sms_segments",
+            "SMS parts (GSM-7 or UCS-2 segments) of the SMS and WhatsApp messages a provider accepted: what the sender pays for",
+            metrics.sms_segments.clone(),
+        );
         registry.register(
             "attempts_failed",
             "Provider attempts that failed, whatever came next",
@@ -233,9 +240,13 @@ impl Metrics {
         self.provider_latency.get_or_create(&label(provider)).observe(took.as_secs_f64());
     }
 
-    pub fn message_sent(&self, channel: &str, provider: &str) {
+    /// A message a provider accepted; `segments`: its SMS parts, for SMS and WhatsApp.
+    pub fn message_sent(&self, channel: &str, provider: &str, segments: Option<u32>) {
         let label = ChannelProviderLabel { channel: channel.to_owned(), provider: provider.to_owned() };
         self.sent.get_or_create(&label).inc();
+        if let Some(segments) = segments {
+            self.sms_segments.get_or_create(&self::label(provider)).inc_by(u64::from(segments));
+        }
     }
 
     pub fn attempt_retried(&self, provider: &str) {

@@ -228,6 +228,9 @@ pub struct NotificationOut {
     pub attempts: u32,
     /// Attempts that failed and were retried.
     pub retry_count: u32,
+    /// SMS parts the text is sent in (GSM-7: 160, or 153 each when concatenated; UCS-2: 70,
+    /// or 67): what the sender pays for. Null for email and push.
+    pub segments: Option<u32>,
     pub last_error: Option<String>,
     pub provider: Option<String>,
     pub provider_message_id: Option<String>,
@@ -267,6 +270,7 @@ fn notification_out(message: Message, events: Vec<MessageEvent>) -> Notification
         status: message.status,
         attempts,
         retry_count: message.retry_count,
+        segments: message.segments,
         last_error: message.last_error,
         provider: message.provider,
         provider_message_id: message.provider_message_id,

@@ -210,7 +210,11 @@ impl Dispatcher {
         let batch = self.render_campaign_messages(batch).await?;
         let campaigns: HashSet<CampaignId> =
             batch.iter().filter_map(|m| m.campaign.map(|c| c.campaign_id)).collect();
-        let channels: HashMap<MessageId, Channel> = batch.iter().map(|m| (m.id, m.channel)).collect();
+        // What the metrics count of each message once sent: its channel and SMS parts.
+        let channels: HashMap<MessageId, (Channel, Option<u32>)> = batch
+            .iter()
+            .map(|m| (m.id, (m.channel, crate::model::sms_segments(m.channel, &m.body))))
+            .collect();
         let outcomes = self.send_batch(batch, shutdown).await;
         let applied = self.commit(&outcomes).await?;
         self.count(&outcomes, &channels);
@@ -338,12 +342,13 @@ impl Dispatcher {
         }
     }
 
-    fn count(&self, outcomes: &[AttemptOutcome], channels: &HashMap<MessageId, Channel>) {
+    fn count(&self, outcomes: &[AttemptOutcome], channels: &HashMap<MessageId, (Channel, Option<u32>)>) {
         for outcome in outcomes {
             match &outcome.result {
                 AttemptResult::Sent { provider, .. } => {
-                    let channel = channels.get(&outcome.message_id).map_or("unknown", |c| c.as_str());
-                    self.metrics.message_sent(channel, provider);
+                    let (channel, segments) = channels.get(&outcome.message_id).copied().unzip();
+                    let channel = channel.map_or("unknown", Channel::as_str);
+                    self.metrics.message_sent(channel, provider, segments.flatten());
                 }
                 AttemptResult::RetryScheduled { provider, .. } => self.metrics.attempt_retried(provider),
                 AttemptResult::Failed { provider, .. } => self.metrics.message_dead_lettered(provider),

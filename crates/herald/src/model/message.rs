@@ -39,6 +39,20 @@ pub struct ClientTags {
     pub metadata: Option<serde_json::Value>,
 }
 
+/// SMS parts a text of `channel` is sent in: GSM-7 or UCS-2 segments for SMS and WhatsApp
+/// (what the sender pays for), `None` for email and push.
+pub fn sms_segments(channel: Channel, text: &str) -> Option<u32> {
+    matches!(channel, Channel::Sms | Channel::Whatsapp)
+        .then(|| u32::try_from(herald_domain::sms_length(text).segments).unwrap_or(u32::MAX))
+}
+
+impl NewMessage {
+    /// [`sms_segments`] of this message's text.
+    pub fn segments(&self) -> Option<u32> {
+        sms_segments(self.channel, &self.body)
+    }
+}
+
 /// What an email or a push notification carries besides its recipient, sender and text.
 /// Empty for SMS and WhatsApp. Stored as the `subject` column and one JSON `content`
 /// column for the rest.
@@ -106,6 +120,9 @@ pub struct Message {
     pub campaign: Option<CampaignLink>,
     pub status: MessageStatus,
     pub retry_count: u32,
+    /// SMS parts of the text (see [`sms_segments`]); `None` for email, push, and a campaign
+    /// message not rendered yet.
+    pub segments: Option<u32>,
     pub last_error: Option<String>,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub provider: Option<String>,

@@ -139,6 +139,7 @@ pub(crate) fn message(row: &impl StoredRow) -> StoreResult<Message> {
         campaign,
         status: row.get("status")?,
         retry_count: u32::try_from(row.int("retry_count")?).unwrap_or(u32::MAX),
+        segments: row.opt_int("segments")?.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
         last_error: row.get("last_error")?,
         next_attempt_at: row.opt_time("next_attempt_at")?,
         provider: row.get("provider")?,

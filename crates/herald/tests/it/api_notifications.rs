@@ -6,6 +6,7 @@ use crate::helpers::{on_both_backends, Backend, TestApp, API_KEY};
 
 on_both_backends!(
     a_sent_notification_shows_its_status_attempts_and_timeline,
+    sms_segments_are_stored_shown_and_counted_per_provider,
     invalid_notification_requests_get_the_json_error_shape_and_store_nothing,
     event_feed_pages_with_a_cursor_and_rejects_bad_parameters,
 );
@@ -185,4 +186,30 @@ async fn an_event_that_commits_late_is_not_skipped_by_a_feed_reader() {
     let types = reader.into_inner().1;
     assert!(settled, "the reader got {types:?}");
     assert_eq!(types, ["test.late", "sms.sent"]);
+}
+
+async fn sms_segments_are_stored_shown_and_counted_per_provider(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let cases = [
+        (json!({"channel": "sms", "to": "+254712345678", "body": "Your code is 123456"}), json!(1)),
+        // 161 GSM-7 characters: two parts of 153.
+        (json!({"channel": "sms", "to": "+254712345678", "body": "a".repeat(161)}), json!(2)),
+        // One emoji makes the text UCS-2: 71 UTF-16 units are two parts of 67.
+        (json!({"channel": "sms", "to": "+254712345678", "body": format!("{}👋", "a".repeat(69))}), json!(2)),
+        (
+            json!({"channel": "email", "to": "ada@example.com", "subject": "Hi", "body": "a".repeat(500)}),
+            Value::Null,
+        ),
+    ];
+    for (body, segments) in &cases {
+        let response = app.post_json("/api/v1/notifications/send", body).await;
+        assert_eq!(response.status(), 202);
+        let id = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+        let sent = app.wait_for_status(&id, "sent").await;
+        assert_eq!(&sent["segments"], segments, "{body}");
+    }
+    app.wait_for_metric(r#"herald_sms_segments_total{provider="mock"}"#, 5.0).await;
+    app.stop().await;
 }

@@ -129,12 +129,13 @@ pub(in crate::store) async fn save_rendered(
         return Ok(());
     }
     sqlx::query(
-        "UPDATE messages m SET body = r.body, updated_at = $3
-         FROM UNNEST($1::uuid[], $2::text[]) AS r(id, body) WHERE m.id = r.id",
+        "UPDATE messages m SET body = r.body, segments = r.segments, updated_at = $3
+         FROM UNNEST($1::uuid[], $2::text[], $4::int[]) AS r(id, body, segments) WHERE m.id = r.id",
     )
     .bind(bodies.iter().map(|(id, _)| id.as_uuid()).collect::<Vec<_>>())
     .bind(bodies.iter().map(|(_, body)| body.as_str()).collect::<Vec<_>>())
     .bind(at)
+    .bind(bodies.iter().map(|(_, body)| campaign_segments(body)).collect::<Vec<_>>())
     .execute(&store.pool)
     .await?;
     Ok(())
@@ -222,4 +223,10 @@ async fn claim_start_key(
         IdempotencyClaim::Acquired => Ok(None),
         taken => Ok(Some(StartOutcome::KeyTaken(taken))),
     }
+}
+
+/// Campaign messages are SMS or WhatsApp: their text's segments.
+fn campaign_segments(body: &str) -> Option<i32> {
+    crate::model::sms_segments(herald_domain::Channel::Sms, body)
+        .map(|n| i32::try_from(n).unwrap_or(i32::MAX))
 }

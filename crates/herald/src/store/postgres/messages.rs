@@ -25,8 +25,8 @@ async fn insert_message_in(tx: &mut Transaction<'_, Postgres>, message: &NewMess
     sqlx::query(
         "INSERT INTO messages (id, account_id, channel, recipient, sender, body, user_id,
                                    reference, idempotency_key, client_metadata, subject, content,
-                                   status, next_attempt_at, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $10, $11, $12, $13, 'pending', $8, $8, $8)",
+                                   segments, status, next_attempt_at, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $10, $11, $12, $13, $14, 'pending', $8, $8, $8)",
     )
     .bind(message.id.as_uuid())
     .bind(message.account_id.as_uuid())
@@ -41,6 +41,7 @@ async fn insert_message_in(tx: &mut Transaction<'_, Postgres>, message: &NewMess
     .bind(&message.tags.metadata)
     .bind(&message.content.subject)
     .bind(message.content.stored_json())
+    .bind(message.segments().map(i64::from))
     .execute(&mut **tx)
     .await?;
     if let Some(response) = &message.idempotency {
@@ -114,15 +115,15 @@ pub(in crate::store) async fn insert_messages(
         sqlx::query(
             "INSERT INTO messages (id, account_id, channel, recipient, sender, body, user_id,
                                    reference, idempotency_key, client_metadata, subject, content,
-                                   status, next_attempt_at, created_at, updated_at)
+                                   segments, status, next_attempt_at, created_at, updated_at)
              SELECT id, account_id, channel, recipient, sender, body, user_id, reference,
-                    idempotency_key, client_metadata, subject, content, 'pending', at, at, at
+                    idempotency_key, client_metadata, subject, content, segments, 'pending', at, at, at
              FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
                          $7::text[], $8::text[], $9::text[], $10::jsonb[], $11::timestamptz[],
-                         $12::text[], $13::jsonb[])
+                         $12::text[], $13::jsonb[], $14::int[])
                   WITH ORDINALITY
                   AS m(id, account_id, channel, recipient, sender, body, user_id, reference,
-                       idempotency_key, client_metadata, at, subject, content, position)
+                       idempotency_key, client_metadata, at, subject, content, segments, position)
              ORDER BY position",
         )
         .bind(&ids)
@@ -138,6 +139,12 @@ pub(in crate::store) async fn insert_messages(
         .bind(&created)
         .bind(inserts.iter().map(|m| m.content.subject.as_deref()).collect::<Vec<_>>())
         .bind(inserts.iter().map(|m| m.content.stored_json()).collect::<Vec<_>>())
+        .bind(
+            inserts
+                .iter()
+                .map(|m| m.segments().map(|n| i32::try_from(n).unwrap_or(i32::MAX)))
+                .collect::<Vec<_>>(),
+        )
         .execute(&mut *tx)
         .await?;
         let keyed: Vec<&&NewMessage> = inserts.iter().filter(|m| m.idempotency.is_some()).collect();

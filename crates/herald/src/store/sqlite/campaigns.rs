@@ -124,11 +124,18 @@ pub(in crate::store) async fn save_rendered(
     if bodies.is_empty() {
         return Ok(());
     }
-    let rows: Vec<serde_json::Value> =
-        bodies.iter().map(|(id, body)| serde_json::json!({"id": id.to_string(), "body": body})).collect();
+    let rows: Vec<serde_json::Value> = bodies
+        .iter()
+        .map(|(id, body)| {
+            // Campaign messages are SMS or WhatsApp: their text's segments.
+            let segments = crate::model::sms_segments(herald_domain::Channel::Sms, body);
+            serde_json::json!({"id": id.to_string(), "body": body, "segments": segments})
+        })
+        .collect();
     sqlx::query(
-        "UPDATE messages SET body = r.body, updated_at = ?2
-         FROM (SELECT value ->> 'id' AS id, value ->> 'body' AS body FROM json_each(?1)) AS r
+        "UPDATE messages SET body = r.body, segments = r.segments, updated_at = ?2
+         FROM (SELECT value ->> 'id' AS id, value ->> 'body' AS body, value ->> 'segments' AS segments
+               FROM json_each(?1)) AS r
          WHERE messages.id = r.id",
     )
     .bind(serde_json::Value::Array(rows).to_string())

@@ -44,9 +44,9 @@ async fn insert_message_in(tx: &mut Transaction<'_, Sqlite>, message: &NewMessag
     let at = to_millis(message.created_at);
     sqlx::query(
         "INSERT INTO messages (id, account_id, channel, recipient, sender, body, subject, content,
-                                   user_id, reference, idempotency_key, client_metadata,
+                                   user_id, reference, idempotency_key, client_metadata, segments,
                                    status, next_attempt_at, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
     )
     .bind(message.id.to_string())
     .bind(message.account_id.to_string())
@@ -60,6 +60,7 @@ async fn insert_message_in(tx: &mut Transaction<'_, Sqlite>, message: &NewMessag
     .bind(&message.tags.reference)
     .bind(&message.tags.idempotency_key)
     .bind(message.tags.metadata.as_ref().map(serde_json::Value::to_string))
+    .bind(message.segments())
     .bind(at)
     .bind(at)
     .bind(at)
@@ -147,6 +148,7 @@ pub(in crate::store) async fn insert_messages(
                     "body": m.body,
                     "subject": m.content.subject,
                     "content": m.content.stored_json().map(|json| json.to_string()),
+                    "segments": m.segments(),
                     "user_id": m.user_id,
                     "reference": m.tags.reference,
                     "idempotency_key": m.tags.idempotency_key,
@@ -161,13 +163,13 @@ pub(in crate::store) async fn insert_messages(
         let rows = serde_json::Value::Array(rows).to_string();
         sqlx::query(
             "INSERT INTO messages (id, account_id, channel, recipient, sender, body, subject, content,
-                                   user_id, reference, idempotency_key, client_metadata,
+                                   user_id, reference, idempotency_key, client_metadata, segments,
                                    status, next_attempt_at, created_at, updated_at)
              SELECT value ->> 'id', value ->> 'account_id', value ->> 'channel',
                     value ->> 'recipient', value ->> 'sender', value ->> 'body',
                     value ->> 'subject', value ->> 'content', value ->> 'user_id',
                     value ->> 'reference', value ->> 'idempotency_key', value ->> 'client_metadata',
-                    'pending', value ->> 'at', value ->> 'at', value ->> 'at'
+                    value ->> 'segments', 'pending', value ->> 'at', value ->> 'at', value ->> 'at'
              FROM json_each(?1) ORDER BY key",
         )
         .bind(&rows)

@@ -311,16 +311,20 @@ async fn rendered_bodies_are_saved_on_their_messages(backend: Backend) {
     let (first, second) = (recipients[0].1, recipients[1].1);
     let at = now + Duration::seconds(1);
 
-    store.save_rendered(&[(first, "Hi Amina".into()), (second, "Hi Baraka".into())], at).await.unwrap();
+    let before = store.get_message(account, first).await.unwrap().unwrap();
+    assert_eq!(before.segments, None, "not rendered yet: no text to count");
+    let long = format!("Hi Baraka {}", "x".repeat(200));
+    store.save_rendered(&[(first, "Hi Amina".into()), (second, long.clone())], at).await.unwrap();
     store.save_rendered(&[], at).await.unwrap();
 
-    for (id, body) in [(first, "Hi Amina"), (second, "Hi Baraka")] {
+    for (id, body, segments) in [(first, "Hi Amina", 1), (second, long.as_str(), 2)] {
         let message = store.get_message(account, id).await.unwrap().unwrap();
         assert_eq!((message.body.as_str(), message.updated_at), (body, at));
+        assert_eq!(message.segments, Some(segments), "the rendered text's SMS parts are stored");
     }
     let claimed = store.claim_due_messages("w", at, at + Duration::seconds(30), 10).await.unwrap();
     let bodies: HashSet<&str> = claimed.iter().map(|m| m.body.as_str()).collect();
-    assert_eq!(bodies, ["Hi Amina", "Hi Baraka"].into(), "the worker sends what was rendered");
+    assert_eq!(bodies, ["Hi Amina", long.as_str()].into(), "the worker sends what was rendered");
 }
 
 async fn only_scheduled_campaigns_whose_time_has_come_are_due_up_to_the_limit(backend: Backend) {
