@@ -187,6 +187,8 @@ impl Application {
             self.config.idempotency.clone(),
             self.metrics.clone(),
             self.wake.clone(),
+            Arc::new(self.routing.clone()),
+            self.config.sms.default_sender.clone(),
         );
         // The relay stops after the dispatcher, so it flushes the dispatcher's last events.
         let dispatcher_done = CancellationToken::new();
@@ -247,7 +249,6 @@ impl Application {
                 let commands = Commands {
                     intake: intake.clone(),
                     account: self.account,
-                    default_sender: self.config.sms.default_sender.clone(),
                     origin: self.config.amqp.command_queue.clone(),
                     batch_size: usize::from(self.config.amqp.prefetch),
                     metrics: self.metrics.clone(),

@@ -44,7 +44,8 @@ pub struct SendNotificationIn {
     pub channel: Channel,
     pub to: String,
     pub body: String,
-    /// Sender: a sender id for SMS (`sms.default_sender` when absent), a mailbox for email
+    /// Sender: a sender id for SMS (the route's `sender`, else `sms.default_sender`, when
+    /// absent), a mailbox for email
     /// (`email.from`, else the provider's).
     pub from: Option<String>,
     pub subject: Option<String>,
@@ -102,8 +103,13 @@ impl SendNotificationIn {
         let from = match channel {
             Channel::Sms => {
                 self.only(channel, &[EMAIL_ONLY.as_slice(), PUSH_ONLY.as_slice()].concat())?;
-                let from = self.from.as_deref().unwrap_or(&config.sms.default_sender);
-                Some(SenderId::parse(from).map_err(|e| ApiError::invalid_field("from", e))?.to_string())
+                // Without one, the route's sender or `sms.default_sender` (at intake).
+                match self.from.as_deref() {
+                    Some(from) => Some(
+                        SenderId::parse(from).map_err(|e| ApiError::invalid_field("from", e))?.to_string(),
+                    ),
+                    None => None,
+                }
             }
             Channel::Email => {
                 self.only(channel, &PUSH_ONLY)?;

@@ -121,7 +121,7 @@ fn parse_request(request: &SmsRequest) -> Result<SmsDraft, SmsError> {
     }
     .ok_or_else(|| invalid("message", message.as_ref(), &message_rule()))?;
 
-    Ok(SmsDraft { to, from, body, user_id: None, tags: Default::default() })
+    Ok(SmsDraft { to, from: Some(from), body, user_id: None, tags: Default::default() })
 }
 
 /// Accept an SMS for delivery.

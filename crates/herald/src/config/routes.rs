@@ -24,6 +24,16 @@ pub struct RouteConfig {
     /// of texts one of which the refusal contains (e.g. `["HTTP 403", "unsupported"]`).
     #[serde(default)]
     pub failover_on_permanent: FailoverOnPermanent,
+    /// SMS and WhatsApp: typographic characters (curly quotes, dashes, non-breaking spaces,
+    /// ellipses) are replaced by their GSM-7 look-alikes when that costs no segment, so a
+    /// text stays GSM-7 (160 characters a part instead of 70). The stored text is the one sent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub smart_encoding: bool,
+    /// SMS and WhatsApp: the sender of a message to this route whose request names none
+    /// (an alphanumeric name where the country allows it, a number where it does not);
+    /// unset: `sms.default_sender`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
 }
 
 /// When a provider's permanent refusal is another provider's chance.
@@ -83,6 +93,19 @@ impl Routing {
         self.providers.iter().find(|p| p.name == name)
     }
 
+    /// The route of a message to `recipient` on `channel`: the longest matching prefix,
+    /// else the channel's default route.
+    pub fn route_for(&self, channel: Channel, recipient: &str) -> Option<&RouteConfig> {
+        let routes = self.routes.iter().filter(|route| route.channel == channel);
+        let by_prefix = routes
+            .clone()
+            .flat_map(|route| route.prefixes.iter().map(move |prefix| (prefix, route)))
+            .filter(|(prefix, _)| recipient.starts_with(prefix.as_str()))
+            .max_by_key(|(prefix, _)| prefix.len())
+            .map(|(_, route)| route);
+        by_prefix.or_else(|| routes.clone().find(|route| route.prefixes.is_empty()))
+    }
+
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         let mut names = HashSet::new();
         for provider in &self.providers {
@@ -108,6 +131,26 @@ impl Routing {
                     return invalid(
                         "routes.providers",
                         format!("a {channel} route names \"{name}\", which does not serve {channel} (its `channels`)"),
+                    );
+                }
+            }
+            if route.smart_encoding && !matches!(channel, Channel::Sms | Channel::Whatsapp) {
+                return invalid(
+                    "routes.smart_encoding",
+                    format!("is for SMS and WhatsApp routes, not {channel}"),
+                );
+            }
+            if let Some(sender) = &route.sender {
+                if !matches!(channel, Channel::Sms | Channel::Whatsapp) {
+                    return invalid(
+                        "routes.sender",
+                        format!("is for SMS and WhatsApp routes, not {channel}"),
+                    );
+                }
+                if herald_domain::SenderId::parse(sender).is_err() {
+                    return invalid(
+                        "routes.sender",
+                        format!("\"{sender}\" must be a phone number or an alphanumeric name of at most 11 characters"),
                     );
                 }
             }
@@ -194,6 +237,8 @@ fn default_routes(providers: &[ProviderEntry]) -> Vec<RouteConfig> {
                 prefixes: Vec::new(),
                 providers: serving,
                 failover_on_permanent: FailoverOnPermanent::default(),
+                smart_encoding: false,
+                sender: None,
             })
         })
         .collect()
@@ -217,6 +262,8 @@ mod tests {
             prefixes: prefixes.iter().map(|p| (*p).to_owned()).collect(),
             providers: providers.iter().map(|p| (*p).to_owned()).collect(),
             failover_on_permanent: FailoverOnPermanent::default(),
+            smart_encoding: false,
+            sender: None,
         }
     }
 
@@ -246,6 +293,35 @@ mod tests {
         let wrong_channel = Routing::new(providers, vec![route(Channel::Sms, &[], &["b"])]);
         let message = error(&wrong_channel);
         assert!(message.contains("routes.providers") && message.contains("does not serve sms"), "{message}");
+    }
+
+    #[test]
+    fn smart_encoding_is_for_sms_routes_and_the_longest_prefix_decides() {
+        let providers = vec![provider("a", &[Channel::Sms]), provider("b", &[Channel::Email])];
+        let email = Routing::new(
+            providers.clone(),
+            vec![RouteConfig { smart_encoding: true, ..route(Channel::Email, &[], &["b"]) }],
+        );
+        assert!(error(&email).contains("routes.smart_encoding"), "{}", error(&email));
+        let bad_sender = Routing::new(
+            providers.clone(),
+            vec![RouteConfig { sender: Some("TOO LONG SENDER".into()), ..route(Channel::Sms, &[], &["a"]) }],
+        );
+        assert!(error(&bad_sender).contains("routes.sender"), "{}", error(&bad_sender));
+        let routing = Routing::new(
+            providers,
+            vec![
+                RouteConfig { smart_encoding: true, ..route(Channel::Sms, &["+254"], &["a"]) },
+                route(Channel::Sms, &["+2547"], &["a"]),
+                route(Channel::Sms, &[], &["a"]),
+            ],
+        );
+        routing.validate().unwrap();
+        let smart = |to: &str| routing.route_for(Channel::Sms, to).map(|r| r.smart_encoding);
+        assert_eq!(smart("+254201234567"), Some(true));
+        assert_eq!(smart("+254712345678"), Some(false), "+2547 is the longer prefix");
+        assert_eq!(smart("+31612345678"), Some(false), "the default route");
+        assert!(routing.route_for(Channel::Push, "token").is_none());
     }
 
     #[test]

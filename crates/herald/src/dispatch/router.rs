@@ -38,6 +38,10 @@ impl RoutedProvider {
 pub struct Route {
     pub providers: Vec<usize>,
     pub failover_on_permanent: FailoverOnPermanent,
+    /// Campaign texts rendered for this route are smart-encoded (see [`crate::config::RouteConfig`]).
+    pub smart_encoding: bool,
+    /// The sender of campaign messages rendered for this route.
+    pub sender: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -99,6 +103,8 @@ impl Router {
                     .filter_map(|name| index.get(name.as_str()).copied())
                     .collect(),
                 failover_on_permanent: config.failover_on_permanent.clone(),
+                smart_encoding: config.smart_encoding,
+                sender: config.sender.clone(),
             });
             let channel = channels.entry(config.channel).or_default();
             if config.prefixes.is_empty() {
@@ -183,6 +189,8 @@ mod tests {
             prefixes: prefixes.iter().map(|p| (*p).to_owned()).collect(),
             providers: providers.iter().map(|p| (*p).to_owned()).collect(),
             failover_on_permanent: FailoverOnPermanent::default(),
+            smart_encoding: false,
+            sender: None,
         };
         Routing::new(
             vec![entry("a"), entry("b"), entry("c")],

@@ -31,7 +31,7 @@ use super::{
 use crate::{
     config::{ChannelsConfig, Config, DispatchConfig, ProviderEntry, Routing},
     metrics::Metrics,
-    model::{AttemptOutcome, AttemptResult, CampaignLink, ClaimedMessage, LeaseSweep},
+    model::{AttemptOutcome, AttemptResult, CampaignLink, ClaimedMessage, LeaseSweep, RenderedMessage},
     ports::{Outbound, Provider, ProviderError, ProviderReceipt, Store, StoreResult},
     services::events,
 };
@@ -277,8 +277,24 @@ impl Dispatcher {
                 }
                 _ => String::new(),
             };
+            // The route's sender, and smart encoding where the route says so (when that
+            // keeps the text valid).
+            let route = self.router.route(batch[i].channel, batch[i].recipient.as_str());
+            let smart = route.is_some_and(|route| route.smart_encoding);
+            let sender = route.and_then(|route| route.sender.clone());
+            let body = match herald_domain::smart_encode(&body) {
+                std::borrow::Cow::Owned(text)
+                    if smart && text.chars().count() <= herald_domain::MessageBody::MAX_CHARS =>
+                {
+                    text
+                }
+                _ => body,
+            };
             batch[i].body.clone_from(&body);
-            bodies.push((batch[i].id, body));
+            if sender.is_some() {
+                batch[i].sender.clone_from(&sender);
+            }
+            bodies.push(RenderedMessage { id: batch[i].id, body, sender });
         }
         self.store.save_rendered(&bodies, Utc::now()).await?;
         Ok(batch)

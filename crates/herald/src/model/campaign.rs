@@ -101,3 +101,12 @@ pub enum StartOutcome {
     /// nothing was done; what the key holds.
     KeyTaken(IdempotencyClaim),
 }
+
+/// A campaign message once rendered: its text, and the sender its route gives it (`None`
+/// keeps the one it was created with).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedMessage {
+    pub id: herald_domain::MessageId,
+    pub body: String,
+    pub sender: Option<String>,
+}

@@ -4,12 +4,12 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::{AccountId, CampaignId, CampaignStatus, CustomerId, MessageId};
+use herald_domain::{AccountId, CampaignId, CampaignStatus, CustomerId};
 
 use super::StoreResult;
 use crate::model::{
     Campaign, CampaignFilter, CampaignPage, CampaignStart, CampaignStats, Customer, NewCampaign, PageStart,
-    StartOutcome,
+    RenderedMessage, StartOutcome,
 };
 
 /// Campaigns (the campaign brief). Their recipients are [`super::CustomerStore`]'s.
@@ -38,8 +38,9 @@ pub trait CampaignStore: Send + Sync {
         campaigns: &[CampaignId],
         customers: &[CustomerId],
     ) -> StoreResult<(HashMap<CampaignId, String>, HashMap<CustomerId, Customer>)>;
-    /// Stores the bodies rendered for campaign messages.
-    async fn save_rendered(&self, bodies: &[(MessageId, String)], at: DateTime<Utc>) -> StoreResult<()>;
+    /// Stores what was rendered for campaign messages: the text (and its SMS segments) and,
+    /// where the route gives one, the sender.
+    async fn save_rendered(&self, rendered: &[RenderedMessage], at: DateTime<Utc>) -> StoreResult<()>;
     /// `scheduled` campaigns whose time has come (at most `limit`): id, account, and
     /// whether their messages exist already (sent before their time).
     async fn due_campaigns(

@@ -34,8 +34,6 @@ const MAX_RETRY: Duration = Duration::from_secs(5);
 pub struct Commands {
     pub intake: Intake,
     pub account: AccountId,
-    /// The sender of a command that names none.
-    pub default_sender: String,
     /// Where the commands come from (the queue's name), in their idempotency fingerprint:
     /// the same key on another queue is another request.
     pub origin: String,
@@ -73,7 +71,7 @@ impl Commands {
     pub async fn handle_batch(&self, deliveries: Vec<CommandDelivery>, shutdown: &CancellationToken) {
         let mut valid = Vec::with_capacity(deliveries.len());
         for delivery in deliveries {
-            match validate(&delivery.payload, delivery.message_id.clone(), &self.default_sender) {
+            match validate(&delivery.payload, delivery.message_id.clone()) {
                 Ok(command) => {
                     let request = command.key.clone().map(|key| IdempotentRequest {
                         key,

@@ -2,17 +2,17 @@
 //! caller's 2xx (or queue ack) comes after this returns. Intake takes any channel: the
 //! channel and recipient come with the [`Draft`].
 
-use std::sync::Arc;
+use std::{borrow::Cow, sync::Arc};
 
 use chrono::{Duration, Utc};
 use herald_domain::{
-    AccountId, Channel, MessageBody, MessageId, MessageStatus, PhoneNumber, Recipient, SenderId,
+    smart_encode, AccountId, Channel, MessageBody, MessageId, MessageStatus, PhoneNumber, Recipient, SenderId,
 };
 use tokio::sync::Notify;
 
 use super::idempotency::{HeldKeys, IdempotentRequest, KeyHold};
 use crate::{
-    config::IdempotencyConfig,
+    config::{IdempotencyConfig, Routing},
     metrics::Metrics,
     model::{
         ClientTags, IdempotencyClaim, IdempotentResponse, KeyClaim, KeyedMessage, NewMessage, RichContent,
@@ -24,7 +24,8 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct SmsDraft {
     pub to: PhoneNumber,
-    pub from: SenderId,
+    /// `None`: the route's sender, else `sms.default_sender`.
+    pub from: Option<SenderId>,
     pub body: MessageBody,
     pub user_id: Option<String>,
     /// The client's reference and metadata (the idempotency key is filled in here).
@@ -52,7 +53,7 @@ impl From<SmsDraft> for Draft {
         Self {
             channel: Channel::Sms,
             to: sms.to.into(),
-            from: Some(sms.from.to_string()),
+            from: sms.from.map(|from| from.to_string()),
             body: sms.body,
             content: RichContent::default(),
             user_id: sms.user_id,
@@ -99,6 +100,10 @@ pub struct Intake {
     /// Wakes this process's dispatcher so a new message is sent without waiting for a poll.
     wake: Arc<Notify>,
     held: HeldKeys,
+    /// The routes, for what a route does to a message (sender, smart encoding).
+    routing: Arc<Routing>,
+    /// The sender of an SMS whose request and route name none (`sms.default_sender`).
+    default_sender: String,
 }
 
 impl std::fmt::Debug for Intake {
@@ -113,8 +118,30 @@ impl Intake {
         idempotency: IdempotencyConfig,
         metrics: Arc<Metrics>,
         wake: Arc<Notify>,
+        routing: Arc<Routing>,
+        default_sender: String,
     ) -> Self {
-        Self { store, idempotency, metrics, wake, held: HeldKeys::default() }
+        Self { store, idempotency, metrics, wake, held: HeldKeys::default(), routing, default_sender }
+    }
+
+    /// The draft as its route sends it. An SMS or WhatsApp message without a sender gets
+    /// the route's, else `sms.default_sender`; its text is smart-encoded where the route
+    /// says so (and kept as it is when that would make it invalid, e.g. too long).
+    fn routed(&self, mut draft: Draft) -> Draft {
+        if !matches!(draft.channel, Channel::Sms | Channel::Whatsapp) {
+            return draft;
+        }
+        let route = self.routing.route_for(draft.channel, draft.to.as_str());
+        if draft.from.is_none() {
+            let sender = route.and_then(|route| route.sender.clone());
+            draft.from = Some(sender.unwrap_or_else(|| self.default_sender.clone()));
+        }
+        if route.is_some_and(|route| route.smart_encoding) {
+            if let Cow::Owned(text) = smart_encode(draft.body.as_str()) {
+                draft.body = MessageBody::parse_for(draft.channel, &text).unwrap_or(draft.body);
+            }
+        }
+        draft
     }
 
     /// Accepts an SMS: [`Intake::accept`] on the SMS channel.
@@ -135,6 +162,7 @@ impl Intake {
         idempotent: Option<(&IdempotentRequest, Respond<'_>)>,
     ) -> Result<IntakeOutcome, IntakeError> {
         let now = Utc::now();
+        let draft = self.routed(draft);
         let accepted = Accepted { id: MessageId::new(), status: MessageStatus::Pending };
         let Some((request, respond)) = idempotent else {
             let message = new_message(account, accepted, draft, None, now);
@@ -215,7 +243,7 @@ impl Intake {
             });
             let claim = request.map(|request| self.key_claim(request, now));
             batch.push(KeyedMessage {
-                message: new_message(account, this, draft.clone(), idempotency, now),
+                message: new_message(account, this, self.routed(draft.clone()), idempotency, now),
                 claim,
             });
             accepted.push(this);

@@ -167,16 +167,13 @@ fn canonical_fields(mut object: Map<String, Value>) -> Result<(Map<String, Value
 }
 
 /// Parses and checks a command; the error is the reason given in the dead-letter queue.
-pub fn validate(
-    data: &[u8],
-    message_id: Option<String>,
-    default_sender: &str,
-) -> Result<ValidCommand, String> {
+/// A command without a sender gets its route's, else `sms.default_sender`, at intake.
+pub fn validate(data: &[u8], message_id: Option<String>) -> Result<ValidCommand, String> {
     let parsed = parse(data)?;
-    check(&parsed, message_id, default_sender).map_err(|reason| format!("{}{reason}", parsed.context))
+    check(&parsed, message_id).map_err(|reason| format!("{}{reason}", parsed.context))
 }
 
-fn check(parsed: &Parsed, message_id: Option<String>, default_sender: &str) -> Result<ValidCommand, String> {
+fn check(parsed: &Parsed, message_id: Option<String>) -> Result<ValidCommand, String> {
     // The fingerprint covers the command in herald's spelling: the same command in another
     // spelling or in an envelope is the same request.
     let raw = Value::Object(parsed.command.clone());
@@ -195,8 +192,10 @@ fn check(parsed: &Parsed, message_id: Option<String>, default_sender: &str) -> R
         )
     })?;
     let body = MessageBody::parse(&command.sms_text).map_err(|e| format!("'{}' {e}", name("sms_text")))?;
-    let sender = command.sender.as_deref().unwrap_or(default_sender);
-    let from = SenderId::parse(sender).map_err(|e| format!("'{}': {e}", name("sender")))?;
+    let from = match command.sender.as_deref() {
+        Some(sender) => Some(SenderId::parse(sender).map_err(|e| format!("'{}': {e}", name("sender")))?),
+        None => None,
+    };
     if command.reference.as_ref().is_some_and(|r| r.chars().count() > MAX_REFERENCE_CHARS) {
         return Err(format!("'{}' must be at most {MAX_REFERENCE_CHARS} characters", name("reference")));
     }
@@ -230,7 +229,7 @@ mod tests {
     use super::*;
 
     fn inlet_validate(data: &str, message_id: Option<&str>) -> Result<ValidCommand, String> {
-        validate(data.as_bytes(), message_id.map(str::to_owned), "herald")
+        validate(data.as_bytes(), message_id.map(str::to_owned))
     }
 
     #[test]
@@ -244,7 +243,7 @@ mod tests {
         assert_eq!(command.key.unwrap().as_str(), "k-1", "the command's key wins over message_id");
         assert_eq!(command.draft.tags.reference.as_deref(), Some("order-9"));
         assert_eq!(command.draft.user_id.as_deref(), Some("u1"));
-        assert_eq!(command.draft.from.as_str(), "herald");
+        assert_eq!(command.draft.from, None, "the route's or the default sender, at intake");
     }
 
     #[test]
@@ -253,7 +252,7 @@ mod tests {
         let command =
             inlet_validate(example, None).expect("docs/amqp/send-sms.example.json is a valid SendSms");
         assert_eq!(command.key.unwrap().as_str(), "payment-8f2c1e");
-        assert_eq!(command.draft.from.as_str(), "MKOPA");
+        assert_eq!(command.draft.from.as_ref().map(SenderId::as_str), Some("MKOPA"));
     }
 
     #[test]

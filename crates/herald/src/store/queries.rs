@@ -20,7 +20,7 @@ macro_rules! queries {
                 ApiKeyRecord, AttemptOutcome, Campaign, CampaignFilter, CampaignPage, CampaignStart,
                 CampaignStats, ClaimedMessage, Customer, CustomerFields, DeadLetterFilter, FeedCursor,
                 IdempotencyClaim, IdempotentResponse, KeyClaim, KeyedMessage, LeaseSweep, Message, MessageEvent,
-                NewCampaign, NewMessage, PageStart, QueueStats, StartOutcome, StatusCounts, StoredEvent,
+                NewCampaign, NewMessage, PageStart, QueueStats, RenderedMessage, StartOutcome, StatusCounts, StoredEvent,
                 SweptLeases,
             },
             ports::StoreResult,
@@ -517,8 +517,8 @@ macro_rules! queries {
                 crate::store::$adapter::campaigns::render_inputs(self, campaigns, customers).await
             }
 
-            async fn save_rendered(&self, bodies: &[(MessageId, String)], at: DateTime<Utc>) -> StoreResult<()> {
-                crate::store::$adapter::campaigns::save_rendered(self, bodies, at).await
+            async fn save_rendered(&self, rendered: &[RenderedMessage], at: DateTime<Utc>) -> StoreResult<()> {
+                crate::store::$adapter::campaigns::save_rendered(self, rendered, at).await
             }
 
             async fn due_campaigns(&self, now: DateTime<Utc>, limit: u32,) -> StoreResult<Vec<(CampaignId, AccountId, bool)>> {

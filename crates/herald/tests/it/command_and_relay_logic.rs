@@ -45,12 +45,18 @@ async fn store(backend: Backend) -> Option<(Arc<dyn Store>, TestDb)> {
 
 async fn commands(store: &Arc<dyn Store>) -> Commands {
     let metrics = Arc::new(Metrics::new());
-    let intake =
-        Intake::new(store.clone(), IdempotencyConfig::default(), metrics.clone(), Arc::new(Notify::new()));
+    let routing = Arc::new(herald::config::Config::default().routing());
+    let intake = Intake::new(
+        store.clone(),
+        IdempotencyConfig::default(),
+        metrics.clone(),
+        Arc::new(Notify::new()),
+        routing,
+        "herald".into(),
+    );
     Commands {
         intake,
         account: store.ensure_default_account().await.unwrap(),
-        default_sender: "herald".into(),
         origin: "herald.send_sms".into(),
         batch_size: 200,
         metrics,

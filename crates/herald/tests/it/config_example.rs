@@ -37,6 +37,10 @@ fn the_example_routing_section_loads_as_a_two_provider_route_with_failover() {
         .find(|r| r.channel == Channel::Sms && r.prefixes.is_empty())
         .expect("a default SMS route");
     assert_eq!(sms_default.providers, ["primary", "backup"]);
+    assert!(!sms_default.smart_encoding);
+    let kenya = routing.route_for(Channel::Sms, "+254712345678").expect("the Kenyan route");
+    assert!(kenya.smart_encoding);
+    assert_eq!(kenya.sender.as_deref(), Some("ACME"));
     assert!(sms_default.failover_on_permanent.covers("HTTP 403: forbidden"));
     assert_ne!(sms_default.failover_on_permanent, FailoverOnPermanent::default());
 }

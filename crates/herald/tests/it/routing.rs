@@ -24,6 +24,8 @@ on_both_backends!(
     messages_go_to_the_provider_of_their_longest_matching_prefix,
     the_first_provider_takes_messages_again_once_its_breaker_closes,
     a_permanent_refusal_the_route_lists_goes_to_the_next_provider,
+    a_route_with_smart_encoding_sends_typographic_text_as_gsm7,
+    a_message_without_a_sender_gets_its_routes_sender_else_the_default,
 );
 
 /// A provider that is down (every call fails retryably) until switched up.
@@ -85,6 +87,8 @@ fn route(prefixes: &[&str], providers: &[&str]) -> RouteConfig {
         prefixes: prefixes.iter().map(|p| (*p).to_owned()).collect(),
         providers: providers.iter().map(|p| (*p).to_owned()).collect(),
         failover_on_permanent: FailoverOnPermanent::default(),
+        smart_encoding: false,
+        sender: None,
     }
 }
 
@@ -231,4 +235,138 @@ async fn a_permanent_refusal_the_route_lists_goes_to_the_next_provider(backend: 
     assert_eq!(failed["last_error"], "HTTP 400: number blocked");
     assert_eq!(failed["retry_count"], 0, "a permanent refusal is not retried");
     assert_eq!((a.calls(), b.calls()), (3, 2));
+}
+
+/// "“Don’t miss it” – 50% off": UCS-2 as typed (curly quotes, an en dash).
+const TYPOGRAPHIC: &str = "\u{201C}Don\u{2019}t miss it\u{201D} \u{2013} 50% off";
+
+async fn a_route_with_smart_encoding_sends_typographic_text_as_gsm7(backend: Backend) {
+    let mock = Arc::new(MockProvider::new(1.0, Duration::ZERO).named("m").recording());
+    let Some(app) = TestApp::spawn_with_providers(
+        backend,
+        |config: &mut Config| {
+            config.providers = vec![ProviderEntry { name: "m".into(), ..entry("m", 30) }];
+            let mut kenya = route(&["+254"], &["m"]);
+            kenya.smart_encoding = true;
+            config.routes = vec![kenya, route(&[], &["m"])];
+        },
+        vec![mock.clone()],
+    )
+    .await
+    else {
+        return;
+    };
+    let send = |to: &'static str, body: String| {
+        let app = &app;
+        async move {
+            let response = app
+                .post_json(
+                    "/api/v1/notifications/send",
+                    &serde_json::json!({"channel": "sms", "to": to, "body": body}),
+                )
+                .await;
+            assert_eq!(response.status(), 202);
+            let id = response.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+            app.wait_for_status(&id, "sent").await
+        }
+    };
+    // 100 characters: one GSM-7 part once smart-encoded, two UCS-2 parts as typed.
+    let long = format!("{TYPOGRAPHIC} {}", "x".repeat(100 - TYPOGRAPHIC.chars().count() - 1));
+    let kenyan = send("+254712345678", long.clone()).await;
+    assert_eq!(
+        kenyan["body"],
+        format!("\"Don't miss it\" - 50% off {}", "x".repeat(100 - TYPOGRAPHIC.chars().count() - 1))
+    );
+    assert_eq!(kenyan["segments"], 1);
+    let dutch = send("+31612345678", long.clone()).await;
+    assert_eq!(dutch["body"], long.as_str(), "a route without smart encoding sends the text as typed");
+    assert_eq!(dutch["segments"], 2);
+
+    // A campaign message rendered for the Kenyan route is smart-encoded too.
+    let customer = app
+        .post_json("/api/v1/customers", &serde_json::json!({"phone": "+254712345679", "first_name": "Amina"}))
+        .await;
+    let customer = customer.json::<serde_json::Value>().await.unwrap()["id"].as_i64().unwrap();
+    let campaign = app
+        .post_json(
+            "/campaigns",
+            &serde_json::json!({"name": "Sale", "channel": "sms", "base_template": format!("Hi {{first_name}}, {TYPOGRAPHIC}")}),
+        )
+        .await;
+    let campaign = campaign.json::<serde_json::Value>().await.unwrap()["id"].as_i64().unwrap();
+    let sent = app
+        .post_json(&format!("/campaigns/{campaign}/send"), &serde_json::json!({"customer_ids": [customer]}))
+        .await;
+    assert_eq!(sent.status(), 202);
+    let delivered = poll(Duration::from_secs(20), || async {
+        mock.deliveries().into_iter().find(|d| d.to == "+254712345679")
+    })
+    .await
+    .expect("the campaign message was sent");
+    assert_eq!(delivered.body, "Hi Amina, \"Don't miss it\" - 50% off");
+    app.stop().await;
+}
+
+async fn a_message_without_a_sender_gets_its_routes_sender_else_the_default(backend: Backend) {
+    let mock = Arc::new(MockProvider::new(1.0, Duration::ZERO).named("m").recording());
+    let Some(app) = TestApp::spawn_with_providers(
+        backend,
+        |config: &mut Config| {
+            config.providers = vec![entry("m", 30)];
+            // Kenya takes an alphanumeric sender; the Netherlands route gives a number.
+            let mut kenya = route(&["+254"], &["m"]);
+            kenya.sender = Some("ACME".into());
+            let mut dutch = route(&["+31"], &["m"]);
+            dutch.sender = Some("+3197010000000".into());
+            config.routes = vec![kenya, dutch, route(&[], &["m"])];
+        },
+        vec![mock.clone()],
+    )
+    .await
+    else {
+        return;
+    };
+    let send = |body: serde_json::Value| {
+        let app = &app;
+        async move {
+            let response = app.post_json("/api/v1/notifications/send", &body).await;
+            assert_eq!(response.status(), 202);
+            let id = response.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+            app.wait_for_status(&id, "sent").await
+        }
+    };
+    let kenyan = send(serde_json::json!({"channel": "sms", "to": "+254712345678", "body": "hi"})).await;
+    assert_eq!(kenyan["from"], "ACME");
+    let dutch = send(serde_json::json!({"channel": "sms", "to": "+31612345678", "body": "hi"})).await;
+    assert_eq!(dutch["from"], "+3197010000000");
+    let other = send(serde_json::json!({"channel": "sms", "to": "+14155550123", "body": "hi"})).await;
+    assert_eq!(other["from"], "herald", "no route sender: sms.default_sender");
+    let named =
+        send(serde_json::json!({"channel": "sms", "to": "+254712345678", "body": "hi", "from": "SHOP"}))
+            .await;
+    assert_eq!(named["from"], "SHOP", "the request's own sender wins");
+
+    // A campaign message takes its route's sender when it is rendered.
+    let customer = app
+        .post_json("/api/v1/customers", &serde_json::json!({"phone": "+254712345679", "first_name": "Amina"}))
+        .await;
+    let customer = customer.json::<serde_json::Value>().await.unwrap()["id"].as_i64().unwrap();
+    let campaign = app
+        .post_json(
+            "/campaigns",
+            &serde_json::json!({"name": "Sale", "channel": "sms", "base_template": "Hi {first_name}"}),
+        )
+        .await;
+    let campaign = campaign.json::<serde_json::Value>().await.unwrap()["id"].as_i64().unwrap();
+    let sent = app
+        .post_json(&format!("/campaigns/{campaign}/send"), &serde_json::json!({"customer_ids": [customer]}))
+        .await;
+    assert_eq!(sent.status(), 202);
+    let delivered = poll(Duration::from_secs(20), || async {
+        mock.deliveries().into_iter().find(|d| d.to == "+254712345679")
+    })
+    .await
+    .expect("the campaign message was sent");
+    assert_eq!(delivered.from.as_deref(), Some("ACME"));
+    app.stop().await;
 }

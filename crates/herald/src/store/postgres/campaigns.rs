@@ -3,14 +3,14 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use herald_domain::{AccountId, CampaignId, CampaignStatus, CustomerId, MessageId};
+use herald_domain::{AccountId, CampaignId, CampaignStatus, CustomerId};
 use sqlx::Row;
 
 use super::PgStore;
 use crate::store::queries;
 use crate::store::rows as from_row;
 use crate::{
-    model::{CampaignStart, Customer, IdempotencyClaim, StartOutcome},
+    model::{CampaignStart, Customer, IdempotencyClaim, RenderedMessage, StartOutcome},
     ports::StoreResult,
 };
 
@@ -122,20 +122,23 @@ pub(in crate::store) async fn render_inputs(
 
 pub(in crate::store) async fn save_rendered(
     store: &PgStore,
-    bodies: &[(MessageId, String)],
+    rendered: &[RenderedMessage],
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
-    if bodies.is_empty() {
+    if rendered.is_empty() {
         return Ok(());
     }
     sqlx::query(
-        "UPDATE messages m SET body = r.body, segments = r.segments, updated_at = $3
-         FROM UNNEST($1::uuid[], $2::text[], $4::int[]) AS r(id, body, segments) WHERE m.id = r.id",
+        "UPDATE messages m SET body = r.body, segments = r.segments,
+                sender = COALESCE(r.sender, m.sender), updated_at = $3
+         FROM UNNEST($1::uuid[], $2::text[], $4::int[], $5::text[]) AS r(id, body, segments, sender)
+         WHERE m.id = r.id",
     )
-    .bind(bodies.iter().map(|(id, _)| id.as_uuid()).collect::<Vec<_>>())
-    .bind(bodies.iter().map(|(_, body)| body.as_str()).collect::<Vec<_>>())
+    .bind(rendered.iter().map(|r| r.id.as_uuid()).collect::<Vec<_>>())
+    .bind(rendered.iter().map(|r| r.body.as_str()).collect::<Vec<_>>())
     .bind(at)
-    .bind(bodies.iter().map(|(_, body)| campaign_segments(body)).collect::<Vec<_>>())
+    .bind(rendered.iter().map(|r| campaign_segments(&r.body)).collect::<Vec<_>>())
+    .bind(rendered.iter().map(|r| r.sender.as_deref()).collect::<Vec<_>>())
     .execute(&store.pool)
     .await?;
     Ok(())

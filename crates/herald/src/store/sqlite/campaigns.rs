@@ -3,14 +3,14 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use herald_domain::{AccountId, CampaignId, CampaignStatus, CustomerId, MessageId};
+use herald_domain::{AccountId, CampaignId, CampaignStatus, CustomerId};
 use sqlx::Row;
 
 use super::{to_millis, SqliteStore};
 use crate::store::queries;
 use crate::store::rows as from_row;
 use crate::{
-    model::{CampaignStart, Customer, IdempotencyClaim, StartOutcome},
+    model::{CampaignStart, Customer, IdempotencyClaim, RenderedMessage, StartOutcome},
     ports::StoreResult,
     store::parse_column,
 };
@@ -118,23 +118,26 @@ pub(in crate::store) async fn render_inputs(
 
 pub(in crate::store) async fn save_rendered(
     store: &SqliteStore,
-    bodies: &[(MessageId, String)],
+    rendered: &[RenderedMessage],
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
-    if bodies.is_empty() {
+    if rendered.is_empty() {
         return Ok(());
     }
-    let rows: Vec<serde_json::Value> = bodies
+    let rows: Vec<serde_json::Value> = rendered
         .iter()
-        .map(|(id, body)| {
+        .map(|message| {
             // Campaign messages are SMS or WhatsApp: their text's segments.
-            let segments = crate::model::sms_segments(herald_domain::Channel::Sms, body);
-            serde_json::json!({"id": id.to_string(), "body": body, "segments": segments})
+            let segments = crate::model::sms_segments(herald_domain::Channel::Sms, &message.body);
+            serde_json::json!({"id": message.id.to_string(), "body": message.body,
+                               "segments": segments, "sender": message.sender})
         })
         .collect();
     sqlx::query(
-        "UPDATE messages SET body = r.body, segments = r.segments, updated_at = ?2
-         FROM (SELECT value ->> 'id' AS id, value ->> 'body' AS body, value ->> 'segments' AS segments
+        "UPDATE messages SET body = r.body, segments = r.segments,
+                sender = COALESCE(r.sender, messages.sender), updated_at = ?2
+         FROM (SELECT value ->> 'id' AS id, value ->> 'body' AS body, value ->> 'segments' AS segments,
+                      value ->> 'sender' AS sender
                FROM json_each(?1)) AS r
          WHERE messages.id = r.id",
     )

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::Duration;
 use herald::model::{
     CampaignFilter, CampaignLink, CampaignStart, CampaignStats, IdempotencyClaim, IdempotentResponse,
-    KeyClaim, NewCampaign, PageStart, StartOutcome,
+    KeyClaim, NewCampaign, PageStart, RenderedMessage, StartOutcome,
 };
 use herald_domain::{AccountId, CampaignId, CampaignStatus, Channel, CustomerId, MessageStatus};
 
@@ -314,7 +314,11 @@ async fn rendered_bodies_are_saved_on_their_messages(backend: Backend) {
     let before = store.get_message(account, first).await.unwrap().unwrap();
     assert_eq!(before.segments, None, "not rendered yet: no text to count");
     let long = format!("Hi Baraka {}", "x".repeat(200));
-    store.save_rendered(&[(first, "Hi Amina".into()), (second, long.clone())], at).await.unwrap();
+    let rendered = [
+        RenderedMessage { id: first, body: "Hi Amina".into(), sender: None },
+        RenderedMessage { id: second, body: long.clone(), sender: Some("ACME".into()) },
+    ];
+    store.save_rendered(&rendered, at).await.unwrap();
     store.save_rendered(&[], at).await.unwrap();
 
     for (id, body, segments) in [(first, "Hi Amina", 1), (second, long.as_str(), 2)] {
@@ -322,6 +326,10 @@ async fn rendered_bodies_are_saved_on_their_messages(backend: Backend) {
         assert_eq!((message.body.as_str(), message.updated_at), (body, at));
         assert_eq!(message.segments, Some(segments), "the rendered text's SMS parts are stored");
     }
+    let kept = store.get_message(account, first).await.unwrap().unwrap();
+    assert_eq!(kept.sender, before.sender, "no route sender: the sender it was created with");
+    let routed = store.get_message(account, second).await.unwrap().unwrap();
+    assert_eq!(routed.sender.as_deref(), Some("ACME"), "the route's sender");
     let claimed = store.claim_due_messages("w", at, at + Duration::seconds(30), 10).await.unwrap();
     let bodies: HashSet<&str> = claimed.iter().map(|m| m.body.as_str()).collect();
     assert_eq!(bodies, ["Hi Amina", long.as_str()].into(), "the worker sends what was rendered");
