@@ -211,10 +211,8 @@ impl Dispatcher {
         let campaigns: HashSet<CampaignId> =
             batch.iter().filter_map(|m| m.campaign.map(|c| c.campaign_id)).collect();
         // What the metrics count of each message once sent: its channel and SMS parts.
-        let channels: HashMap<MessageId, (Channel, Option<u32>)> = batch
-            .iter()
-            .map(|m| (m.id, (m.channel, crate::model::sms_segments(m.channel, &m.body))))
-            .collect();
+        let channels: HashMap<MessageId, (Channel, Option<u32>)> =
+            batch.iter().map(|m| (m.id, (m.channel, m.segments))).collect();
         let outcomes = self.send_batch(batch, shutdown).await;
         let applied = self.commit(&outcomes).await?;
         self.count(&outcomes, &channels);
@@ -290,11 +288,13 @@ impl Dispatcher {
                 }
                 _ => body,
             };
+            let segments = crate::model::sms_segments(batch[i].channel, &body);
             batch[i].body.clone_from(&body);
+            batch[i].segments = segments;
             if sender.is_some() {
                 batch[i].sender.clone_from(&sender);
             }
-            bodies.push(RenderedMessage { id: batch[i].id, body, sender });
+            bodies.push(RenderedMessage { id: batch[i].id, body, sender, segments });
         }
         self.store.save_rendered(&bodies, Utc::now()).await?;
         Ok(batch)

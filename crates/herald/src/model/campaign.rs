@@ -102,11 +102,12 @@ pub enum StartOutcome {
     KeyTaken(IdempotencyClaim),
 }
 
-/// A campaign message once rendered: its text, and the sender its route gives it (`None`
-/// keeps the one it was created with).
+/// A campaign message once rendered: its text with its SMS segments, and the sender its
+/// route gives it (`None` keeps the one it was created with).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderedMessage {
     pub id: herald_domain::MessageId,
     pub body: String,
     pub sender: Option<String>,
+    pub segments: Option<u32>,
 }

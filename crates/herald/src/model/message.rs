@@ -146,6 +146,8 @@ pub struct ClaimedMessage {
     pub tags: ClientTags,
     pub campaign: Option<CampaignLink>,
     pub retry_count: u32,
+    /// As stored (see [`sms_segments`]); set by the worker when it renders a campaign message.
+    pub segments: Option<u32>,
 }
 
 /// The campaign and customer a campaign message belongs to.
@@ -169,6 +171,7 @@ impl From<Message> for ClaimedMessage {
             tags: message.tags,
             campaign: message.campaign,
             retry_count: message.retry_count,
+            segments: message.segments,
         }
     }
 }

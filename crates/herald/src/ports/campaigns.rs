@@ -38,7 +38,7 @@ pub trait CampaignStore: Send + Sync {
         campaigns: &[CampaignId],
         customers: &[CustomerId],
     ) -> StoreResult<(HashMap<CampaignId, String>, HashMap<CustomerId, Customer>)>;
-    /// Stores what was rendered for campaign messages: the text (and its SMS segments) and,
+    /// Stores what was rendered for campaign messages: the text, its SMS segments and,
     /// where the route gives one, the sender.
     async fn save_rendered(&self, rendered: &[RenderedMessage], at: DateTime<Utc>) -> StoreResult<()>;
     /// `scheduled` campaigns whose time has come (at most `limit`): id, account, and

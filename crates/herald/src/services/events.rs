@@ -146,6 +146,7 @@ mod tests {
             tags: Default::default(),
             campaign: None,
             retry_count: 0,
+            segments: None,
         }
     }
 

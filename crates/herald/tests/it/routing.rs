@@ -13,7 +13,10 @@ use async_trait::async_trait;
 use herald::{
     config::{Config, FailoverOnPermanent, ProviderEntry, RouteConfig},
     ports::{Outbound, Provider, ProviderError, ProviderReceipt},
-    providers::{mock::MockAnswer, MockProvider},
+    providers::{
+        mock::{MockAnswer, MockDelivery},
+        MockProvider,
+    },
 };
 use herald_domain::Channel;
 
@@ -283,26 +286,10 @@ async fn a_route_with_smart_encoding_sends_typographic_text_as_gsm7(backend: Bac
     assert_eq!(dutch["segments"], 2);
 
     // A campaign message rendered for the Kenyan route is smart-encoded too.
-    let customer = app
-        .post_json("/api/v1/customers", &serde_json::json!({"phone": "+254712345679", "first_name": "Amina"}))
-        .await;
-    let customer = customer.json::<serde_json::Value>().await.unwrap()["id"].as_i64().unwrap();
-    let campaign = app
-        .post_json(
-            "/campaigns",
-            &serde_json::json!({"name": "Sale", "channel": "sms", "base_template": format!("Hi {{first_name}}, {TYPOGRAPHIC}")}),
-        )
-        .await;
-    let campaign = campaign.json::<serde_json::Value>().await.unwrap()["id"].as_i64().unwrap();
-    let sent = app
-        .post_json(&format!("/campaigns/{campaign}/send"), &serde_json::json!({"customer_ids": [customer]}))
-        .await;
-    assert_eq!(sent.status(), 202);
-    let delivered = poll(Duration::from_secs(20), || async {
-        mock.deliveries().into_iter().find(|d| d.to == "+254712345679")
-    })
-    .await
-    .expect("the campaign message was sent");
+    let template = format!("Hi {{first_name}}, {TYPOGRAPHIC}");
+    let delivered = send_campaign(&app, &mock, "+254712345679", &template).await;
+    let stored = app.wait_for_status(&delivered.message_id.to_string(), "sent").await;
+    assert_eq!(stored["segments"], 1, "the rendered, smart-encoded text's segments are stored");
     assert_eq!(delivered.body, "Hi Amina, \"Don't miss it\" - 50% off");
     app.stop().await;
 }
@@ -347,14 +334,20 @@ async fn a_message_without_a_sender_gets_its_routes_sender_else_the_default(back
     assert_eq!(named["from"], "SHOP", "the request's own sender wins");
 
     // A campaign message takes its route's sender when it is rendered.
-    let customer = app
-        .post_json("/api/v1/customers", &serde_json::json!({"phone": "+254712345679", "first_name": "Amina"}))
-        .await;
+    let delivered = send_campaign(&app, &mock, "+254712345679", "Hi {first_name}").await;
+    assert_eq!(delivered.from.as_deref(), Some("ACME"));
+    app.stop().await;
+}
+
+/// Sends a one-customer campaign with `template` to `phone`; what the provider got.
+async fn send_campaign(app: &TestApp, mock: &MockProvider, phone: &str, template: &str) -> MockDelivery {
+    let customer =
+        app.post_json("/api/v1/customers", &serde_json::json!({"phone": phone, "first_name": "Amina"})).await;
     let customer = customer.json::<serde_json::Value>().await.unwrap()["id"].as_i64().unwrap();
     let campaign = app
         .post_json(
             "/campaigns",
-            &serde_json::json!({"name": "Sale", "channel": "sms", "base_template": "Hi {first_name}"}),
+            &serde_json::json!({"name": "Sale", "channel": "sms", "base_template": template}),
         )
         .await;
     let campaign = campaign.json::<serde_json::Value>().await.unwrap()["id"].as_i64().unwrap();
@@ -362,11 +355,7 @@ async fn a_message_without_a_sender_gets_its_routes_sender_else_the_default(back
         .post_json(&format!("/campaigns/{campaign}/send"), &serde_json::json!({"customer_ids": [customer]}))
         .await;
     assert_eq!(sent.status(), 202);
-    let delivered = poll(Duration::from_secs(20), || async {
-        mock.deliveries().into_iter().find(|d| d.to == "+254712345679")
-    })
-    .await
-    .expect("the campaign message was sent");
-    assert_eq!(delivered.from.as_deref(), Some("ACME"));
-    app.stop().await;
+    poll(Duration::from_secs(20), || async { mock.deliveries().into_iter().find(|d| d.to == phone) })
+        .await
+        .expect("the campaign message was sent")
 }

@@ -137,7 +137,9 @@ pub(in crate::store) async fn save_rendered(
     .bind(rendered.iter().map(|r| r.id.as_uuid()).collect::<Vec<_>>())
     .bind(rendered.iter().map(|r| r.body.as_str()).collect::<Vec<_>>())
     .bind(at)
-    .bind(rendered.iter().map(|r| campaign_segments(&r.body)).collect::<Vec<_>>())
+    .bind(
+        rendered.iter().map(|r| r.segments.map(|n| i32::try_from(n).unwrap_or(i32::MAX))).collect::<Vec<_>>(),
+    )
     .bind(rendered.iter().map(|r| r.sender.as_deref()).collect::<Vec<_>>())
     .execute(&store.pool)
     .await?;
@@ -226,10 +228,4 @@ async fn claim_start_key(
         IdempotencyClaim::Acquired => Ok(None),
         taken => Ok(Some(StartOutcome::KeyTaken(taken))),
     }
-}
-
-/// Campaign messages are SMS or WhatsApp: their text's segments.
-fn campaign_segments(body: &str) -> Option<i32> {
-    crate::model::sms_segments(herald_domain::Channel::Sms, body)
-        .map(|n| i32::try_from(n).unwrap_or(i32::MAX))
 }

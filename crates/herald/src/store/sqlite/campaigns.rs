@@ -127,10 +127,8 @@ pub(in crate::store) async fn save_rendered(
     let rows: Vec<serde_json::Value> = rendered
         .iter()
         .map(|message| {
-            // Campaign messages are SMS or WhatsApp: their text's segments.
-            let segments = crate::model::sms_segments(herald_domain::Channel::Sms, &message.body);
             serde_json::json!({"id": message.id.to_string(), "body": message.body,
-                               "segments": segments, "sender": message.sender})
+                               "segments": message.segments, "sender": message.sender})
         })
         .collect();
     sqlx::query(

@@ -315,8 +315,8 @@ async fn rendered_bodies_are_saved_on_their_messages(backend: Backend) {
     assert_eq!(before.segments, None, "not rendered yet: no text to count");
     let long = format!("Hi Baraka {}", "x".repeat(200));
     let rendered = [
-        RenderedMessage { id: first, body: "Hi Amina".into(), sender: None },
-        RenderedMessage { id: second, body: long.clone(), sender: Some("ACME".into()) },
+        RenderedMessage { id: first, body: "Hi Amina".into(), sender: None, segments: Some(1) },
+        RenderedMessage { id: second, body: long.clone(), sender: Some("ACME".into()), segments: Some(2) },
     ];
     store.save_rendered(&rendered, at).await.unwrap();
     store.save_rendered(&[], at).await.unwrap();
