@@ -23,7 +23,9 @@ data honour them without touching any check:
   `ada.k@mail1.example.com`, which every parser accepts.
 - A push notification's title, body and data hold at most 4096 bytes of text together (FCM's
   limit), which no JSON Schema can sum up. A schema-valid push body whose texts are longer
-  has its data values cut until the whole fits.
+  has its data values cut until the whole fits, and a key FCM reserves (`from`,
+  `google.x`; a JSON Schema has no "not matching" for property names without lookaheads)
+  gets a `_` in front.
 
 Only values the schema accepts are changed, so negative test cases stay negative.
 """
@@ -47,6 +49,8 @@ schemathesis.openapi.format(
 )
 
 PUSH_LIMIT = 4096
+RESERVED_KEYS = {"from", "message_type", "notification"}
+RESERVED_PREFIXES = ("google.", "gcm.")
 
 PHONE = re.compile(r"\+[1-9][0-9]{1,14}")
 VALID_PHONE = re.compile(r"\+2547[0-9]{8}|\+316[1-58][0-9]{7}")
@@ -79,6 +83,12 @@ def fit_push_payload(body):
     data, title, text = body.get("data"), body.get("title"), body.get("body")
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
         return
+    for key in [k for k in data if k in RESERVED_KEYS or k.startswith(RESERVED_PREFIXES)]:
+        renamed = ("_" + key)[:128]
+        if renamed not in data:
+            data[renamed] = data.pop(key)
+        else:
+            data.pop(key)
     if not isinstance(text, str) or not (title is None or isinstance(title, str)):
         return
     size = lambda s: len(s.encode("utf-8", "surrogatepass"))

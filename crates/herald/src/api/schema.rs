@@ -354,7 +354,11 @@ pub fn send_notification() -> RefOr<Schema> {
                 .max_properties(Some(PushData::MAX_ENTRIES))
                 .property_names(Some(string().min_length(Some(1)).max_length(Some(PushData::MAX_KEY_CHARS))))
                 .additional_properties(Some(AdditionalProperties::RefOr(string().into())))
-                .description(Some("Key-value pairs for the app, strings to strings"))
+                .description(Some(
+                    "Key-value pairs for the app, strings to strings. Keys FCM reserves (`from`, \
+                     `message_type`, `notification`, and those starting with `google.` or `gcm.`) \
+                     are a 422.",
+                ))
                 .examples([serde_json::json!({"order_id": "1042"})]),
         ),
     )

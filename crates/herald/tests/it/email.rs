@@ -274,6 +274,7 @@ async fn invalid_email_and_push_requests_name_the_field_and_store_nothing(backen
         ),
         ("data that is not string to string", with(&push, "data", json!({"order": 42})), "data"),
         ("data that is not an object", with(&push, "data", json!(["a"])), "data"),
+        ("a data key FCM reserves", with(&push, "data", json!({"google.c.a": "x"})), "data"),
         ("push over FCM's 4096 bytes", with(&push, "data", Value::Object(big_data)), "data"),
         ("a sender on push", with(&push, "from", json!("x")), "from"),
         ("WhatsApp", json!({"channel": "whatsapp", "to": "+254712345678", "body": "x"}), "channel"),
