@@ -1,7 +1,7 @@
 //! A message's life cycle and which moves in it are legal.
 //!
 //! ```text
-//! pending ──claim──► sending ──ok──► sent ──receipt──► delivered
+//! pending ──claim──► sending ──ok──► sent ──receipt──► delivered | undelivered
 //!    ▲                  │  └─────permanent / out of retries──► failed ──replay──► pending
 //!    └────retry / lease expired / released──┘
 //! pending ──► cancelled | suppressed
@@ -22,6 +22,8 @@ pub enum MessageStatus {
     Sent,
     /// The provider reported delivery to the handset.
     Delivered,
+    /// The provider accepted it, then reported that the network could not deliver it.
+    Undelivered,
     /// Permanently failed, or out of retries: a dead letter.
     Failed,
     /// Withdrawn before it was sent.
@@ -35,11 +37,12 @@ pub enum MessageStatus {
 pub struct UnknownStatus(pub String);
 
 impl MessageStatus {
-    pub const ALL: [MessageStatus; 7] = [
+    pub const ALL: [MessageStatus; 8] = [
         Self::Pending,
         Self::Sending,
         Self::Sent,
         Self::Delivered,
+        Self::Undelivered,
         Self::Failed,
         Self::Cancelled,
         Self::Suppressed,
@@ -51,6 +54,7 @@ impl MessageStatus {
             Self::Sending => "sending",
             Self::Sent => "sent",
             Self::Delivered => "delivered",
+            Self::Undelivered => "undelivered",
             Self::Failed => "failed",
             Self::Cancelled => "cancelled",
             Self::Suppressed => "suppressed",
@@ -59,7 +63,10 @@ impl MessageStatus {
 
     /// A terminal message will not be sent again unless someone replays it.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Sent | Self::Delivered | Self::Failed | Self::Cancelled | Self::Suppressed)
+        matches!(
+            self,
+            Self::Sent | Self::Delivered | Self::Undelivered | Self::Failed | Self::Cancelled | Self::Suppressed
+        )
     }
 
     pub fn can_transition_to(self, next: Self) -> bool {
@@ -68,7 +75,7 @@ impl MessageStatus {
             (self, next),
             (Pending, Sending | Cancelled | Suppressed)
                 | (Sending, Sent | Failed | Pending)
-                | (Sent, Delivered | Failed)
+                | (Sent, Delivered | Undelivered | Failed)
                 | (Failed, Pending)
         )
     }
@@ -97,6 +104,14 @@ mod tests {
         assert!(Pending.can_transition_to(Sending));
         assert!(Sending.can_transition_to(Sent));
         assert!(Sent.can_transition_to(Delivered));
+    }
+
+    #[test]
+    fn a_receipt_ends_a_sent_message_delivered_or_undelivered_once() {
+        assert!(Sent.can_transition_to(Undelivered));
+        assert!(!Delivered.can_transition_to(Undelivered));
+        assert!(!Undelivered.can_transition_to(Delivered));
+        assert!(!Pending.can_transition_to(Delivered));
     }
 
     #[test]

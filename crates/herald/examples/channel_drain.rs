@@ -68,7 +68,7 @@ async fn main() -> anyhow::Result<()> {
         _ => anyhow::bail!(usage),
     };
     entry.channels = vec![channel];
-    let provider = herald::providers::build(&entry)?;
+    let provider = herald::providers::build(&entry, None)?;
 
     let store = herald::store::connect(url).await?;
     store.migrate().await?;

@@ -46,6 +46,9 @@ pub enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:9090")]
         listen: std::net::SocketAddr,
+        /// The wire format it speaks: herald's JSON (and FCM), or an SMS API preset's.
+        #[arg(long, value_enum, default_value_t = crate::mock_provider::Format::Herald)]
+        format: crate::mock_provider::Format,
         #[command(flatten)]
         knobs: crate::mock_provider::Knobs,
     },
@@ -67,7 +70,7 @@ pub enum ApiKeyCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::MockProvider { listen, knobs } => return mock_provider(listen, knobs).await,
+        Command::MockProvider { listen, format, knobs } => return mock_provider(listen, format, knobs).await,
         Command::Bench(args) => {
             telemetry::init(crate::config::LogFormat::Pretty);
             return crate::bench::run(args).await;
@@ -107,20 +110,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn mock_provider(
     listen: std::net::SocketAddr,
+    format: crate::mock_provider::Format,
     knobs: crate::mock_provider::Knobs,
 ) -> anyhow::Result<()> {
     knobs.validate().map_err(anyhow::Error::msg)?;
     telemetry::init(crate::config::LogFormat::Pretty);
     let listener = crate::mock_provider::bind(listen).await?;
     println!("mock provider listening on http://{}", listener.local_addr()?);
-    println!("  POST /messages   GET /stats   GET /messages   GET|PUT /knobs   POST /reset");
+    println!("  {}   GET /stats   GET /messages   GET|PUT /knobs   POST /reset", crate::mock_provider::sms_apis::send_path(format));
     let shutdown = CancellationToken::new();
     let trigger = shutdown.clone();
     tokio::spawn(async move {
         app::shutdown_signal().await;
         trigger.cancel();
     });
-    crate::mock_provider::serve(listener, knobs, shutdown).await?;
+    crate::mock_provider::serve_format(listener, knobs, format, shutdown).await?;
     Ok(())
 }
 
@@ -135,9 +139,8 @@ async fn serve(config: Config, roles: Roles) -> anyhow::Result<()> {
         crate::config::ProviderKind::Http => {
             format!("{} (HTTP, {})", config.provider.http.name, config.provider.http.url)
         }
-        // Refused by validation in [provider]; SMTP relays and FCM are [[providers]] entries.
-        crate::config::ProviderKind::Smtp => "smtp".to_owned(),
-        crate::config::ProviderKind::Fcm => "fcm".to_owned(),
+        // Refused by validation in [provider]; SMTP relays, FCM and the presets are [[providers]] entries.
+        kind => kind.as_str().to_owned(),
     };
     // With [[providers]], the single [provider] above is not used.
     let provider = if config.providers.is_empty() {

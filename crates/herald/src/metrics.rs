@@ -34,6 +34,13 @@ pub struct FailoverLabel {
     pub reason: String,
 }
 
+/// A delivery receipt from a provider, and what herald made of it.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReceiptLabel {
+    pub provider: String,
+    pub outcome: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabel {
     pub outcome: String,
@@ -67,6 +74,7 @@ pub struct Metrics {
     breaker_opened: Family<ProviderLabel, Counter>,
     concurrency_limit: Family<ProviderLabel, Gauge>,
     failovers: Family<FailoverLabel, Counter>,
+    receipts: Family<ReceiptLabel, Counter>,
     queue_depth: Gauge,
     oldest_due_age: Gauge<f64, AtomicU64>,
     outbox_waiting: Gauge,
@@ -104,6 +112,7 @@ impl Metrics {
             breaker_opened: Family::default(),
             concurrency_limit: Family::default(),
             failovers: Family::default(),
+            receipts: Family::default(),
             queue_depth: Gauge::default(),
             oldest_due_age: Gauge::default(),
             outbox_waiting: Gauge::default(),
@@ -160,6 +169,11 @@ impl Metrics {
             "provider_concurrency_limit",
             "Provider calls allowed in flight at once now (adaptive, per worker process)",
             metrics.concurrency_limit.clone(),
+        );
+        registry.register(
+            "delivery_receipts",
+            "Delivery receipts taken from providers, by outcome: delivered, undelivered, progress (a status on the way), unchanged (repeated), unknown, not_sent_yet, refused",
+            metrics.receipts.clone(),
         );
         registry.register(
             "provider_failovers",
@@ -269,6 +283,12 @@ impl Metrics {
 
     pub fn concurrency_limit(&self, provider: &str, limit: u32) {
         self.concurrency_limit.get_or_create(&label(provider)).set(i64::from(limit));
+    }
+
+    pub fn delivery_receipt(&self, provider: &str, outcome: &str) {
+        self.receipts
+            .get_or_create(&ReceiptLabel { provider: provider.to_owned(), outcome: outcome.to_owned() })
+            .inc();
     }
 
     pub fn provider_failover(&self, provider: &str, reason: &str) {

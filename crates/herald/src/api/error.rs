@@ -38,6 +38,7 @@ pub enum ErrorCode {
     CustomerNotFound,
     CustomerInUse,
     DatabaseUnavailable,
+    NotSentYet,
     InternalError,
 }
 
@@ -65,6 +66,7 @@ impl ErrorCode {
             Self::CustomerNotFound => "CUSTOMER_NOT_FOUND",
             Self::CustomerInUse => "CUSTOMER_IN_USE",
             Self::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
+            Self::NotSentYet => "NOT_SENT_YET",
             Self::InternalError => "INTERNAL_ERROR",
         }
     }

@@ -6,7 +6,7 @@ use crate::{
     config::Config,
     services::{
         api_keys::Authenticator, campaigns::Campaigns, customers::Customers, dead_letters::DeadLetters,
-        events::EventFeed, health::Health, intake::Intake, messages::Messages,
+        events::EventFeed, health::Health, intake::Intake, messages::Messages, receipts::Receipts,
     },
 };
 
@@ -24,6 +24,7 @@ pub mod openapi;
 pub mod router;
 pub mod schema;
 pub mod sms;
+pub mod webhooks;
 
 pub use router::{router, routes};
 
@@ -38,6 +39,8 @@ pub struct AppState {
     pub events: EventFeed,
     pub campaigns: Campaigns,
     pub customers: Customers,
+    /// Delivery receipts from providers.
+    pub receipts: Receipts,
     /// Readiness and metrics.
     pub health: Health,
     pub config: Arc<Config>,

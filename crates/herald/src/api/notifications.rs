@@ -250,7 +250,8 @@ pub struct NotificationOut {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TimelineEntry {
-    /// `accepted`, `attempt_succeeded`, `attempt_failed`, `lease_expired`, `replayed` or `deferred`.
+    /// `accepted`, `attempt_succeeded`, `attempt_failed`, `lease_expired`, `replayed`, `deferred` or
+    /// `delivery_receipt`.
     #[serde(rename = "type")]
     #[schema(value_type = String, example = "attempt_succeeded")]
     pub kind: MessageEventKind,

@@ -17,7 +17,7 @@ use super::{dead_letters, error, schema};
     info(
         title = "herald",
         description = "Reliable SMS and notification dispatch. Every endpoint except health, \
-                       metrics and docs needs an API key, as `X-API-Key` or `Authorization: Bearer`."
+                       metrics, docs and providers' webhooks needs an API key, as `X-API-Key` or `Authorization: Bearer`."
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
     modifiers(&SecuritySchemes),
@@ -29,6 +29,7 @@ use super::{dead_letters, error, schema};
         (name = "campaigns", description = "Campaigns (the campaign brief's paths; also under /api/v1/campaigns)"),
         (name = "customers", description = "The people campaigns are sent to"),
         (name = "health", description = "Probes"),
+        (name = "webhooks", description = "Delivery receipts from providers (authenticated by the provider's signature or webhook token, not an API key)"),
     )
 )]
 pub struct ApiDoc;

@@ -18,7 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use super::{
     campaigns, customers, dead_letters,
     error::{ApiError, ErrorCode},
-    events, health, metrics, notifications, openapi, sms, AppState,
+    events, health, metrics, notifications, openapi, sms, webhooks, AppState,
 };
 
 /// Every documented route, registered with its operation: a route cannot exist without
@@ -33,6 +33,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(dead_letters::router())
         .merge(health::router())
         .merge(metrics::router())
+        .merge(webhooks::router())
 }
 
 pub fn router(state: AppState) -> Router {

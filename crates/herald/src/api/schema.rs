@@ -366,15 +366,17 @@ pub fn send_notification() -> RefOr<Schema> {
     utoipa::openapi::schema::OneOfBuilder::new().item(sms).item(email).item(push).into()
 }
 
-/// The statuses a message can have today. `delivered` (delivery receipts), `cancelled` and
-/// `suppressed` (preferences) are in the domain model for the issues that add them; nothing
-/// produces them yet, so the document does not promise them.
+/// The statuses a message can have today. `cancelled` and `suppressed` (preferences) are in
+/// the domain model for the issues that add them; nothing produces them yet, so the
+/// document does not promise them.
 pub fn message_status() -> RefOr<Schema> {
     string()
-        .enum_values(Some(["pending", "sending", "sent", "failed"]))
+        .enum_values(Some(["pending", "sending", "sent", "delivered", "undelivered", "failed"]))
         .description(Some(
             "`pending` (waiting for its next attempt), `sending` (a worker holds it), `sent` (the \
-             provider accepted it) or `failed` (permanently, or out of retries: a dead letter)",
+             provider accepted it), `delivered` or `undelivered` (the provider's delivery receipt \
+             said so; `last_error` has its error code) or `failed` (permanently, or out of \
+             retries: a dead letter)",
         ))
         .examples(["sent"])
         .into()

@@ -13,6 +13,7 @@ mod provider;
 mod routes;
 mod secret;
 mod smtp;
+mod sms_apis;
 
 use std::{net::SocketAddr, path::Path};
 
@@ -29,6 +30,10 @@ pub use provider::{
 };
 pub use routes::{FailoverOnPermanent, RouteConfig, Routing};
 pub use secret::Secret;
+pub use sms_apis::{
+    AfricasTalkingConfig, InfobipConfig, TwilioConfig, VonageConfig, VonageSignatureMethod,
+    AFRICASTALKING_BASE_URL, TWILIO_BASE_URL, VONAGE_BASE_URL,
+};
 pub use smtp::{SmtpProviderConfig, SmtpTls};
 
 use figment::{
@@ -76,6 +81,12 @@ pub struct Config {
     /// Which providers each channel (and E.164 prefix) goes to (`[[routes]]`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<RouteConfig>,
+    /// herald's address as providers reach it (`HERALD_PUBLIC_URL`, e.g.
+    /// `https://herald.example.com`): delivery receipts are asked for at
+    /// `<public_url>/webhooks/providers/<name>/status`, and Twilio's signatures are checked
+    /// against that URL. Unset: herald asks for no receipts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +125,7 @@ impl Default for Config {
             mock_provider: MockProviderConfig::default(),
             providers: Vec::new(),
             routes: Vec::new(),
+            public_url: None,
         }
     }
 }
@@ -174,6 +186,13 @@ impl Config {
         self.bootstrap_api_key.as_ref().is_some_and(|key| key.expose().chars().count() < SHORT_KEY_CHARS)
     }
 
+    /// Where the provider named `name` is asked to send its delivery receipts, when
+    /// `public_url` is set.
+    pub fn receipt_url(&self, name: &str) -> Option<String> {
+        let base = self.public_url.as_deref()?.trim_end_matches('/');
+        Some(format!("{base}/webhooks/providers/{name}/status"))
+    }
+
     /// The providers and routes to dispatch with: `[[providers]]` and `[[routes]]`, or the
     /// single `[provider]` as one provider on a default route per channel it serves.
     pub fn routing(&self) -> Routing {
@@ -217,6 +236,12 @@ impl Config {
         if let Some(url) = &self.amqp_url {
             if !(url.expose().starts_with("amqp://") || url.expose().starts_with("amqps://")) {
                 return invalid("amqp_url", "must start with amqp:// or amqps://");
+            }
+        }
+        if let Some(url) = &self.public_url {
+            let parsed = url::Url::parse(url).ok();
+            if !parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.query().is_none()) {
+                return invalid("public_url", "must be an http:// or https:// URL without a query");
             }
         }
         if self.job_transport == JobTransport::Amqp && self.amqp_url.is_none() {

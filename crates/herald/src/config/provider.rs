@@ -29,6 +29,14 @@ pub struct ProviderEntry {
     pub smtp: super::SmtpProviderConfig,
     /// Used when `kind = "fcm"`.
     pub fcm: super::FcmProviderConfig,
+    /// Used when `kind = "twilio"`.
+    pub twilio: super::TwilioConfig,
+    /// Used when `kind = "africastalking"`.
+    pub africastalking: super::AfricasTalkingConfig,
+    /// Used when `kind = "vonage"`.
+    pub vonage: super::VonageConfig,
+    /// Used when `kind = "infobip"`.
+    pub infobip: super::InfobipConfig,
 }
 
 impl Default for ProviderEntry {
@@ -43,6 +51,10 @@ impl Default for ProviderEntry {
             mock: MockProviderConfig::default(),
             smtp: super::SmtpProviderConfig::default(),
             fcm: super::FcmProviderConfig::default(),
+            twilio: super::TwilioConfig::default(),
+            africastalking: super::AfricasTalkingConfig::default(),
+            vonage: super::VonageConfig::default(),
+            infobip: super::InfobipConfig::default(),
         }
     }
 }
@@ -57,6 +69,8 @@ impl ProviderEntry {
             // Refused by validation: an SMTP relay is a [[providers]] entry.
             ProviderKind::Smtp => ("smtp".to_owned(), vec![Channel::Email]),
             ProviderKind::Fcm => ("fcm".to_owned(), vec![Channel::Push]),
+            // Refused by validation too: the presets are [[providers]] entries.
+            kind => (kind.as_str().to_owned(), vec![Channel::Sms]),
         };
         Self {
             name,
@@ -66,8 +80,7 @@ impl ProviderEntry {
             timeout_ms: None,
             http: provider.http.clone(),
             mock: mock.clone(),
-            smtp: super::SmtpProviderConfig::default(),
-            fcm: super::FcmProviderConfig::default(),
+            ..Self::default()
         }
     }
 
@@ -108,6 +121,10 @@ impl ProviderEntry {
             ProviderKind::Fcm => {
                 Some((self.fcm.validate(), Channel::Push, "an FCM provider serves [\"push\"] only"))
             }
+            ProviderKind::Twilio => Some((self.twilio.validate(), Channel::Sms, SMS_ONLY)),
+            ProviderKind::Africastalking => Some((self.africastalking.validate(), Channel::Sms, SMS_ONLY)),
+            ProviderKind::Vonage => Some((self.vonage.validate(), Channel::Sms, SMS_ONLY)),
+            ProviderKind::Infobip => Some((self.infobip.validate(), Channel::Sms, SMS_ONLY)),
             ProviderKind::Mock | ProviderKind::Http => None,
         };
         if let Some((settings, channel, only)) = single_channel {
@@ -125,6 +142,8 @@ impl ProviderEntry {
         self.limits.validate_in(Section::Providers).map_err(in_entry)
     }
 }
+
+const SMS_ONLY: &str = "an SMS API preset serves [\"sms\"] only";
 
 /// Which section a provider's keys are named after in errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,6 +268,34 @@ pub enum ProviderKind {
     Smtp,
     /// Firebase Cloud Messaging for push (`[providers.fcm]`; `[[providers]]` entries only).
     Fcm,
+    /// Twilio's Programmable Messaging API (`[providers.twilio]`).
+    Twilio,
+    /// Africa's Talking's SMS API (`[providers.africastalking]`).
+    Africastalking,
+    /// Vonage's SMS API (`[providers.vonage]`).
+    Vonage,
+    /// Infobip's SMS API (`[providers.infobip]`).
+    Infobip,
+}
+
+impl ProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mock => "mock",
+            Self::Http => "http",
+            Self::Smtp => "smtp",
+            Self::Fcm => "fcm",
+            Self::Twilio => "twilio",
+            Self::Africastalking => "africastalking",
+            Self::Vonage => "vonage",
+            Self::Infobip => "infobip",
+        }
+    }
+
+    /// The SMS API presets, whose delivery receipts herald takes.
+    pub fn is_sms_api(self) -> bool {
+        matches!(self, Self::Twilio | Self::Africastalking | Self::Vonage | Self::Infobip)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -319,6 +366,13 @@ impl ProviderConfig {
                 "provider.kind",
                 "\"fcm\" is configured as a [[providers]] entry: name, kind = \"fcm\", channels = [\"push\"], [providers.fcm]",
             );
+        }
+        if self.kind.is_sms_api() {
+            let kind = self.kind.as_str();
+            return Err(ConfigError::Invalid {
+                key: "provider.kind",
+                reason: format!("\"{kind}\" is configured as a [[providers]] entry: name, kind = \"{kind}\", [providers.{kind}]"),
+            });
         }
         self.limits.validate_in(Section::Provider)
     }

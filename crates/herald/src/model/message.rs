@@ -284,7 +284,10 @@ impl MessageEvent {
         match self.kind {
             MessageEventKind::AttemptSucceeded | MessageEventKind::AttemptFailed => true,
             MessageEventKind::LeaseExpired => self.detail.as_deref() != Some(UNCOUNTED_LEASE_DETAIL),
-            MessageEventKind::Accepted | MessageEventKind::Replayed | MessageEventKind::Deferred => false,
+            MessageEventKind::Accepted
+            | MessageEventKind::Replayed
+            | MessageEventKind::Deferred
+            | MessageEventKind::DeliveryReceipt => false,
         }
     }
 }
@@ -302,6 +305,8 @@ pub enum MessageEventKind {
     LeaseExpired,
     Replayed,
     Deferred,
+    /// The provider's delivery receipt moved the message to `delivered` or `undelivered`.
+    DeliveryReceipt,
 }
 
 impl MessageEventKind {
@@ -313,16 +318,18 @@ impl MessageEventKind {
             Self::LeaseExpired => "lease_expired",
             Self::Replayed => "replayed",
             Self::Deferred => "deferred",
+            Self::DeliveryReceipt => "delivery_receipt",
         }
     }
 
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Accepted,
         Self::AttemptSucceeded,
         Self::AttemptFailed,
         Self::LeaseExpired,
         Self::Replayed,
         Self::Deferred,
+        Self::DeliveryReceipt,
     ];
 
     pub fn parse(value: &str) -> Option<Self> {
@@ -390,10 +397,11 @@ mod tests {
                 | MessageEventKind::AttemptFailed
                 | MessageEventKind::LeaseExpired
                 | MessageEventKind::Replayed
-                | MessageEventKind::Deferred => {}
+                | MessageEventKind::Deferred
+                | MessageEventKind::DeliveryReceipt => {}
             }
             assert_eq!(MessageEventKind::parse(kind.as_str()), Some(kind));
         }
-        assert_eq!(MessageEventKind::ALL.len(), 6);
+        assert_eq!(MessageEventKind::ALL.len(), 7);
     }
 }

@@ -6,6 +6,7 @@ mod customer;
 mod idempotency;
 mod message;
 mod outbox;
+mod receipt;
 
 pub use api_key::*;
 pub use campaign::*;
@@ -13,3 +14,4 @@ pub use customer::*;
 pub use idempotency::*;
 pub use message::*;
 pub use outbox::*;
+pub use receipt::*;

@@ -7,8 +7,12 @@ use herald_domain::{AccountId, MessageId};
 use super::StoreResult;
 use crate::model::{
     AttemptOutcome, ClaimedMessage, DeadLetterFilter, IdempotencyClaim, KeyedMessage, LeaseSweep, Message,
-    MessageEvent, NewMessage, QueueStats, StatusCounts, SweptLeases,
+    MessageEvent, NewMessage, OutboxEvent, QueueStats, ReceiptApplied, ReceiptUpdate, StatusCounts,
+    SweptLeases,
 };
+
+/// Builds the event a delivery receipt publishes, from the message it moved.
+pub type ReceiptEventBuilder<'a> = dyn Fn(&Message) -> OutboxEvent + Send + Sync + 'a;
 
 #[async_trait]
 pub trait MessageStore: Send + Sync {
@@ -60,6 +64,15 @@ pub trait MessageStore: Send + Sync {
     /// `sweep.uncounted_owner` go back to `pending` uncounted. Each message swept gets a
     /// `lease_expired` timeline entry.
     async fn requeue_expired_leases(&self, sweep: &LeaseSweep<'_>) -> StoreResult<SweptLeases>;
+    /// Applies a final delivery receipt, in one transaction: a `sent` message the receipt's
+    /// provider sent moves to `delivered` or `undelivered` (with the receipt's reason as
+    /// `last_error`), gets a `delivery_receipt` timeline entry and the event `event` builds.
+    /// Any other message is left as it is, and the answer says why.
+    async fn apply_receipt(
+        &self,
+        receipt: &ReceiptUpdate<'_>,
+        event: &ReceiptEventBuilder<'_>,
+    ) -> StoreResult<ReceiptApplied>;
     async fn status_counts(&self) -> StoreResult<StatusCounts>;
     /// Pending messages and the oldest that is due by `now` (cheap: uses the claim index).
     async fn queue_stats(&self, now: DateTime<Utc>) -> StoreResult<QueueStats>;

@@ -24,7 +24,7 @@ pub use commands::{CommandDelivery, CommandSource, CommandSourceError, Settle};
 pub use customers::CustomerStore;
 pub use events::{EventPublisher, Publication, PublishError, Stopped};
 pub use idempotency::IdempotencyStore;
-pub use messages::MessageStore;
+pub use messages::{MessageStore, ReceiptEventBuilder};
 pub use outbox::OutboxStore;
 pub use provider::{Outbound, Provider, ProviderError, ProviderReceipt};
 pub use rate_limits::{RateLimitStore, SendSlots};

@@ -4,6 +4,7 @@ pub mod fcm;
 pub mod http;
 pub mod mock;
 pub mod smtp;
+pub mod sms_apis;
 
 use std::{sync::Arc, time::Duration};
 
@@ -15,8 +16,9 @@ use crate::{
     ports::Provider,
 };
 
-/// The adapter a `[[providers]]` entry (or the single `[provider]`) describes.
-pub fn build(entry: &ProviderEntry) -> anyhow::Result<Arc<dyn Provider>> {
+/// The adapter a `[[providers]]` entry (or the single `[provider]`) describes. An SMS API
+/// preset asks for delivery receipts at `receipt_url` when given.
+pub fn build(entry: &ProviderEntry, receipt_url: Option<String>) -> anyhow::Result<Arc<dyn Provider>> {
     Ok(match entry.kind {
         ProviderKind::Mock => Arc::new(
             MockProvider::new(entry.mock.success_rate, Duration::from_millis(entry.mock.latency_ms))
@@ -44,6 +46,12 @@ pub fn build(entry: &ProviderEntry) -> anyhow::Result<Arc<dyn Provider>> {
             fcm::FcmProvider::new(&entry.name, &entry.fcm, entry.limits.max_concurrency)
                 .with_context(|| format!("could not set up the FCM provider \"{}\"", entry.name))?,
         ),
+        ProviderKind::Twilio | ProviderKind::Africastalking | ProviderKind::Vonage | ProviderKind::Infobip => {
+            Arc::new(
+                sms_apis::SmsApiProvider::new(entry, receipt_url, entry.limits.max_concurrency)
+                    .with_context(|| format!("could not set up the provider \"{}\"", entry.name))?,
+            )
+        }
     })
 }
 
@@ -74,7 +82,7 @@ pub fn assemble(
         .iter()
         .map(|entry| match given.iter().find(|p| p.name() == entry.name) {
             Some(provider) => Ok(provider.clone()),
-            None => build(entry),
+            None => build(entry, config.receipt_url(&entry.name)),
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok((routing, adapters))

@@ -10,7 +10,7 @@ use herald_domain::{AccountId, Channel, EventId};
 use serde_json::json;
 
 use crate::{
-    model::{ClaimedMessage, FeedCursor, OutboxEvent, StoredEvent},
+    model::{ClaimedMessage, DeliveryOutcome, DeliveryReceipt, FeedCursor, Message, OutboxEvent, StoredEvent},
     ports::{Store, StoreResult},
 };
 
@@ -119,6 +119,40 @@ pub fn notification_failed(
             "client_metadata": message.tags.metadata,
         }),
         metadata: metadata(message),
+        timestamp: at,
+    }
+}
+
+/// `notification.delivered` or `notification.undelivered`: the provider's delivery receipt
+/// said what became of a sent message.
+pub fn delivery_receipt(message: &Message, provider: &str, receipt: &DeliveryReceipt) -> OutboxEvent {
+    let at = Utc::now();
+    let (event_type, error_code, error) = match &receipt.outcome {
+        Some(DeliveryOutcome::Undelivered { code, reason }) => {
+            ("notification.undelivered", code.as_deref(), Some(reason.as_str()))
+        }
+        _ => ("notification.delivered", None, None),
+    };
+    OutboxEvent {
+        event_id: EventId::new(),
+        event_type: event_type.into(),
+        aggregate_id: message.id.to_string(),
+        user_id: message.user_id.clone(),
+        payload: json!({
+            "notification_id": message.id,
+            "channel": message.channel,
+            "to": message.recipient.as_str(),
+            "provider": provider,
+            "provider_message_id": message.provider_message_id,
+            "provider_status": receipt.provider_status,
+            "error_code": error_code,
+            "error": error,
+            "reported_at": at,
+            "reference": message.tags.reference,
+            "idempotency_key": message.tags.idempotency_key,
+            "client_metadata": message.tags.metadata,
+        }),
+        metadata: json!({ "account_id": message.account_id, "source": "herald", "version": 1 }),
         timestamp: at,
     }
 }

@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod intake;
 pub mod json;
 pub mod messages;
+pub mod receipts;
 pub mod relay;
 pub mod seed;
 pub mod send_sms;

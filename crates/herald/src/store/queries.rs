@@ -20,8 +20,8 @@ macro_rules! queries {
                 ApiKeyRecord, AttemptOutcome, Campaign, CampaignFilter, CampaignPage, CampaignStart,
                 CampaignStats, ClaimedMessage, Customer, CustomerFields, DeadLetterFilter, FeedCursor,
                 IdempotencyClaim, IdempotentResponse, KeyClaim, KeyedMessage, LeaseSweep, Message, MessageEvent,
-                NewCampaign, NewMessage, PageStart, QueueStats, RenderedMessage, StartOutcome, StatusCounts, StoredEvent,
-                SweptLeases,
+                NewCampaign, NewMessage, PageStart, QueueStats, ReceiptApplied, ReceiptKey, ReceiptUpdate, RenderedMessage,
+                StartOutcome, StatusCounts, StoredEvent, SweptLeases, DeliveryOutcome, MessageEventKind,
             },
             ports::StoreResult,
             store::{
@@ -344,6 +344,88 @@ macro_rules! queries {
             rows.iter().map(from_row::message_event).collect()
         }
 
+        /// `WHERE` of the message a receipt names, from `$first` on, and its binds.
+        fn bind_receipt_key<'q>(query: Query<'q>, key: &'q ReceiptKey) -> Query<'q> {
+            match key {
+                ReceiptKey::Herald(id) => query.bind(Id(id.as_uuid())),
+                ReceiptKey::Provider(id) => query.bind(id.as_str()),
+            }
+        }
+
+        fn receipt_key_clause(key: &ReceiptKey) -> &'static str {
+            match key {
+                ReceiptKey::Herald(_) => "id = $1 AND provider = $2",
+                ReceiptKey::Provider(_) => "provider_message_id = $1 AND provider = $2",
+            }
+        }
+
+        pub(crate) async fn apply_receipt(
+            pool: &Pool<Db>,
+            receipt: &ReceiptUpdate<'_>,
+            event: &crate::ports::ReceiptEventBuilder<'_>,
+        ) -> StoreResult<ReceiptApplied> {
+            let clause = receipt_key_clause(receipt.key);
+            let status = receipt.outcome.status();
+            let (error, detail) = match receipt.outcome {
+                DeliveryOutcome::Delivered => (None, format!("delivered (receipt from {})", receipt.provider)),
+                DeliveryOutcome::Undelivered { reason, .. } => (Some(reason.as_str()), reason.clone()),
+            };
+            let mut tx = pool.begin().await?;
+            let sql = format!(
+                "UPDATE messages SET status = $3, last_error = COALESCE($4, last_error), updated_at = $5
+                 WHERE {clause} AND status = 'sent' RETURNING *"
+            );
+            let row = bind_receipt_key(sqlx::query(&sql), receipt.key)
+                .bind(receipt.provider)
+                .bind(status)
+                .bind(error)
+                .bind(At(receipt.at))
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(row) = row else {
+                tx.rollback().await?;
+                return receipt_left_alone(pool, receipt).await;
+            };
+            let message = from_row::message(&row)?;
+            sqlx::query("INSERT INTO message_events (message_id, kind, status, detail, at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(Id(message.id.as_uuid()))
+                .bind(MessageEventKind::DeliveryReceipt)
+                .bind(status)
+                .bind(detail)
+                .bind(At(receipt.at))
+                .execute(&mut *tx)
+                .await?;
+            let event = event(&message);
+            crate::store::$adapter::outbox::insert_events(&mut tx, &[(message.account_id, &event)]).await?;
+            tx.commit().await?;
+            Ok(ReceiptApplied::Applied)
+        }
+
+        /// Why a receipt changed nothing: what the message it names is now.
+        async fn receipt_left_alone(pool: &Pool<Db>, receipt: &ReceiptUpdate<'_>) -> StoreResult<ReceiptApplied> {
+            // By herald's id, the message may not have a provider yet (still pending).
+            let clause = match receipt.key {
+                ReceiptKey::Herald(_) => "id = $1",
+                ReceiptKey::Provider(_) => receipt_key_clause(receipt.key),
+            };
+            let sql = format!("SELECT status, provider FROM messages WHERE {clause}");
+            let mut query = bind_receipt_key(sqlx::query(&sql), receipt.key);
+            if matches!(receipt.key, ReceiptKey::Provider(_)) {
+                query = query.bind(receipt.provider);
+            }
+            let Some(row) = query.fetch_optional(pool).await? else {
+                return Ok(ReceiptApplied::Unknown);
+            };
+            let status: herald_domain::MessageStatus = sqlx::Row::try_get(&row, "status")?;
+            let provider: Option<String> = sqlx::Row::try_get(&row, "provider")?;
+            Ok(match status {
+                herald_domain::MessageStatus::Pending | herald_domain::MessageStatus::Sending => ReceiptApplied::NotSentYet,
+                // Another provider's message: this provider's receipt is not about it.
+                _ if provider.as_deref() != Some(receipt.provider) => ReceiptApplied::Unknown,
+                other => ReceiptApplied::Unchanged(other),
+            })
+        }
+
         pub(crate) async fn status_counts(pool: &Pool<Db>) -> StoreResult<StatusCounts> {
             let rows: Vec<(String, i64)> =
                 sqlx::query_as("SELECT status, COUNT(*) FROM messages GROUP BY status").fetch_all(pool).await?;
@@ -601,6 +683,10 @@ macro_rules! queries {
 
             async fn requeue_expired_leases(&self, sweep: &LeaseSweep<'_>) -> StoreResult<SweptLeases> {
                 crate::store::$adapter::messages::requeue_expired_leases(self, sweep).await
+            }
+
+            async fn apply_receipt(&self, receipt: &ReceiptUpdate<'_>, event: &crate::ports::ReceiptEventBuilder<'_>) -> StoreResult<ReceiptApplied> {
+                apply_receipt(&self.pool, receipt, event).await
             }
 
             async fn status_counts(&self) -> StoreResult<StatusCounts> {

@@ -208,10 +208,8 @@ impl TestApp {
         let mock = Arc::new(MockProvider::new(config.mock_provider.success_rate, Duration::ZERO).recording());
         let app = match config.provider.kind {
             // The provider the configuration names (e.g. HTTP to a mock-provider server).
-            ProviderKind::Http | ProviderKind::Smtp | ProviderKind::Fcm => {
-                Application::build(config, roles).await
-            }
             ProviderKind::Mock => Application::build_with_provider(config, roles, mock.clone()).await,
+            _ => Application::build(config, roles).await,
         }
         .expect("app builds");
         Self::started(app, database_url, mock)
@@ -417,10 +415,15 @@ pub struct MockProviderServer {
 
 impl MockProviderServer {
     pub async fn start(knobs: herald::mock_provider::Knobs) -> Self {
+        Self::start_format(herald::mock_provider::Format::Herald, knobs).await
+    }
+
+    /// A mock speaking `format` (an SMS API preset's wire format).
+    pub async fn start_format(format: herald::mock_provider::Format, knobs: herald::mock_provider::Knobs) -> Self {
         let listener = herald::mock_provider::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         let shutdown = CancellationToken::new();
-        tokio::spawn(herald::mock_provider::serve(listener, knobs, shutdown.clone()));
+        tokio::spawn(herald::mock_provider::serve_format(listener, knobs, format, shutdown.clone()));
         Self { base_url, client: reqwest::Client::new(), shutdown }
     }
 

@@ -34,6 +34,7 @@ mod push;
 mod rate_limits;
 mod routing;
 mod smtp;
+mod sms_presets;
 
 fn main() {
     harness::main()

@@ -12,7 +12,7 @@ use crate::{
 };
 
 /// Adds `events` to the outbox inside the caller's transaction, in order, in one statement.
-pub(super) async fn insert_events(
+pub(in crate::store) async fn insert_events(
     tx: &mut Transaction<'_, Sqlite>,
     events: &[(AccountId, &OutboxEvent)],
 ) -> StoreResult<()> {

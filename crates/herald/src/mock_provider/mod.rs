@@ -9,6 +9,10 @@
 //! - `GET /messages` -> every accepted message with the time it arrived
 //! - `GET /knobs`, `PUT /knobs` -> read or replace the knobs; `POST /reset` forgets the record
 //!
+//! With `--format twilio|africastalking|vonage|infobip` it speaks that provider's SMS API
+//! instead, at the provider's own path, and checks what herald sent: see
+//! [`sms_apis`].
+//!
 //! FCM HTTP v1, for a provider with `kind = "fcm"` whose `endpoint` and `token_uri` point here:
 //! - `POST /token` (`grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=<JWT>`)
 //!   -> `{"access_token", "expires_in": fcm_token_ttl_secs, "token_type": "Bearer"}`; the
@@ -42,6 +46,21 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+pub mod sms_apis;
+
+/// The wire format the mock speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// herald's HTTP provider JSON (`POST /messages`) and FCM HTTP v1.
+    #[default]
+    Herald,
+    Twilio,
+    Africastalking,
+    Vonage,
+    Infobip,
+}
 
 /// How the mock behaves. Rates are shares of calls in [0, 1]; together at most 1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
@@ -133,6 +152,16 @@ pub struct Received {
     /// A push notification's data map.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<BTreeMap<String, String>>,
+    /// The SMS APIs: who authenticated (the account SID, username or API key; never the
+    /// secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The SMS APIs: where the provider was asked to send the delivery receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_callback: Option<String>,
+    /// Vonage: the `type` the text was sent as (`text` or `unicode`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
 }
 
 /// Counts over everything the mock saw since start or the last reset.
@@ -176,30 +205,44 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 pub fn router(knobs: Knobs) -> Router {
-    routes(Arc::new(MockState { knobs: RwLock::new(knobs), ..MockState::default() }))
+    routes(Arc::new(MockState { knobs: RwLock::new(knobs), ..MockState::default() }), Format::Herald)
 }
 
-fn routes(state: Arc<MockState>) -> Router {
-    Router::new()
-        .route("/messages", post(send).get(list))
+fn routes(state: Arc<MockState>, format: Format) -> Router {
+    let common = Router::new()
         .route("/stats", get(stats))
         .route("/knobs", get(get_knobs).put(put_knobs))
-        .route("/reset", post(reset))
-        .route("/token", post(fcm_token))
-        .route("/v1/projects/{project}/messages:send", post(fcm_send))
-        .route("/fcm/revoke", post(fcm_revoke))
-        .with_state(state)
+        .route("/reset", post(reset));
+    let api = match format {
+        Format::Herald => Router::new()
+            .route("/messages", post(send).get(list))
+            .route("/token", post(fcm_token))
+            .route("/v1/projects/{project}/messages:send", post(fcm_send))
+            .route("/fcm/revoke", post(fcm_revoke)),
+        preset => sms_apis::routes(preset).route("/messages", get(list)),
+    };
+    api.merge(common).with_state(state)
 }
 
-/// Serves the mock on `listener` until `shutdown` fires.
+/// Serves the mock (herald's format and FCM) on `listener` until `shutdown` fires.
 pub async fn serve(listener: TcpListener, knobs: Knobs, shutdown: CancellationToken) -> std::io::Result<()> {
+    serve_format(listener, knobs, Format::Herald, shutdown).await
+}
+
+/// Serves the mock speaking `format` on `listener` until `shutdown` fires.
+pub async fn serve_format(
+    listener: TcpListener,
+    knobs: Knobs,
+    format: Format,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     use axum::serve::ListenerExt;
     let state = Arc::new(MockState { knobs: RwLock::new(knobs), ..MockState::default() });
     let counted = state.clone();
     let listener = listener.tap_io(move |_| {
         counted.connections.fetch_add(1, Ordering::Relaxed);
     });
-    axum::serve(listener, routes(state))
+    axum::serve(listener, routes(state, format))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
 }
@@ -254,9 +297,19 @@ fn fcm_error(status: StatusCode, code: &str, message: &str) -> serde_json::Value
         {"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": code}]}})
 }
 
-/// Counts the call and applies the knobs: waits, then hangs, drops the connection or
-/// answers an error for the share of calls they say; `None` lets the call through.
-async fn faults(state: &MockState, shape: Shape) -> Option<Response> {
+/// A fault the knobs inject into a call.
+enum Injected {
+    /// The connection breaks mid-answer (already the whole response).
+    Dropped(Response),
+    /// Answer "too many requests", asking for `retry_after_secs`.
+    Throttled { retry_after_secs: u64 },
+    /// Answer a server failure.
+    Failed,
+}
+
+/// Counts the call and applies the knobs: waits, then hangs, or picks the fault for the
+/// share of calls they say; `None` lets the call through.
+async fn inject(state: &MockState) -> Option<Injected> {
     let call = state.calls.fetch_add(1, Ordering::Relaxed);
     let knobs = state.knobs.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
     if knobs.latency_ms > 0 {
@@ -275,31 +328,40 @@ async fn faults(state: &MockState, shape: Shape) -> Option<Response> {
         // Headers go out, then the body stream fails: the connection is cut mid-answer.
         let broken =
             futures::stream::once(async { Err::<axum::body::Bytes, _>(std::io::Error::other("dropped")) });
-        return Some((StatusCode::OK, Body::from_stream(broken)).into_response());
+        return Some(Injected::Dropped((StatusCode::OK, Body::from_stream(broken)).into_response()));
     }
     threshold += knobs.throttle_rate;
     if roll < threshold {
-        let status = StatusCode::TOO_MANY_REQUESTS;
-        let body = shape.error(status, "QUOTA_EXCEEDED", "rate limited");
-        return Some((status, [(RETRY_AFTER, knobs.retry_after_secs.to_string())], body).into_response());
+        return Some(Injected::Throttled { retry_after_secs: knobs.retry_after_secs });
     }
     threshold += knobs.failure_rate;
     if roll < threshold {
-        return Some(
-            match shape {
-                Shape::Herald => (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    shape.error(StatusCode::INTERNAL_SERVER_ERROR, "", "simulated failure"),
-                ),
-                Shape::Fcm => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    shape.error(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", "simulated failure"),
-                ),
-            }
-            .into_response(),
-        );
+        return Some(Injected::Failed);
     }
     None
+}
+
+/// [`inject`], answered in herald's or FCM's shape.
+async fn faults(state: &MockState, shape: Shape) -> Option<Response> {
+    Some(match inject(state).await? {
+        Injected::Dropped(response) => response,
+        Injected::Throttled { retry_after_secs } => {
+            let status = StatusCode::TOO_MANY_REQUESTS;
+            let body = shape.error(status, "QUOTA_EXCEEDED", "rate limited");
+            (status, [(RETRY_AFTER, retry_after_secs.to_string())], body).into_response()
+        }
+        Injected::Failed => match shape {
+            Shape::Herald => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                shape.error(StatusCode::INTERNAL_SERVER_ERROR, "", "simulated failure"),
+            ),
+            Shape::Fcm => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                shape.error(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", "simulated failure"),
+            ),
+        }
+        .into_response(),
+    })
 }
 
 fn record(state: &MockState, received: Received) {
@@ -327,6 +389,9 @@ async fn send(State(state): State<Arc<MockState>>, Json(message): Json<SendIn>) 
             channel: message.channel,
             title: message.title,
             data: message.data,
+            account: None,
+            status_callback: None,
+            encoding: None,
         },
     );
     Json(serde_json::json!({"id": id, "status": "accepted"})).into_response()
@@ -459,6 +524,9 @@ async fn fcm_send(
             channel: Some("push".into()),
             title: notification.title,
             data: send.message.data,
+            account: None,
+            status_callback: None,
+            encoding: None,
         },
     );
     Json(serde_json::json!({"name": format!("projects/{project}/messages/{id}")})).into_response()
