@@ -65,7 +65,12 @@ impl MessageStatus {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            Self::Sent | Self::Delivered | Self::Undelivered | Self::Failed | Self::Cancelled | Self::Suppressed
+            Self::Sent
+                | Self::Delivered
+                | Self::Undelivered
+                | Self::Failed
+                | Self::Cancelled
+                | Self::Suppressed
         )
     }
 

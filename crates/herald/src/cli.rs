@@ -117,7 +117,10 @@ async fn mock_provider(
     telemetry::init(crate::config::LogFormat::Pretty);
     let listener = crate::mock_provider::bind(listen).await?;
     println!("mock provider listening on http://{}", listener.local_addr()?);
-    println!("  {}   GET /stats   GET /messages   GET|PUT /knobs   POST /reset", crate::mock_provider::sms_apis::send_path(format));
+    println!(
+        "  {}   GET /stats   GET /messages   GET|PUT /knobs   POST /reset",
+        crate::mock_provider::sms_apis::send_path(format)
+    );
     let shutdown = CancellationToken::new();
     let trigger = shutdown.clone();
     tokio::spawn(async move {

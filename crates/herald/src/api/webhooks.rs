@@ -99,8 +99,12 @@ pub async fn provider_status(
             "the receipt's signature or webhook token does not match",
         )
         .into_response(),
-        Err(TakeError::Refused(ReceiptError::Malformed(reason))) => ApiError::bad_request(reason).into_response(),
-        Err(TakeError::Refused(ReceiptError::NotAccepted(reason))) => ApiError::not_found(reason).into_response(),
+        Err(TakeError::Refused(ReceiptError::Malformed(reason))) => {
+            ApiError::bad_request(reason).into_response()
+        }
+        Err(TakeError::Refused(ReceiptError::NotAccepted(reason))) => {
+            ApiError::not_found(reason).into_response()
+        }
         Err(TakeError::Store(error)) => ApiError::from(error).into_response(),
     }
 }
@@ -113,7 +117,8 @@ fn called_url(state: &AppState, uri: &Uri, headers: &HeaderMap) -> String {
     match &state.config.public_url {
         Some(base) => format!("{}{path_and_query}", base.trim_end_matches('/')),
         None => {
-            let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+            let host =
+                headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
             format!("http://{host}{path_and_query}")
         }
     }

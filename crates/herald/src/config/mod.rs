@@ -12,8 +12,8 @@ mod idempotency;
 mod provider;
 mod routes;
 mod secret;
-mod smtp;
 mod sms_apis;
+mod smtp;
 
 use std::{net::SocketAddr, path::Path};
 

@@ -68,12 +68,14 @@ fn field<'f>(form: &'f [(String, String)], name: &str) -> Option<&'f str> {
     form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
 }
 
-fn header<'h>(headers: &'h HeaderMap, name: impl header::AsHeaderName) -> Option<&'h str> {
+fn header(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 fn is_e164(number: &str) -> bool {
-    number.strip_prefix('+').is_some_and(|digits| (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()))
+    number
+        .strip_prefix('+')
+        .is_some_and(|digits| (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn is_bare_number(number: &str) -> bool {
@@ -123,8 +125,11 @@ fn retry_after(secs: u64) -> [(header::HeaderName, String); 1] {
 // Twilio.
 
 fn twilio_error(status: StatusCode, code: u32, message: &str) -> Response {
-    (status, Json(json!({"code": code, "message": message, "status": status.as_u16(),
-        "more_info": format!("https://www.twilio.com/docs/errors/{code}")})))
+    (
+        status,
+        Json(json!({"code": code, "message": message, "status": status.as_u16(),
+        "more_info": format!("https://www.twilio.com/docs/errors/{code}")})),
+    )
         .into_response()
 }
 
@@ -132,23 +137,34 @@ fn twilio_error(status: StatusCode, code: u32, message: &str) -> Response {
 fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
     let encoded = header(headers, header::AUTHORIZATION)?.strip_prefix("Basic ")?;
     let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).ok()?;
-    let (user, password) = String::from_utf8(decoded).ok()?.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned()))?;
+    let (user, password) =
+        String::from_utf8(decoded).ok()?.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned()))?;
     Some((user, password))
 }
 
-async fn twilio(State(state): State<Arc<MockState>>, Path(sid): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn twilio(
+    State(state): State<Arc<MockState>>,
+    Path(sid): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let _in_flight = InFlight::enter(&state);
     match inject(&state).await {
         Some(Injected::Dropped(response)) => return response,
         Some(Injected::Throttled { retry_after_secs }) => {
             let mut response = twilio_error(StatusCode::TOO_MANY_REQUESTS, 20429, "Too Many Requests");
-            response.headers_mut().extend(retry_after(retry_after_secs).map(|(k, v)| (k, v.parse().expect("digits"))));
+            response
+                .headers_mut()
+                .extend(retry_after(retry_after_secs).map(|(k, v)| (k, v.parse().expect("digits"))));
             return response;
         }
-        Some(Injected::Failed) => return twilio_error(StatusCode::INTERNAL_SERVER_ERROR, 20500, "Internal Server Error"),
+        Some(Injected::Failed) => {
+            return twilio_error(StatusCode::INTERNAL_SERVER_ERROR, 20500, "Internal Server Error")
+        }
         None => {}
     }
-    let authenticated = basic_auth(&headers).is_some_and(|(user, token)| user == sid && !token.is_empty() && token != WRONG_SECRET);
+    let authenticated = basic_auth(&headers)
+        .is_some_and(|(user, token)| user == sid && !token.is_empty() && token != WRONG_SECRET);
     if !authenticated {
         return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
     }
@@ -168,10 +184,24 @@ async fn twilio(State(state): State<Arc<MockState>>, Path(sid): Path<String>, he
     }
     let id = new_id("SM");
     let callback = field(&form, "StatusCallback");
-    keep(&state, Accepted { id: id.clone(), to, from, text, account: Some(&sid), status_callback: callback, ..Default::default() });
+    keep(
+        &state,
+        Accepted {
+            id: id.clone(),
+            to,
+            from,
+            text,
+            account: Some(&sid),
+            status_callback: callback,
+            ..Default::default()
+        },
+    );
     let segments = herald_domain::sms_length(text).segments;
-    (StatusCode::CREATED, Json(json!({"sid": id, "account_sid": sid, "to": to, "from": from, "body": text,
-        "status": "queued", "num_segments": segments.to_string(), "api_version": "2010-04-01"})))
+    (
+        StatusCode::CREATED,
+        Json(json!({"sid": id, "account_sid": sid, "to": to, "from": from, "body": text,
+        "status": "queued", "num_segments": segments.to_string(), "api_version": "2010-04-01"})),
+    )
         .into_response()
 }
 
@@ -179,10 +209,13 @@ async fn twilio(State(state): State<Arc<MockState>>, Path(sid): Path<String>, he
 
 fn at_recipients(to: &str, code: u32, status: &str, id: Option<&str>) -> Response {
     let sent = u32::from(code <= 102);
-    (StatusCode::CREATED, Json(json!({"SMSMessageData": {
+    (
+        StatusCode::CREATED,
+        Json(json!({"SMSMessageData": {
         "Message": format!("Sent to {sent}/1 Total Cost: KES {}", if sent == 1 { "0.8000" } else { "0" }),
         "Recipients": [{"statusCode": code, "number": to, "status": status,
-            "cost": if sent == 1 { "KES 0.8000" } else { "0" }, "messageId": id.unwrap_or("None")}]}})))
+            "cost": if sent == 1 { "KES 0.8000" } else { "0" }, "messageId": id.unwrap_or("None")}]}})),
+    )
         .into_response()
 }
 
@@ -193,7 +226,8 @@ async fn africastalking(State(state): State<Arc<MockState>>, headers: HeaderMap,
     match inject(&state).await {
         Some(Injected::Dropped(response)) => return response,
         Some(Injected::Throttled { retry_after_secs }) => {
-            return (StatusCode::TOO_MANY_REQUESTS, retry_after(retry_after_secs), "Too Many Requests").into_response();
+            return (StatusCode::TOO_MANY_REQUESTS, retry_after(retry_after_secs), "Too Many Requests")
+                .into_response();
         }
         Some(Injected::Failed) => return at_recipients(&to, 500, "InternalServerError", None),
         None => {}
@@ -203,30 +237,48 @@ async fn africastalking(State(state): State<Arc<MockState>>, headers: HeaderMap,
         return (StatusCode::UNAUTHORIZED, "The supplied authentication is invalid").into_response();
     }
     if header(&headers, header::ACCEPT) != Some("application/json") {
-        return (StatusCode::NOT_ACCEPTABLE, "mock: this mock answers JSON only; send Accept: application/json").into_response();
+        return (
+            StatusCode::NOT_ACCEPTABLE,
+            "mock: this mock answers JSON only; send Accept: application/json",
+        )
+            .into_response();
     }
     let (Some(username), Some(text)) = (field(&form, "username"), field(&form, "message")) else {
-        return (StatusCode::BAD_REQUEST, "Request is missing required form field 'username' or 'message'").into_response();
+        return (StatusCode::BAD_REQUEST, "Request is missing required form field 'username' or 'message'")
+            .into_response();
     };
     if !is_e164(&to) || to.ends_with(INVALID_NUMBER_SUFFIX) {
         return at_recipients(&to, 403, "InvalidPhoneNumber", None);
     }
     let id = new_id("ATXid_");
-    keep(&state, Accepted { id: id.clone(), to: &to, from: field(&form, "from"), text, account: Some(username), ..Default::default() });
+    keep(
+        &state,
+        Accepted {
+            id: id.clone(),
+            to: &to,
+            from: field(&form, "from"),
+            text,
+            account: Some(username),
+            ..Default::default()
+        },
+    );
     at_recipients(&to, 101, "Success", Some(&id))
 }
 
 // Vonage.
 
 fn vonage_status(status: &str, error_text: &str) -> Response {
-    Json(json!({"message-count": "1", "messages": [{"status": status, "error-text": error_text}]})).into_response()
+    Json(json!({"message-count": "1", "messages": [{"status": status, "error-text": error_text}]}))
+        .into_response()
 }
 
 async fn vonage(State(state): State<Arc<MockState>>, body: Bytes) -> Response {
     let _in_flight = InFlight::enter(&state);
     match inject(&state).await {
         Some(Injected::Dropped(response)) => return response,
-        Some(Injected::Throttled { .. }) => return vonage_status("1", "Throughput Rate Exceeded - please wait [ 1000 ] and retry"),
+        Some(Injected::Throttled { .. }) => {
+            return vonage_status("1", "Throughput Rate Exceeded - please wait [ 1000 ] and retry")
+        }
         Some(Injected::Failed) => return vonage_status("5", "Internal Error"),
         None => {}
     }
@@ -237,7 +289,8 @@ async fn vonage(State(state): State<Arc<MockState>>, body: Bytes) -> Response {
     if secret == WRONG_SECRET {
         return vonage_status("4", "Bad Credentials");
     }
-    let (Some(to), Some(from), Some(text)) = (field(&form, "to"), field(&form, "from"), field(&form, "text")) else {
+    let (Some(to), Some(from), Some(text)) = (field(&form, "to"), field(&form, "from"), field(&form, "text"))
+    else {
         return vonage_status("2", "Missing to, from or text param");
     };
     if !is_bare_number(to) {
@@ -257,26 +310,30 @@ async fn vonage(State(state): State<Arc<MockState>>, body: Bytes) -> Response {
     }
     let id = new_id("").to_uppercase();
     let callback = field(&form, "callback");
-    keep(&state, Accepted {
-        id: id.clone(),
-        reference: reference.map(str::to_owned),
-        to,
-        from: Some(from),
-        text,
-        account: Some(api_key),
-        status_callback: callback,
-        encoding: Some(encoding),
-    });
+    keep(
+        &state,
+        Accepted {
+            id: id.clone(),
+            reference: reference.map(str::to_owned),
+            to,
+            from: Some(from),
+            text,
+            account: Some(api_key),
+            status_callback: callback,
+            encoding: Some(encoding),
+        },
+    );
     Json(json!({"message-count": "1", "messages": [{"to": to, "message-id": id, "status": "0",
         "remaining-balance": "3.14159265", "message-price": "0.03330000", "network": "12345",
         "client-ref": reference}]}))
-        .into_response()
+    .into_response()
 }
 
 // Infobip.
 
 fn infobip_error(status: StatusCode, id: &str, text: &str) -> Response {
-    (status, Json(json!({"requestError": {"serviceException": {"messageId": id, "text": text}}}))).into_response()
+    (status, Json(json!({"requestError": {"serviceException": {"messageId": id, "text": text}}})))
+        .into_response()
 }
 
 fn infobip_status(group_id: u32, group: &str, id: u32, name: &str, description: &str) -> Value {
@@ -288,11 +345,16 @@ async fn infobip(State(state): State<Arc<MockState>>, headers: HeaderMap, body: 
     match inject(&state).await {
         Some(Injected::Dropped(response)) => return response,
         Some(Injected::Throttled { retry_after_secs }) => {
-            let mut response = infobip_error(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS", "Too many requests");
-            response.headers_mut().extend(retry_after(retry_after_secs).map(|(k, v)| (k, v.parse().expect("digits"))));
+            let mut response =
+                infobip_error(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS", "Too many requests");
+            response
+                .headers_mut()
+                .extend(retry_after(retry_after_secs).map(|(k, v)| (k, v.parse().expect("digits"))));
             return response;
         }
-        Some(Injected::Failed) => return infobip_error(StatusCode::INTERNAL_SERVER_ERROR, "GENERAL_ERROR", "Something went wrong"),
+        Some(Injected::Failed) => {
+            return infobip_error(StatusCode::INTERNAL_SERVER_ERROR, "GENERAL_ERROR", "Something went wrong")
+        }
         None => {}
     }
     let key = header(&headers, header::AUTHORIZATION).and_then(|v| v.strip_prefix("App "));
@@ -305,23 +367,33 @@ async fn infobip(State(state): State<Arc<MockState>>, headers: HeaderMap, body: 
     let message = &request["messages"][0];
     let destination = &message["destinations"][0];
     let (Some(to), Some(text)) = (destination["to"].as_str(), message["text"].as_str()) else {
-        return infobip_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "messages[0].destinations[0].to and messages[0].text are required");
+        return infobip_error(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "messages[0].destinations[0].to and messages[0].text are required",
+        );
     };
     if !is_bare_number(to) || to.ends_with(INVALID_NUMBER_SUFFIX) {
-        let status = infobip_status(5, "REJECTED", 51, "REJECTED_DESTINATION", "Destination address is not valid");
-        return Json(json!({"bulkId": new_id("bulk-"), "messages": [{"to": to, "status": status}]})).into_response();
+        let status =
+            infobip_status(5, "REJECTED", 51, "REJECTED_DESTINATION", "Destination address is not valid");
+        return Json(json!({"bulkId": new_id("bulk-"), "messages": [{"to": to, "status": status}]}))
+            .into_response();
     }
     let id = destination["messageId"].as_str().map_or_else(|| new_id(""), str::to_owned);
-    keep(&state, Accepted {
-        id: id.clone(),
-        reference: destination["messageId"].as_str().map(str::to_owned),
-        to,
-        from: message["from"].as_str(),
-        text,
-        account: Some(key),
-        status_callback: message["notifyUrl"].as_str(),
-        ..Default::default()
-    });
+    keep(
+        &state,
+        Accepted {
+            id: id.clone(),
+            reference: destination["messageId"].as_str().map(str::to_owned),
+            to,
+            from: message["from"].as_str(),
+            text,
+            account: Some(key),
+            status_callback: message["notifyUrl"].as_str(),
+            ..Default::default()
+        },
+    );
     let status = infobip_status(1, "PENDING", 26, "PENDING_ACCEPTED", "Message sent to next instance");
-    Json(json!({"bulkId": new_id("bulk-"), "messages": [{"to": to, "status": status, "messageId": id}]})).into_response()
+    Json(json!({"bulkId": new_id("bulk-"), "messages": [{"to": to, "status": status, "messageId": id}]}))
+        .into_response()
 }

@@ -3,8 +3,8 @@
 pub mod fcm;
 pub mod http;
 pub mod mock;
-pub mod smtp;
 pub mod sms_apis;
+pub mod smtp;
 
 use std::{sync::Arc, time::Duration};
 
@@ -46,12 +46,13 @@ pub fn build(entry: &ProviderEntry, receipt_url: Option<String>) -> anyhow::Resu
             fcm::FcmProvider::new(&entry.name, &entry.fcm, entry.limits.max_concurrency)
                 .with_context(|| format!("could not set up the FCM provider \"{}\"", entry.name))?,
         ),
-        ProviderKind::Twilio | ProviderKind::Africastalking | ProviderKind::Vonage | ProviderKind::Infobip => {
-            Arc::new(
-                sms_apis::SmsApiProvider::new(entry, receipt_url, entry.limits.max_concurrency)
-                    .with_context(|| format!("could not set up the provider \"{}\"", entry.name))?,
-            )
-        }
+        ProviderKind::Twilio
+        | ProviderKind::Africastalking
+        | ProviderKind::Vonage
+        | ProviderKind::Infobip => Arc::new(
+            sms_apis::SmsApiProvider::new(entry, receipt_url, entry.limits.max_concurrency)
+                .with_context(|| format!("could not set up the provider \"{}\"", entry.name))?,
+        ),
     })
 }
 

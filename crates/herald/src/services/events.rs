@@ -10,7 +10,9 @@ use herald_domain::{AccountId, Channel, EventId};
 use serde_json::json;
 
 use crate::{
-    model::{ClaimedMessage, DeliveryOutcome, DeliveryReceipt, FeedCursor, Message, OutboxEvent, StoredEvent},
+    model::{
+        ClaimedMessage, DeliveryOutcome, DeliveryReceipt, FeedCursor, Message, OutboxEvent, StoredEvent,
+    },
     ports::{Store, StoreResult},
 };
 

@@ -13,8 +13,8 @@ use crate::{
     config::Routing,
     metrics::Metrics,
     model::{ReceiptApplied, ReceiptKey, ReceiptUpdate},
-    providers::sms_apis::{read_receipts, ReceiptError, ReceiptRequest},
     ports::{Store, StoreError},
+    providers::sms_apis::{read_receipts, ReceiptError, ReceiptRequest},
     services::events,
 };
 
@@ -73,7 +73,8 @@ impl Receipts {
                 continue;
             };
             let update = ReceiptUpdate { provider, key: &receipt.key, outcome, at: Utc::now() };
-            let event = |message: &crate::model::Message| events::delivery_receipt(message, provider, &receipt);
+            let event =
+                |message: &crate::model::Message| events::delivery_receipt(message, provider, &receipt);
             let applied = self.store.apply_receipt(&update, &event).await?;
             let key = match &receipt.key {
                 ReceiptKey::Herald(id) => id.to_string(),

@@ -419,7 +419,10 @@ impl MockProviderServer {
     }
 
     /// A mock speaking `format` (an SMS API preset's wire format).
-    pub async fn start_format(format: herald::mock_provider::Format, knobs: herald::mock_provider::Knobs) -> Self {
+    pub async fn start_format(
+        format: herald::mock_provider::Format,
+        knobs: herald::mock_provider::Knobs,
+    ) -> Self {
         let listener = herald::mock_provider::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         let shutdown = CancellationToken::new();

@@ -33,8 +33,9 @@ mod openapi_conformance;
 mod push;
 mod rate_limits;
 mod routing;
-mod smtp;
 mod sms_presets;
+mod sms_receipts;
+mod smtp;
 
 fn main() {
     harness::main()

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use herald::{
     config::{
-        AfricasTalkingConfig, Config, InfobipConfig, ProviderEntry, ProviderKind, RouteConfig, Secret, TwilioConfig,
-        VonageConfig,
+        AfricasTalkingConfig, Config, InfobipConfig, ProviderEntry, ProviderKind, RouteConfig, Secret,
+        TwilioConfig, VonageConfig,
     },
     mock_provider::{Format, Knobs, Received},
 };
@@ -102,8 +102,12 @@ impl Preset {
         match self {
             Self::Twilio => {
                 entry.kind = ProviderKind::Twilio;
-                entry.twilio =
-                    TwilioConfig { account_sid: TWILIO_SID.into(), auth_token: secret, base_url, ..Default::default() };
+                entry.twilio = TwilioConfig {
+                    account_sid: TWILIO_SID.into(),
+                    auth_token: secret,
+                    base_url,
+                    ..Default::default()
+                };
             }
             Self::AfricasTalking => {
                 entry.kind = ProviderKind::Africastalking;
@@ -155,7 +159,12 @@ pub struct PresetWorld {
 }
 
 impl PresetWorld {
-    pub async fn start(backend: Backend, secret: &str, knobs: Knobs, configure: impl FnOnce(&mut Config)) -> Option<Self> {
+    pub async fn start(
+        backend: Backend,
+        secret: &str,
+        knobs: Knobs,
+        configure: impl FnOnce(&mut Config),
+    ) -> Option<Self> {
         let mut mocks = Vec::new();
         for preset in Preset::ALL {
             mocks.push((preset, MockProviderServer::start_format(preset.format(), knobs.clone()).await));
@@ -213,7 +222,8 @@ async fn each_preset_sends_in_its_wire_format_and_keeps_the_providers_message_id
     };
     for preset in Preset::ALL {
         // Vonage garbles a text that is not GSM-7 unless it is sent as unicode.
-        let body = if preset == Preset::Vonage { "Karibu 👋 — your code is 1234" } else { "Your code is 1234" };
+        let body =
+            if preset == Preset::Vonage { "Karibu 👋 — your code is 1234" } else { "Your code is 1234" };
         let id = world.send(&preset.number(1), body).await;
         let sent = world.app.wait_for_status(&id, "sent").await;
         assert_eq!(sent["provider"], preset.name());
@@ -222,7 +232,11 @@ async fn each_preset_sends_in_its_wire_format_and_keeps_the_providers_message_id
         let call = &received[0];
         assert_eq!(sent["provider_message_id"], call.id.as_str(), "{preset:?}: the provider's id is kept");
         assert_eq!(call.body_chars, body.chars().count(), "{preset:?}");
-        assert_eq!(call.status_callback, preset.expected_callback(), "{preset:?}: receipts asked for at public_url");
+        assert_eq!(
+            call.status_callback,
+            preset.expected_callback(),
+            "{preset:?}: receipts asked for at public_url"
+        );
         let (account, to, reference) = match preset {
             Preset::Twilio => (TWILIO_SID, preset.number(1), None),
             Preset::AfricasTalking => ("sandbox", preset.number(1), None),
@@ -230,7 +244,11 @@ async fn each_preset_sends_in_its_wire_format_and_keeps_the_providers_message_id
             Preset::Vonage => ("vonage-key", preset.number(1)[1..].to_owned(), Some(id.clone())),
             Preset::Infobip => (SECRET, preset.number(1)[1..].to_owned(), Some(id.clone())),
         };
-        assert_eq!(call.account.as_deref(), Some(account), "{preset:?}: authenticated as the configured account");
+        assert_eq!(
+            call.account.as_deref(),
+            Some(account),
+            "{preset:?}: authenticated as the configured account"
+        );
         assert_eq!(call.to, to, "{preset:?}");
         assert_eq!(call.reference, reference, "{preset:?}");
         assert_eq!(call.from.as_deref(), Some("HERALD"), "{preset:?}");
@@ -262,9 +280,13 @@ async fn each_preset_fails_an_invalid_number_and_bad_credentials_by_its_own_code
     let failed: Vec<(&str, bool)> = events
         .iter()
         .filter(|e| e["event_type"] == "notification.failed")
-        .map(|e| (e["payload"]["provider"].as_str().unwrap(), e["payload"]["recipient_invalid"].as_bool().unwrap()))
+        .map(|e| {
+            (e["payload"]["provider"].as_str().unwrap(), e["payload"]["recipient_invalid"].as_bool().unwrap())
+        })
         .collect();
-    for (provider, invalid) in [("twilio", true), ("africastalking", true), ("vonage", false), ("infobip", true)] {
+    for (provider, invalid) in
+        [("twilio", true), ("africastalking", true), ("vonage", false), ("infobip", true)]
+    {
         assert!(failed.contains(&(provider, invalid)), "{provider}: {failed:?}");
     }
 

@@ -99,11 +99,18 @@ pub(super) fn receipts(request: &ReceiptRequest<'_>) -> Result<Vec<DeliveryRecei
         "Success" => Some(DeliveryOutcome::Delivered),
         "Failed" | "Rejected" | "AbsentSubscriber" | "Expired" => {
             let code = param(&params, "failureReason").map(str::to_owned);
-            let reason = format!("Africa's Talking: {status}{}", code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default());
+            let reason = format!(
+                "Africa's Talking: {status}{}",
+                code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default()
+            );
             Some(DeliveryOutcome::Undelivered { code, reason })
         }
         "Sent" | "Submitted" | "Buffered" => None,
         other => return Err(ReceiptError::Malformed(format!("unknown status \"{}\"", super::quote(other)))),
     };
-    Ok(vec![DeliveryReceipt { key: ReceiptKey::Provider(id.to_owned()), provider_status: status.to_owned(), outcome }])
+    Ok(vec![DeliveryReceipt {
+        key: ReceiptKey::Provider(id.to_owned()),
+        provider_status: status.to_owned(),
+        outcome,
+    }])
 }

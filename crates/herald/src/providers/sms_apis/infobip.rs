@@ -48,7 +48,10 @@ pub(super) fn request(
     }
     client
         .post(url)
-        .header(reqwest::header::AUTHORIZATION, format!("App {}", config.api_key.as_ref().map_or("", |k| k.expose())))
+        .header(
+            reqwest::header::AUTHORIZATION,
+            format!("App {}", config.api_key.as_ref().map_or("", |k| k.expose())),
+        )
         .header(reqwest::header::ACCEPT, "application/json")
         .json(&json!({ "messages": [sms] }))
 }
@@ -172,7 +175,9 @@ fn receipt(report: Report) -> Result<DeliveryReceipt, ReceiptError> {
             Some(DeliveryOutcome::Undelivered { code: Some(code), reason })
         }
         "PENDING" | "ACCEPTED" => None,
-        other => return Err(ReceiptError::Malformed(format!("unknown status group \"{}\"", super::quote(other)))),
+        other => {
+            return Err(ReceiptError::Malformed(format!("unknown status group \"{}\"", super::quote(other))))
+        }
     };
     Ok(DeliveryReceipt { key, provider_status: status.name, outcome })
 }

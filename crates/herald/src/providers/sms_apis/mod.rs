@@ -116,7 +116,10 @@ impl Provider for SmsApiProvider {
 /// gone, and herald's id travels as the client reference where the API takes one).
 async fn call(request: reqwest::RequestBuilder) -> Result<Answer, ProviderError> {
     let response = request.send().await.map_err(|e| ProviderError::Retryable {
-        reason: format!("request failed: {}", if e.is_connect() { "could not connect" } else { "connection error" }),
+        reason: format!(
+            "request failed: {}",
+            if e.is_connect() { "could not connect" } else { "connection error" }
+        ),
         retry_after: None,
     })?;
     let status = response.status();
@@ -147,7 +150,8 @@ impl Answer {
 
     /// An answer that is not what the API documents for success.
     fn unreadable(&self, provider: &str) -> ProviderError {
-        let reason = format!("{provider}: unreadable answer (HTTP {}): {}", self.status.as_u16(), self.quoted());
+        let reason =
+            format!("{provider}: unreadable answer (HTTP {}): {}", self.status.as_u16(), self.quoted());
         if self.is_retryable_status() {
             ProviderError::Retryable { reason, retry_after: self.retry_after }
         } else {
@@ -193,7 +197,10 @@ pub enum ReceiptError {
 
 /// The receipts in a request to the provider `entry`'s webhook, authenticated the way the
 /// provider signs them (or by the webhook token in the URL where it does not).
-pub fn read_receipts(entry: &ProviderEntry, request: &ReceiptRequest<'_>) -> Result<Vec<DeliveryReceipt>, ReceiptError> {
+pub fn read_receipts(
+    entry: &ProviderEntry,
+    request: &ReceiptRequest<'_>,
+) -> Result<Vec<DeliveryReceipt>, ReceiptError> {
     match entry.kind {
         ProviderKind::Twilio => twilio::receipts(&entry.twilio, request),
         ProviderKind::Africastalking => {

@@ -77,7 +77,9 @@ pub(super) fn read_answer(answer: &Answer) -> Result<Option<String>, ProviderErr
     );
     Err(match code {
         20429 => ProviderError::Retryable { reason, retry_after: answer.retry_after },
-        _ if answer.is_retryable_status() => ProviderError::Retryable { reason, retry_after: answer.retry_after },
+        _ if answer.is_retryable_status() => {
+            ProviderError::Retryable { reason, retry_after: answer.retry_after }
+        }
         // Invalid 'To' number; not a mobile number.
         21211 | 21614 => ProviderError::RecipientInvalid { reason },
         _ => ProviderError::Permanent { reason },
@@ -97,7 +99,10 @@ pub fn signature(auth_token: &str, url: &str, params: &[(String, String)]) -> St
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
-pub(super) fn receipts(config: &TwilioConfig, request: &ReceiptRequest<'_>) -> Result<Vec<DeliveryReceipt>, ReceiptError> {
+pub(super) fn receipts(
+    config: &TwilioConfig,
+    request: &ReceiptRequest<'_>,
+) -> Result<Vec<DeliveryReceipt>, ReceiptError> {
     let params = form_params(request.body);
     let given = request
         .headers
@@ -121,11 +126,25 @@ pub(super) fn receipts(config: &TwilioConfig, request: &ReceiptRequest<'_>) -> R
             };
             Some(DeliveryOutcome::Undelivered { code, reason })
         }
-        "accepted" | "scheduled" | "queued" | "sending" | "sent" | "read" | "canceled" | "receiving"
-        | "received" | "partially_delivered" => None,
-        other => return Err(ReceiptError::Malformed(format!("unknown MessageStatus \"{}\"", super::quote(other)))),
+        "accepted"
+        | "scheduled"
+        | "queued"
+        | "sending"
+        | "sent"
+        | "read"
+        | "canceled"
+        | "receiving"
+        | "received"
+        | "partially_delivered" => None,
+        other => {
+            return Err(ReceiptError::Malformed(format!("unknown MessageStatus \"{}\"", super::quote(other))))
+        }
     };
-    Ok(vec![DeliveryReceipt { key: ReceiptKey::Provider(sid.to_owned()), provider_status: status.to_owned(), outcome }])
+    Ok(vec![DeliveryReceipt {
+        key: ReceiptKey::Provider(sid.to_owned()),
+        provider_status: status.to_owned(),
+        outcome,
+    }])
 }
 
 #[cfg(test)]
