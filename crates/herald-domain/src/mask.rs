@@ -36,6 +36,29 @@ pub fn mask_token(token: &str) -> String {
     format!("{head}…{tail}")
 }
 
+/// Masks every phone number a text quotes (a run of 7 to 15 digits, with an optional
+/// leading `+`) as [`mask_phone`] does; the rest of the text is kept. For provider error
+/// texts, which often quote the number they refused.
+pub fn mask_numbers(text: &str) -> String {
+    let mut masked = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_digit() || c == '+') {
+        masked.push_str(&rest[..start]);
+        let candidate = &rest[start..];
+        let plus = usize::from(candidate.starts_with('+'));
+        let digits = candidate[plus..].bytes().take_while(u8::is_ascii_digit).count();
+        let run = &candidate[..plus + digits];
+        if (7..=15).contains(&digits) {
+            masked.push_str(&mask_phone(run));
+        } else {
+            masked.push_str(if run.is_empty() { &candidate[..1] } else { run });
+        }
+        rest = &candidate[run.len().max(1)..];
+    }
+    masked.push_str(rest);
+    masked
+}
+
 /// A message body is never logged; only its length in characters is.
 pub fn describe_body(body: &str) -> String {
     format!("<{} chars>", body.chars().count())
@@ -50,6 +73,28 @@ mod tests {
         assert_eq!(mask_phone(""), "");
         assert_eq!(mask_phone("+1"), "+1");
         assert_eq!(mask_phone("+123456"), "+123*56");
+    }
+
+    #[test]
+    fn numbers_in_a_text_are_masked_and_the_rest_kept() {
+        assert_eq!(
+            mask_numbers("The 'To' number +14155551001 is not valid (code 21211)"),
+            "The 'To' number +141******01 is not valid (code 21211)"
+        );
+        assert_eq!(mask_numbers("msisdn 447911121001 barred"), "msisdn 4479******01 barred");
+        assert_eq!(mask_numbers("+ and ++1 and 12+3"), "+ and ++1 and 12+3");
+        assert_eq!(mask_numbers("HTTP 400: Ünïcode 20003"), "HTTP 400: Ünïcode 20003");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn masking_numbers_keeps_the_length_and_every_non_digit(text in "[ -~äé€]{0,60}") {
+            let masked = mask_numbers(&text);
+            proptest::prop_assert_eq!(masked.chars().count(), text.chars().count());
+            for (a, b) in text.chars().zip(masked.chars()) {
+                proptest::prop_assert!(a == b || (a.is_ascii_digit() && b == '*'));
+            }
+        }
     }
 
     #[test]

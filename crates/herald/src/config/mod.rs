@@ -318,6 +318,65 @@ mod tests {
         });
     }
 
+    /// The start-up error for `toml`, as herald prints it.
+    fn load_error(toml: &str) -> String {
+        let mut message = String::new();
+        Jail::expect_with(|jail| {
+            jail.create_file("herald.toml", toml)?;
+            message = Config::load(None).expect_err("refused").to_string();
+            Ok(())
+        });
+        message
+    }
+
+    #[test]
+    fn each_sms_api_preset_names_the_credential_it_misses() {
+        let cases = [
+            ("twilio", "", "providers.twilio.account_sid"),
+            ("twilio", "account_sid = \"AC1\"", "providers.twilio.auth_token"),
+            ("africastalking", "api_key = \"k\"", "providers.africastalking.username"),
+            ("africastalking", "username = \"sandbox\"", "providers.africastalking.api_key"),
+            ("vonage", "api_secret = \"s\"", "providers.vonage.api_key"),
+            ("vonage", "api_key = \"k\"", "providers.vonage.api_secret"),
+            ("infobip", "base_url = \"https://x.api.infobip.com\"", "providers.infobip.api_key"),
+            ("infobip", "api_key = \"k\"", "providers.infobip.base_url"),
+            ("twilio", "account_sid = \"AC1\"\nauth_token = \"t\"\nbase_url = \"ftp://x\"", "providers.twilio.base_url"),
+        ];
+        for (kind, settings, key) in cases {
+            let error = load_error(&format!("[[providers]]\nname = \"p\"\nkind = \"{kind}\"\n[providers.{kind}]\n{settings}\n"));
+            assert!(error.contains(&format!("`{key}`")) && error.contains("provider \"p\""), "{kind} {settings}: {error}");
+        }
+        let complete = "[[providers]]\nname = \"p\"\nkind = \"twilio\"\n[providers.twilio]\naccount_sid = \"AC1\"\nauth_token = \"t\"\n";
+        Jail::expect_with(|jail| {
+            jail.create_file("herald.toml", complete)?;
+            let config = Config::load(None).expect("a complete preset loads");
+            assert_eq!(config.providers[0].channels, [herald_domain::Channel::Sms]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_provider_kind_a_preset_outside_providers_and_a_bad_public_url_stop_start_up() {
+        let unknown = load_error("[[providers]]\nname = \"p\"\nkind = \"twillio\"\n");
+        assert!(unknown.contains("twillio") && unknown.contains("kind"), "{unknown}");
+        let legacy = load_error("[provider]\nkind = \"vonage\"\n");
+        assert!(legacy.contains("`provider.kind`") && legacy.contains("[[providers]]"), "{legacy}");
+        let name = load_error("[[providers]]\nname = \"my twilio\"\nkind = \"twilio\"\n[providers.twilio]\naccount_sid = \"AC1\"\nauth_token = \"t\"\n");
+        assert!(name.contains("`providers.name`"), "{name}");
+        let url = load_error("public_url = \"herald.example.com\"\n");
+        assert!(url.contains("`public_url`"), "{url}");
+    }
+
+    #[test]
+    fn receipts_are_asked_for_under_public_url() {
+        let config = Config { public_url: Some("https://herald.example.com/".into()), ..Config::default() };
+        assert_eq!(
+            config.receipt_url("twilio").as_deref(),
+            Some("https://herald.example.com/webhooks/providers/twilio/status")
+        );
+        assert_eq!(Config::default().receipt_url("twilio"), None);
+    }
+
     #[test]
     fn an_smtp_provider_needs_a_relay_and_a_sender_and_serves_email_only() {
         Jail::expect_with(|jail| {

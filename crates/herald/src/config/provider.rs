@@ -94,6 +94,14 @@ impl ProviderEntry {
         if self.name.trim().is_empty() {
             return invalid("providers.name", "must be set for every [[providers]] entry");
         }
+        // Receipts come to /webhooks/providers/<name>/status: the name is a path segment.
+        let url_safe = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        if self.kind.is_sms_api() && !self.name.chars().all(url_safe) {
+            return Err(ConfigError::Invalid {
+                key: "providers.name",
+                reason: named("may hold only letters, digits, '-', '_' and '.' for an SMS API preset (it is part of its receipt URL)"),
+            });
+        }
         if self.channels.is_empty() {
             return Err(ConfigError::Invalid {
                 key: "providers.channels",

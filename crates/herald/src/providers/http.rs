@@ -101,8 +101,9 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
     Some(at.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
 }
 
+/// The provider's answer for an error: shortened, with the phone numbers it quotes masked.
 fn quote(text: &str) -> String {
-    text.chars().take(MAX_QUOTED_BODY).collect()
+    herald_domain::mask::mask_numbers(&text.chars().take(MAX_QUOTED_BODY).collect::<String>())
 }
 
 #[async_trait]

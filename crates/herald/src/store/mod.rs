@@ -153,7 +153,9 @@ fn counts_from_rows(rows: Vec<(String, i64)>) -> crate::model::StatusCounts {
         match status.as_str() {
             "pending" => counts.pending += n,
             "sending" => counts.sending += n,
-            "sent" => counts.sent += n,
+            // A receipt comes after the provider accepted the message: still sent, for
+            // campaign stats and status counts alike.
+            "sent" | "delivered" | "undelivered" => counts.sent += n,
             "failed" => counts.failed += n,
             _ => counts.other += n,
         }

@@ -160,8 +160,10 @@ impl Answer {
     }
 }
 
+/// A provider's text for an error: shortened, and with the phone numbers it quotes masked
+/// (it goes to logs as well as `last_error`).
 fn quote(text: &str) -> String {
-    text.chars().take(MAX_QUOTED).collect()
+    herald_domain::mask::mask_numbers(&text.chars().take(MAX_QUOTED).collect::<String>())
 }
 
 /// The number as these APIs without a leading `+` take it (Vonage, Infobip).

@@ -157,7 +157,8 @@ pub(in crate::store) async fn finish_campaigns(
     let done = sqlx::query(
         "UPDATE campaigns SET updated_at = $2,
                 status = CASE WHEN EXISTS (SELECT 1 FROM messages
-                                           WHERE campaign_id = campaigns.id AND status = 'sent')
+                                           WHERE campaign_id = campaigns.id
+                                             AND status IN ('sent', 'delivered', 'undelivered'))
                               THEN 'sent' ELSE 'failed' END
          WHERE id = ANY($1)
            AND status IN ('sending', 'scheduled')

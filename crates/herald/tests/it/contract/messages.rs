@@ -4,8 +4,9 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
 use herald::model::{
-    AttemptOutcome, AttemptResult, ClaimedMessage, ClientTags, DeadLetterFilter, KeyedMessage, LeaseSweep,
-    MessageEventKind, NewMessage, OutboxEvent, QueueStats, StatusCounts, SweptLeases, UNCOUNTED_LEASE_DETAIL,
+    AttemptOutcome, AttemptResult, ClaimedMessage, ClientTags, DeadLetterFilter, DeliveryOutcome, KeyedMessage,
+    LeaseSweep, MessageEventKind, NewMessage, OutboxEvent, QueueStats, ReceiptApplied, ReceiptKey, ReceiptUpdate,
+    StatusCounts, SweptLeases, UNCOUNTED_LEASE_DETAIL,
 };
 use herald_domain::{AccountId, Channel, MessageId, MessageStatus, Recipient};
 use serde_json::json;
@@ -33,6 +34,7 @@ on_both_backends!(
     dead_letters_list_the_accounts_failed_messages_newest_first_by_filter_and_cursor,
     replaying_dead_letters_requeues_failed_messages_with_a_fresh_retry_budget,
     message_events_list_the_timeline_in_the_order_it_happened,
+    a_receipt_moves_only_a_sent_message_of_its_provider_and_only_once,
 );
 
 async fn an_inserted_message_reads_back_pending_with_an_accepted_event(backend: Backend) {
@@ -650,4 +652,70 @@ async fn message_events_list_the_timeline_in_the_order_it_happened(backend: Back
         ]
     );
     assert!(store.list_message_events(MessageId::new()).await.unwrap().is_empty(), "no such message");
+}
+
+async fn a_receipt_moves_only_a_sent_message_of_its_provider_and_only_once(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else {
+        return;
+    };
+    let account = store.ensure_default_account().await.unwrap();
+    let now = Utc::now();
+    let [a, b, c] = [0, 1, 2].map(|_| new_message(account, now - Duration::seconds(1)));
+    for message in [&a, &b, &c] {
+        store.insert_message(message).await.unwrap();
+    }
+    claim_all(store.as_ref(), "w1", now).await;
+    let sent_as = |id: MessageId, provider_id: &str| AttemptOutcome {
+        result: AttemptResult::Sent {
+            provider: "mock".into(),
+            provider_message_id: Some(provider_id.into()),
+            event: event(id, "sms.sent"),
+        },
+        ..sent(account, id)
+    };
+    store.record_outcomes("w1", &[sent_as(a.id, "p-a"), sent_as(b.id, "p-b")]).await.unwrap();
+    let before = store.unpublished_events(10).await.unwrap().len();
+
+    let apply = |provider: &'static str, key: ReceiptKey, outcome: DeliveryOutcome| {
+        let store = store.clone();
+        async move {
+            let update = ReceiptUpdate { provider, key: &key, outcome: &outcome, at: Utc::now() };
+            let builder = |m: &herald::model::Message| event(m.id, "notification.delivered");
+            store.apply_receipt(&update, &builder).await.unwrap()
+        }
+    };
+    let delivered = || DeliveryOutcome::Delivered;
+    let undelivered = || DeliveryOutcome::Undelivered { code: Some("30003".into()), reason: "Twilio 30003: undelivered".into() };
+
+    // By the provider's id: applied once, then unchanged.
+    assert_eq!(apply("mock", ReceiptKey::Provider("p-a".into()), delivered()).await, ReceiptApplied::Applied);
+    assert_eq!(
+        apply("mock", ReceiptKey::Provider("p-a".into()), undelivered()).await,
+        ReceiptApplied::Unchanged(MessageStatus::Delivered)
+    );
+    let stored = store.get_message(account, a.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, MessageStatus::Delivered);
+    let timeline = store.list_message_events(a.id).await.unwrap();
+    let last = timeline.last().unwrap();
+    assert_eq!((last.kind, last.status), (MessageEventKind::DeliveryReceipt, MessageStatus::Delivered));
+    assert!(!last.is_attempt(), "a receipt is not an attempt");
+
+    // Another provider's receipt is not about this provider's messages.
+    assert_eq!(apply("other", ReceiptKey::Provider("p-b".into()), delivered()).await, ReceiptApplied::Unknown);
+    assert_eq!(apply("other", ReceiptKey::Herald(b.id), delivered()).await, ReceiptApplied::Unknown);
+    // By herald's id, with the provider's reason kept.
+    assert_eq!(apply("mock", ReceiptKey::Herald(b.id), undelivered()).await, ReceiptApplied::Applied);
+    let stored = store.get_message(account, b.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, MessageStatus::Undelivered);
+    assert_eq!(stored.last_error.as_deref(), Some("Twilio 30003: undelivered"));
+    // Still being sent: the receipt overtook the commit.
+    assert_eq!(apply("mock", ReceiptKey::Herald(c.id), delivered()).await, ReceiptApplied::NotSentYet);
+    assert_eq!(store.get_message(account, c.id).await.unwrap().unwrap().status, MessageStatus::Sending);
+    assert_eq!(apply("mock", ReceiptKey::Herald(MessageId::new()), delivered()).await, ReceiptApplied::Unknown);
+    assert_eq!(apply("mock", ReceiptKey::Provider("p-zzz".into()), delivered()).await, ReceiptApplied::Unknown);
+
+    // One event per receipt applied, in the same transaction as the move.
+    assert_eq!(store.unpublished_events(10).await.unwrap().len(), before + 2);
+    let counts = store.status_counts().await.unwrap();
+    assert_eq!((counts.sent, counts.sending), (2, 1), "delivered and undelivered still count as sent");
 }
