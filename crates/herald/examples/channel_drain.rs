@@ -1,6 +1,7 @@
 //! Measures how fast the dispatcher drains a backlog of emails through the SMTP provider,
-//! or of push notifications through the FCM provider, with every status change, timeline
-//! entry and outbox event committed: the same `Dispatcher` that `herald serve` runs.
+//! of push notifications through the FCM provider, or of SMS through an SMS API preset
+//! (Twilio, Africa's Talking, Vonage, Infobip) with every status change, timeline entry and
+//! outbox event committed: the same `Dispatcher` that `herald serve` runs.
 //!
 //! ```text
 //! # email, to a local SMTP server (tests/support/smtp_server.py, aiosmtpd):
@@ -9,9 +10,13 @@
 //! # push, to herald mock-provider answering as FCM:
 //! cargo run --release -- mock-provider --listen 127.0.0.1:9090 &
 //! cargo run --release --example channel_drain -- sqlite:///tmp/push.db 5000 fcm http://127.0.0.1:9090 64
+//! # SMS, to herald mock-provider speaking a preset's wire format:
+//! cargo run --release -- mock-provider --listen 127.0.0.1:9091 --format twilio &
+//! cargo run --release --example channel_drain -- sqlite:///tmp/sms.db 20000 twilio http://127.0.0.1:9091 64
 //! ```
-//! Arguments: database URL (empty), messages, `smtp` or `fcm`, the server, and the
-//! provider's `max_concurrency` (the SMTP pool size too). The database is migrated first.
+//! Arguments: database URL (empty), messages, `smtp`, `fcm`, `twilio`, `africastalking`,
+//! `vonage` or `infobip`, the server, and the provider's `max_concurrency` (the SMTP pool
+//! size too). The database is migrated first.
 
 #![allow(clippy::print_stderr)]
 
@@ -21,7 +26,10 @@ use anyhow::Context;
 use chrono::Utc;
 use futures::{stream, StreamExt, TryStreamExt};
 use herald::{
-    config::{Config, FcmProviderConfig, ProviderEntry, ProviderKind, SmtpProviderConfig, SmtpTls},
+    config::{
+        AfricasTalkingConfig, Config, FcmProviderConfig, InfobipConfig, ProviderEntry, ProviderKind, Secret,
+        SmtpProviderConfig, SmtpTls, TwilioConfig, VonageConfig,
+    },
     dispatch::Dispatcher,
     model::{NewMessage, RichContent},
 };
@@ -30,7 +38,7 @@ use tokio::sync::Notify;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let usage = "usage: channel_drain <database-url> <messages> smtp|fcm <server> <max-concurrency>";
+    let usage = "usage: channel_drain <database-url> <messages> smtp|fcm|twilio|africastalking|vonage|infobip <server> <max-concurrency>";
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [url, count, kind, server, concurrency] = args.as_slice() else { anyhow::bail!(usage) };
     let count: usize = count.parse().context(usage)?;
@@ -65,10 +73,53 @@ async fn main() -> anyhow::Result<()> {
             };
             Channel::Push
         }
+        "twilio" => {
+            entry.kind = ProviderKind::Twilio;
+            entry.twilio = TwilioConfig {
+                account_sid: "ACbench".into(),
+                auth_token: Some(Secret::new("bench-token")),
+                base_url: Some(server.clone()),
+                ..TwilioConfig::default()
+            };
+            Channel::Sms
+        }
+        "africastalking" => {
+            entry.kind = ProviderKind::Africastalking;
+            entry.africastalking = AfricasTalkingConfig {
+                username: "sandbox".into(),
+                api_key: Some(Secret::new("bench-key")),
+                base_url: Some(server.clone()),
+                webhook_token: None,
+            };
+            Channel::Sms
+        }
+        "vonage" => {
+            entry.kind = ProviderKind::Vonage;
+            entry.vonage = VonageConfig {
+                api_key: "bench".into(),
+                api_secret: Some(Secret::new("bench-secret")),
+                base_url: Some(server.clone()),
+                ..VonageConfig::default()
+            };
+            Channel::Sms
+        }
+        "infobip" => {
+            entry.kind = ProviderKind::Infobip;
+            entry.infobip = InfobipConfig {
+                api_key: Some(Secret::new("bench-key")),
+                base_url: server.clone(),
+                webhook_token: None,
+            };
+            Channel::Sms
+        }
         _ => anyhow::bail!(usage),
     };
     entry.channels = vec![channel];
-    let provider = herald::providers::build(&entry, None)?;
+    // Receipts asked for, as in production: the callback URL travels with every SMS.
+    let provider = herald::providers::build(
+        &entry,
+        Some("https://herald.example.com/webhooks/providers/bench/status".into()),
+    )?;
 
     let store = herald::store::connect(url).await?;
     store.migrate().await?;
@@ -83,6 +134,7 @@ async fn main() -> anyhow::Result<()> {
                 ..RichContent::default()
             },
         ),
+        Channel::Sms => (Recipient::parse(channel, "+254712345678")?, RichContent::default()),
         _ => (
             Recipient::parse(channel, "bench-device-token")?,
             RichContent {
@@ -101,7 +153,7 @@ async fn main() -> anyhow::Result<()> {
                     account_id: account,
                     channel,
                     recipient,
-                    sender: None,
+                    sender: (channel == Channel::Sms).then(|| "HERALD".to_owned()),
                     body: format!("benchmark message {n}"),
                     content,
                     user_id: None,

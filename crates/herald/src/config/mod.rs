@@ -340,11 +340,20 @@ mod tests {
             ("vonage", "api_key = \"k\"", "providers.vonage.api_secret"),
             ("infobip", "base_url = \"https://x.api.infobip.com\"", "providers.infobip.api_key"),
             ("infobip", "api_key = \"k\"", "providers.infobip.base_url"),
-            ("twilio", "account_sid = \"AC1\"\nauth_token = \"t\"\nbase_url = \"ftp://x\"", "providers.twilio.base_url"),
+            (
+                "twilio",
+                "account_sid = \"AC1\"\nauth_token = \"t\"\nbase_url = \"ftp://x\"",
+                "providers.twilio.base_url",
+            ),
         ];
         for (kind, settings, key) in cases {
-            let error = load_error(&format!("[[providers]]\nname = \"p\"\nkind = \"{kind}\"\n[providers.{kind}]\n{settings}\n"));
-            assert!(error.contains(&format!("`{key}`")) && error.contains("provider \"p\""), "{kind} {settings}: {error}");
+            let error = load_error(&format!(
+                "[[providers]]\nname = \"p\"\nkind = \"{kind}\"\n[providers.{kind}]\n{settings}\n"
+            ));
+            assert!(
+                error.contains(&format!("`{key}`")) && error.contains("provider \"p\""),
+                "{kind} {settings}: {error}"
+            );
         }
         let complete = "[[providers]]\nname = \"p\"\nkind = \"twilio\"\n[providers.twilio]\naccount_sid = \"AC1\"\nauth_token = \"t\"\n";
         Jail::expect_with(|jail| {

@@ -78,3 +78,24 @@ fn the_example_email_and_push_providers_load() {
     let email = routing.routes.iter().find(|r| r.channel == Channel::Email).expect("an email route");
     assert_eq!(email.providers, ["relay"]);
 }
+
+/// The commented SMS API presets in herald.example.toml are valid as written.
+#[crate::harness::test]
+fn the_example_sms_api_presets_load() {
+    use herald::config::{ProviderKind, VonageSignatureMethod};
+    use herald_domain::Channel;
+
+    let config = example_block("sms api example");
+    let kinds: Vec<ProviderKind> = config.providers.iter().map(|p| p.kind).collect();
+    assert_eq!(
+        kinds,
+        [ProviderKind::Twilio, ProviderKind::Africastalking, ProviderKind::Vonage, ProviderKind::Infobip]
+    );
+    assert!(config.providers.iter().all(|p| p.channels == [Channel::Sms]));
+    assert_eq!(config.providers[2].vonage.signature_method, VonageSignatureMethod::Sha256);
+    let routing = config.routing();
+    let tanzania = routing.route_for(Channel::Sms, "+255712345678").expect("the East African route");
+    assert_eq!(tanzania.providers, ["africastalking", "infobip"]);
+    let default = routing.route_for(Channel::Sms, "+31612345678").expect("the default route");
+    assert!(default.failover_on_permanent.covers("Twilio 20003 (HTTP 401): Authenticate"));
+}

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use herald::{
     config::{
-        AfricasTalkingConfig, Config, InfobipConfig, ProviderEntry, ProviderKind, RouteConfig, Secret,
-        TwilioConfig, VonageConfig,
+        AfricasTalkingConfig, Config, FailoverOnPermanent, InfobipConfig, ProviderEntry, ProviderKind,
+        RouteConfig, Secret, TwilioConfig, VonageConfig,
     },
     mock_provider::{Format, Knobs, Received},
 };
@@ -22,6 +22,7 @@ on_both_backends!(
     each_preset_sends_in_its_wire_format_and_keeps_the_providers_message_id,
     each_preset_fails_an_invalid_number_and_bad_credentials_by_its_own_codes,
     each_preset_retries_throttling_and_failures_answered_in_its_own_shape,
+    a_route_fails_over_from_one_preset_to_another,
 );
 
 /// herald's public address in these tests: receipts are asked for, and signed, at it.
@@ -363,4 +364,24 @@ async fn each_preset_retries_throttling_and_failures_answered_in_its_own_shape(b
         let calls = accepted.iter().filter(|r| r.to.trim_start_matches('+') == &number[1..]).count();
         assert_eq!(calls, 1, "{preset:?}: sent once it recovered, once");
     }
+}
+
+async fn a_route_fails_over_from_one_preset_to_another(backend: Backend) {
+    // Twilio refuses herald's credentials; the +1 route goes on to Infobip for that refusal.
+    let Some(world) = PresetWorld::start(backend, SECRET, healthy(), |config| {
+        config.providers[0].twilio.auth_token = Some(Secret::new("wrong"));
+        let route = config.routes.iter_mut().find(|r| r.providers == ["twilio"]).unwrap();
+        route.providers.push("infobip".into());
+        route.failover_on_permanent = FailoverOnPermanent::Reasons(vec!["Twilio 20003".into()]);
+    })
+    .await
+    else {
+        return;
+    };
+    let id = world.send(&Preset::Twilio.number(5), "through the second provider").await;
+    let sent = world.app.wait_for_status(&id, "sent").await;
+    assert_eq!(sent["provider"], "infobip");
+    let received = world.mock(Preset::Infobip).received().await;
+    assert_eq!(received.iter().filter(|r| r.reference.as_deref() == Some(id.as_str())).count(), 1);
+    assert!(world.mock(Preset::Twilio).received().await.is_empty(), "Twilio accepted nothing");
 }

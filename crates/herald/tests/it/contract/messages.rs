@@ -4,9 +4,9 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
 use herald::model::{
-    AttemptOutcome, AttemptResult, ClaimedMessage, ClientTags, DeadLetterFilter, DeliveryOutcome, KeyedMessage,
-    LeaseSweep, MessageEventKind, NewMessage, OutboxEvent, QueueStats, ReceiptApplied, ReceiptKey, ReceiptUpdate,
-    StatusCounts, SweptLeases, UNCOUNTED_LEASE_DETAIL,
+    AttemptOutcome, AttemptResult, ClaimedMessage, ClientTags, DeadLetterFilter, DeliveryOutcome,
+    KeyedMessage, LeaseSweep, MessageEventKind, NewMessage, OutboxEvent, QueueStats, ReceiptApplied,
+    ReceiptKey, ReceiptUpdate, StatusCounts, SweptLeases, UNCOUNTED_LEASE_DETAIL,
 };
 use herald_domain::{AccountId, Channel, MessageId, MessageStatus, Recipient};
 use serde_json::json;
@@ -685,7 +685,10 @@ async fn a_receipt_moves_only_a_sent_message_of_its_provider_and_only_once(backe
         }
     };
     let delivered = || DeliveryOutcome::Delivered;
-    let undelivered = || DeliveryOutcome::Undelivered { code: Some("30003".into()), reason: "Twilio 30003: undelivered".into() };
+    let undelivered = || DeliveryOutcome::Undelivered {
+        code: Some("30003".into()),
+        reason: "Twilio 30003: undelivered".into(),
+    };
 
     // By the provider's id: applied once, then unchanged.
     assert_eq!(apply("mock", ReceiptKey::Provider("p-a".into()), delivered()).await, ReceiptApplied::Applied);
@@ -701,7 +704,10 @@ async fn a_receipt_moves_only_a_sent_message_of_its_provider_and_only_once(backe
     assert!(!last.is_attempt(), "a receipt is not an attempt");
 
     // Another provider's receipt is not about this provider's messages.
-    assert_eq!(apply("other", ReceiptKey::Provider("p-b".into()), delivered()).await, ReceiptApplied::Unknown);
+    assert_eq!(
+        apply("other", ReceiptKey::Provider("p-b".into()), delivered()).await,
+        ReceiptApplied::Unknown
+    );
     assert_eq!(apply("other", ReceiptKey::Herald(b.id), delivered()).await, ReceiptApplied::Unknown);
     // By herald's id, with the provider's reason kept.
     assert_eq!(apply("mock", ReceiptKey::Herald(b.id), undelivered()).await, ReceiptApplied::Applied);
@@ -711,8 +717,14 @@ async fn a_receipt_moves_only_a_sent_message_of_its_provider_and_only_once(backe
     // Still being sent: the receipt overtook the commit.
     assert_eq!(apply("mock", ReceiptKey::Herald(c.id), delivered()).await, ReceiptApplied::NotSentYet);
     assert_eq!(store.get_message(account, c.id).await.unwrap().unwrap().status, MessageStatus::Sending);
-    assert_eq!(apply("mock", ReceiptKey::Herald(MessageId::new()), delivered()).await, ReceiptApplied::Unknown);
-    assert_eq!(apply("mock", ReceiptKey::Provider("p-zzz".into()), delivered()).await, ReceiptApplied::Unknown);
+    assert_eq!(
+        apply("mock", ReceiptKey::Herald(MessageId::new()), delivered()).await,
+        ReceiptApplied::Unknown
+    );
+    assert_eq!(
+        apply("mock", ReceiptKey::Provider("p-zzz".into()), delivered()).await,
+        ReceiptApplied::Unknown
+    );
 
     // One event per receipt applied, in the same transaction as the move.
     assert_eq!(store.unpublished_events(10).await.unwrap().len(), before + 2);
