@@ -91,6 +91,35 @@ impl HttpProvider {
     }
 }
 
+/// A provider's answer, read whole: what classifying it needs.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub retry_after: Option<Duration>,
+    pub body: String,
+}
+
+/// Sends `request` and reads the answer. What breaks on the way is retryable: the message
+/// may or may not have gone (herald's id travels as the client reference where the
+/// provider takes one), and an answer that breaks off is a lost answer.
+pub(crate) async fn exchange(request: reqwest::RequestBuilder) -> Result<Answer, ProviderError> {
+    let response = request.send().await.map_err(|e| ProviderError::Retryable {
+        reason: format!(
+            "request failed: {}",
+            if e.is_connect() { "could not connect" } else { "connection error" }
+        ),
+        retry_after: None,
+    })?;
+    let status = response.status();
+    let retry_after =
+        response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+    let body = response.text().await.map_err(|_| ProviderError::Retryable {
+        reason: format!("HTTP {}: the answer was cut off", status.as_u16()),
+        retry_after: None,
+    })?;
+    Ok(Answer { status, retry_after, body })
+}
+
 /// `Retry-After` as seconds or an HTTP date.
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
@@ -121,21 +150,7 @@ impl Provider for HttpProvider {
         if let (Some(header), Some(value)) = (&self.config.auth_header, &self.config.auth_value) {
             request = request.header(header.as_str(), value.expose());
         }
-        let response = request.send().await.map_err(|e| ProviderError::Retryable {
-            reason: format!(
-                "request failed: {}",
-                if e.is_connect() { "could not connect" } else { "connection error" }
-            ),
-            retry_after: None,
-        })?;
-        let status = response.status();
-        let retry_after =
-            response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
-        // An answer that breaks off is a lost answer: the message may or may not have gone.
-        let text = response.text().await.map_err(|_| ProviderError::Retryable {
-            reason: format!("HTTP {}: the answer was cut off", status.as_u16()),
-            retry_after: None,
-        })?;
+        let Answer { status, retry_after, body: text } = exchange(request).await?;
         if status.is_success() {
             let provider_message_id = self.config.message_id_pointer.as_deref().and_then(|pointer| {
                 let json: Value = serde_json::from_str(&text).ok()?;

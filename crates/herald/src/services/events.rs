@@ -154,13 +154,17 @@ pub fn delivery_receipt(message: &Message, provider: &str, receipt: &DeliveryRec
             "idempotency_key": message.tags.idempotency_key,
             "client_metadata": message.tags.metadata,
         }),
-        metadata: json!({ "account_id": message.account_id, "source": "herald", "version": 1 }),
+        metadata: account_metadata(message.account_id),
         timestamp: at,
     }
 }
 
 fn metadata(message: &ClaimedMessage) -> serde_json::Value {
-    json!({ "account_id": message.account_id, "source": "herald", "version": 1 })
+    account_metadata(message.account_id)
+}
+
+fn account_metadata(account: AccountId) -> serde_json::Value {
+    json!({ "account_id": account, "source": "herald", "version": 1 })
 }
 
 #[cfg(test)]

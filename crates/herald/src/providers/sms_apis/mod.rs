@@ -14,9 +14,10 @@ mod vonage;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reqwest::{header::RETRY_AFTER, StatusCode};
+use reqwest::StatusCode;
 use subtle::ConstantTimeEq;
 
+pub(crate) use super::http::Answer;
 use crate::{
     config::{ProviderEntry, ProviderKind, Secret},
     model::DeliveryReceipt,
@@ -25,14 +26,6 @@ use crate::{
 
 /// Longest provider text quoted in an error.
 const MAX_QUOTED: usize = 200;
-
-/// What herald needs of a provider's answer to classify it.
-#[derive(Debug)]
-pub(crate) struct Answer {
-    pub status: StatusCode,
-    pub retry_after: Option<Duration>,
-    pub body: String,
-}
 
 #[derive(Debug)]
 enum Api {
@@ -101,7 +94,7 @@ impl Provider for SmsApiProvider {
             Api::Vonage(config) => vonage::request(&self.client, config, message, callback),
             Api::Infobip(config) => infobip::request(&self.client, config, message, callback),
         };
-        let answer = call(request).await?;
+        let answer = super::http::exchange(request).await?;
         let provider_message_id = match &self.api {
             Api::Twilio(_) => twilio::read_answer(&answer),
             Api::AfricasTalking(_) => africastalking::read_answer(&answer),
@@ -110,29 +103,6 @@ impl Provider for SmsApiProvider {
         }?;
         Ok(ProviderReceipt { provider_message_id })
     }
-}
-
-/// Sends the request; what breaks on the way is retryable (the message may or may not have
-/// gone, and herald's id travels as the client reference where the API takes one).
-async fn call(request: reqwest::RequestBuilder) -> Result<Answer, ProviderError> {
-    let response = request.send().await.map_err(|e| ProviderError::Retryable {
-        reason: format!(
-            "request failed: {}",
-            if e.is_connect() { "could not connect" } else { "connection error" }
-        ),
-        retry_after: None,
-    })?;
-    let status = response.status();
-    let retry_after = response
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(super::http::parse_retry_after);
-    let body = response.text().await.map_err(|_| ProviderError::Retryable {
-        reason: format!("HTTP {}: the answer was cut off", status.as_u16()),
-        retry_after: None,
-    })?;
-    Ok(Answer { status, retry_after, body })
 }
 
 impl Answer {
