@@ -39,6 +39,7 @@ pub enum ErrorCode {
     CustomerInUse,
     DatabaseUnavailable,
     NotSentYet,
+    ProviderNotFound,
     InternalError,
 }
 
@@ -67,6 +68,7 @@ impl ErrorCode {
             Self::CustomerInUse => "CUSTOMER_IN_USE",
             Self::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
             Self::NotSentYet => "NOT_SENT_YET",
+            Self::ProviderNotFound => "PROVIDER_NOT_FOUND",
             Self::InternalError => "INTERNAL_ERROR",
         }
     }

@@ -63,7 +63,7 @@ const RETRY_RECEIPT_SECS: u64 = 5;
         (status = 200, description = "Taken", body = ReceiptsOut),
         (status = 400, description = "Not a receipt of this provider's format: a field is missing or malformed (`BAD_REQUEST`); nothing changed", body = ErrorBody),
         (status = 401, description = "The signature or webhook token does not match (`UNAUTHORIZED`); nothing changed", body = ErrorBody),
-        (status = 404, description = "No provider of this name takes receipts (`NOT_FOUND`)", body = ErrorBody),
+        (status = 404, description = "No provider of this name takes receipts (`PROVIDER_NOT_FOUND`)", body = ErrorBody),
         (status = 503, description = "The message is still being sent, or the database is unavailable: send the receipt again later (`NOT_SENT_YET` with `Retry-After`, or `DATABASE_UNAVAILABLE`)", body = ErrorBody),
     ),
 )]
@@ -103,7 +103,7 @@ pub async fn provider_status(
             ApiError::bad_request(reason).into_response()
         }
         Err(TakeError::Refused(ReceiptError::NotAccepted(reason))) => {
-            ApiError::not_found(reason).into_response()
+            ApiError::new(StatusCode::NOT_FOUND, ErrorCode::ProviderNotFound, reason).into_response()
         }
         Err(TakeError::Store(error)) => ApiError::from(error).into_response(),
     }

@@ -126,3 +126,34 @@ fn api_key_commands_create_list_and_revoke() {
     let (ok, _) = herald(&["api-key", "revoke", &id]);
     assert!(!ok, "revoking twice is an error");
 }
+
+/// `herald serve` with a preset that misses a credential, or a provider kind herald does
+/// not know, stops at start-up and names the key; the secret it was given is not printed.
+#[crate::harness::test]
+fn serve_refuses_a_preset_without_its_credentials_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let serve = |toml: &str| {
+        std::fs::write(dir.path().join("herald.toml"), toml).unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+            .arg("serve")
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HERALD_LISTEN", "127.0.0.1:0")
+            .output()
+            .unwrap();
+        let printed =
+            format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (output.status.success(), printed)
+    };
+    let (ok, printed) = serve(
+        "[[providers]]\nname = \"vonage\"\nkind = \"vonage\"\n[providers.vonage]\napi_key = \"abcd1234\"\nsignature_secret = \"sig-s3cret\"\n",
+    );
+    assert!(!ok, "{printed}");
+    assert!(printed.contains("`providers.vonage.api_secret`"), "{printed}");
+    assert!(!printed.contains("sig-s3cret"), "{printed}");
+    let (ok, printed) = serve("[[providers]]\nname = \"p\"\nkind = \"twillio\"\n");
+    assert!(!ok, "{printed}");
+    assert!(printed.contains("twillio"), "{printed}");
+    assert!(!dir.path().join("herald.db").exists(), "nothing started");
+}

@@ -247,6 +247,13 @@ async fn a_receipt_in_each_format_moves_a_sent_message_to_delivered_once(backend
         let (status, body) = post(&world, &delivered).await;
         assert_eq!((status, &body["applied"], &body["ignored"]), (200, &json!(0), &json!(1)), "{preset:?}");
         assert_eq!(timeline(&world, id).await.len(), kinds.len(), "{preset:?}: no second entry");
+        for (outcome, count) in [("progress", 1.0), ("delivered", 1.0), ("unchanged", 1.0)] {
+            let sample = format!(
+                "herald_delivery_receipts_total{{provider=\"{}\",outcome=\"{outcome}\"}}",
+                preset.name()
+            );
+            assert_eq!(world.app.metric(&sample).await, Some(count), "{sample}");
+        }
     }
     let delivered = events_of(&world, "notification.delivered").await;
     assert_eq!(delivered.len(), 4, "one event per message, none for the repeats: {delivered:?}");
@@ -382,7 +389,7 @@ async fn receipts_that_are_not_the_providers_change_nothing(backend: Backend) {
         },
     )
     .await;
-    assert_eq!((status, &body["error"]["code"]), (404, &json!("NOT_FOUND")));
+    assert_eq!((status, &body["error"]["code"]), (404, &json!("PROVIDER_NOT_FOUND")));
     assert!(events_of(&world, "notification.delivered").await.is_empty());
     assert!(events_of(&world, "notification.undelivered").await.is_empty());
 }

@@ -40,7 +40,8 @@ pub(super) fn request(
         "callbackData": id,
     });
     if let Some(from) = message.from {
-        sms["from"] = json!(from);
+        // A number sender in international form without '+', as Infobip writes numbers.
+        sms["from"] = json!(digits(from));
     }
     if let Some(notify_url) = notify_url {
         sms["notifyUrl"] = json!(notify_url);
