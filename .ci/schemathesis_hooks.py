@@ -60,6 +60,7 @@ PHONE_FIELDS = {
     "/api/v1/notifications/send": ("to", "from"),
     "/api/v1/customers": ("phone",),
     "/api/v1/customers/{id}": ("phone",),
+    "/api/v1/users/{user_id}": ("phone",),
 }
 KEY = re.compile(r"[\x20-\x7E]{1,255}")
 HEADER_KEY = re.compile(r"[\x21-\x7E](?:[\x20-\x7E]{0,253}[\x21-\x7E])?")

@@ -21,6 +21,7 @@ pub mod sms_encoding;
 pub mod sql;
 pub mod status;
 pub mod template;
+pub mod user;
 
 pub use body::MessageBody;
 pub use campaign::CampaignStatus;
@@ -34,3 +35,4 @@ pub use sender::SenderId;
 pub use sms_encoding::{smart_encode, sms_length, SmsEncoding, SmsLength};
 pub use status::MessageStatus;
 pub use template::Template;
+pub use user::{Locale, TimeZone, UserError, UserId};

@@ -27,6 +27,7 @@ use crate::{
         messages::Messages,
         receipts::Receipts,
         relay::OutboxRelay,
+        users::Users,
     },
     store,
 };
@@ -304,6 +305,7 @@ impl Application {
                     self.wake.clone(),
                 ),
                 customers: Customers::new(store.clone()),
+                users: Users::new(store.clone()),
                 receipts: Receipts::new(store.clone(), self.config.routing(), self.metrics.clone()),
                 health: Health::new(store, self.metrics.clone(), Arc::new(move || broker.healthy())),
                 intake,

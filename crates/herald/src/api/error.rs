@@ -40,6 +40,8 @@ pub enum ErrorCode {
     DatabaseUnavailable,
     NotSentYet,
     ProviderNotFound,
+    UserNotFound,
+    UserChangedLater,
     InternalError,
 }
 
@@ -69,6 +71,8 @@ impl ErrorCode {
             Self::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
             Self::NotSentYet => "NOT_SENT_YET",
             Self::ProviderNotFound => "PROVIDER_NOT_FOUND",
+            Self::UserNotFound => "USER_NOT_FOUND",
+            Self::UserChangedLater => "USER_CHANGED_LATER",
             Self::InternalError => "INTERNAL_ERROR",
         }
     }

@@ -7,6 +7,7 @@ use crate::{
     services::{
         api_keys::Authenticator, campaigns::Campaigns, customers::Customers, dead_letters::DeadLetters,
         events::EventFeed, health::Health, intake::Intake, messages::Messages, receipts::Receipts,
+        users::Users,
     },
 };
 
@@ -24,6 +25,7 @@ pub mod openapi;
 pub mod router;
 pub mod schema;
 pub mod sms;
+pub mod users;
 pub mod webhooks;
 
 pub use router::{router, routes};
@@ -39,6 +41,7 @@ pub struct AppState {
     pub events: EventFeed,
     pub campaigns: Campaigns,
     pub customers: Customers,
+    pub users: Users,
     /// Delivery receipts from providers.
     pub receipts: Receipts,
     /// Readiness and metrics.

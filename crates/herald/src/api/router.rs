@@ -18,7 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use super::{
     campaigns, customers, dead_letters,
     error::{ApiError, ErrorCode},
-    events, health, metrics, notifications, openapi, sms, webhooks, AppState,
+    events, health, metrics, notifications, openapi, sms, users, webhooks, AppState,
 };
 
 /// Every documented route, registered with its operation: a route cannot exist without
@@ -28,6 +28,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(sms::router())
         .merge(campaigns::router())
         .merge(customers::router())
+        .merge(users::router())
         .merge(notifications::router())
         .merge(events::router())
         .merge(dead_letters::router())

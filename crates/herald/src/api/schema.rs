@@ -476,6 +476,46 @@ pub fn customer_csv() -> RefOr<Schema> {
         .into()
 }
 
+/// A user's email address, or null.
+pub fn optional_user_email() -> RefOr<Schema> {
+    nullable(email_address("An email address (RFC 5322, without a display name)").max_length(Some(254)))
+}
+
+/// A user's phone number, or null.
+pub fn optional_phone() -> RefOr<Schema> {
+    nullable(phone_builder("E.164 phone number, valid for its country; answered in E.164"))
+}
+
+/// A user's push registration tokens (one per device), or null for none.
+pub fn push_tokens() -> RefOr<Schema> {
+    nullable(
+        utoipa::openapi::schema::ArrayBuilder::new()
+            .items(string().min_length(Some(1)).max_length(Some(4096)).pattern(Some(r"^[!-~]+$")))
+            .max_items(Some(crate::services::users::MAX_PUSH_TOKENS))
+            .description(Some("Registration tokens, printable ASCII without spaces; repeats count once")),
+    )
+}
+
+/// A BCP 47 language tag, or null.
+pub fn optional_locale() -> RefOr<Schema> {
+    nullable(
+        string()
+            .max_length(Some(35))
+            .pattern(Some(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"))
+            .examples(["sw-KE"]),
+    )
+}
+
+/// An IANA time zone name, or null.
+pub fn optional_time_zone() -> RefOr<Schema> {
+    nullable(
+        string()
+            .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())))
+            .description(Some("An IANA time zone (the tz database herald carries)"))
+            .examples(["Africa/Nairobi"]),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use herald_domain::{PhoneNumber, SenderId, Template};

@@ -7,6 +7,7 @@ mod idempotency;
 mod message;
 mod outbox;
 mod receipt;
+mod user;
 
 pub use api_key::*;
 pub use campaign::*;
@@ -15,3 +16,4 @@ pub use idempotency::*;
 pub use message::*;
 pub use outbox::*;
 pub use receipt::*;
+pub use user::*;

@@ -16,3 +16,4 @@ pub mod receipts;
 pub mod relay;
 pub mod seed;
 pub mod send_sms;
+pub mod users;

@@ -21,7 +21,8 @@ macro_rules! queries {
                 CampaignStats, ClaimedMessage, Customer, CustomerFields, DeadLetterFilter, FeedCursor,
                 IdempotencyClaim, IdempotentResponse, KeyClaim, KeyedMessage, LeaseSweep, Message, MessageEvent,
                 NewCampaign, NewMessage, PageStart, QueueStats, ReceiptApplied, ReceiptKey, ReceiptUpdate, RenderedMessage,
-                StartOutcome, StatusCounts, StoredEvent, SweptLeases, DeliveryOutcome, MessageEventKind,
+                StartOutcome, StatusCounts, StoredEvent, SweptLeases, DeliveryOutcome, MessageEventKind, User, UserWrite,
+                UserWritten,
             },
             ports::StoreResult,
             store::{
@@ -115,6 +116,61 @@ macro_rules! queries {
                 .execute(pool)
                 .await?;
             Ok(done.rows_affected() == 1)
+        }
+
+        // Users.
+
+        pub(crate) async fn write_user(pool: &Pool<Db>, account: AccountId, write: &UserWrite<'_>) -> StoreResult<UserWritten> {
+            let empty = crate::model::UserProfile::default();
+            let profile = write.profile.unwrap_or(&empty);
+            let tokens: Vec<&str> = profile.push_tokens.iter().map(|t| t.as_str()).collect();
+            let mut tx = pool.begin().await?;
+            // Last writer wins: the update applies only to an older version. A write in the
+            // same millisecond as the one before it applies too, so that two quick writes
+            // through the API both count; events with the same timestamp then go by arrival.
+            let row = sqlx::query(
+                "INSERT INTO users (account_id, user_id, email, phone, push_tokens, locale, time_zone,
+                                    deleted, revision, version, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10)
+                 ON CONFLICT (account_id, user_id) DO UPDATE SET
+                     email = excluded.email, phone = excluded.phone, push_tokens = excluded.push_tokens,
+                     locale = excluded.locale, time_zone = excluded.time_zone,
+                     revision = CASE WHEN users.deleted THEN excluded.revision ELSE users.revision + 1 END,
+                     created_at = CASE WHEN users.deleted THEN excluded.created_at ELSE users.created_at END,
+                     deleted = excluded.deleted, version = excluded.version, updated_at = excluded.updated_at
+                 WHERE users.version <= excluded.version
+                 RETURNING *",
+            )
+            .bind(Id(account.as_uuid()))
+            .bind(write.user_id.as_str())
+            .bind(profile.email.as_ref().map(|e| e.as_str()))
+            .bind(profile.phone.as_ref().map(|p| p.as_str()))
+            .bind(Json(serde_json::json!(tokens)))
+            .bind(profile.locale.as_ref().map(|l| l.as_str()))
+            .bind(profile.time_zone.map(|z| z.as_str()))
+            .bind(write.profile.is_none())
+            .bind(i32::from(write.profile.is_some()))
+            .bind(At(write.version))
+            .fetch_optional(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            let Some(row) = row else { return Ok(UserWritten::Stale) };
+            let revision = row.opt_int("revision")?.unwrap_or_default();
+            Ok(match (write.profile, revision) {
+                (None, 0) => UserWritten::NothingToDelete,
+                (None, _) => UserWritten::Deleted,
+                (Some(_), 1) => UserWritten::Created(from_row::user(&row)?),
+                (Some(_), _) => UserWritten::Replaced(from_row::user(&row)?),
+            })
+        }
+
+        pub(crate) async fn get_user(pool: &Pool<Db>, account: AccountId, id: &herald_domain::UserId) -> StoreResult<Option<User>> {
+            let row = sqlx::query("SELECT * FROM users WHERE account_id = $1 AND user_id = $2 AND NOT deleted")
+                .bind(Id(account.as_uuid()))
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(from_row::user).transpose()
         }
 
         // Customers.
@@ -613,6 +669,17 @@ macro_rules! queries {
 
             async fn finish_campaigns(&self, campaigns: &[CampaignId], now: DateTime<Utc>) -> StoreResult<u64> {
                 crate::store::$adapter::campaigns::finish_campaigns(self, campaigns, now).await
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl crate::ports::UserStore for $store {
+            async fn write_user(&self, account: AccountId, write: &UserWrite<'_>) -> StoreResult<UserWritten> {
+                write_user(&self.pool, account, write).await
+            }
+
+            async fn get_user(&self, account: AccountId, id: &herald_domain::UserId) -> StoreResult<Option<User>> {
+                get_user(&self.pool, account, id).await
             }
         }
 

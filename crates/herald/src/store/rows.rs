@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::{
     model::{
         ApiKeyRecord, Campaign, CampaignLink, ClientTags, Customer, CustomerFields, IdempotencyClaim,
-        Message, MessageEvent, OutboxEvent, RichContent, StoredEvent,
+        Message, MessageEvent, OutboxEvent, RichContent, StoredEvent, User, UserProfile,
     },
     ports::{StoreError, StoreResult},
 };
@@ -188,6 +188,42 @@ pub(crate) fn customer(row: &impl StoredRow) -> StoreResult<Customer> {
             location: row.get("location")?,
             preferred_product: row.get("preferred_product")?,
             attributes,
+        },
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+pub(crate) fn user(row: &impl StoredRow) -> StoreResult<User> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("users.{what} does not parse"));
+    let text = |column: &str| -> StoreResult<Option<String>> { row.get(column) };
+    let tokens: Vec<String> =
+        serde_json::from_value(row.json("push_tokens")?).map_err(|_| corrupt("push_tokens"))?;
+    Ok(User {
+        user_id: herald_domain::UserId::parse(&row.get::<String>("user_id")?)
+            .map_err(|_| corrupt("user_id"))?,
+        profile: UserProfile {
+            email: text("email")?
+                .map(|e| herald_domain::EmailAddress::parse(&e))
+                .transpose()
+                .map_err(|_| corrupt("email"))?,
+            phone: text("phone")?
+                .map(|p| herald_domain::PhoneNumber::parse(&p))
+                .transpose()
+                .map_err(|_| corrupt("phone"))?,
+            push_tokens: tokens
+                .iter()
+                .map(|t| herald_domain::PushToken::parse(t))
+                .collect::<Result<_, _>>()
+                .map_err(|_| corrupt("push_tokens"))?,
+            locale: text("locale")?
+                .map(|l| herald_domain::Locale::parse(&l))
+                .transpose()
+                .map_err(|_| corrupt("locale"))?,
+            time_zone: text("time_zone")?
+                .map(|z| herald_domain::TimeZone::parse(&z))
+                .transpose()
+                .map_err(|_| corrupt("time_zone"))?,
         },
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,

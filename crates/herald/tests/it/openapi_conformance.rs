@@ -103,7 +103,7 @@ async fn the_served_document_links_operations_by_operation_id_and_puts_filters_i
 /// Every operation the server has, as (method, path). Routes are registered with their
 /// operation (utoipa-axum's `routes!`), so the server cannot answer one the document
 /// lacks; this pins the list, so an operation that goes missing or appears is noticed.
-const OPERATIONS: [(&str, &str); 24] = [
+const OPERATIONS: [(&str, &str); 27] = [
     ("post", "/sms"),
     ("post", "/api/v1/notifications/send"),
     ("get", "/api/v1/notifications/{id}"),
@@ -128,6 +128,9 @@ const OPERATIONS: [(&str, &str); 24] = [
     ("get", "/health/startup"),
     ("get", "/metrics"),
     ("post", "/webhooks/providers/{name}/status"),
+    ("put", "/api/v1/users/{user_id}"),
+    ("get", "/api/v1/users/{user_id}"),
+    ("delete", "/api/v1/users/{user_id}"),
 ];
 
 /// Whether an answer came from a route's handler rather than the router's fallbacks

@@ -12,6 +12,7 @@ mod lifecycle;
 mod messages;
 mod outbox;
 mod rate_limits;
+mod users;
 
 use std::sync::Arc;
 
