@@ -52,13 +52,13 @@ fn invalid(field: &'static str) -> impl Fn(&dyn std::fmt::Display) -> UserError 
 }
 
 impl UserInput {
-    /// The profile these fields describe; blank strings count as absent.
+    /// The profile these fields describe. A field left out (or null) is cleared; a blank
+    /// one is refused like any other invalid value.
     pub fn parse(self) -> Result<UserProfile, UserError> {
-        let given = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
-        let email = given(self.email).map(|e| EmailAddress::parse(&e)).transpose();
-        let phone = given(self.phone).map(|p| PhoneNumber::parse(&p)).transpose();
-        let locale = given(self.locale).map(|l| Locale::parse(&l)).transpose();
-        let time_zone = given(self.time_zone).map(|z| TimeZone::parse(&z)).transpose();
+        let email = self.email.map(|e| EmailAddress::parse(&e)).transpose();
+        let phone = self.phone.map(|p| PhoneNumber::parse(&p)).transpose();
+        let locale = self.locale.map(|l| Locale::parse(&l)).transpose();
+        let time_zone = self.time_zone.map(|z| TimeZone::parse(&z)).transpose();
         let tokens = self.push_tokens.unwrap_or_default();
         if tokens.len() > MAX_PUSH_TOKENS {
             return Err(UserError::Invalid {

@@ -89,6 +89,7 @@ async fn invalid_user_fields_are_named_and_store_nothing(backend: Backend) {
     };
     let cases = [
         (json!({"email": "not an address"}), "email"),
+        (json!({"phone": ""}), "phone"),
         (json!({"phone": "+999"}), "phone"),
         (json!({"locale": "english"}), "locale"),
         (json!({"time_zone": "Mars/Olympus_Mons"}), "time_zone"),
