@@ -8,7 +8,11 @@ use tokio::{net::TcpListener, sync::Notify, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    amqp::{inlet::Inlet, relay::Relay, transport, BrokerStatus, Topology},
+    amqp::{
+        inlet::{Feed, Inlet},
+        relay::Relay,
+        transport, BrokerStatus, Topology,
+    },
     api::{self, AppState},
     config::{Config, JobTransport, ProviderConfig, Routing},
     dispatch::Dispatcher,
@@ -27,6 +31,7 @@ use crate::{
         messages::Messages,
         receipts::Receipts,
         relay::OutboxRelay,
+        user_events::UserEvents,
         users::Users,
     },
     store,
@@ -255,18 +260,26 @@ impl Application {
                     batch_size: usize::from(self.config.amqp.prefetch),
                     metrics: self.metrics.clone(),
                 };
-                let inlet = Inlet {
-                    url: url.expose().to_owned(),
-                    topology: topology.clone(),
-                    commands,
+                let user_events = UserEvents {
+                    store: self.store.clone(),
+                    account: self.account,
+                    batch_size: usize::from(self.config.amqp.prefetch),
                     metrics: self.metrics.clone(),
-                    status: self.broker.clone(),
                 };
-                let token = shutdown.clone();
-                tasks.spawn(async move {
-                    inlet.run(token).await;
-                    Ok(())
-                });
+                for feed in [Feed::Commands(commands), Feed::UserEvents(user_events)] {
+                    let inlet = Inlet {
+                        url: url.expose().to_owned(),
+                        topology: topology.clone(),
+                        feed,
+                        metrics: self.metrics.clone(),
+                        status: self.broker.clone(),
+                    };
+                    let token = shutdown.clone();
+                    tasks.spawn(async move {
+                        inlet.run(token).await;
+                        Ok(())
+                    });
+                }
             }
             if self.roles.worker {
                 let relay = Relay {

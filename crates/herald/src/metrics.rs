@@ -80,6 +80,7 @@ pub struct Metrics {
     outbox_waiting: Gauge,
     relay_lag: Gauge<f64, AtomicU64>,
     commands: Family<OutcomeLabel, Counter>,
+    user_events: Family<OutcomeLabel, Counter>,
     events_published: Counter,
     events_unrouted: Counter,
     jobs: Family<OutcomeLabel, Counter>,
@@ -118,6 +119,7 @@ impl Metrics {
             outbox_waiting: Gauge::default(),
             relay_lag: Gauge::default(),
             commands: Family::default(),
+            user_events: Family::default(),
             events_published: Counter::default(),
             events_unrouted: Counter::default(),
             jobs: Family::default(),
@@ -197,6 +199,11 @@ impl Metrics {
             metrics.relay_lag.clone(),
         );
         registry.register(
+            "amqp_user_events",
+            "Identity events (user.created, user.updated, user.deleted) taken from the queue: applied, stale (a later change was stored) or rejected",
+            metrics.user_events.clone(),
+        );
+        registry.register(
             "amqp_commands",
             "SendSms commands taken from the queue: accepted, replayed (a repeat) or rejected",
             metrics.commands.clone(),
@@ -222,6 +229,10 @@ impl Metrics {
             metrics.broker_connected.clone(),
         );
         Self { registry, ..metrics }
+    }
+
+    pub fn user_event(&self, outcome: &str) {
+        self.user_events.get_or_create(&OutcomeLabel { outcome: outcome.to_owned() }).inc();
     }
 
     pub fn amqp_command(&self, outcome: &str) {

@@ -1,6 +1,7 @@
 //! The command inlet's RabbitMQ side: `SendSms` commands from a quorum queue, handed to
 //! [`Commands`] (services::commands, which parses, validates, stores and settles them)
-//! through the [`CommandSource`] port.
+//! through the [`CommandSource`] port; and, the same way, identity events to
+//! [`UserEvents`] from their own queue.
 //!
 //! A delivery is acknowledged once its message is committed. Dead-lettering publishes the
 //! command to the dead-letter queue with the reason in the `x-herald-rejection` header
@@ -26,16 +27,59 @@ use super::{connect, connected, next_batch, supervise, BrokerStatus, Topology, R
 use crate::{
     metrics::Metrics,
     ports::{CommandDelivery, CommandSource, CommandSourceError, Settle},
-    services::commands::Commands,
+    services::{commands::Commands, user_events::UserEvents},
 };
 
-const COMPONENT: &str = "inlet";
+/// What an inlet feeds, and so which queue it consumes.
+#[derive(Debug)]
+pub enum Feed {
+    /// `SendSms` commands into messages (`amqp.command_queue`).
+    Commands(Commands),
+    /// Identity events into the contact directory (`amqp.user_events_queue`).
+    UserEvents(UserEvents),
+}
+
+impl Feed {
+    /// The component name in logs, metrics and health.
+    fn component(&self) -> &'static str {
+        match self {
+            Self::Commands(_) => "inlet",
+            Self::UserEvents(_) => "user_events",
+        }
+    }
+
+    /// The queue consumed and the one dead letters go to.
+    fn queues<'c>(&self, config: &'c crate::config::AmqpConfig) -> (&'c str, &'c str) {
+        match self {
+            Self::Commands(_) => (&config.command_queue, &config.command_dead_letter_queue),
+            Self::UserEvents(_) => (&config.user_events_queue, &config.user_events_dead_letter_queue),
+        }
+    }
+
+    async fn declare(&self, topology: &Topology, channel: &Channel) -> lapin::Result<()> {
+        match self {
+            Self::Commands(_) => topology.declare_commands(channel).await,
+            Self::UserEvents(_) => topology.declare_user_events(channel).await,
+        }
+    }
+
+    async fn consume(
+        &self,
+        source: &mut dyn CommandSource,
+        shutdown: &CancellationToken,
+    ) -> Result<(), CommandSourceError> {
+        match self {
+            Self::Commands(commands) => commands.consume(source, shutdown).await,
+            Self::UserEvents(events) => events.consume(source, shutdown).await,
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct Inlet {
     pub url: String,
     pub topology: Topology,
-    pub commands: Commands,
+    pub feed: Feed,
     pub metrics: Arc<Metrics>,
     pub status: Arc<BrokerStatus>,
 }
@@ -46,7 +90,7 @@ impl Inlet {
         let this = Arc::new(self);
         let max_backoff = Duration::from_millis(this.topology.config().reconnect_max_ms);
         supervise(
-            COMPONENT,
+            this.feed.component(),
             this.status.clone(),
             this.metrics.clone(),
             max_backoff,
@@ -63,26 +107,26 @@ impl Inlet {
     /// commands in hand finish.
     async fn session(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
         let config = self.topology.config();
-        let connection = connect(&self.url, &format!("herald inlet {}", config.command_queue)).await?;
+        let (queue, dead_letter_queue) = self.feed.queues(config);
+        let connection = connect(&self.url, &format!("herald {} {queue}", self.feed.component())).await?;
         let channel = connection.create_channel().await?;
-        self.topology.declare_commands(&channel).await?;
+        self.feed.declare(&self.topology, &channel).await?;
         channel.basic_qos(config.prefetch, BasicQosOptions::default()).await?;
         let dead_letters = connection.create_channel().await?;
         dead_letters.confirm_select(ConfirmSelectOptions::default()).await?;
         let tag = format!("herald-inlet-{}", uuid::Uuid::now_v7().simple());
-        let consumer = channel
-            .basic_consume(&config.command_queue, &tag, BasicConsumeOptions::default(), FieldTable::default())
-            .await?;
-        connected(COMPONENT, &self.status, &self.metrics);
+        let consumer =
+            channel.basic_consume(queue, &tag, BasicConsumeOptions::default(), FieldTable::default()).await?;
+        connected(self.feed.component(), &self.status, &self.metrics);
         let mut source = RabbitCommands {
             consumer,
             dead_letters: Arc::new(DeadLetters {
                 channel: dead_letters,
                 exchange: config.dead_letter_exchange.clone(),
-                queue: config.command_dead_letter_queue.clone(),
+                queue: dead_letter_queue.to_owned(),
             }),
         };
-        self.commands.consume(&mut source, shutdown).await?;
+        self.feed.consume(&mut source, shutdown).await?;
         // Stop deliveries; prefetched ones not taken go back to the queue with the channel.
         let _ = channel.basic_cancel(&tag, BasicCancelOptions::default()).await;
         let _ = connection.close(200, "herald is shutting down").await;

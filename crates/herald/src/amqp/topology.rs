@@ -79,6 +79,18 @@ impl Topology {
         self.work_queue(channel, &c.command_queue, &c.command_dead_letter_queue, COMMAND_DELIVERY_LIMIT).await
     }
 
+    /// The identity events queue and its dead-letter queue.
+    pub async fn declare_user_events(&self, channel: &Channel) -> lapin::Result<()> {
+        let c = &self.config;
+        self.work_queue(
+            channel,
+            &c.user_events_queue,
+            &c.user_events_dead_letter_queue,
+            COMMAND_DELIVERY_LIMIT,
+        )
+        .await
+    }
+
     /// The events exchange, with an alternate exchange and queue that keep events no
     /// binding wants.
     pub async fn declare_events(&self, channel: &Channel) -> lapin::Result<()> {

@@ -12,6 +12,11 @@ pub struct AmqpConfig {
     pub command_queue: String,
     /// Invalid commands go here, with the reason in the `x-herald-rejection` header.
     pub command_dead_letter_queue: String,
+    /// Identity events (`user.created`, `user.updated`, `user.deleted`) are consumed from
+    /// this queue into the contact directory.
+    pub user_events_queue: String,
+    /// Invalid identity events go here, with the reason in the `x-herald-rejection` header.
+    pub user_events_dead_letter_queue: String,
     /// Deliveries not acknowledged (consumer prefetch), per consumer.
     pub prefetch: u16,
     /// Events are published to this durable topic exchange, routing key = event type.
@@ -40,6 +45,8 @@ impl Default for AmqpConfig {
         Self {
             command_queue: "herald.send_sms".into(),
             command_dead_letter_queue: "herald.send_sms.dead".into(),
+            user_events_queue: "herald.user_events".into(),
+            user_events_dead_letter_queue: "herald.user_events.dead".into(),
             prefetch: 200,
             events_exchange: "herald.events".into(),
             unrouted_events_queue: "herald.events.unrouted".into(),

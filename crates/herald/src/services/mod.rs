@@ -16,4 +16,5 @@ pub mod receipts;
 pub mod relay;
 pub mod seed;
 pub mod send_sms;
+pub mod user_events;
 pub mod users;

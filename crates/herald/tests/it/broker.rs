@@ -75,6 +75,8 @@ impl TestBroker {
         let config = AmqpConfig {
             command_queue: format!("{prefix}.send_sms"),
             command_dead_letter_queue: format!("{prefix}.send_sms.dead"),
+            user_events_queue: format!("{prefix}.user_events"),
+            user_events_dead_letter_queue: format!("{prefix}.user_events.dead"),
             events_exchange: format!("{prefix}.events"),
             unrouted_events_queue: format!("{prefix}.events.unrouted"),
             jobs_queue: format!("{prefix}.jobs"),
@@ -86,6 +88,7 @@ impl TestBroker {
         };
         let topology = Topology::new(config.clone());
         topology.declare_commands(&channel).await.unwrap();
+        topology.declare_user_events(&channel).await.unwrap();
         topology.declare_events(&channel).await.unwrap();
         Some(Self { url, prefix, config, connection, channel })
     }
@@ -110,6 +113,8 @@ impl TestBroker {
             ("HERALD_AMQP_URL", self.url.as_str()),
             ("HERALD_AMQP__COMMAND_QUEUE", &c.command_queue),
             ("HERALD_AMQP__COMMAND_DEAD_LETTER_QUEUE", &c.command_dead_letter_queue),
+            ("HERALD_AMQP__USER_EVENTS_QUEUE", &c.user_events_queue),
+            ("HERALD_AMQP__USER_EVENTS_DEAD_LETTER_QUEUE", &c.user_events_dead_letter_queue),
             ("HERALD_AMQP__EVENTS_EXCHANGE", &c.events_exchange),
             ("HERALD_AMQP__UNROUTED_EVENTS_QUEUE", &c.unrouted_events_queue),
             ("HERALD_AMQP__JOBS_QUEUE", &c.jobs_queue),
@@ -120,6 +125,25 @@ impl TestBroker {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
+    }
+
+    /// Publishes an identity event to the user events queue and waits for the confirm.
+    pub async fn publish_user_event(&self, body: &[u8]) {
+        let properties = BasicProperties::default().with_delivery_mode(2);
+        let confirm = self
+            .channel
+            .basic_publish(
+                "",
+                &self.config.user_events_queue,
+                BasicPublishOptions::default(),
+                body,
+                properties,
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert!(confirm.is_ack(), "the broker took the event");
     }
 
     /// Publishes a command and waits for the broker's confirm.
@@ -187,11 +211,12 @@ impl TestBroker {
 
     /// Takes one message from the command dead-letter queue: its body and rejection reason.
     pub async fn next_dead_letter(&self) -> Option<(Vec<u8>, Option<String>)> {
-        let message = self
-            .channel
-            .basic_get(&self.config.command_dead_letter_queue, BasicGetOptions { no_ack: true })
-            .await
-            .unwrap()?;
+        self.next_dead_letter_of(&self.config.command_dead_letter_queue).await
+    }
+
+    /// Takes one message from a dead-letter queue: its body and rejection reason.
+    pub async fn next_dead_letter_of(&self, queue: &str) -> Option<(Vec<u8>, Option<String>)> {
+        let message = self.channel.basic_get(queue, BasicGetOptions { no_ack: true }).await.unwrap()?;
         let reason = message.delivery.properties.headers().as_ref().and_then(|headers| {
             match headers.inner().get(herald::amqp::REJECTION_HEADER) {
                 Some(AMQPValue::LongString(text)) => Some(text.to_string()),
@@ -254,6 +279,8 @@ impl TestBroker {
         for queue in [
             &c.command_queue,
             &c.command_dead_letter_queue,
+            &c.user_events_queue,
+            &c.user_events_dead_letter_queue,
             &c.unrouted_events_queue,
             &c.jobs_queue,
             &c.jobs_dead_letter_queue,
