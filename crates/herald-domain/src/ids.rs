@@ -59,6 +59,10 @@ typed_id!(
     EventId
 );
 typed_id!(
+    /// A notification template (its versions share the id).
+    TemplateId
+);
+typed_id!(
     /// An API key's public id (the key itself is secret and only its hash is stored).
     ApiKeyId
 );

@@ -27,7 +27,7 @@ pub use body::MessageBody;
 pub use campaign::CampaignStatus;
 pub use channel::Channel;
 pub use content::{ContentError, HtmlBody, PushData, Subject};
-pub use ids::{AccountId, ApiKeyId, CampaignId, CustomerId, EventId, MessageId};
+pub use ids::{AccountId, ApiKeyId, CampaignId, CustomerId, EventId, MessageId, TemplateId};
 pub use phone::PhoneNumber;
 pub use recipient::{EmailAddress, PushToken, Recipient, RecipientError};
 pub use retry::RetryPolicy;

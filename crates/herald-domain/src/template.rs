@@ -45,6 +45,10 @@ pub enum TemplateError {
     BadName(String),
     #[error("unknown placeholder '{{{0}}}'; known: {known}, or attributes.<key>", known = CUSTOMER_FIELDS.join(", "))]
     UnknownField(String),
+    #[error("placeholder '{{{0}}}' is not a declared variable")]
+    UndeclaredVariable(String),
+    #[error("the template is longer than {0} characters")]
+    Longer(usize),
 }
 
 fn is_identifier(text: &str) -> bool {
@@ -60,10 +64,53 @@ fn is_known(name: &str) -> bool {
 impl Template {
     /// Parses `source` and checks every placeholder names a customer field or attribute.
     pub fn parse(source: &str) -> Result<Self, TemplateError> {
+        Self::parse_checked(source, MAX_TEMPLATE_CHARS, |name| {
+            if is_known(name) {
+                Ok(())
+            } else {
+                Err(TemplateError::UnknownField(name.to_owned()))
+            }
+        })
+    }
+
+    /// Parses `source` whose placeholders name variables of a notification template's
+    /// context: each must be one of `declared`. `max_chars` bounds the source (an email's
+    /// HTML body is longer than an SMS).
+    pub fn parse_with_variables(
+        source: &str,
+        declared: &[&str],
+        max_chars: usize,
+    ) -> Result<Self, TemplateError> {
+        if source.chars().count() > max_chars {
+            return Err(TemplateError::Longer(max_chars));
+        }
+        Self::parse_checked(source, usize::MAX, |name| {
+            if declared.contains(&name) {
+                Ok(())
+            } else {
+                Err(TemplateError::UndeclaredVariable(name.to_owned()))
+            }
+        })
+    }
+
+    /// Parses `source` with placeholders of any well-formed name (`{name}`, `{a.b}`), at
+    /// most `max_chars` long; [`Template::fields`] then lists the names it uses.
+    pub fn parse_any(source: &str, max_chars: usize) -> Result<Self, TemplateError> {
+        if source.chars().count() > max_chars {
+            return Err(TemplateError::Longer(max_chars));
+        }
+        Self::parse_checked(source, usize::MAX, |_| Ok(()))
+    }
+
+    fn parse_checked(
+        source: &str,
+        max_chars: usize,
+        check: impl Fn(&str) -> Result<(), TemplateError>,
+    ) -> Result<Self, TemplateError> {
         if source.trim().is_empty() {
             return Err(TemplateError::Empty);
         }
-        if source.chars().count() > MAX_TEMPLATE_CHARS {
+        if max_chars != usize::MAX && source.chars().count() > max_chars {
             return Err(TemplateError::TooLong);
         }
         let mut parts = Vec::new();
@@ -100,9 +147,7 @@ impl Template {
                     if !well_formed {
                         return Err(TemplateError::BadName(inner));
                     }
-                    if !is_known(name) {
-                        return Err(TemplateError::UnknownField(name.to_owned()));
-                    }
+                    check(name)?;
                     if !text.is_empty() {
                         parts.push(Part::Text(std::mem::take(&mut text)));
                     }
@@ -149,6 +194,23 @@ impl Template {
         }
         out
     }
+}
+
+/// `value` with the characters HTML gives a meaning to written as entities, for a value
+/// inserted into an HTML body.
+pub fn escape_html(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 impl fmt::Display for Template {
@@ -214,7 +276,28 @@ mod tests {
         assert!(message.contains("{nickname}") && message.contains("first_name"), "{message}");
     }
 
+    #[test]
+    fn variable_templates_take_only_declared_variables() {
+        let t = Template::parse_with_variables("Order {order_id|?} ships {date}", &["order_id", "date"], 100)
+            .unwrap();
+        assert_eq!(t.fields(), ["order_id", "date"]);
+        assert_eq!(
+            Template::parse_with_variables("Hi {first_name}", &["order_id"], 100),
+            Err(TemplateError::UndeclaredVariable("first_name".into()))
+        );
+        assert_eq!(
+            escape_html(r#"<b>"Tom" & 'Jerry'</b>"#),
+            "&lt;b&gt;&quot;Tom&quot; &amp; &#39;Jerry&#39;&lt;/b&gt;"
+        );
+    }
+
     proptest! {
+        #[test]
+        fn escaped_html_has_no_markup_left(value in ".{0,80}") {
+            let escaped = escape_html(&value);
+            prop_assert!(!escaped.contains(['<', '>', '"', '\'']));
+        }
+
         #[test]
         fn text_without_braces_renders_as_itself(text in "[^{}]{1,200}") {
             prop_assume!(!text.trim().is_empty());

@@ -42,6 +42,8 @@ pub enum ErrorCode {
     ProviderNotFound,
     UserNotFound,
     UserChangedLater,
+    TemplateNotFound,
+    TemplateNameTaken,
     InternalError,
 }
 
@@ -73,6 +75,8 @@ impl ErrorCode {
             Self::ProviderNotFound => "PROVIDER_NOT_FOUND",
             Self::UserNotFound => "USER_NOT_FOUND",
             Self::UserChangedLater => "USER_CHANGED_LATER",
+            Self::TemplateNotFound => "TEMPLATE_NOT_FOUND",
+            Self::TemplateNameTaken => "TEMPLATE_NAME_TAKEN",
             Self::InternalError => "INTERNAL_ERROR",
         }
     }

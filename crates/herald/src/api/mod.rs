@@ -7,7 +7,7 @@ use crate::{
     services::{
         api_keys::Authenticator, campaigns::Campaigns, customers::Customers, dead_letters::DeadLetters,
         events::EventFeed, health::Health, intake::Intake, messages::Messages, receipts::Receipts,
-        users::Users,
+        templates::Templates, users::Users,
     },
 };
 
@@ -25,6 +25,7 @@ pub mod openapi;
 pub mod router;
 pub mod schema;
 pub mod sms;
+pub mod templates;
 pub mod users;
 pub mod webhooks;
 
@@ -42,6 +43,7 @@ pub struct AppState {
     pub campaigns: Campaigns,
     pub customers: Customers,
     pub users: Users,
+    pub templates: Templates,
     /// Delivery receipts from providers.
     pub receipts: Receipts,
     /// Readiness and metrics.

@@ -28,6 +28,7 @@ use super::{dead_letters, error, schema};
         (name = "dead-letters", description = "Failed messages and their replay"),
         (name = "campaigns", description = "Campaigns (the campaign brief's paths; also under /api/v1/campaigns)"),
         (name = "customers", description = "The people campaigns are sent to"),
+        (name = "templates", description = "Notification templates: typed by channel, with declared variables, versioned"),
         (name = "users", description = "The contact directory notifications are sent by: the caller's users, keyed by its own user id"),
         (name = "health", description = "Probes"),
         (name = "webhooks", description = "Delivery receipts from providers (authenticated by the provider's signature or webhook token, not an API key)"),

@@ -516,6 +516,113 @@ pub fn optional_time_zone() -> RefOr<Schema> {
     )
 }
 
+/// A notification template's text: text, `{{`, `}}` and `{variable}` or
+/// `{variable|fallback}` placeholders, not blank. That each placeholder is a declared
+/// variable no pattern can say (a 422 naming the field).
+pub fn variable_template_pattern() -> String {
+    let name = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?";
+    let placeholder = format!(r"\{{[{WS}]*{name}[{WS}]*(?:\|[^{{}}]*)?\}}");
+    let token = format!(r"(?:[^{{}}]|\{{\{{|\}}\}}|{placeholder})");
+    format!(r"^[{WS}]*(?:[^{{}}{WS}]|\{{\{{|\}}\}}|{placeholder}){token}*$")
+}
+
+fn template_text(max: usize, description: &str, example: &str) -> ObjectBuilder {
+    string()
+        .min_length(Some(1))
+        .max_length(Some(max))
+        .pattern(Some(variable_template_pattern()))
+        .description(Some(description))
+        .examples([example])
+}
+
+/// The body of `POST /api/v1/templates` and `PUT /api/v1/templates/{id}`: one shape per
+/// type, told apart by `type`.
+pub fn template_in() -> RefOr<Schema> {
+    use crate::services::templates as t;
+    let variable = || {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .property(
+                "name",
+                string()
+                    .pattern(Some(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?$"))
+                    .max_length(Some(64))
+                    .examples(["order_id"]),
+            )
+            .property(
+                "required",
+                ObjectBuilder::new().schema_type(Type::Boolean).description(Some("Default true")),
+            )
+            .required("name")
+    };
+    let common = |channel: Channel, description: &str, body_max: usize| {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .title(Some(channel.as_str()))
+            .description(Some(description))
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .property(
+                "name",
+                string().pattern(Some(name_pattern(t::MAX_NAME_CHARS))).examples(["order_shipped"]),
+            )
+            .property("type", channel_is(channel))
+            .property(
+                "body",
+                template_text(
+                    body_max,
+                    "The text, with `{variable}` and `{variable|fallback}` placeholders",
+                    "Your order has shipped",
+                ),
+            )
+            .property(
+                "variables",
+                utoipa::openapi::schema::ArrayBuilder::new()
+                    .items(variable())
+                    .max_items(Some(t::MAX_VARIABLES))
+                    .description(Some("The context variables the texts may use; names are unique")),
+            )
+            .property(
+                "category",
+                nullable(string().pattern(Some(r"^[a-z0-9_.-]{1,64}$")).examples(["shipping"])),
+            )
+            .property(
+                "transactional",
+                ObjectBuilder::new().schema_type(Type::Boolean).description(Some(
+                    "One-time codes and receipts: not held back by quiet hours or category opt-outs",
+                )),
+            )
+            .required("name")
+            .required("type")
+            .required("body")
+    };
+    let subject = || {
+        AllOfBuilder::new()
+            .item(template_text(
+                Subject::MAX_CHARS,
+                "One line (the email subject, the push title)",
+                "Your order has shipped",
+            ))
+            .item(string().pattern(Some(subject_pattern())))
+    };
+    let email = common(Channel::Email, "An email template", t::MAX_EMAIL_BODY_CHARS)
+        .property("subject", subject())
+        .required("subject")
+        .property(
+            "html",
+            nullable(template_text(
+                t::MAX_HTML_CHARS,
+                "The HTML body; context values are HTML-escaped into it",
+                "<p>Your order has shipped</p>",
+            )),
+        );
+    let push = common(Channel::Push, "A push template", t::MAX_TEXT_BODY_CHARS)
+        .property("subject", nullable(subject()));
+    let sms = common(Channel::Sms, "An SMS template", t::MAX_TEXT_BODY_CHARS);
+    let whatsapp = common(Channel::Whatsapp, "A WhatsApp template", t::MAX_TEXT_BODY_CHARS);
+    utoipa::openapi::schema::OneOfBuilder::new().item(email).item(push).item(sms).item(whatsapp).into()
+}
+
 #[cfg(test)]
 mod tests {
     use herald_domain::{PhoneNumber, SenderId, Template};

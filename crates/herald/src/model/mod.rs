@@ -7,6 +7,7 @@ mod idempotency;
 mod message;
 mod outbox;
 mod receipt;
+mod template;
 mod user;
 
 pub use api_key::*;
@@ -16,4 +17,5 @@ pub use idempotency::*;
 pub use message::*;
 pub use outbox::*;
 pub use receipt::*;
+pub use template::*;
 pub use user::*;

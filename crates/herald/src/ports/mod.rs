@@ -11,6 +11,7 @@ mod messages;
 mod outbox;
 mod provider;
 mod rate_limits;
+mod templates;
 mod users;
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ pub use messages::{MessageStore, ReceiptEventBuilder};
 pub use outbox::OutboxStore;
 pub use provider::{Outbound, Provider, ProviderError, ProviderReceipt};
 pub use rate_limits::{RateLimitStore, SendSlots};
+pub use templates::TemplateStore;
 pub use users::UserStore;
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -71,7 +73,14 @@ pub trait SingletonLease: Send {
 /// Everything herald keeps, behind one handle.
 #[async_trait]
 pub trait Store:
-    AccountStore + MessageStore + OutboxStore + IdempotencyStore + CampaignStore + CustomerStore + UserStore
+    AccountStore
+    + MessageStore
+    + OutboxStore
+    + IdempotencyStore
+    + CampaignStore
+    + CustomerStore
+    + UserStore
+    + TemplateStore
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;

@@ -16,5 +16,6 @@ pub mod receipts;
 pub mod relay;
 pub mod seed;
 pub mod send_sms;
+pub mod templates;
 pub mod user_events;
 pub mod users;

@@ -12,7 +12,7 @@ macro_rules! queries {
         use chrono::{DateTime, Utc};
         use std::collections::HashMap;
 
-        use herald_domain::{AccountId, ApiKeyId, CampaignId, CampaignStatus, CustomerId, MessageId};
+        use herald_domain::{AccountId, ApiKeyId, CampaignId, CampaignStatus, CustomerId, MessageId, TemplateId};
         use sqlx::{Pool, QueryBuilder};
 
         use crate::{
@@ -22,7 +22,7 @@ macro_rules! queries {
                 IdempotencyClaim, IdempotentResponse, KeyClaim, KeyedMessage, LeaseSweep, Message, MessageEvent,
                 NewCampaign, NewMessage, PageStart, QueueStats, ReceiptApplied, ReceiptKey, ReceiptUpdate, RenderedMessage,
                 StartOutcome, StatusCounts, StoredEvent, SweptLeases, DeliveryOutcome, MessageEventKind, User, UserWrite,
-                UserWritten,
+                UserWritten, Template as TemplateRecord, TemplateContent, TemplateWrite,
             },
             ports::StoreResult,
             store::{
@@ -116,6 +116,149 @@ macro_rules! queries {
                 .execute(pool)
                 .await?;
             Ok(done.rows_affected() == 1)
+        }
+
+        // Templates.
+
+        fn bind_template<'q>(query: Query<'q>, content: &'q TemplateContent) -> Query<'q> {
+            query
+                .bind(content.name.as_str())
+                .bind(content.channel)
+                .bind(content.subject.as_deref())
+                .bind(content.body.as_str())
+                .bind(content.html.as_deref())
+                .bind(Json(serde_json::to_value(&content.variables).unwrap_or_default()))
+                .bind(content.category.as_deref())
+                .bind(content.transactional)
+        }
+
+        fn is_unique_violation(error: &sqlx::Error) -> bool {
+            error.as_database_error().is_some_and(|e| e.is_unique_violation())
+        }
+
+        /// Keeps `template`'s current version in `template_versions`, inside `tx`.
+        async fn keep_version(tx: &mut sqlx::Transaction<'_, Db>, template: &TemplateRecord) -> StoreResult<()> {
+            bind_template(
+                sqlx::query(
+                    "INSERT INTO template_versions (template_id, version, name, channel, subject, body, html,
+                                                    variables, category, transactional, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(Id(template.id.as_uuid()))
+                .bind(i64::from(template.version)),
+                &template.content,
+            )
+            .bind(At(template.updated_at))
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+
+        pub(crate) async fn insert_template(
+            pool: &Pool<Db>,
+            account: AccountId,
+            id: TemplateId,
+            content: &TemplateContent,
+            at: DateTime<Utc>,
+        ) -> StoreResult<TemplateWrite> {
+            let mut tx = pool.begin().await?;
+            let inserted = bind_template(
+                sqlx::query(
+                    "INSERT INTO templates (id, account_id, name, channel, subject, body, html, variables,
+                                            category, transactional, version, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11) RETURNING *",
+                )
+                .bind(Id(id.as_uuid()))
+                .bind(Id(account.as_uuid())),
+                content,
+            )
+            .bind(At(at))
+            .fetch_one(&mut *tx)
+            .await;
+            let row = match inserted {
+                Ok(row) => row,
+                Err(error) if is_unique_violation(&error) => return Ok(TemplateWrite::NameTaken),
+                Err(error) => return Err(error.into()),
+            };
+            let template = from_row::template(&row)?;
+            keep_version(&mut tx, &template).await?;
+            tx.commit().await?;
+            Ok(TemplateWrite::Done(Box::new(template)))
+        }
+
+        pub(crate) async fn update_template(
+            pool: &Pool<Db>,
+            account: AccountId,
+            id: TemplateId,
+            content: &TemplateContent,
+            at: DateTime<Utc>,
+        ) -> StoreResult<TemplateWrite> {
+            let mut tx = pool.begin().await?;
+            let updated = bind_template(
+                sqlx::query(
+                    "UPDATE templates SET name = $3, channel = $4, subject = $5, body = $6, html = $7,
+                            variables = $8, category = $9, transactional = $10, version = version + 1,
+                            updated_at = $11
+                     WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL RETURNING *",
+                )
+                .bind(Id(id.as_uuid()))
+                .bind(Id(account.as_uuid())),
+                content,
+            )
+            .bind(At(at))
+            .fetch_optional(&mut *tx)
+            .await;
+            let row = match updated {
+                Ok(Some(row)) => row,
+                Ok(None) => return Ok(TemplateWrite::NotFound),
+                Err(error) if is_unique_violation(&error) => return Ok(TemplateWrite::NameTaken),
+                Err(error) => return Err(error.into()),
+            };
+            let template = from_row::template(&row)?;
+            keep_version(&mut tx, &template).await?;
+            tx.commit().await?;
+            Ok(TemplateWrite::Done(Box::new(template)))
+        }
+
+        pub(crate) async fn get_template(pool: &Pool<Db>, account: AccountId, id: TemplateId) -> StoreResult<Option<TemplateRecord>> {
+            let row = sqlx::query("SELECT * FROM templates WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL")
+                .bind(Id(id.as_uuid()))
+                .bind(Id(account.as_uuid()))
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(from_row::template).transpose()
+        }
+
+        pub(crate) async fn list_templates(
+            pool: &Pool<Db>,
+            account: AccountId,
+            channel: Option<herald_domain::Channel>,
+            after: Option<TemplateId>,
+            limit: u32,
+        ) -> StoreResult<Vec<TemplateRecord>> {
+            let mut query = QueryBuilder::<Db>::new("SELECT * FROM templates WHERE account_id = ");
+            query.push_bind(Id(account.as_uuid())).push(" AND deleted_at IS NULL");
+            if let Some(channel) = channel {
+                query.push(" AND channel = ").push_bind(channel);
+            }
+            if let Some(after) = after {
+                query.push(" AND id > ").push_bind(Id(after.as_uuid()));
+            }
+            query.push(" ORDER BY id LIMIT ").push_bind(i64::from(limit));
+            let rows = query.build().fetch_all(pool).await?;
+            rows.iter().map(from_row::template).collect()
+        }
+
+        pub(crate) async fn delete_template(pool: &Pool<Db>, account: AccountId, id: TemplateId, at: DateTime<Utc>) -> StoreResult<bool> {
+            let done = sqlx::query(
+                "UPDATE templates SET deleted_at = $3 WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL",
+            )
+            .bind(Id(id.as_uuid()))
+            .bind(Id(account.as_uuid()))
+            .bind(At(at))
+            .execute(pool)
+            .await?;
+            Ok(done.rows_affected() > 0)
         }
 
         // Users.
@@ -669,6 +812,29 @@ macro_rules! queries {
 
             async fn finish_campaigns(&self, campaigns: &[CampaignId], now: DateTime<Utc>) -> StoreResult<u64> {
                 crate::store::$adapter::campaigns::finish_campaigns(self, campaigns, now).await
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl crate::ports::TemplateStore for $store {
+            async fn insert_template(&self, account: AccountId, id: TemplateId, content: &TemplateContent, at: DateTime<Utc>) -> StoreResult<TemplateWrite> {
+                insert_template(&self.pool, account, id, content, at).await
+            }
+
+            async fn update_template(&self, account: AccountId, id: TemplateId, content: &TemplateContent, at: DateTime<Utc>) -> StoreResult<TemplateWrite> {
+                update_template(&self.pool, account, id, content, at).await
+            }
+
+            async fn get_template(&self, account: AccountId, id: TemplateId) -> StoreResult<Option<TemplateRecord>> {
+                get_template(&self.pool, account, id).await
+            }
+
+            async fn list_templates(&self, account: AccountId, channel: Option<herald_domain::Channel>, after: Option<TemplateId>, limit: u32) -> StoreResult<Vec<TemplateRecord>> {
+                list_templates(&self.pool, account, channel, after, limit).await
+            }
+
+            async fn delete_template(&self, account: AccountId, id: TemplateId, at: DateTime<Utc>) -> StoreResult<bool> {
+                delete_template(&self.pool, account, id, at).await
             }
         }
 

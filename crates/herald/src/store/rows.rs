@@ -12,7 +12,8 @@ use uuid::Uuid;
 use crate::{
     model::{
         ApiKeyRecord, Campaign, CampaignLink, ClientTags, Customer, CustomerFields, IdempotencyClaim,
-        Message, MessageEvent, OutboxEvent, RichContent, StoredEvent, User, UserProfile,
+        Message, MessageEvent, OutboxEvent, RichContent, StoredEvent, Template, TemplateContent, User,
+        UserProfile,
     },
     ports::{StoreError, StoreResult},
 };
@@ -224,6 +225,32 @@ pub(crate) fn user(row: &impl StoredRow) -> StoreResult<User> {
                 .map(|z| herald_domain::TimeZone::parse(&z))
                 .transpose()
                 .map_err(|_| corrupt("time_zone"))?,
+        },
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+pub(crate) fn template(row: &impl StoredRow) -> StoreResult<Template> {
+    let variables = serde_json::from_value(row.json("variables")?)
+        .map_err(|_| StoreError::Corrupt("templates.variables does not parse".into()))?;
+    let version = row.opt_int("version")?.unwrap_or_default();
+    Ok(Template {
+        id: herald_domain::TemplateId::from_uuid(row.uuid("id")?),
+        account_id: row.account_id("account_id")?,
+        version: u32::try_from(version).map_err(|_| StoreError::Corrupt("templates.version".into()))?,
+        content: TemplateContent {
+            name: row.get("name")?,
+            channel: row
+                .get::<String>("channel")?
+                .parse()
+                .map_err(|_| StoreError::Corrupt("templates.channel".into()))?,
+            subject: row.get("subject")?,
+            body: row.get("body")?,
+            html: row.get("html")?,
+            variables,
+            category: row.get("category")?,
+            transactional: row.get("transactional")?,
         },
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,

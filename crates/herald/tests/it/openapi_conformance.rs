@@ -103,7 +103,7 @@ async fn the_served_document_links_operations_by_operation_id_and_puts_filters_i
 /// Every operation the server has, as (method, path). Routes are registered with their
 /// operation (utoipa-axum's `routes!`), so the server cannot answer one the document
 /// lacks; this pins the list, so an operation that goes missing or appears is noticed.
-const OPERATIONS: [(&str, &str); 27] = [
+const OPERATIONS: [(&str, &str); 32] = [
     ("post", "/sms"),
     ("post", "/api/v1/notifications/send"),
     ("get", "/api/v1/notifications/{id}"),
@@ -131,6 +131,11 @@ const OPERATIONS: [(&str, &str); 27] = [
     ("put", "/api/v1/users/{user_id}"),
     ("get", "/api/v1/users/{user_id}"),
     ("delete", "/api/v1/users/{user_id}"),
+    ("get", "/api/v1/templates"),
+    ("post", "/api/v1/templates"),
+    ("get", "/api/v1/templates/{id}"),
+    ("put", "/api/v1/templates/{id}"),
+    ("delete", "/api/v1/templates/{id}"),
 ];
 
 /// Whether an answer came from a route's handler rather than the router's fallbacks
