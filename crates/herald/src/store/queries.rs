@@ -154,61 +154,21 @@ macro_rules! queries {
             Ok(())
         }
 
-        pub(crate) async fn insert_template(
+        /// Runs `sql` (an insert or update of a template returning its row, binds `$1` id,
+        /// `$2` account, `$3`–`$10` the content, `$11` the time) and keeps the version it
+        /// wrote, in one transaction.
+        async fn write_template(
             pool: &Pool<Db>,
+            sql: &'static str,
             account: AccountId,
             id: TemplateId,
             content: &TemplateContent,
             at: DateTime<Utc>,
         ) -> StoreResult<TemplateWrite> {
             let mut tx = pool.begin().await?;
-            let inserted = bind_template(
-                sqlx::query(
-                    "INSERT INTO templates (id, account_id, name, channel, subject, body, html, variables,
-                                            category, transactional, version, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11) RETURNING *",
-                )
-                .bind(Id(id.as_uuid()))
-                .bind(Id(account.as_uuid())),
-                content,
-            )
-            .bind(At(at))
-            .fetch_one(&mut *tx)
-            .await;
-            let row = match inserted {
-                Ok(row) => row,
-                Err(error) if is_unique_violation(&error) => return Ok(TemplateWrite::NameTaken),
-                Err(error) => return Err(error.into()),
-            };
-            let template = from_row::template(&row)?;
-            keep_version(&mut tx, &template).await?;
-            tx.commit().await?;
-            Ok(TemplateWrite::Done(Box::new(template)))
-        }
-
-        pub(crate) async fn update_template(
-            pool: &Pool<Db>,
-            account: AccountId,
-            id: TemplateId,
-            content: &TemplateContent,
-            at: DateTime<Utc>,
-        ) -> StoreResult<TemplateWrite> {
-            let mut tx = pool.begin().await?;
-            let updated = bind_template(
-                sqlx::query(
-                    "UPDATE templates SET name = $3, channel = $4, subject = $5, body = $6, html = $7,
-                            variables = $8, category = $9, transactional = $10, version = version + 1,
-                            updated_at = $11
-                     WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL RETURNING *",
-                )
-                .bind(Id(id.as_uuid()))
-                .bind(Id(account.as_uuid())),
-                content,
-            )
-            .bind(At(at))
-            .fetch_optional(&mut *tx)
-            .await;
-            let row = match updated {
+            let query = sqlx::query(sql).bind(Id(id.as_uuid())).bind(Id(account.as_uuid()));
+            let written = bind_template(query, content).bind(At(at)).fetch_optional(&mut *tx).await;
+            let row = match written {
                 Ok(Some(row)) => row,
                 Ok(None) => return Ok(TemplateWrite::NotFound),
                 Err(error) if is_unique_violation(&error) => return Ok(TemplateWrite::NameTaken),
@@ -218,6 +178,33 @@ macro_rules! queries {
             keep_version(&mut tx, &template).await?;
             tx.commit().await?;
             Ok(TemplateWrite::Done(Box::new(template)))
+        }
+
+        pub(crate) async fn insert_template(
+            pool: &Pool<Db>,
+            account: AccountId,
+            id: TemplateId,
+            content: &TemplateContent,
+            at: DateTime<Utc>,
+        ) -> StoreResult<TemplateWrite> {
+            let sql = "INSERT INTO templates (id, account_id, name, channel, subject, body, html, variables,
+                                              category, transactional, version, created_at, updated_at)
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11) RETURNING *";
+            write_template(pool, sql, account, id, content, at).await
+        }
+
+        pub(crate) async fn update_template(
+            pool: &Pool<Db>,
+            account: AccountId,
+            id: TemplateId,
+            content: &TemplateContent,
+            at: DateTime<Utc>,
+        ) -> StoreResult<TemplateWrite> {
+            let sql = "UPDATE templates SET name = $3, channel = $4, subject = $5, body = $6, html = $7,
+                              variables = $8, category = $9, transactional = $10, version = version + 1,
+                              updated_at = $11
+                       WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL RETURNING *";
+            write_template(pool, sql, account, id, content, at).await
         }
 
         pub(crate) async fn get_template(pool: &Pool<Db>, account: AccountId, id: TemplateId) -> StoreResult<Option<TemplateRecord>> {
