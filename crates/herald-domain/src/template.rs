@@ -45,8 +45,6 @@ pub enum TemplateError {
     BadName(String),
     #[error("unknown placeholder '{{{0}}}'; known: {known}, or attributes.<key>", known = CUSTOMER_FIELDS.join(", "))]
     UnknownField(String),
-    #[error("placeholder '{{{0}}}' is not a declared variable")]
-    UndeclaredVariable(String),
     #[error("the template is longer than {0} characters")]
     Longer(usize),
 }
@@ -69,26 +67,6 @@ impl Template {
                 Ok(())
             } else {
                 Err(TemplateError::UnknownField(name.to_owned()))
-            }
-        })
-    }
-
-    /// Parses `source` whose placeholders name variables of a notification template's
-    /// context: each must be one of `declared`. `max_chars` bounds the source (an email's
-    /// HTML body is longer than an SMS).
-    pub fn parse_with_variables(
-        source: &str,
-        declared: &[&str],
-        max_chars: usize,
-    ) -> Result<Self, TemplateError> {
-        if source.chars().count() > max_chars {
-            return Err(TemplateError::Longer(max_chars));
-        }
-        Self::parse_checked(source, usize::MAX, |name| {
-            if declared.contains(&name) {
-                Ok(())
-            } else {
-                Err(TemplateError::UndeclaredVariable(name.to_owned()))
             }
         })
     }
@@ -277,14 +255,14 @@ mod tests {
     }
 
     #[test]
-    fn variable_templates_take_only_declared_variables() {
-        let t = Template::parse_with_variables("Order {order_id|?} ships {date}", &["order_id", "date"], 100)
-            .unwrap();
-        assert_eq!(t.fields(), ["order_id", "date"]);
+    fn any_well_formed_placeholder_parses_and_is_listed() {
+        let t = Template::parse_any("Order {order_id|?} ships {date} to {user.city}", 100).unwrap();
+        assert_eq!(t.fields(), ["order_id", "date", "user.city"]);
         assert_eq!(
-            Template::parse_with_variables("Hi {first_name}", &["order_id"], 100),
-            Err(TemplateError::UndeclaredVariable("first_name".into()))
+            Template::parse_any("Hi {first name}", 100),
+            Err(TemplateError::BadName("first name".into()))
         );
+        assert_eq!(Template::parse_any(&"a".repeat(101), 100), Err(TemplateError::Longer(100)));
         assert_eq!(
             escape_html(r#"<b>"Tom" & 'Jerry'</b>"#),
             "&lt;b&gt;&quot;Tom&quot; &amp; &#39;Jerry&#39;&lt;/b&gt;"

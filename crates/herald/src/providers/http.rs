@@ -99,6 +99,24 @@ pub(crate) struct Answer {
     pub body: String,
 }
 
+impl Answer {
+    /// 429, 408 and 5xx are worth retrying, whatever the provider.
+    pub(crate) fn is_retryable_status(&self) -> bool {
+        self.status == StatusCode::TOO_MANY_REQUESTS
+            || self.status == StatusCode::REQUEST_TIMEOUT
+            || self.status.is_server_error()
+    }
+
+    /// A refusal with `reason`, retryable (after `Retry-After`) or permanent by the status.
+    pub(crate) fn refusal(&self, reason: String) -> ProviderError {
+        if self.is_retryable_status() {
+            ProviderError::Retryable { reason, retry_after: self.retry_after }
+        } else {
+            ProviderError::Permanent { reason }
+        }
+    }
+}
+
 /// Sends `request` and reads the answer. What breaks on the way is retryable: the message
 /// may or may not have gone (herald's id travels as the client reference where the
 /// provider takes one), and an answer that breaks off is a lost answer.
@@ -150,10 +168,10 @@ impl Provider for HttpProvider {
         if let (Some(header), Some(value)) = (&self.config.auth_header, &self.config.auth_value) {
             request = request.header(header.as_str(), value.expose());
         }
-        let Answer { status, retry_after, body: text } = exchange(request).await?;
-        if status.is_success() {
+        let answer = exchange(request).await?;
+        if answer.status.is_success() {
             let provider_message_id = self.config.message_id_pointer.as_deref().and_then(|pointer| {
-                let json: Value = serde_json::from_str(&text).ok()?;
+                let json: Value = serde_json::from_str(&answer.body).ok()?;
                 match json.pointer(pointer)? {
                     Value::String(s) => Some(s.clone()),
                     Value::Number(n) => Some(n.to_string()),
@@ -162,15 +180,7 @@ impl Provider for HttpProvider {
             });
             return Ok(ProviderReceipt { provider_message_id });
         }
-        let reason = format!("HTTP {}: {}", status.as_u16(), quote(&text));
-        if status == StatusCode::TOO_MANY_REQUESTS
-            || status == StatusCode::REQUEST_TIMEOUT
-            || status.is_server_error()
-        {
-            Err(ProviderError::Retryable { reason, retry_after })
-        } else {
-            Err(ProviderError::Permanent { reason })
-        }
+        Err(answer.refusal(format!("HTTP {}: {}", answer.status.as_u16(), quote(&answer.body))))
     }
 }
 

@@ -68,11 +68,7 @@ struct Recipient {
 pub(super) fn read_answer(answer: &Answer) -> Result<Option<String>, ProviderError> {
     if !answer.status.is_success() {
         let reason = format!("Africa's Talking (HTTP {}): {}", answer.status.as_u16(), answer.quoted());
-        return Err(if answer.is_retryable_status() {
-            ProviderError::Retryable { reason, retry_after: answer.retry_after }
-        } else {
-            ProviderError::Permanent { reason }
-        });
+        return Err(answer.refusal(reason));
     }
     let sent: Sent = serde_json::from_str(&answer.body).map_err(|_| answer.unreadable("Africa's Talking"))?;
     // One message, one recipient.

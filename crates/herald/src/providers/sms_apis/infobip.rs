@@ -107,11 +107,7 @@ pub(super) fn read_answer(answer: &Answer) -> Result<Option<String>, ProviderErr
         };
         let e = error.request_error.exception;
         let reason = format!("Infobip {} (HTTP {}): {}", e.id, answer.status.as_u16(), super::quote(&e.text));
-        return Err(if answer.is_retryable_status() {
-            ProviderError::Retryable { reason, retry_after: answer.retry_after }
-        } else {
-            ProviderError::Permanent { reason }
-        });
+        return Err(answer.refusal(reason));
     }
     let sent: Sent = serde_json::from_str(&answer.body).map_err(|_| answer.unreadable("Infobip"))?;
     let Some(message) = sent.messages.into_iter().next() else {

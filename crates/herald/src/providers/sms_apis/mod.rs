@@ -14,7 +14,6 @@ mod vonage;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reqwest::StatusCode;
 use subtle::ConstantTimeEq;
 
 pub(crate) use super::http::Answer;
@@ -111,22 +110,13 @@ impl Answer {
         quote(&self.body)
     }
 
-    /// An HTTP status every preset treats alike: 429, 408 and 5xx are worth retrying.
-    fn is_retryable_status(&self) -> bool {
-        self.status == StatusCode::TOO_MANY_REQUESTS
-            || self.status == StatusCode::REQUEST_TIMEOUT
-            || self.status.is_server_error()
-    }
-
     /// An answer that is not what the API documents for success.
     fn unreadable(&self, provider: &str) -> ProviderError {
-        let reason =
-            format!("{provider}: unreadable answer (HTTP {}): {}", self.status.as_u16(), self.quoted());
-        if self.is_retryable_status() {
-            ProviderError::Retryable { reason, retry_after: self.retry_after }
-        } else {
-            ProviderError::Permanent { reason }
-        }
+        self.refusal(format!(
+            "{provider}: unreadable answer (HTTP {}): {}",
+            self.status.as_u16(),
+            self.quoted()
+        ))
     }
 }
 
