@@ -5,6 +5,7 @@
 //!    ▲                  │  └─────permanent / out of retries──► failed ──replay──► pending
 //!    └────retry / lease expired / released──┘
 //! pending ──► cancelled | suppressed
+//! scheduled ──due──► sending          scheduled ──► cancelled
 //! ```
 
 use std::{fmt, str::FromStr};
@@ -16,6 +17,9 @@ use serde::{Deserialize, Serialize};
 pub enum MessageStatus {
     /// Stored, waiting for its `next_attempt_at`.
     Pending,
+    /// Stored, held back on purpose until its `next_attempt_at` (a `send_at`, or the end of
+    /// the recipient's quiet hours); then sent like a pending message.
+    Scheduled,
     /// Claimed by a worker under a lease; a provider call may be in flight.
     Sending,
     /// The provider accepted it.
@@ -37,8 +41,9 @@ pub enum MessageStatus {
 pub struct UnknownStatus(pub String);
 
 impl MessageStatus {
-    pub const ALL: [MessageStatus; 8] = [
+    pub const ALL: [MessageStatus; 9] = [
         Self::Pending,
+        Self::Scheduled,
         Self::Sending,
         Self::Sent,
         Self::Delivered,
@@ -51,6 +56,7 @@ impl MessageStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
+            Self::Scheduled => "scheduled",
             Self::Sending => "sending",
             Self::Sent => "sent",
             Self::Delivered => "delivered",
@@ -78,7 +84,7 @@ impl MessageStatus {
         use MessageStatus::*;
         matches!(
             (self, next),
-            (Pending, Sending | Cancelled | Suppressed)
+            (Pending | Scheduled, Sending | Cancelled | Suppressed)
                 | (Sending, Sent | Failed | Pending)
                 | (Sent, Delivered | Undelivered | Failed)
                 | (Failed, Pending)
@@ -117,6 +123,14 @@ mod tests {
         assert!(!Delivered.can_transition_to(Undelivered));
         assert!(!Undelivered.can_transition_to(Delivered));
         assert!(!Pending.can_transition_to(Delivered));
+    }
+
+    #[test]
+    fn a_scheduled_message_is_sent_or_cancelled_like_a_pending_one() {
+        assert!(Scheduled.can_transition_to(Sending));
+        assert!(Scheduled.can_transition_to(Cancelled));
+        assert!(!Scheduled.can_transition_to(Sent));
+        assert!(!Scheduled.is_terminal());
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::{
         api_keys::{self, Authenticator},
         campaigns::Campaigns,
         commands::Commands,
+        compose::Composer,
         customers::Customers,
         dead_letters::DeadLetters,
         events::EventFeed,
@@ -307,6 +308,7 @@ impl Application {
         if let Some(listener) = self.listener {
             let store = self.store.clone();
             let broker = self.broker.clone();
+            let templates = Templates::new(store.clone(), &self.config.templates);
             let state = AppState {
                 auth: Authenticator::new(store.clone()),
                 messages: Messages::new(store.clone()),
@@ -320,7 +322,8 @@ impl Application {
                 ),
                 customers: Customers::new(store.clone()),
                 users: Users::new(store.clone()),
-                templates: Templates::new(store.clone()),
+                composer: Composer::new(store.clone(), templates.clone(), self.config.clone()),
+                templates,
                 receipts: Receipts::new(store.clone(), self.config.routing(), self.metrics.clone()),
                 health: Health::new(store, self.metrics.clone(), Arc::new(move || broker.healthy())),
                 intake,

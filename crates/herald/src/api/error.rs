@@ -11,7 +11,10 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{ports::StoreError, services::intake::IntakeError};
+use crate::{
+    ports::StoreError,
+    services::{compose::ComposeError, intake::IntakeError},
+};
 
 /// Every code an error body can carry. Clients match on these strings, so they are part
 /// of the API: serialised in SCREAMING_SNAKE_CASE, never renamed.
@@ -94,7 +97,7 @@ pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
     /// The request field the error is about, when there is one.
-    pub field: Option<&'static str>,
+    pub field: Option<std::borrow::Cow<'static, str>>,
 }
 
 /// The error body every endpoint but `POST /sms` uses.
@@ -123,7 +126,14 @@ impl ApiError {
 
     /// A 422 about one field of the request body: the message starts with its name.
     pub fn invalid_field(field: &'static str, problem: impl std::fmt::Display) -> Self {
-        Self { field: Some(field), ..Self::validation(format!("'{field}' {problem}")) }
+        Self { field: Some(field.into()), ..Self::validation(format!("'{field}' {problem}")) }
+    }
+
+    /// [`ApiError::invalid_field`] for a field whose name is made at run time
+    /// (`context.order_id`).
+    pub fn invalid_named_field(field: String, problem: impl std::fmt::Display) -> Self {
+        let message = format!("'{field}' {problem}");
+        Self { field: Some(field.into()), ..Self::validation(message) }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -185,6 +195,12 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
+        Self::from(&error)
+    }
+}
+
+impl From<&StoreError> for ApiError {
+    fn from(error: &StoreError) -> Self {
         if error.is_unavailable() {
             // Nothing was stored (a failed commit is never a success); the same request
             // may succeed once the database takes writes again.
@@ -193,6 +209,16 @@ impl From<StoreError> for ApiError {
         }
         tracing::error!(error = %error, "store error while handling request");
         Self::internal()
+    }
+}
+
+impl From<ComposeError> for ApiError {
+    fn from(error: ComposeError) -> Self {
+        match error {
+            ComposeError::Invalid { field, problem } => Self::invalid_named_field(field, problem),
+            ComposeError::Store(error) => error.into(),
+            ComposeError::SharedStore(error) => error.as_ref().into(),
+        }
     }
 }
 
@@ -218,7 +244,7 @@ impl IntoResponse for ApiError {
             error: ErrorDetail {
                 code: self.code,
                 message: self.message,
-                field: self.field.map(str::to_owned),
+                field: self.field.map(std::borrow::Cow::into_owned),
             },
         };
         (self.status, Json(body)).into_response()

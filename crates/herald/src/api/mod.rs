@@ -5,9 +5,9 @@ use std::sync::Arc;
 use crate::{
     config::Config,
     services::{
-        api_keys::Authenticator, campaigns::Campaigns, customers::Customers, dead_letters::DeadLetters,
-        events::EventFeed, health::Health, intake::Intake, messages::Messages, receipts::Receipts,
-        templates::Templates, users::Users,
+        api_keys::Authenticator, campaigns::Campaigns, compose::Composer, customers::Customers,
+        dead_letters::DeadLetters, events::EventFeed, health::Health, intake::Intake, messages::Messages,
+        receipts::Receipts, templates::Templates, users::Users,
     },
 };
 
@@ -22,6 +22,7 @@ pub mod health;
 pub mod metrics;
 pub mod notifications;
 pub mod openapi;
+pub mod preferences;
 pub mod router;
 pub mod schema;
 pub mod sms;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub customers: Customers,
     pub users: Users,
     pub templates: Templates,
+    /// Sends by template: resolution, rendering, preferences.
+    pub composer: Composer,
     /// Delivery receipts from providers.
     pub receipts: Receipts,
     /// Readiness and metrics.

@@ -22,8 +22,9 @@ use super::{
     schema, AppState,
 };
 use crate::{
-    model::{Message, MessageEvent, MessageEventKind, RichContent},
+    model::{Hold, Message, MessageEvent, MessageEventKind, RichContent},
     services::{
+        compose::TemplateSend,
         idempotency::{fingerprint, IdempotencyKey, IdempotentRequest},
         intake::{Accepted, Draft, IntakeOutcome, Respond},
     },
@@ -35,15 +36,15 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(send_notification)).routes(routes!(get_notification))
 }
 
-/// The body of `POST /api/v1/notifications/send`: one shape per channel (its OpenAPI
-/// schema is [`schema::send_notification`]), read flat so that a field of another channel
-/// is named in the error.
+/// The body of `POST /api/v1/notifications/send`: one shape per channel, or the brief's
+/// send by template (its OpenAPI schema is [`schema::send_notification`]), read flat so
+/// that a field of another shape is named in the error.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SendNotificationIn {
-    pub channel: Channel,
-    pub to: String,
-    pub body: String,
+    pub channel: Option<Channel>,
+    pub to: Option<String>,
+    pub body: Option<String>,
     /// Sender: a sender id for SMS (the route's `sender`, else `sms.default_sender`, when
     /// absent), a mailbox for email
     /// (`email.from`, else the provider's).
@@ -55,6 +56,12 @@ pub struct SendNotificationIn {
     pub title: Option<String>,
     pub data: Option<Value>,
     pub idempotency_key: Option<String>,
+    /// The user it is for: a string or a number (`12345`).
+    pub user_id: Option<Value>,
+    pub send_at: Option<DateTime<Utc>>,
+    /// The brief's form: a template's id or name, rendered with `context`.
+    pub template: Option<String>,
+    pub context: Option<serde_json::Map<String, Value>>,
 }
 
 impl utoipa::PartialSchema for SendNotificationIn {
@@ -68,10 +75,30 @@ impl ToSchema for SendNotificationIn {}
 /// The fields each channel takes besides `channel`, `to`, `body` and `idempotency_key`.
 const EMAIL_ONLY: [&str; 4] = ["subject", "html", "reply_to", "unsubscribe_url"];
 const PUSH_ONLY: [&str; 2] = ["title", "data"];
+/// The fields a send by template does not take: the template gives them.
+const DIRECT_ONLY: [&str; 8] =
+    ["body", "from", "subject", "html", "reply_to", "unsubscribe_url", "title", "data"];
+
+/// A user id given as a string or a whole number.
+fn user_id_text(value: &Value) -> ApiResult<String> {
+    let text = match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
+        Value::Number(n) => {
+            n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| format!("{f:.0}"))
+        }
+        _ => None,
+    };
+    let text =
+        text.ok_or_else(|| ApiError::invalid_field("user_id", "must be a string or a whole number"))?;
+    herald_domain::UserId::parse(&text).map_err(|e| ApiError::invalid_field("user_id", e))?;
+    Ok(text)
+}
 
 impl SendNotificationIn {
     fn given(&self, field: &str) -> bool {
         match field {
+            "body" => self.body.is_some(),
             "from" => self.from.is_some(),
             "subject" => self.subject.is_some(),
             "html" => self.html.is_some(),
@@ -93,12 +120,45 @@ impl SendNotificationIn {
         }
     }
 
+    /// The brief's form: a send by template, for [`Composer::compose`].
+    fn into_template_send(self, template: String) -> ApiResult<TemplateSend> {
+        if let Some(field) = DIRECT_ONLY.iter().find(|field| self.given(field)) {
+            return Err(ApiError::invalid_field(
+                field,
+                "is not a field of a send by template (the template gives it)",
+            ));
+        }
+        if self.channel == Some(Channel::Whatsapp) {
+            return Err(whatsapp_not_here());
+        }
+        Ok(TemplateSend {
+            user_id: self.user_id.as_ref().map(user_id_text).transpose()?,
+            template,
+            context: self.context.unwrap_or_default(),
+            channel: self.channel,
+            to: self.to,
+            send_at: self.send_at,
+        })
+    }
+
     /// The validated message, with the configured defaults filled in.
-    fn into_draft(self, config: &crate::config::Config) -> ApiResult<Draft> {
-        let channel = self.channel;
-        let to = Recipient::parse(channel, &self.to).map_err(|e| ApiError::invalid_field("to", e))?;
-        let body =
-            MessageBody::parse_for(channel, &self.body).map_err(|e| ApiError::invalid_field("body", e))?;
+    fn into_draft(self, config: &crate::config::Config, now: DateTime<Utc>) -> ApiResult<Draft> {
+        if self.context.is_some() {
+            return Err(ApiError::invalid_field(
+                "context",
+                "is a field of a send by template (give 'template')",
+            ));
+        }
+        let channel = self.channel.ok_or_else(|| ApiError::invalid_field("channel", "is required"))?;
+        let to = self.to.as_deref().ok_or_else(|| ApiError::invalid_field("to", "is required"))?;
+        let to = Recipient::parse(channel, to).map_err(|e| ApiError::invalid_field("to", e))?;
+        let body = self.body.as_deref().ok_or_else(|| ApiError::invalid_field("body", "is required"))?;
+        let body = MessageBody::parse_for(channel, body).map_err(|e| ApiError::invalid_field("body", e))?;
+        let user_id = self.user_id.as_ref().map(user_id_text).transpose()?;
+        let hold = self
+            .send_at
+            .filter(|at| *at > now)
+            .map(|until| Hold::Until { until, reason: format!("send_at {}", until.to_rfc3339()) });
         let mut content = RichContent::default();
         let from = match channel {
             Channel::Sms => {
@@ -160,15 +220,27 @@ impl SendNotificationIn {
                 content.data = data.into_map();
                 None
             }
-            Channel::Whatsapp => {
-                return Err(ApiError::invalid_field(
-                    "channel",
-                    "'whatsapp' is not supported on this endpoint yet; use sms, email or push",
-                ))
-            }
+            Channel::Whatsapp => return Err(whatsapp_not_here()),
         };
-        Ok(Draft { channel, to, from, body, content, user_id: None, tags: Default::default() })
+        Ok(Draft {
+            channel,
+            to,
+            from,
+            body,
+            content,
+            user_id,
+            tags: Default::default(),
+            template: None,
+            hold,
+        })
     }
+}
+
+fn whatsapp_not_here() -> ApiError {
+    ApiError::invalid_field(
+        "channel",
+        "'whatsapp' is not supported on this endpoint yet; use sms, email or push",
+    )
 }
 
 /// A From or Reply-To mailbox: `ada@example.com` or `Ada <ada@example.com>`.
@@ -229,6 +301,12 @@ pub struct NotificationOut {
     pub data: Option<std::collections::BTreeMap<String, String>>,
     #[schema(schema_with = schema::message_status)]
     pub status: MessageStatus,
+    /// The user it is for, when the send named one.
+    pub user_id: Option<String>,
+    /// The template it was rendered from, and that template's version then.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub template_id: Option<herald_domain::TemplateId>,
+    pub template_version: Option<u32>,
     /// Attempts made so far: those the provider answered, and those lost with their worker
     /// (`lease_expired` entries).
     pub attempts: u32,
@@ -275,6 +353,9 @@ fn notification_out(message: Message, events: Vec<MessageEvent>) -> Notification
         unsubscribe_url: message.content.unsubscribe_url,
         data: (!message.content.data.is_empty()).then_some(message.content.data),
         status: message.status,
+        user_id: message.user_id,
+        template_id: message.template.map(|t| t.id),
+        template_version: message.template.map(|t| t.version),
         attempts,
         retry_count: message.retry_count,
         segments: message.segments,
@@ -322,7 +403,14 @@ pub async fn send_notification(
 ) -> ApiResult<Response> {
     let request: SendNotificationIn = from_json_value(&raw)?;
     let idempotency_field = request.idempotency_key.clone();
-    let draft = request.into_draft(&state.config)?;
+    let now = Utc::now();
+    let draft = match request.template.clone() {
+        Some(template) => {
+            let send = request.into_template_send(template)?;
+            state.composer.compose(auth.account_id, send, now).await?
+        }
+        None => request.into_draft(&state.config, now)?,
+    };
     let key = match (header_key, idempotency_field.as_deref()) {
         (Some(header), Some(field)) if header.as_str() != field => {
             return Err(ApiError::bad_request("Idempotency-Key header and idempotency_key field differ"));

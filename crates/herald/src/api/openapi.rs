@@ -30,6 +30,7 @@ use super::{dead_letters, error, schema};
         (name = "customers", description = "The people campaigns are sent to"),
         (name = "templates", description = "Notification templates: typed by channel, with declared variables, versioned"),
         (name = "users", description = "The contact directory notifications are sent by: the caller's users, keyed by its own user id"),
+        (name = "preferences", description = "What each user wants to receive, and when: channels, category opt-outs, quiet hours"),
         (name = "health", description = "Probes"),
         (name = "webhooks", description = "Delivery receipts from providers (authenticated by the provider's signature or webhook token, not an API key)"),
     )

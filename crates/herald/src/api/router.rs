@@ -18,7 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use super::{
     campaigns, customers, dead_letters,
     error::{ApiError, ErrorCode},
-    events, health, metrics, notifications, openapi, sms, templates, users, webhooks, AppState,
+    events, health, metrics, notifications, openapi, preferences, sms, templates, users, webhooks, AppState,
 };
 
 /// Every documented route, registered with its operation: a route cannot exist without
@@ -29,6 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(campaigns::router())
         .merge(customers::router())
         .merge(users::router())
+        .merge(preferences::router())
         .merge(templates::router())
         .merge(notifications::router())
         .merge(events::router())

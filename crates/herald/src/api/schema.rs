@@ -363,20 +363,115 @@ pub fn send_notification() -> RefOr<Schema> {
         ),
     )
     .property("idempotency_key", optional_idempotency_key());
-    utoipa::openapi::schema::OneOfBuilder::new().item(sms).item(email).item(push).into()
+    let [sms, email, push] = [sms, email, push].map(|shape| {
+        shape
+            .property("user_id", nullable(user_id_value("The user it is for, kept for their history")))
+            .property("send_at", send_at())
+    });
+    utoipa::openapi::schema::OneOfBuilder::new().item(sms).item(email).item(push).item(template_send()).into()
 }
 
-/// The statuses a message can have today. `cancelled` and `suppressed` (preferences) are in
-/// the domain model for the issues that add them; nothing produces them yet, so the
-/// document does not promise them.
+/// The pattern of a user id (`UserId`): 1 to 128 visible ASCII characters without `/`, `?`,
+/// `#` or `%`.
+pub const USER_ID_PATTERN: &str = r#"^[!"$&-.0->@-~]{1,128}$"#;
+
+/// A user id in a body: the caller's id as a string, or as a number (the brief's `12345`).
+fn user_id_value(description: &str) -> RefOr<Schema> {
+    AnyOfBuilder::new()
+        .item(string().pattern(Some(USER_ID_PATTERN)).examples(["12345"]))
+        .item(ObjectBuilder::new().schema_type(Type::Integer).examples([12345]))
+        .description(Some(description))
+        .into()
+}
+
+fn send_at() -> RefOr<Schema> {
+    nullable(
+        string()
+            .format(Some(SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::DateTime)))
+            .description(Some(
+                "RFC 3339 with a time zone. In the future: the notification is `scheduled` until \
+                 then (cancellable with `PUT /api/v1/notifications/{id}/status`); otherwise it is \
+                 sent now.",
+            ))
+            .examples(["2030-06-01T10:00:00Z"]),
+    )
+}
+
+/// The brief's form of a send: a template, a user and a context.
+fn template_send() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .title(Some("template"))
+        .description(Some(
+            "A send by template: herald finds the user's address for the channel (or takes `to`), \
+             renders the template's subject and body with `context` (values are HTML-escaped \
+             into an HTML body), keeps the template version, and applies the user's preferences \
+             (a channel switched off or an opted-out category: stored `suppressed`; quiet hours: \
+             `scheduled` until they end; transactional templates ignore categories and quiet \
+             hours). An unknown or deleted template, a missing required variable \
+             (`context.<name>`), an unknown user without `to`, or a user without an address for \
+             the channel is a 422 naming the field; nothing is stored.",
+        ))
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .property(
+            "template",
+            string()
+                .min_length(Some(1))
+                .max_length(Some(crate::services::templates::MAX_NAME_CHARS))
+                .description(Some("The template's id or name"))
+                .examples(["order_shipped"]),
+        )
+        .required("template")
+        .property("user_id", nullable(user_id_value("The user to notify; required unless `to` is given")))
+        .property(
+            "context",
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .description(Some(
+                    "Values of the template's variables; `order.id` reads `{\"order\": {\"id\": ...}}`",
+                ))
+                .examples([serde_json::json!({"order_id": "1042"})]),
+        )
+        .property(
+            "channel",
+            nullable(
+                string()
+                    .enum_values(Some(["sms", "email", "push"]))
+                    .description(Some("The channel; the template's type when absent")),
+            ),
+        )
+        .property(
+            "to",
+            nullable(string().min_length(Some(1)).description(Some(
+                "The recipient, instead of the user's address: a phone number (E.164) for SMS, an \
+                 email address, or a push token",
+            ))),
+        )
+        .property("send_at", send_at())
+        .property("idempotency_key", optional_idempotency_key())
+}
+
+/// The statuses a message can have today. `cancelled` is in the domain model for the
+/// issue that adds it; nothing produces it yet, so the document does not promise it.
 pub fn message_status() -> RefOr<Schema> {
     string()
-        .enum_values(Some(["pending", "sending", "sent", "delivered", "undelivered", "failed"]))
+        .enum_values(Some([
+            "pending",
+            "scheduled",
+            "sending",
+            "sent",
+            "delivered",
+            "undelivered",
+            "failed",
+            "suppressed",
+        ]))
         .description(Some(
-            "`pending` (waiting for its next attempt), `sending` (a worker holds it), `sent` (the \
-             provider accepted it), `delivered` or `undelivered` (the provider's delivery receipt \
-             said so; `last_error` has its error code) or `failed` (permanently, or out of \
-             retries: a dead letter)",
+            "`pending` (waiting for its next attempt), `scheduled` (held until its `send_at` or \
+             the end of the user's quiet hours: `next_attempt_at`), `sending` (a worker holds \
+             it), `sent` (the provider accepted it), `delivered` or `undelivered` (the provider's \
+             delivery receipt said so; `last_error` has its error code), `failed` (permanently, \
+             or out of retries: a dead letter) or `suppressed` (the user's preferences: \
+             `last_error` says which)",
         ))
         .examples(["sent"])
         .into()

@@ -14,6 +14,7 @@ mod routes;
 mod secret;
 mod sms_apis;
 mod smtp;
+mod templates;
 
 use std::{net::SocketAddr, path::Path};
 
@@ -35,6 +36,7 @@ pub use sms_apis::{
     AFRICASTALKING_BASE_URL, TWILIO_BASE_URL, VONAGE_BASE_URL,
 };
 pub use smtp::{SmtpProviderConfig, SmtpTls};
+pub use templates::TemplatesConfig;
 
 use figment::{
     providers::{Env, Format, Serialized, Toml},
@@ -72,6 +74,8 @@ pub struct Config {
     /// Per-channel limits: retries and a concurrency budget (bulkhead) for each channel.
     pub channels: ChannelsConfig,
     pub idempotency: IdempotencyConfig,
+    /// The template cache.
+    pub templates: TemplatesConfig,
     /// The single-provider form; ignored when `providers` is set.
     pub provider: ProviderConfig,
     pub mock_provider: MockProviderConfig,
@@ -121,6 +125,7 @@ impl Default for Config {
             dispatch: DispatchConfig::default(),
             channels: ChannelsConfig::default(),
             idempotency: IdempotencyConfig::default(),
+            templates: TemplatesConfig::default(),
             provider: ProviderConfig::default(),
             mock_provider: MockProviderConfig::default(),
             providers: Vec::new(),
@@ -228,6 +233,7 @@ impl Config {
         }
         self.routing().validate()?;
         self.idempotency.validate()?;
+        self.templates.validate()?;
         self.amqp.validate()?;
         self.http.validate()?;
         self.sms.validate()?;

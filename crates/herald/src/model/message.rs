@@ -26,6 +26,53 @@ pub struct NewMessage {
     pub created_at: DateTime<Utc>,
     /// The idempotency key this message completes, with the response to replay for it.
     pub idempotency: Option<IdempotentResponse>,
+    /// The template version it was rendered from.
+    pub template: Option<TemplateUse>,
+    /// Held back (scheduled) or not sent at all (suppressed) from the start.
+    pub hold: Option<Hold>,
+    /// Events written with it (a suppressed message's `notification.suppressed`).
+    pub events: Vec<OutboxEvent>,
+}
+
+/// The template and version a message was rendered from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TemplateUse {
+    pub id: herald_domain::TemplateId,
+    pub version: u32,
+}
+
+/// What intake decided besides "send now": stored with the message in its transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hold {
+    /// `scheduled` until `until`: the caller's `send_at`, or the end of quiet hours
+    /// (`reason` says which, for the timeline).
+    Until { until: DateTime<Utc>, reason: String },
+    /// `suppressed` at once, with the reason (`last_error`) and a `notification.suppressed`
+    /// event (in [`NewMessage::events`]).
+    Suppressed { reason: String },
+}
+
+impl Hold {
+    pub fn status(&self) -> MessageStatus {
+        match self {
+            Self::Until { .. } => MessageStatus::Scheduled,
+            Self::Suppressed { .. } => MessageStatus::Suppressed,
+        }
+    }
+
+    /// The timeline entry it makes.
+    pub fn event_kind(&self) -> MessageEventKind {
+        match self {
+            Self::Until { .. } => MessageEventKind::Scheduled,
+            Self::Suppressed { .. } => MessageEventKind::Suppressed,
+        }
+    }
+
+    pub fn reason(&self) -> &str {
+        match self {
+            Self::Until { reason, .. } | Self::Suppressed { reason, .. } => reason,
+        }
+    }
 }
 
 /// What a client attached to a message, kept with it and echoed in its events.
@@ -118,6 +165,8 @@ pub struct Message {
     pub tags: ClientTags,
     /// Set for campaign messages: their body is rendered by the worker when first claimed.
     pub campaign: Option<CampaignLink>,
+    /// The template version it was rendered from.
+    pub template: Option<TemplateUse>,
     pub status: MessageStatus,
     pub retry_count: u32,
     /// SMS parts of the text (see [`sms_segments`]); `None` for email, push, and a campaign
@@ -287,7 +336,9 @@ impl MessageEvent {
             MessageEventKind::Accepted
             | MessageEventKind::Replayed
             | MessageEventKind::Deferred
-            | MessageEventKind::DeliveryReceipt => false,
+            | MessageEventKind::DeliveryReceipt
+            | MessageEventKind::Scheduled
+            | MessageEventKind::Suppressed => false,
         }
     }
 }
@@ -307,6 +358,10 @@ pub enum MessageEventKind {
     Deferred,
     /// The provider's delivery receipt moved the message to `delivered` or `undelivered`.
     DeliveryReceipt,
+    /// Held back at intake until a time: a `send_at`, or the end of quiet hours.
+    Scheduled,
+    /// Not sent because of the recipient's preferences.
+    Suppressed,
 }
 
 impl MessageEventKind {
@@ -319,10 +374,12 @@ impl MessageEventKind {
             Self::Replayed => "replayed",
             Self::Deferred => "deferred",
             Self::DeliveryReceipt => "delivery_receipt",
+            Self::Scheduled => "scheduled",
+            Self::Suppressed => "suppressed",
         }
     }
 
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 9] = [
         Self::Accepted,
         Self::AttemptSucceeded,
         Self::AttemptFailed,
@@ -330,6 +387,8 @@ impl MessageEventKind {
         Self::Replayed,
         Self::Deferred,
         Self::DeliveryReceipt,
+        Self::Scheduled,
+        Self::Suppressed,
     ];
 
     pub fn parse(value: &str) -> Option<Self> {

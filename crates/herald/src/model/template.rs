@@ -50,3 +50,12 @@ pub enum TemplateWrite {
     /// No live template has this id.
     NotFound,
 }
+
+/// What a send's template reference (an id or a name) names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateFound {
+    Live(Template),
+    /// Only a deleted template has this id or name.
+    Deleted,
+    Unknown,
+}

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use herald_domain::{AccountId, Channel, TemplateId};
 
 use super::StoreResult;
-use crate::model::{Template, TemplateContent, TemplateWrite};
+use crate::model::{Template, TemplateContent, TemplateFound, TemplateWrite};
 
 #[async_trait]
 pub trait TemplateStore: Send + Sync {
@@ -27,6 +27,9 @@ pub trait TemplateStore: Send + Sync {
     ) -> StoreResult<TemplateWrite>;
     /// The live template at its current version.
     async fn get_template(&self, account: AccountId, id: TemplateId) -> StoreResult<Option<Template>>;
+    /// The template a send names by id or by name: the live one, else whether a deleted
+    /// one had that id or name.
+    async fn find_template(&self, account: AccountId, reference: &str) -> StoreResult<TemplateFound>;
     /// Live templates of the account, oldest first, with ids after `after`, of `channel` if given.
     async fn list_templates(
         &self,

@@ -1,10 +1,11 @@
 //! Users: herald's contact directory.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use herald_domain::{AccountId, UserId};
 
 use super::StoreResult;
-use crate::model::{User, UserWrite, UserWritten};
+use crate::model::{Preferences, StoredPreferences, User, UserWrite, UserWritten};
 
 #[async_trait]
 pub trait UserStore: Send + Sync {
@@ -13,4 +14,19 @@ pub trait UserStore: Send + Sync {
     async fn write_user(&self, account: AccountId, write: &UserWrite<'_>) -> StoreResult<UserWritten>;
     /// The user, unless unknown or deleted.
     async fn get_user(&self, account: AccountId, id: &UserId) -> StoreResult<Option<User>>;
+    /// The user's preferences, if any were ever set (users and preferences are independent:
+    /// either may exist without the other).
+    async fn get_preferences(
+        &self,
+        account: AccountId,
+        id: &UserId,
+    ) -> StoreResult<Option<StoredPreferences>>;
+    /// Replaces the user's preferences.
+    async fn put_preferences(
+        &self,
+        account: AccountId,
+        id: &UserId,
+        preferences: &Preferences,
+        at: DateTime<Utc>,
+    ) -> StoreResult<StoredPreferences>;
 }

@@ -11,7 +11,8 @@ use serde_json::json;
 
 use crate::{
     model::{
-        ClaimedMessage, DeliveryOutcome, DeliveryReceipt, FeedCursor, Message, OutboxEvent, StoredEvent,
+        ClaimedMessage, DeliveryOutcome, DeliveryReceipt, FeedCursor, Message, NewMessage, OutboxEvent,
+        StoredEvent,
     },
     ports::{Store, StoreResult},
 };
@@ -156,6 +157,31 @@ pub fn delivery_receipt(message: &Message, provider: &str, receipt: &DeliveryRec
         }),
         metadata: account_metadata(message.account_id),
         timestamp: at,
+    }
+}
+
+/// `notification.suppressed`: the recipient's preferences kept a message from being sent;
+/// it is stored `suppressed` with the reason, never silently dropped.
+pub fn notification_suppressed(message: &NewMessage, reason: &str) -> OutboxEvent {
+    OutboxEvent {
+        event_id: EventId::new(),
+        event_type: "notification.suppressed".into(),
+        aggregate_id: message.id.to_string(),
+        user_id: message.user_id.clone(),
+        payload: json!({
+            "event_type": "notification.suppressed",
+            "notification_id": message.id,
+            "user_id": message.user_id,
+            "channel": message.channel,
+            "template_id": message.template.map(|t| t.id),
+            "reason": reason,
+            "timestamp": message.created_at,
+            "reference": message.tags.reference,
+            "idempotency_key": message.tags.idempotency_key,
+            "client_metadata": message.tags.metadata,
+        }),
+        metadata: account_metadata(message.account_id),
+        timestamp: message.created_at,
     }
 }
 

@@ -15,7 +15,8 @@ use crate::{
     config::{IdempotencyConfig, Routing},
     metrics::Metrics,
     model::{
-        ClientTags, IdempotencyClaim, IdempotentResponse, KeyClaim, KeyedMessage, NewMessage, RichContent,
+        ClientTags, Hold, IdempotencyClaim, IdempotentResponse, KeyClaim, KeyedMessage, NewMessage,
+        RichContent, TemplateUse,
     },
     ports::{Store, StoreError},
 };
@@ -46,6 +47,10 @@ pub struct Draft {
     pub content: RichContent,
     pub user_id: Option<String>,
     pub tags: ClientTags,
+    /// The template version it was rendered from.
+    pub template: Option<TemplateUse>,
+    /// Held back until a time, or suppressed, instead of sent now.
+    pub hold: Option<Hold>,
 }
 
 impl From<SmsDraft> for Draft {
@@ -58,6 +63,8 @@ impl From<SmsDraft> for Draft {
             content: RichContent::default(),
             user_id: sms.user_id,
             tags: sms.tags,
+            template: None,
+            hold: None,
         }
     }
 }
@@ -163,7 +170,7 @@ impl Intake {
     ) -> Result<IntakeOutcome, IntakeError> {
         let now = Utc::now();
         let draft = self.routed(draft);
-        let accepted = Accepted { id: MessageId::new(), status: MessageStatus::Pending };
+        let accepted = Accepted { id: MessageId::new(), status: initial_status(&draft) };
         let Some((request, respond)) = idempotent else {
             let message = new_message(account, accepted, draft, None, now);
             self.store.insert_message(&message).await?;
@@ -236,7 +243,7 @@ impl Intake {
         let mut accepted = Vec::with_capacity(items.len());
         let mut batch = Vec::with_capacity(items.len());
         for (draft, request) in &items {
-            let this = Accepted { id: MessageId::new(), status: MessageStatus::Pending };
+            let this = Accepted { id: MessageId::new(), status: initial_status(draft) };
             let idempotency = request.map(|request| {
                 let (status, body) = respond(&this);
                 IdempotentResponse { key: request.key.as_str().to_owned(), status, body }
@@ -287,6 +294,11 @@ pub fn interpret(
     }
 }
 
+/// What a message is once stored: `pending`, or what its hold makes it.
+fn initial_status(draft: &Draft) -> MessageStatus {
+    draft.hold.as_ref().map_or(MessageStatus::Pending, Hold::status)
+}
+
 fn new_message(
     account: AccountId,
     accepted: Accepted,
@@ -294,7 +306,7 @@ fn new_message(
     idempotency: Option<IdempotentResponse>,
     now: chrono::DateTime<Utc>,
 ) -> NewMessage {
-    NewMessage {
+    let mut message = NewMessage {
         id: accepted.id,
         account_id: account,
         channel: draft.channel,
@@ -309,5 +321,12 @@ fn new_message(
         },
         created_at: now,
         idempotency,
+        template: draft.template,
+        hold: draft.hold,
+        events: Vec::new(),
+    };
+    if let Some(Hold::Suppressed { reason }) = &message.hold {
+        message.events.push(super::events::notification_suppressed(&message, reason));
     }
+    message
 }

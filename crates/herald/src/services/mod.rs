@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod campaigns;
 pub mod commands;
+pub mod compose;
 pub mod customer_csv;
 pub mod customers;
 pub mod dead_letters;

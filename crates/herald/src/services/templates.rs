@@ -4,13 +4,15 @@
 //! `{order_id|fallback}`, as campaign templates do. A placeholder that is not declared is
 //! declared for the template, optional. A change is a new version; a delete is soft.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
 use herald_domain::{AccountId, Channel, Subject, Template as Parsed, TemplateId};
+use moka::future::Cache;
 
 use crate::{
-    model::{Template, TemplateContent, TemplateVariable, TemplateWrite},
+    config::TemplatesConfig,
+    model::{Template, TemplateContent, TemplateFound, TemplateVariable, TemplateWrite},
     ports::{Store, StoreError},
 };
 
@@ -50,6 +52,16 @@ pub enum TemplateError {
 
 fn invalid(field: &'static str, problem: impl std::fmt::Display) -> TemplateError {
     TemplateError::Invalid { field, problem: problem.to_string() }
+}
+
+/// What a category name may be (a template's category, a user's opt-out).
+pub const CATEGORY_RULE: &str = "must be 1 to 64 of a-z, 0-9, '_', '-', '.'";
+
+pub fn is_category(category: &str) -> bool {
+    (1..=MAX_CATEGORY_CHARS).contains(&category.len())
+        && category
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 /// A variable's name: letters, digits and `_`, not starting with a digit; or two such
@@ -131,20 +143,8 @@ impl TemplateInput {
             }
         }
         let category = match self.category {
-            Some(category) => {
-                let ok = (1..=MAX_CATEGORY_CHARS).contains(&category.len())
-                    && category.bytes().all(|b| {
-                        b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'.')
-                    });
-                if !ok {
-                    return Err(invalid(
-                        "category",
-                        format!("must be 1 to {MAX_CATEGORY_CHARS} of a-z, 0-9, '_', '-', '.'"),
-                    ));
-                }
-                Some(category)
-            }
-            None => None,
+            Some(category) if !is_category(&category) => return Err(invalid("category", CATEGORY_RULE)),
+            category => category,
         };
         Ok(TemplateContent {
             name,
@@ -162,6 +162,8 @@ impl TemplateInput {
 #[derive(Clone)]
 pub struct Templates {
     store: Arc<dyn Store>,
+    /// Live templates by (account, the id or name a send used).
+    cache: Cache<(AccountId, String), Arc<Template>>,
 }
 
 impl std::fmt::Debug for Templates {
@@ -182,15 +184,54 @@ fn written(write: TemplateWrite, id: &str, name: &str) -> Result<Template, Templ
     }
 }
 
+/// Why a send's template reference names no template to render.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Unresolved {
+    #[error("no template {0:?}")]
+    Unknown(String),
+    #[error("template {0:?} is deleted")]
+    Deleted(String),
+    #[error(transparent)]
+    Store(Arc<StoreError>),
+}
+
 impl Templates {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+    pub fn new(store: Arc<dyn Store>, config: &TemplatesConfig) -> Self {
+        let cache = Cache::builder()
+            .max_capacity(config.cache_capacity)
+            .time_to_live(Duration::from_secs(config.cache_ttl_secs))
+            .support_invalidation_closures()
+            .build();
+        Self { store, cache }
+    }
+
+    /// The live template a send names by id or name, from the cache when it holds it.
+    /// Concurrent sends of one template load it once; unknown and deleted templates are
+    /// not cached (the next send looks again).
+    pub async fn resolve(&self, account: AccountId, reference: &str) -> Result<Arc<Template>, Unresolved> {
+        let load = async {
+            match self.store.find_template(account, reference).await {
+                Ok(TemplateFound::Live(template)) => Ok(Arc::new(template)),
+                Ok(TemplateFound::Deleted) => Err(Unresolved::Deleted(reference.to_owned())),
+                Ok(TemplateFound::Unknown) => Err(Unresolved::Unknown(reference.to_owned())),
+                Err(error) => Err(Unresolved::Store(Arc::new(error))),
+            }
+        };
+        self.cache.try_get_with((account, reference.to_owned()), load).await.map_err(|e| (*e).clone())
+    }
+
+    /// Drops every cached template of the account: a change to one may change what a name
+    /// resolves to (a rename, a delete, a new template taking a freed name).
+    fn invalidate(&self, account: AccountId) {
+        // Only fails when the cache was built without invalidation closures.
+        let _ = self.cache.invalidate_entries_if(move |(owner, _), _| *owner == account);
     }
 
     pub async fn create(&self, account: AccountId, input: TemplateInput) -> Result<Template, TemplateError> {
         let content = input.parse()?;
         let id = TemplateId::new();
         let write = self.store.insert_template(account, id, &content, Utc::now()).await?;
+        self.invalidate(account);
         written(write, &id.to_string(), &content.name)
     }
 
@@ -204,6 +245,7 @@ impl Templates {
         let template_id = parse_id(id)?;
         let content = input.parse()?;
         let write = self.store.update_template(account, template_id, &content, Utc::now()).await?;
+        self.invalidate(account);
         written(write, id, &content.name)
     }
 
@@ -227,7 +269,9 @@ impl Templates {
 
     pub async fn delete(&self, account: AccountId, id: &str) -> Result<(), TemplateError> {
         let template_id = parse_id(id)?;
-        if self.store.delete_template(account, template_id, Utc::now()).await? {
+        let deleted = self.store.delete_template(account, template_id, Utc::now()).await?;
+        self.invalidate(account);
+        if deleted {
             Ok(())
         } else {
             Err(TemplateError::NotFound(id.to_owned()))

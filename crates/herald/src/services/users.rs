@@ -5,10 +5,13 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use herald_domain::{AccountId, EmailAddress, Locale, PhoneNumber, PushToken, TimeZone, UserId};
+use herald_domain::{
+    quiet_hours::parse_clock, AccountId, Channel, EmailAddress, Locale, PhoneNumber, PushToken, QuietHours,
+    TimeZone, UserId,
+};
 
 use crate::{
-    model::{User, UserProfile, UserWrite, UserWritten},
+    model::{Preferences, StoredPreferences, User, UserProfile, UserWrite, UserWritten},
     ports::{Store, StoreError},
 };
 
@@ -132,5 +135,77 @@ impl Users {
             UserWritten::Stale => Err(UserError::Outdated(user_id.clone(), write.version)),
             _ => Err(not_found()),
         }
+    }
+
+    /// The user's preferences (the defaults when none were set), with when they were set.
+    pub async fn preferences(
+        &self,
+        account: AccountId,
+        id: &str,
+    ) -> Result<(Preferences, Option<DateTime<Utc>>), UserError> {
+        let user_id = UserId::parse(id).map_err(|_| UserError::NotFound(id.to_owned()))?;
+        Ok(match self.store.get_preferences(account, &user_id).await? {
+            Some(stored) => (stored.preferences, Some(stored.updated_at)),
+            None => (Preferences::default(), None),
+        })
+    }
+
+    /// Replaces the user's preferences. The user need not be in the directory: preferences
+    /// may arrive before the user does.
+    pub async fn put_preferences(
+        &self,
+        account: AccountId,
+        id: &str,
+        input: PreferencesInput,
+    ) -> Result<StoredPreferences, UserError> {
+        let user_id = UserId::parse(id).map_err(|e| invalid("user_id")(&e))?;
+        let preferences = input.parse()?;
+        Ok(self.store.put_preferences(account, &user_id, &preferences, Utc::now()).await?)
+    }
+}
+
+/// Most categories a user may opt out of.
+pub const MAX_OPTED_OUT_CATEGORIES: usize = 50;
+
+/// Preferences as given, before validation.
+#[derive(Debug, Clone, Default)]
+pub struct PreferencesInput {
+    /// Channel to on/off; a channel not named is on.
+    pub channels: Vec<(Channel, bool)>,
+    pub opted_out_categories: Vec<String>,
+    /// Local `HH:MM` start and end.
+    pub quiet_hours: Option<(String, String)>,
+}
+
+impl PreferencesInput {
+    pub fn parse(self) -> Result<Preferences, UserError> {
+        let channels_off = self.channels.iter().filter(|(_, on)| !on).map(|(channel, _)| *channel).collect();
+        if self.opted_out_categories.len() > MAX_OPTED_OUT_CATEGORIES {
+            return Err(UserError::Invalid {
+                field: "opted_out_categories",
+                problem: format!("may name at most {MAX_OPTED_OUT_CATEGORIES} categories"),
+            });
+        }
+        for category in &self.opted_out_categories {
+            if !super::templates::is_category(category) {
+                return Err(UserError::Invalid {
+                    field: "opted_out_categories",
+                    problem: format!("{category:?}: {}", super::templates::CATEGORY_RULE),
+                });
+            }
+        }
+        let quiet_hours = match self.quiet_hours {
+            Some((start, end)) => {
+                let start = parse_clock(&start).map_err(|e| invalid("quiet_hours.start")(&e))?;
+                let end = parse_clock(&end).map_err(|e| invalid("quiet_hours.end")(&e))?;
+                Some(QuietHours::new(start, end))
+            }
+            None => None,
+        };
+        Ok(Preferences {
+            channels_off,
+            opted_out_categories: self.opted_out_categories.into_iter().collect(),
+            quiet_hours,
+        })
     }
 }

@@ -19,10 +19,10 @@ macro_rules! queries {
             model::{
                 ApiKeyRecord, AttemptOutcome, Campaign, CampaignFilter, CampaignPage, CampaignStart,
                 CampaignStats, ClaimedMessage, Customer, CustomerFields, DeadLetterFilter, FeedCursor,
-                IdempotencyClaim, IdempotentResponse, KeyClaim, KeyedMessage, LeaseSweep, Message, MessageEvent,
+                Hold, IdempotencyClaim, IdempotentResponse, KeyClaim, KeyedMessage, LeaseSweep, Message, MessageEvent,
                 NewCampaign, NewMessage, PageStart, QueueStats, ReceiptApplied, ReceiptKey, ReceiptUpdate, RenderedMessage,
                 StartOutcome, StatusCounts, StoredEvent, SweptLeases, DeliveryOutcome, MessageEventKind, User, UserWrite,
-                UserWritten, Template as TemplateRecord, TemplateContent, TemplateWrite,
+                UserWritten, Preferences, StoredPreferences, Template as TemplateRecord, TemplateContent, TemplateFound, TemplateWrite,
             },
             ports::StoreResult,
             store::{
@@ -216,6 +216,30 @@ macro_rules! queries {
             row.as_ref().map(from_row::template).transpose()
         }
 
+        pub(crate) async fn find_template(pool: &Pool<Db>, account: AccountId, reference: &str) -> StoreResult<TemplateFound> {
+            // By id if it is one, else by name; a live template comes before deleted ones.
+            let by = match reference.parse::<uuid::Uuid>() {
+                Ok(_) => "id",
+                Err(_) => "name",
+            };
+            let sql = format!(
+                "SELECT * FROM templates WHERE account_id = $1 AND {by} = $2
+                 ORDER BY deleted_at IS NULL DESC LIMIT 1"
+            );
+            let query = sqlx::query(&sql).bind(Id(account.as_uuid()));
+            let query = match reference.parse::<uuid::Uuid>() {
+                Ok(id) => query.bind(Id(id)),
+                Err(_) => query.bind(reference),
+            };
+            let Some(row) = query.fetch_optional(pool).await? else {
+                return Ok(TemplateFound::Unknown);
+            };
+            if row.opt_time("deleted_at")?.is_some() {
+                return Ok(TemplateFound::Deleted);
+            }
+            Ok(TemplateFound::Live(from_row::template(&row)?))
+        }
+
         pub(crate) async fn list_templates(
             pool: &Pool<Db>,
             account: AccountId,
@@ -301,6 +325,50 @@ macro_rules! queries {
                 .fetch_optional(pool)
                 .await?;
             row.as_ref().map(from_row::user).transpose()
+        }
+
+        pub(crate) async fn get_preferences(
+            pool: &Pool<Db>,
+            account: AccountId,
+            id: &herald_domain::UserId,
+        ) -> StoreResult<Option<StoredPreferences>> {
+            let row = sqlx::query("SELECT * FROM preferences WHERE account_id = $1 AND user_id = $2")
+                .bind(Id(account.as_uuid()))
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(from_row::preferences).transpose()
+        }
+
+        pub(crate) async fn put_preferences(
+            pool: &Pool<Db>,
+            account: AccountId,
+            id: &herald_domain::UserId,
+            preferences: &Preferences,
+            at: DateTime<Utc>,
+        ) -> StoreResult<StoredPreferences> {
+            let channels: Vec<&str> = preferences.channels_off.iter().map(|c| c.as_str()).collect();
+            let clock = |time: chrono::NaiveTime| time.format("%H:%M").to_string();
+            sqlx::query(
+                "INSERT INTO preferences (account_id, user_id, channels_off, opted_out_categories,
+                                          quiet_start, quiet_end, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (account_id, user_id) DO UPDATE SET
+                     channels_off = excluded.channels_off,
+                     opted_out_categories = excluded.opted_out_categories,
+                     quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end,
+                     updated_at = excluded.updated_at",
+            )
+            .bind(Id(account.as_uuid()))
+            .bind(id.as_str())
+            .bind(Json(serde_json::json!(channels)))
+            .bind(Json(serde_json::json!(preferences.opted_out_categories)))
+            .bind(preferences.quiet_hours.map(|q| clock(q.start())))
+            .bind(preferences.quiet_hours.map(|q| clock(q.end())))
+            .bind(At(at))
+            .execute(pool)
+            .await?;
+            Ok(StoredPreferences { preferences: preferences.clone(), updated_at: at })
         }
 
         // Customers.
@@ -530,6 +598,41 @@ macro_rules! queries {
             rows.iter().map(from_row::message_event).collect()
         }
 
+        /// Stores, inside the insert's transaction, what intake decided besides "send now"
+        /// for messages just inserted as `pending`: `scheduled` until a time, or
+        /// `suppressed` with its reason. Each makes its timeline entry; the messages' events
+        /// are written too.
+        pub(crate) async fn apply_holds(
+            tx: &mut sqlx::Transaction<'_, Db>,
+            messages: &[&NewMessage],
+        ) -> StoreResult<()> {
+            for message in messages {
+                let Some(hold) = &message.hold else { continue };
+                let (until, error) = match hold {
+                    Hold::Until { until, .. } => (*until, None),
+                    Hold::Suppressed { reason, .. } => (message.created_at, Some(reason.as_str())),
+                };
+                sqlx::query("UPDATE messages SET status = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4")
+                    .bind(hold.status())
+                    .bind(At(until))
+                    .bind(error)
+                    .bind(Id(message.id.as_uuid()))
+                    .execute(&mut **tx)
+                    .await?;
+                sqlx::query("INSERT INTO message_events (message_id, kind, status, detail, at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(Id(message.id.as_uuid()))
+                    .bind(hold.event_kind())
+                    .bind(hold.status())
+                    .bind(hold.reason())
+                    .bind(At(message.created_at))
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            let events: Vec<_> =
+                messages.iter().flat_map(|m| m.events.iter().map(|event| (m.account_id, event))).collect();
+            crate::store::$adapter::outbox::insert_events(tx, &events).await
+        }
+
         /// `WHERE` of the message a receipt names, from `$first` on, and its binds.
         fn bind_receipt_key<'q>(query: Query<'q>, key: &'q ReceiptKey) -> Query<'q> {
             match key {
@@ -605,7 +708,7 @@ macro_rules! queries {
             let status: herald_domain::MessageStatus = sqlx::Row::try_get(&row, "status")?;
             let provider: Option<String> = sqlx::Row::try_get(&row, "provider")?;
             Ok(match status {
-                herald_domain::MessageStatus::Pending | herald_domain::MessageStatus::Sending => ReceiptApplied::NotSentYet,
+                herald_domain::MessageStatus::Pending | herald_domain::MessageStatus::Scheduled | herald_domain::MessageStatus::Sending => ReceiptApplied::NotSentYet,
                 // Another provider's message: this provider's receipt is not about it.
                 _ if provider.as_deref() != Some(receipt.provider) => ReceiptApplied::Unknown,
                 other => ReceiptApplied::Unchanged(other),
@@ -816,6 +919,10 @@ macro_rules! queries {
                 get_template(&self.pool, account, id).await
             }
 
+            async fn find_template(&self, account: AccountId, reference: &str) -> StoreResult<TemplateFound> {
+                find_template(&self.pool, account, reference).await
+            }
+
             async fn list_templates(&self, account: AccountId, channel: Option<herald_domain::Channel>, after: Option<TemplateId>, limit: u32) -> StoreResult<Vec<TemplateRecord>> {
                 list_templates(&self.pool, account, channel, after, limit).await
             }
@@ -833,6 +940,20 @@ macro_rules! queries {
 
             async fn get_user(&self, account: AccountId, id: &herald_domain::UserId) -> StoreResult<Option<User>> {
                 get_user(&self.pool, account, id).await
+            }
+
+            async fn get_preferences(&self, account: AccountId, id: &herald_domain::UserId) -> StoreResult<Option<StoredPreferences>> {
+                get_preferences(&self.pool, account, id).await
+            }
+
+            async fn put_preferences(
+                &self,
+                account: AccountId,
+                id: &herald_domain::UserId,
+                preferences: &Preferences,
+                at: DateTime<Utc>,
+            ) -> StoreResult<StoredPreferences> {
+                put_preferences(&self.pool, account, id, preferences, at).await
             }
         }
 

@@ -12,8 +12,8 @@ use uuid::Uuid;
 use crate::{
     model::{
         ApiKeyRecord, Campaign, CampaignLink, ClientTags, Customer, CustomerFields, IdempotencyClaim,
-        Message, MessageEvent, OutboxEvent, RichContent, StoredEvent, Template, TemplateContent, User,
-        UserProfile,
+        Message, MessageEvent, OutboxEvent, Preferences, RichContent, StoredEvent, StoredPreferences,
+        Template, TemplateContent, TemplateUse, User, UserProfile,
     },
     ports::{StoreError, StoreResult},
 };
@@ -34,6 +34,7 @@ impl<T> Shared for T where
 pub(crate) trait StoredRow {
     fn get<T: Shared>(&self, column: &str) -> StoreResult<T>;
     fn uuid(&self, column: &str) -> StoreResult<Uuid>;
+    fn opt_uuid(&self, column: &str) -> StoreResult<Option<Uuid>>;
     fn opt_time(&self, column: &str) -> StoreResult<Option<DateTime<Utc>>>;
     fn opt_json(&self, column: &str) -> StoreResult<Option<serde_json::Value>>;
     /// An integer column whatever its width.
@@ -66,6 +67,14 @@ impl StoredRow for SqliteRow {
         Uuid::parse_str(&text).map_err(|_| StoreError::Corrupt(format!("{column} = {text:?}")))
     }
 
+    fn opt_uuid(&self, column: &str) -> StoreResult<Option<Uuid>> {
+        self.try_get::<Option<String>, _>(column)?
+            .map(|text| {
+                Uuid::parse_str(&text).map_err(|_| StoreError::Corrupt(format!("{column} = {text:?}")))
+            })
+            .transpose()
+    }
+
     fn opt_time(&self, column: &str) -> StoreResult<Option<DateTime<Utc>>> {
         self.try_get::<Option<i64>, _>(column)?
             .map(|millis| {
@@ -94,6 +103,10 @@ impl StoredRow for PgRow {
     }
 
     fn uuid(&self, column: &str) -> StoreResult<Uuid> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn opt_uuid(&self, column: &str) -> StoreResult<Option<Uuid>> {
         Ok(self.try_get(column)?)
     }
 
@@ -138,6 +151,13 @@ pub(crate) fn message(row: &impl StoredRow) -> StoreResult<Message> {
             metadata: row.opt_json("client_metadata")?,
         },
         campaign,
+        template: match (row.opt_uuid("template_id")?, row.opt_int("template_version")?) {
+            (Some(id), Some(version)) => Some(TemplateUse {
+                id: herald_domain::TemplateId::from_uuid(id),
+                version: u32::try_from(version).unwrap_or(u32::MAX),
+            }),
+            _ => None,
+        },
         status: row.get("status")?,
         retry_count: u32::try_from(row.int("retry_count")?).unwrap_or(u32::MAX),
         segments: row.opt_int("segments")?.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
@@ -258,6 +278,31 @@ pub(crate) fn template(row: &impl StoredRow) -> StoreResult<Template> {
 }
 
 /// The key hash of an API key row, as the 32 bytes of its SHA-256.
+pub(crate) fn preferences(row: &impl StoredRow) -> StoreResult<StoredPreferences> {
+    let corrupt = |column: &str| StoreError::Corrupt(format!("preferences.{column}"));
+    let channels: Vec<String> =
+        serde_json::from_value(row.json("channels_off")?).map_err(|_| corrupt("channels_off"))?;
+    let channels_off = channels
+        .iter()
+        .map(|c| c.parse().map_err(|_| corrupt("channels_off")))
+        .collect::<StoreResult<_>>()?;
+    let opted_out_categories = serde_json::from_value(row.json("opted_out_categories")?)
+        .map_err(|_| corrupt("opted_out_categories"))?;
+    let clock = |column: &str| -> StoreResult<Option<chrono::NaiveTime>> {
+        row.get::<Option<String>>(column)?
+            .map(|text| herald_domain::quiet_hours::parse_clock(&text).map_err(|_| corrupt(column)))
+            .transpose()
+    };
+    let quiet_hours = match (clock("quiet_start")?, clock("quiet_end")?) {
+        (Some(start), Some(end)) => Some(herald_domain::QuietHours::new(start, end)),
+        _ => None,
+    };
+    Ok(StoredPreferences {
+        preferences: Preferences { channels_off, opted_out_categories, quiet_hours },
+        updated_at: row.time("updated_at")?,
+    })
+}
+
 pub(crate) fn hash(row: &impl StoredRow, column: &str) -> StoreResult<[u8; 32]> {
     let bytes: Vec<u8> = row.get(column)?;
     bytes.try_into().map_err(|_| StoreError::Corrupt(format!("{column} is not 32 bytes")))

@@ -25,8 +25,10 @@ async fn insert_message_in(tx: &mut Transaction<'_, Postgres>, message: &NewMess
     sqlx::query(
         "INSERT INTO messages (id, account_id, channel, recipient, sender, body, user_id,
                                    reference, idempotency_key, client_metadata, subject, content,
-                                   segments, status, next_attempt_at, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $10, $11, $12, $13, $14, 'pending', $8, $8, $8)",
+                                   segments, template_id, template_version, status,
+                                   next_attempt_at, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $10, $11, $12, $13, $14, $15, $16, 'pending',
+                     $8, $8, $8)",
     )
     .bind(message.id.as_uuid())
     .bind(message.account_id.as_uuid())
@@ -42,12 +44,14 @@ async fn insert_message_in(tx: &mut Transaction<'_, Postgres>, message: &NewMess
     .bind(&message.content.subject)
     .bind(message.content.stored_json())
     .bind(message.segments().map(i64::from))
+    .bind(message.template.map(|t| t.id.as_uuid()))
+    .bind(message.template.map(|t| i32::try_from(t.version).unwrap_or(i32::MAX)))
     .execute(&mut **tx)
     .await?;
     if let Some(response) = &message.idempotency {
         queries::postgres::complete_key(tx, message.account_id, Some(message.id), response).await?;
     }
-    Ok(())
+    queries::postgres::apply_holds(tx, &[message]).await
 }
 
 pub(in crate::store) async fn insert_message(store: &PgStore, message: &NewMessage) -> StoreResult<()> {
@@ -115,15 +119,18 @@ pub(in crate::store) async fn insert_messages(
         sqlx::query(
             "INSERT INTO messages (id, account_id, channel, recipient, sender, body, user_id,
                                    reference, idempotency_key, client_metadata, subject, content,
-                                   segments, status, next_attempt_at, created_at, updated_at)
+                                   segments, template_id, template_version, status,
+                                   next_attempt_at, created_at, updated_at)
              SELECT id, account_id, channel, recipient, sender, body, user_id, reference,
-                    idempotency_key, client_metadata, subject, content, segments, 'pending', at, at, at
+                    idempotency_key, client_metadata, subject, content, segments, template_id,
+                    template_version, 'pending', at, at, at
              FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
                          $7::text[], $8::text[], $9::text[], $10::jsonb[], $11::timestamptz[],
-                         $12::text[], $13::jsonb[], $14::int[])
+                         $12::text[], $13::jsonb[], $14::int[], $15::uuid[], $16::int[])
                   WITH ORDINALITY
                   AS m(id, account_id, channel, recipient, sender, body, user_id, reference,
-                       idempotency_key, client_metadata, at, subject, content, segments, position)
+                       idempotency_key, client_metadata, at, subject, content, segments,
+                       template_id, template_version, position)
              ORDER BY position",
         )
         .bind(&ids)
@@ -145,8 +152,16 @@ pub(in crate::store) async fn insert_messages(
                 .map(|m| m.segments().map(|n| i32::try_from(n).unwrap_or(i32::MAX)))
                 .collect::<Vec<_>>(),
         )
+        .bind(inserts.iter().map(|m| m.template.map(|t| t.id.as_uuid())).collect::<Vec<_>>())
+        .bind(
+            inserts
+                .iter()
+                .map(|m| m.template.map(|t| i32::try_from(t.version).unwrap_or(i32::MAX)))
+                .collect::<Vec<_>>(),
+        )
         .execute(&mut *tx)
         .await?;
+        queries::postgres::apply_holds(&mut tx, &inserts).await?;
         let keyed: Vec<&&NewMessage> = inserts.iter().filter(|m| m.idempotency.is_some()).collect();
         if !keyed.is_empty() {
             sqlx::query(
@@ -197,7 +212,7 @@ pub(in crate::store) async fn claim_due_messages(
         "UPDATE messages m SET status = 'sending', lease_owner = $1, lease_expires_at = $2,
                 updated_at = $3
          FROM (SELECT id FROM messages
-               WHERE status = 'pending' AND next_attempt_at <= $3
+               WHERE status IN ('pending', 'scheduled') AND next_attempt_at <= $3
                ORDER BY next_attempt_at LIMIT $4
                FOR UPDATE SKIP LOCKED) due
          WHERE m.id = due.id

@@ -45,8 +45,9 @@ async fn insert_message_in(tx: &mut Transaction<'_, Sqlite>, message: &NewMessag
     sqlx::query(
         "INSERT INTO messages (id, account_id, channel, recipient, sender, body, subject, content,
                                    user_id, reference, idempotency_key, client_metadata, segments,
-                                   status, next_attempt_at, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+                                   template_id, template_version, status, next_attempt_at,
+                                   created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
     )
     .bind(message.id.to_string())
     .bind(message.account_id.to_string())
@@ -61,6 +62,8 @@ async fn insert_message_in(tx: &mut Transaction<'_, Sqlite>, message: &NewMessag
     .bind(&message.tags.idempotency_key)
     .bind(message.tags.metadata.as_ref().map(serde_json::Value::to_string))
     .bind(message.segments())
+    .bind(message.template.map(|t| t.id.to_string()))
+    .bind(message.template.map(|t| i64::from(t.version)))
     .bind(at)
     .bind(at)
     .bind(at)
@@ -69,7 +72,7 @@ async fn insert_message_in(tx: &mut Transaction<'_, Sqlite>, message: &NewMessag
     if let Some(response) = &message.idempotency {
         queries::sqlite::complete_key(tx, message.account_id, Some(message.id), response).await?;
     }
-    Ok(())
+    queries::sqlite::apply_holds(tx, &[message]).await
 }
 
 pub(in crate::store) async fn insert_message(store: &SqliteStore, message: &NewMessage) -> StoreResult<()> {
@@ -149,6 +152,8 @@ pub(in crate::store) async fn insert_messages(
                     "subject": m.content.subject,
                     "content": m.content.stored_json().map(|json| json.to_string()),
                     "segments": m.segments(),
+                    "template_id": m.template.map(|t| t.id.to_string()),
+                    "template_version": m.template.map(|t| t.version),
                     "user_id": m.user_id,
                     "reference": m.tags.reference,
                     "idempotency_key": m.tags.idempotency_key,
@@ -164,12 +169,14 @@ pub(in crate::store) async fn insert_messages(
         sqlx::query(
             "INSERT INTO messages (id, account_id, channel, recipient, sender, body, subject, content,
                                    user_id, reference, idempotency_key, client_metadata, segments,
-                                   status, next_attempt_at, created_at, updated_at)
+                                   template_id, template_version, status, next_attempt_at,
+                                   created_at, updated_at)
              SELECT value ->> 'id', value ->> 'account_id', value ->> 'channel',
                     value ->> 'recipient', value ->> 'sender', value ->> 'body',
                     value ->> 'subject', value ->> 'content', value ->> 'user_id',
                     value ->> 'reference', value ->> 'idempotency_key', value ->> 'client_metadata',
-                    value ->> 'segments', 'pending', value ->> 'at', value ->> 'at', value ->> 'at'
+                    value ->> 'segments', value ->> 'template_id', value ->> 'template_version',
+                    'pending', value ->> 'at', value ->> 'at', value ->> 'at'
              FROM json_each(?1) ORDER BY key",
         )
         .bind(&rows)
@@ -187,6 +194,7 @@ pub(in crate::store) async fn insert_messages(
         .bind(&rows)
         .execute(&mut *tx)
         .await?;
+        queries::sqlite::apply_holds(&mut tx, &inserts).await?;
     }
     tx.commit().await?;
     Ok(batch::outcomes(plan))
@@ -204,7 +212,7 @@ pub(in crate::store) async fn claim_due_messages(
         "UPDATE messages SET status = 'sending', lease_owner = ?1, lease_expires_at = ?2,
                 updated_at = ?3
          WHERE id IN (SELECT id FROM messages
-                      WHERE status = 'pending' AND next_attempt_at <= ?3
+                      WHERE status IN ('pending', 'scheduled') AND next_attempt_at <= ?3
                       ORDER BY next_attempt_at LIMIT ?4)
          RETURNING *",
     )
