@@ -152,9 +152,9 @@ mod tests {
     }
 
     #[test]
-    fn only_pending_and_sending_are_not_terminal() {
+    fn only_pending_scheduled_and_sending_are_not_terminal() {
         let open: Vec<_> = MessageStatus::ALL.into_iter().filter(|s| !s.is_terminal()).collect();
-        assert_eq!(open, vec![Pending, Sending]);
+        assert_eq!(open, vec![Pending, Scheduled, Sending]);
     }
 
     #[test]

@@ -160,6 +160,9 @@ async fn main() -> anyhow::Result<()> {
                     tags: Default::default(),
                     created_at: Utc::now(),
                     idempotency: None,
+                    template: None,
+                    hold: None,
+                    events: Vec::new(),
                 };
                 store.insert_message(&message).await
             }

@@ -160,7 +160,9 @@ impl Users {
     ) -> Result<StoredPreferences, UserError> {
         let user_id = UserId::parse(id).map_err(|e| invalid("user_id")(&e))?;
         let preferences = input.parse()?;
-        Ok(self.store.put_preferences(account, &user_id, &preferences, Utc::now()).await?)
+        // Milliseconds: what both backends keep, so the answer equals what is read back.
+        let at = chrono::SubsecRound::trunc_subsecs(Utc::now(), 3);
+        Ok(self.store.put_preferences(account, &user_id, &preferences, at).await?)
     }
 }
 

@@ -532,6 +532,9 @@ pub async fn seed_backlog(store: &Arc<dyn Store>, count: usize) -> Vec<herald_do
                     tags: Default::default(),
                     created_at,
                     idempotency: None,
+                    template: None,
+                    hold: None,
+                    events: Vec::new(),
                 };
                 store.insert_message(&message).await.unwrap();
                 message.id

@@ -75,6 +75,9 @@ async fn insert(
         tags: Default::default(),
         created_at: at,
         idempotency: None,
+        template: None,
+        hold: None,
+        events: Vec::new(),
     };
     store.insert_message(&message).await.unwrap();
     message.id

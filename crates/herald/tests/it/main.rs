@@ -36,6 +36,7 @@ mod routing;
 mod sms_presets;
 mod sms_receipts;
 mod smtp;
+mod template_sends;
 mod templates;
 mod user_events;
 mod users;

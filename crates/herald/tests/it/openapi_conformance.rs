@@ -103,7 +103,7 @@ async fn the_served_document_links_operations_by_operation_id_and_puts_filters_i
 /// Every operation the server has, as (method, path). Routes are registered with their
 /// operation (utoipa-axum's `routes!`), so the server cannot answer one the document
 /// lacks; this pins the list, so an operation that goes missing or appears is noticed.
-const OPERATIONS: [(&str, &str); 32] = [
+const OPERATIONS: [(&str, &str); 34] = [
     ("post", "/sms"),
     ("post", "/api/v1/notifications/send"),
     ("get", "/api/v1/notifications/{id}"),
@@ -136,6 +136,8 @@ const OPERATIONS: [(&str, &str); 32] = [
     ("get", "/api/v1/templates/{id}"),
     ("put", "/api/v1/templates/{id}"),
     ("delete", "/api/v1/templates/{id}"),
+    ("get", "/api/v1/preferences/user/{user_id}"),
+    ("put", "/api/v1/preferences/user/{user_id}"),
 ];
 
 /// Whether an answer came from a route's handler rather than the router's fallbacks

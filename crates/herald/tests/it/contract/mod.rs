@@ -51,6 +51,9 @@ pub(crate) fn new_message(account: AccountId, created_at: DateTime<Utc>) -> NewM
         tags: Default::default(),
         created_at,
         idempotency: None,
+        template: None,
+        hold: None,
+        events: Vec::new(),
     }
 }
 
