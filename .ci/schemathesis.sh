@@ -56,6 +56,12 @@ for phone in +254712345678 +254712345679 +31612345678; do
   customers+=("$id")
 done
 
+# The user and template of the send-by-template example (and what the hooks make sends name) (see .ci/schemathesis_hooks.py).
+curl -fsS -X PUT "$base/api/v1/users/12345" -H "X-API-Key: $key" -H 'Content-Type: application/json' \
+  -d '{"email": "st@example.com", "phone": "+254712345678", "push_tokens": ["st-device-token"]}' >/dev/null
+curl -fsS -X POST "$base/api/v1/templates" -H "X-API-Key: $key" -H 'Content-Type: application/json' \
+  -d '{"name": "order_shipped", "type": "email", "subject": "Order {order_id|} shipped", "body": "Order {order_id|} is on its way"}' >/dev/null
+
 # From the temporary directory: schemathesis keeps a cache of what it found in its working
 # directory, and a run must leave nothing in the repository.
 repo=$PWD

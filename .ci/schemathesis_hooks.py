@@ -27,6 +27,11 @@ data honour them without touching any check:
   `google.x`; a JSON Schema has no "not matching" for property names without lookaheads)
   gets a `_` in front.
 
+- A send by template must name a template and a user that exist, and a `to` must fit the
+  channel (the template's type when absent). .ci/schemathesis.sh creates the email
+  template `order_shipped` and the user `12345`; sends by template name those, and a `to` is
+  replaced by an address of the channel.
+
 Only values the schema accepts are changed, so negative test cases stay negative.
 """
 
@@ -63,6 +68,7 @@ PHONE_FIELDS = {
     "/api/v1/users/{user_id}": ("phone",),
 }
 KEY = re.compile(r"[\x20-\x7E]{1,255}")
+USER_ID = re.compile(r'[!"$&-.0->@-~]{1,128}')
 HEADER_KEY = re.compile(r"[\x21-\x7E](?:[\x20-\x7E]{0,253}[\x21-\x7E])?")
 SEEDED = [int(i) for i in os.environ.get("HERALD_ST_CUSTOMERS", "").split(",") if i]
 
@@ -104,6 +110,23 @@ def fit_push_payload(body):
         data[key] = value
 
 
+TEMPLATE_SEND_TO = {"sms": "+254712345678", "email": "st@example.com", "push": "st-device-token", None: "st@example.com"}
+
+
+def map_template_send(body):
+    """A schema-valid send by template, made to name the seeded template and user."""
+    if body["template"]:
+        body["template"] = "order_shipped"
+    user = body.get("user_id")
+    if isinstance(user, int) and not isinstance(user, bool) or isinstance(user, str) and USER_ID.fullmatch(user):
+        body["user_id"] = "12345"
+    elif user is None and body.get("to") is None:
+        body["user_id"] = "12345"
+    channel = body.get("channel")
+    if isinstance(body.get("to"), str) and body["to"] and (channel is None or isinstance(channel, str)):
+        body["to"] = TEMPLATE_SEND_TO.get(channel, body["to"])
+
+
 @schemathesis.hook
 def map_case(context, case):
     path = case.operation.path
@@ -134,6 +157,9 @@ def map_case(context, case):
 
     if body is not None and path == "/api/v1/notifications/send" and body.get("channel") == "push":
         fit_push_payload(body)
+
+    if body is not None and path == "/api/v1/notifications/send" and isinstance(body.get("template"), str):
+        map_template_send(body)
 
     if body is not None and path == "/sms":
         recipient = body.get("recipient")

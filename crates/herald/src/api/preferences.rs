@@ -68,7 +68,7 @@ pub struct PreferencesIn {
     channels: ChannelSwitches,
     /// Template categories the user gets nothing of (transactional templates excepted).
     #[serde(default)]
-    #[schema(max_items = 50, value_type = Vec<String>, example = json!(["marketing"]))]
+    #[schema(max_items = 50, example = json!(["marketing"]))]
     opted_out_categories: Vec<CategoryName>,
     /// Only transactional notifications go out in these hours; others wait until they end.
     quiet_hours: Option<QuietHoursIn>,

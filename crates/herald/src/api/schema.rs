@@ -425,12 +425,14 @@ fn template_send() -> ObjectBuilder {
         .property("user_id", nullable(user_id_value("The user to notify; required unless `to` is given")))
         .property(
             "context",
-            ObjectBuilder::new()
-                .schema_type(Type::Object)
-                .description(Some(
-                    "Values of the template's variables; `order.id` reads `{\"order\": {\"id\": ...}}`",
-                ))
-                .examples([serde_json::json!({"order_id": "1042"})]),
+            nullable(
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .description(Some(
+                        "Values of the template's variables; `order.id` reads `{\"order\": {\"id\": ...}}`",
+                    ))
+                    .examples([serde_json::json!({"order_id": "1042"})]),
+            ),
         )
         .property(
             "channel",

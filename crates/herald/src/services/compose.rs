@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use herald_domain::{
     template::escape_html, Channel, HtmlBody, MessageBody, Recipient, Subject, Template as Parsed, TimeZone,
     UserId,
@@ -24,9 +24,6 @@ use crate::{
     model::{Hold, Preferences, RichContent, Template, TemplateUse, User},
     ports::{Store, StoreError},
 };
-
-/// How far ahead `send_at` may be.
-pub const MAX_SCHEDULE_DAYS: i64 = 366;
 
 /// A send by template, as the request gives it.
 #[derive(Debug, Clone)]
@@ -87,11 +84,6 @@ impl Composer {
             None if send.to.is_some() => None,
             None => return Err(invalid("user_id", "is required unless 'to' is given")),
         };
-        if let Some(at) = send.send_at {
-            if at > now + Duration::days(MAX_SCHEDULE_DAYS) {
-                return Err(invalid("send_at", format_args!("is more than {MAX_SCHEDULE_DAYS} days ahead")));
-            }
-        }
         let template = self.templates.resolve(account, &send.template).await.map_err(|e| match e {
             Unresolved::Unknown(name) => invalid("template", format_args!("names no template: {name:?}")),
             Unresolved::Deleted(name) => invalid("template", format_args!("{name:?} is deleted")),
