@@ -457,10 +457,12 @@ mod tests {
                 | MessageEventKind::LeaseExpired
                 | MessageEventKind::Replayed
                 | MessageEventKind::Deferred
-                | MessageEventKind::DeliveryReceipt => {}
+                | MessageEventKind::DeliveryReceipt
+                | MessageEventKind::Scheduled
+                | MessageEventKind::Suppressed => {}
             }
             assert_eq!(MessageEventKind::parse(kind.as_str()), Some(kind));
         }
-        assert_eq!(MessageEventKind::ALL.len(), 7);
+        assert_eq!(MessageEventKind::ALL.len(), 9);
     }
 }

@@ -54,7 +54,7 @@ pub enum TemplateWrite {
 /// What a send's template reference (an id or a name) names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TemplateFound {
-    Live(Template),
+    Live(Box<Template>),
     /// Only a deleted template has this id or name.
     Deleted,
     Unknown,

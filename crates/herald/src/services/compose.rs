@@ -105,7 +105,7 @@ impl Composer {
             None => address_of(user.as_ref(), user_id.as_ref(), channel)?,
         };
         let rendered = render(&template, channel, &send.context)?;
-        let time_zone = user.as_ref().and_then(|u| u.profile.time_zone.clone());
+        let time_zone = user.as_ref().and_then(|u| u.profile.time_zone);
         let hold = decide(&template, channel, &preferences, time_zone.as_ref(), send.send_at, now);
         let from = match channel {
             Channel::Email => self.config.email.from.clone(),

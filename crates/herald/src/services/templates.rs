@@ -211,7 +211,7 @@ impl Templates {
     pub async fn resolve(&self, account: AccountId, reference: &str) -> Result<Arc<Template>, Unresolved> {
         let load = async {
             match self.store.find_template(account, reference).await {
-                Ok(TemplateFound::Live(template)) => Ok(Arc::new(template)),
+                Ok(TemplateFound::Live(template)) => Ok(Arc::new(*template)),
                 Ok(TemplateFound::Deleted) => Err(Unresolved::Deleted(reference.to_owned())),
                 Ok(TemplateFound::Unknown) => Err(Unresolved::Unknown(reference.to_owned())),
                 Err(error) => Err(Unresolved::Store(Arc::new(error))),

@@ -237,7 +237,7 @@ macro_rules! queries {
             if row.opt_time("deleted_at")?.is_some() {
                 return Ok(TemplateFound::Deleted);
             }
-            Ok(TemplateFound::Live(from_row::template(&row)?))
+            Ok(TemplateFound::Live(Box::new(from_row::template(&row)?)))
         }
 
         pub(crate) async fn list_templates(
