@@ -490,4 +490,55 @@ mod tests {
         let secret = Secret::new("hunter2-hunter2");
         assert_eq!(format!("{secret:?}"), "[redacted]");
     }
+
+    #[test]
+    fn the_docker_compose_environment_loads_with_email_going_to_the_smtp_sink() {
+        Jail::expect_with(|jail| {
+            for (variable, value) in compose_environment() {
+                jail.set_env(variable, value);
+            }
+            let config = Config::load(None).map_err(|e| format!("docker-compose.yml: {e}"))?;
+            assert!(config.database_url.starts_with("postgres://"));
+            assert!(config.amqp_url.is_some());
+            assert_eq!(config.log_format, LogFormat::Json);
+            let names: Vec<&str> = config.providers.iter().map(|p| p.name.as_str()).collect();
+            assert_eq!(names, ["mock", "mailpit"]);
+            let routing = config.routing();
+            let email = routing.route_for(herald_domain::Channel::Email, "").expect("an email route");
+            assert_eq!(email.providers, ["mailpit"]);
+            let sink = &config.providers[1].smtp;
+            assert_eq!((sink.host.as_str(), sink.port(), sink.tls), ("mailpit", 1025, SmtpTls::None));
+            Ok(())
+        });
+    }
+
+    /// The `x-herald-environment` block of docker-compose.yml, as the herald services get it:
+    /// `KEY: value` lines, and `KEY: >-` followed by more indented lines that YAML folds
+    /// into one value, joined with spaces.
+    fn compose_environment() -> Vec<(String, String)> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docker-compose.yml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let (_, block) = text
+            .split_once("x-herald-environment: &herald-environment\n")
+            .expect("docker-compose.yml has the x-herald-environment block");
+        let mut variables: Vec<(String, String)> = Vec::new();
+        for line in block.lines().take_while(|line| line.is_empty() || line.starts_with(' ')) {
+            let content = line.trim();
+            if content.is_empty() || content.starts_with('#') {
+                continue;
+            }
+            if line.starts_with("    ") {
+                let (_, value) = variables.last_mut().expect("a folded line follows its key");
+                if !value.is_empty() {
+                    value.push(' ');
+                }
+                value.push_str(content);
+            } else {
+                let (key, value) = content.split_once(": ").expect("a `KEY: value` line");
+                let value = if value == ">-" { String::new() } else { value.to_owned() };
+                variables.push((key.to_owned(), value));
+            }
+        }
+        variables
+    }
 }
