@@ -11,3 +11,8 @@ CREATE TABLE preferences (
     updated_at            TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (account_id, user_id)
 );
+
+-- A user's history, newest first (GET /api/v1/notifications/user/{user_id}): one index
+-- range per page. Messages without a user (most SMS) are not in it.
+CREATE INDEX messages_user_history ON messages (account_id, user_id, created_at DESC, id DESC)
+    WHERE user_id IS NOT NULL;

@@ -6,6 +6,7 @@
 //!    └────retry / lease expired / released──┘
 //! pending ──► cancelled | suppressed
 //! scheduled ──due──► sending          scheduled ──► cancelled
+//! sent | delivered ──client──► read
 //! ```
 
 use std::{fmt, str::FromStr};
@@ -24,8 +25,10 @@ pub enum MessageStatus {
     Sending,
     /// The provider accepted it.
     Sent,
-    /// The provider reported delivery to the handset.
+    /// The provider reported delivery to the handset (or the client said so).
     Delivered,
+    /// The client reported that the user read it.
+    Read,
     /// The provider accepted it, then reported that the network could not deliver it.
     Undelivered,
     /// Permanently failed, or out of retries: a dead letter.
@@ -41,12 +44,13 @@ pub enum MessageStatus {
 pub struct UnknownStatus(pub String);
 
 impl MessageStatus {
-    pub const ALL: [MessageStatus; 9] = [
+    pub const ALL: [MessageStatus; 10] = [
         Self::Pending,
         Self::Scheduled,
         Self::Sending,
         Self::Sent,
         Self::Delivered,
+        Self::Read,
         Self::Undelivered,
         Self::Failed,
         Self::Cancelled,
@@ -60,6 +64,7 @@ impl MessageStatus {
             Self::Sending => "sending",
             Self::Sent => "sent",
             Self::Delivered => "delivered",
+            Self::Read => "read",
             Self::Undelivered => "undelivered",
             Self::Failed => "failed",
             Self::Cancelled => "cancelled",
@@ -73,6 +78,7 @@ impl MessageStatus {
             self,
             Self::Sent
                 | Self::Delivered
+                | Self::Read
                 | Self::Undelivered
                 | Self::Failed
                 | Self::Cancelled
@@ -86,7 +92,8 @@ impl MessageStatus {
             (self, next),
             (Pending | Scheduled, Sending | Cancelled | Suppressed)
                 | (Sending, Sent | Failed | Pending)
-                | (Sent, Delivered | Undelivered | Failed)
+                | (Sent, Delivered | Undelivered | Failed | Read)
+                | (Delivered, Read)
                 | (Failed, Pending)
         )
     }
@@ -131,6 +138,15 @@ mod tests {
         assert!(Scheduled.can_transition_to(Cancelled));
         assert!(!Scheduled.can_transition_to(Sent));
         assert!(!Scheduled.is_terminal());
+    }
+
+    #[test]
+    fn clients_report_what_herald_cannot_see() {
+        assert!(Sent.can_transition_to(Read));
+        assert!(Delivered.can_transition_to(Read));
+        assert!(!Read.can_transition_to(Delivered));
+        assert!(!Pending.can_transition_to(Read));
+        assert!(Read.is_terminal());
     }
 
     #[test]

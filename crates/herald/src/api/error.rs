@@ -47,6 +47,7 @@ pub enum ErrorCode {
     UserChangedLater,
     TemplateNotFound,
     TemplateNameTaken,
+    InvalidStatusTransition,
     InternalError,
 }
 
@@ -80,6 +81,7 @@ impl ErrorCode {
             Self::UserChangedLater => "USER_CHANGED_LATER",
             Self::TemplateNotFound => "TEMPLATE_NOT_FOUND",
             Self::TemplateNameTaken => "TEMPLATE_NAME_TAKEN",
+            Self::InvalidStatusTransition => "INVALID_STATUS_TRANSITION",
             Self::InternalError => "INTERNAL_ERROR",
         }
     }
@@ -98,6 +100,8 @@ pub struct ApiError {
     pub message: String,
     /// The request field the error is about, when there is one.
     pub field: Option<std::borrow::Cow<'static, str>>,
+    /// A notification's status when a status change was refused (409).
+    pub current_status: Option<&'static str>,
 }
 
 /// The error body every endpoint but `POST /sms` uses.
@@ -117,11 +121,15 @@ pub struct ErrorDetail {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "subject")]
     pub field: Option<String>,
+    /// The notification's status, when a status change was refused (`INVALID_STATUS_TRANSITION`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "sent")]
+    pub current_status: Option<String>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), field: None }
+        Self { status, code, message: message.into(), field: None, current_status: None }
     }
 
     /// A 422 about one field of the request body: the message starts with its name.
@@ -245,6 +253,7 @@ impl IntoResponse for ApiError {
                 code: self.code,
                 message: self.message,
                 field: self.field.map(std::borrow::Cow::into_owned),
+                current_status: self.current_status.map(str::to_owned),
             },
         };
         (self.status, Json(body)).into_response()
@@ -289,6 +298,7 @@ mod tests {
                 code: ErrorCode::CampaignNotFound,
                 message: "Campaign with ID 7 not found".into(),
                 field: None,
+                current_status: None,
             },
         };
         assert_eq!(

@@ -18,22 +18,33 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{
     auth::Authenticated,
     error::{ApiError, ApiResult, ErrorBody, ErrorCode},
-    extract::{from_json_value, replayable_response, replayed_response, ApiJson, IdempotencyHeader},
+    extract::{
+        from_json_value, page_limit, replayable_response, replayed_response, ApiJson, ApiQuery,
+        IdempotencyHeader,
+    },
     schema, AppState,
 };
 use crate::{
-    model::{Hold, Message, MessageEvent, MessageEventKind, RichContent},
+    model::{
+        HistoryCursor, HistoryEntry, HistoryFilter, Hold, Message, MessageEvent, MessageEventKind,
+        RichContent, StatusChanged,
+    },
     services::{
         compose::TemplateSend,
         idempotency::{fingerprint, IdempotencyKey, IdempotentRequest},
         intake::{Accepted, Draft, IntakeOutcome, Respond},
+        messages::{client_transitions, CLIENT_STATUSES},
     },
 };
 
 const SEND_PATH: &str = "/api/v1/notifications/send";
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(send_notification)).routes(routes!(get_notification))
+    OpenApiRouter::new()
+        .routes(routes!(send_notification))
+        .routes(routes!(get_notification))
+        .routes(routes!(user_history))
+        .routes(routes!(set_notification_status))
 }
 
 /// The body of `POST /api/v1/notifications/send`: one shape per channel, or the brief's
@@ -328,8 +339,8 @@ pub struct NotificationOut {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TimelineEntry {
-    /// `accepted`, `attempt_succeeded`, `attempt_failed`, `lease_expired`, `replayed`, `deferred` or
-    /// `delivery_receipt`.
+    /// `accepted`, `attempt_succeeded`, `attempt_failed`, `lease_expired`, `replayed`,
+    /// `deferred`, `delivery_receipt`, `scheduled`, `suppressed` or `status_changed`.
     #[serde(rename = "type")]
     #[schema(value_type = String, example = "attempt_succeeded")]
     pub kind: MessageEventKind,
@@ -462,6 +473,218 @@ pub async fn get_notification(
         ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotificationNotFound, format!("no notification {id}"))
     };
     let message_id: MessageId = id.parse().map_err(|_| not_found())?;
+    let (message, events) = state.messages.get(auth.account_id, message_id).await?.ok_or_else(not_found)?;
+    Ok(Json(notification_out(message, events)))
+}
+
+const HISTORY_DEFAULT_LIMIT: u32 = 50;
+const HISTORY_MAX_LIMIT: u32 = 200;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// Only notifications in this status.
+    #[param(schema_with = schema::message_status, required = false)]
+    status: Option<String>,
+    /// Only notifications on this channel.
+    #[param(schema_with = schema::channel, required = false)]
+    channel: Option<String>,
+    /// Only notifications rendered from this template (its id).
+    #[param(value_type = uuid::Uuid, required = false)]
+    template: Option<String>,
+    /// Only notifications created at or after this time (RFC 3339).
+    #[param(value_type = DateTime<Utc>, required = false)]
+    since: Option<String>,
+    /// Only notifications created before this time (RFC 3339).
+    #[param(value_type = DateTime<Utc>, required = false)]
+    until: Option<String>,
+    /// `next_cursor` of the previous page (microseconds since the epoch and a message id).
+    #[param(value_type = String, pattern = r"^[0-9]{1,16}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", required = false)]
+    cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    #[param(value_type = u32, required = false, minimum = 1, maximum = 200)]
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryItem {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: MessageId,
+    #[schema(value_type = String, example = "email")]
+    pub channel: Channel,
+    pub to: String,
+    #[schema(schema_with = schema::message_status)]
+    pub status: MessageStatus,
+    /// The template it was rendered from, with the name that version had.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub template_id: Option<herald_domain::TemplateId>,
+    #[schema(example = "order_shipped")]
+    pub template_name: Option<String>,
+    pub template_version: Option<u32>,
+    /// The email subject or push title.
+    pub subject: Option<String>,
+    pub body: String,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryPage {
+    #[schema(example = "12345")]
+    pub user_id: String,
+    /// Newest first.
+    pub data: Vec<HistoryItem>,
+    /// Pass as `cursor` for the next (older) page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn history_item(entry: HistoryEntry) -> HistoryItem {
+    let message = entry.message;
+    HistoryItem {
+        id: message.id,
+        channel: message.channel,
+        to: message.recipient.to_string(),
+        status: message.status,
+        template_id: message.template.map(|t| t.id),
+        template_name: entry.template_name,
+        template_version: message.template.map(|t| t.version),
+        subject: message.content.subject,
+        body: message.body,
+        last_error: message.last_error,
+        created_at: message.created_at,
+        sent_at: message.sent_at,
+        updated_at: message.updated_at,
+    }
+}
+
+/// A user's notifications, newest first, a page at a time.
+///
+/// One query per page, with each notification's template name (as of the version it was
+/// sent with) joined in. Pages follow creation time, then id: rows that arrive while you
+/// page appear at the front and never shift the pages you are reading.
+#[utoipa::path(
+    get,
+    path = "/api/v1/notifications/user/{user_id}",
+    tag = "notifications",
+    params(
+        ("user_id" = String, Path, description = "The caller's id for the user", pattern = r#"^[!"$&-.0->@-~]{1,128}$"#),
+        HistoryQuery,
+    ),
+    responses(
+        (status = 200, body = HistoryPage),
+        (status = 400, description = "An invalid filter, cursor or limit", body = ErrorBody),
+        (status = 404, description = "Not a user id (`USER_NOT_FOUND`)", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn user_history(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(user_id): Path<String>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
+) -> ApiResult<Json<HistoryPage>> {
+    let Ok(id) = herald_domain::UserId::parse(&user_id) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::UserNotFound,
+            format!("User {user_id} not found"),
+        ));
+    };
+    let limit = page_limit(query.limit, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT)?;
+    let bad = |what: &str| ApiError::bad_request(format!("{what} is not valid"));
+    let time = |text: &Option<String>, what: &str| {
+        text.as_deref()
+            .map(|t| DateTime::parse_from_rfc3339(t).map(|t| t.to_utc()).map_err(|_| bad(what)))
+            .transpose()
+    };
+    let filter = HistoryFilter {
+        status: query.status.as_deref().map(|s| s.parse().map_err(|_| bad("status"))).transpose()?,
+        channel: query.channel.as_deref().map(|c| c.parse().map_err(|_| bad("channel"))).transpose()?,
+        template: query.template.as_deref().map(|t| t.parse().map_err(|_| bad("template"))).transpose()?,
+        since: time(&query.since, "since")?,
+        until: time(&query.until, "until")?,
+    };
+    let before =
+        query.cursor.as_deref().map(|c| c.parse::<HistoryCursor>().map_err(|_| bad("cursor"))).transpose()?;
+    let mut entries = state.messages.history(auth.account_id, &id, &filter, before, limit + 1).await?;
+    let more = entries.len() > limit as usize;
+    entries.truncate(limit as usize);
+    let next_cursor = more
+        .then(|| {
+            entries
+                .last()
+                .map(|e| HistoryCursor { created_at: e.message.created_at, id: e.message.id }.to_string())
+        })
+        .flatten();
+    Ok(Json(HistoryPage { user_id, data: entries.into_iter().map(history_item).collect(), next_cursor }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusIn {
+    /// `cancelled` (while `pending` or `scheduled`), `delivered` (after `sent`) or `read`
+    /// (after `sent` or `delivered`).
+    #[schema(value_type = String, pattern = "^(cancelled|delivered|read)$", example = "read")]
+    pub status: String,
+    /// Why, for the timeline and the event.
+    #[schema(max_length = 500, example = "opened in the app")]
+    pub reason: Option<String>,
+}
+
+/// Changes a notification's status as the client reports or asks: cancel one that has not
+/// gone out, or record delivery or reading that herald cannot see. Each change is a
+/// `status_changed` timeline entry and a `notification.<status>` event; any other change
+/// is a 409 with the current status.
+#[utoipa::path(
+    put,
+    path = "/api/v1/notifications/{id}/status",
+    tag = "notifications",
+    params(("id" = uuid::Uuid, Path, description = "Notification id (a 404 for anything that is not one)")),
+    request_body(content = StatusIn, example = json!({"status": "read", "reason": "opened in the app"})),
+    responses(
+        (status = 200, description = "Changed; the notification as it is now", body = NotificationOut),
+        (status = 404, description = "No such notification in this account (`NOTIFICATION_NOT_FOUND`)", body = ErrorBody),
+        (status = 409, description = "Not a change its current status allows (`INVALID_STATUS_TRANSITION`, with `current_status`)", body = ErrorBody),
+        (status = 422, description = "An invalid field (`VALIDATION_ERROR`, naming it)", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn set_notification_status(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<StatusIn>,
+) -> ApiResult<Json<NotificationOut>> {
+    let not_found = || {
+        ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotificationNotFound, format!("no notification {id}"))
+    };
+    let message_id: MessageId = id.parse().map_err(|_| not_found())?;
+    let to = input
+        .status
+        .parse::<MessageStatus>()
+        .ok()
+        .filter(|status| CLIENT_STATUSES.contains(status))
+        .ok_or_else(|| ApiError::invalid_field("status", "must be cancelled, delivered or read"))?;
+    if input.reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
+        return Err(ApiError::invalid_field("reason", "is longer than 500 characters"));
+    }
+    match state.messages.set_status(auth.account_id, message_id, to, input.reason.as_deref()).await? {
+        StatusChanged::Changed(_) => {}
+        StatusChanged::NotFound => return Err(not_found()),
+        StatusChanged::Refused(current) => {
+            let from: Vec<&str> = client_transitions(to).iter().map(|s| s.as_str()).collect();
+            let mut error = ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::InvalidStatusTransition,
+                format!("notification {id} is {current}; {to} is only possible from {}", from.join(" or ")),
+            );
+            error.current_status = Some(current.as_str());
+            return Err(error);
+        }
+    }
     let (message, events) = state.messages.get(auth.account_id, message_id).await?.ok_or_else(not_found)?;
     Ok(Json(notification_out(message, events)))
 }

@@ -453,27 +453,18 @@ fn template_send() -> ObjectBuilder {
         .property("idempotency_key", optional_idempotency_key())
 }
 
-/// The statuses a message can have today. `cancelled` is in the domain model for the
-/// issue that adds it; nothing produces it yet, so the document does not promise it.
+/// The statuses a message can have.
 pub fn message_status() -> RefOr<Schema> {
     string()
-        .enum_values(Some([
-            "pending",
-            "scheduled",
-            "sending",
-            "sent",
-            "delivered",
-            "undelivered",
-            "failed",
-            "suppressed",
-        ]))
+        .enum_values(Some(herald_domain::MessageStatus::ALL.map(|s| s.as_str())))
         .description(Some(
             "`pending` (waiting for its next attempt), `scheduled` (held until its `send_at` or \
              the end of the user's quiet hours: `next_attempt_at`), `sending` (a worker holds \
              it), `sent` (the provider accepted it), `delivered` or `undelivered` (the provider's \
-             delivery receipt said so; `last_error` has its error code), `failed` (permanently, \
-             or out of retries: a dead letter) or `suppressed` (the user's preferences: \
-             `last_error` says which)",
+             delivery receipt said so, `last_error` has its error code; or the client reported \
+             delivery), `read` (the client reported it), `failed` (permanently, or out of \
+             retries: a dead letter), `cancelled` (by the client before it went out) or \
+             `suppressed` (the user's preferences: `last_error` says which)",
         ))
         .examples(["sent"])
         .into()

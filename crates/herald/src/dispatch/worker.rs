@@ -472,9 +472,12 @@ impl Dispatcher {
                 Ok(receipt) => {
                     tracing::debug!("provider accepted");
                     let id = receipt.provider_message_id;
-                    let event = events::message_sent(message, provider, id.as_deref(), at);
-                    let sent =
-                        AttemptResult::Sent { provider: provider.to_owned(), provider_message_id: id, event };
+                    let events = events::message_sent(message, provider, id.as_deref(), at);
+                    let sent = AttemptResult::Sent {
+                        provider: provider.to_owned(),
+                        provider_message_id: id,
+                        events,
+                    };
                     return (sent, at);
                 }
                 Err(GuardedError::Deferred { until, why: Deferral::RateLimited }) => {

@@ -239,7 +239,8 @@ pub enum AttemptResult {
     Sent {
         provider: String,
         provider_message_id: Option<String>,
-        event: OutboxEvent,
+        /// `notification.sent`, and for an SMS also `sms.sent` (the SMS brief's).
+        events: Vec<OutboxEvent>,
     },
     RetryScheduled {
         provider: String,
@@ -338,7 +339,8 @@ impl MessageEvent {
             | MessageEventKind::Deferred
             | MessageEventKind::DeliveryReceipt
             | MessageEventKind::Scheduled
-            | MessageEventKind::Suppressed => false,
+            | MessageEventKind::Suppressed
+            | MessageEventKind::StatusChanged => false,
         }
     }
 }
@@ -362,6 +364,8 @@ pub enum MessageEventKind {
     Scheduled,
     /// Not sent because of the recipient's preferences.
     Suppressed,
+    /// The client changed the status (`PUT /api/v1/notifications/{id}/status`).
+    StatusChanged,
 }
 
 impl MessageEventKind {
@@ -376,10 +380,11 @@ impl MessageEventKind {
             Self::DeliveryReceipt => "delivery_receipt",
             Self::Scheduled => "scheduled",
             Self::Suppressed => "suppressed",
+            Self::StatusChanged => "status_changed",
         }
     }
 
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Accepted,
         Self::AttemptSucceeded,
         Self::AttemptFailed,
@@ -389,6 +394,7 @@ impl MessageEventKind {
         Self::DeliveryReceipt,
         Self::Scheduled,
         Self::Suppressed,
+        Self::StatusChanged,
     ];
 
     pub fn parse(value: &str) -> Option<Self> {
@@ -416,6 +422,74 @@ herald_domain::sql_text_enum!(MessageEventKind);
 pub struct DeadLetterFilter {
     pub channel: Option<Channel>,
     pub provider: Option<String>,
+}
+
+/// A status change a client asks for: to `to`, if the message is in one of `from`.
+#[derive(Debug, Clone)]
+pub struct StatusChange<'a> {
+    pub account: AccountId,
+    pub id: MessageId,
+    pub to: MessageStatus,
+    pub from: &'a [MessageStatus],
+    /// The timeline entry's detail.
+    pub detail: String,
+    pub at: DateTime<Utc>,
+}
+
+/// What became of a [`StatusChange`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum StatusChanged {
+    Changed(Box<Message>),
+    /// The message is in a status the change does not start from.
+    Refused(MessageStatus),
+    NotFound,
+}
+
+/// What `GET /api/v1/notifications/user/{user_id}` lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryFilter {
+    pub status: Option<MessageStatus>,
+    pub channel: Option<Channel>,
+    pub template: Option<herald_domain::TemplateId>,
+    /// Created at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Created before.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// A place in a user's history, newest first: the entries older than this one (by
+/// creation time, then id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryCursor {
+    pub created_at: DateTime<Utc>,
+    pub id: MessageId,
+}
+
+impl std::fmt::Display for HistoryCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}_{}", self.created_at.timestamp_micros(), self.id)
+    }
+}
+
+impl std::str::FromStr for HistoryCursor {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, ()> {
+        let (micros, id) = text.split_once('_').ok_or(())?;
+        let micros: i64 = micros.parse().map_err(|_| ())?;
+        Ok(Self {
+            created_at: DateTime::from_timestamp_micros(micros).ok_or(())?,
+            id: id.parse().map_err(|_| ())?,
+        })
+    }
+}
+
+/// A message in a user's history, with the name its template had in the version it was
+/// sent with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEntry {
+    pub message: Message,
+    pub template_name: Option<String>,
 }
 
 /// The pending backlog, for metrics.
@@ -459,10 +533,11 @@ mod tests {
                 | MessageEventKind::Deferred
                 | MessageEventKind::DeliveryReceipt
                 | MessageEventKind::Scheduled
-                | MessageEventKind::Suppressed => {}
+                | MessageEventKind::Suppressed
+                | MessageEventKind::StatusChanged => {}
             }
             assert_eq!(MessageEventKind::parse(kind.as_str()), Some(kind));
         }
-        assert_eq!(MessageEventKind::ALL.len(), 9);
+        assert_eq!(MessageEventKind::ALL.len(), 10);
     }
 }

@@ -6,9 +6,9 @@ use herald_domain::{AccountId, MessageId};
 
 use super::StoreResult;
 use crate::model::{
-    AttemptOutcome, ClaimedMessage, DeadLetterFilter, IdempotencyClaim, KeyedMessage, LeaseSweep, Message,
-    MessageEvent, NewMessage, OutboxEvent, QueueStats, ReceiptApplied, ReceiptUpdate, StatusCounts,
-    SweptLeases,
+    AttemptOutcome, ClaimedMessage, DeadLetterFilter, HistoryCursor, HistoryEntry, HistoryFilter,
+    IdempotencyClaim, KeyedMessage, LeaseSweep, Message, MessageEvent, NewMessage, OutboxEvent, QueueStats,
+    ReceiptApplied, ReceiptUpdate, StatusChange, StatusChanged, StatusCounts, SweptLeases,
 };
 
 /// Builds the event a delivery receipt publishes, from the message it moved.
@@ -27,6 +27,16 @@ pub trait MessageStore: Send + Sync {
     async fn insert_messages(&self, batch: &[KeyedMessage]) -> StoreResult<Vec<IdempotencyClaim>>;
     /// The message if it exists and belongs to `account`.
     async fn get_message(&self, account: AccountId, id: MessageId) -> StoreResult<Option<Message>>;
+    /// A page of a user's messages, newest first (creation time, then id), those older than
+    /// `before`, with each one's template name joined in: one query per page.
+    async fn user_history(
+        &self,
+        account: AccountId,
+        user_id: &herald_domain::UserId,
+        filter: &HistoryFilter,
+        before: Option<HistoryCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<HistoryEntry>>;
     async fn list_message_events(&self, id: MessageId) -> StoreResult<Vec<MessageEvent>>;
     /// Atomically moves up to `limit` due `pending` messages to `sending` under a lease held
     /// by `owner` until `lease_until`. No two callers ever get the same message while its
@@ -73,6 +83,13 @@ pub trait MessageStore: Send + Sync {
         receipt: &ReceiptUpdate<'_>,
         event: &ReceiptEventBuilder<'_>,
     ) -> StoreResult<ReceiptApplied>;
+    /// Moves a message to the status a client asks for, if it is in one the change starts
+    /// from: one conditional update, its timeline entry and its event in one transaction.
+    async fn change_status(
+        &self,
+        change: &StatusChange<'_>,
+        event: &ReceiptEventBuilder<'_>,
+    ) -> StoreResult<StatusChanged>;
     async fn status_counts(&self) -> StoreResult<StatusCounts>;
     /// Pending messages and the oldest that is due by `now` (cheap: uses the claim index).
     async fn queue_stats(&self, now: DateTime<Utc>) -> StoreResult<QueueStats>;

@@ -45,27 +45,35 @@ impl EventFeed {
     }
 }
 
-/// The provider accepted a message: `sms.sent` for an SMS (the SMS brief's `SmsSent`),
-/// `notification.sent` for any other channel (a WhatsApp campaign message).
+/// The provider accepted a message: the brief's `notification.sent` on every channel, and
+/// for an SMS first the SMS brief's `sms.sent` too (consumers of either keep working).
 pub fn message_sent(
     message: &ClaimedMessage,
     provider: &str,
     provider_message_id: Option<&str>,
     at: DateTime<Utc>,
-) -> OutboxEvent {
-    OutboxEvent {
-        event_id: EventId::new(),
-        event_type: match message.channel {
-            Channel::Sms => "sms.sent",
-            _ => "notification.sent",
+) -> Vec<OutboxEvent> {
+    let payload = sent_payload(message, provider, provider_message_id, at);
+    let event = |event_type: &str, mut payload: serde_json::Value| {
+        payload["event_type"] = json!(event_type);
+        OutboxEvent {
+            event_id: EventId::new(),
+            event_type: event_type.into(),
+            aggregate_id: message.id.to_string(),
+            user_id: message.user_id.clone(),
+            payload,
+            metadata: metadata(message),
+            timestamp: at,
         }
-        .into(),
-        aggregate_id: message.id.to_string(),
-        user_id: message.user_id.clone(),
-        payload: sent_payload(message, provider, provider_message_id, at),
-        metadata: metadata(message),
-        timestamp: at,
+    };
+    let mut events = Vec::with_capacity(2);
+    if message.channel == Channel::Sms {
+        let mut sms = payload.clone();
+        sms["phone_number"] = json!(message.recipient.as_str());
+        events.push(event("sms.sent", sms));
     }
+    events.push(event("notification.sent", payload));
+    events
 }
 
 fn sent_payload(
@@ -74,8 +82,11 @@ fn sent_payload(
     provider_message_id: Option<&str>,
     at: DateTime<Utc>,
 ) -> serde_json::Value {
-    let mut payload = json!({
+    json!({
+            "notification_id": message.id,
             "message_id": message.id,
+            "user_id": message.user_id,
+            "timestamp": at,
             "channel": message.channel,
             "to": message.recipient.as_str(),
             "sender": message.sender,
@@ -86,11 +97,7 @@ fn sent_payload(
             "reference": message.tags.reference,
             "idempotency_key": message.tags.idempotency_key,
             "client_metadata": message.tags.metadata,
-    });
-    if message.channel == Channel::Sms {
-        payload["phone_number"] = json!(message.recipient.as_str());
-    }
-    payload
+    })
 }
 
 /// `notification.failed`: a message ended `failed` (permanent error or out of retries).
@@ -185,6 +192,33 @@ pub fn notification_suppressed(message: &NewMessage, reason: &str) -> OutboxEven
     }
 }
 
+/// `notification.cancelled`, `notification.delivered` or `notification.read`: the client
+/// changed a notification's status (`PUT /api/v1/notifications/{id}/status`).
+pub fn status_changed_by_client(message: &Message, reason: Option<&str>, at: DateTime<Utc>) -> OutboxEvent {
+    let event_type = format!("notification.{}", message.status);
+    OutboxEvent {
+        event_id: EventId::new(),
+        event_type: event_type.clone(),
+        aggregate_id: message.id.to_string(),
+        user_id: message.user_id.clone(),
+        payload: json!({
+            "event_type": event_type,
+            "notification_id": message.id,
+            "user_id": message.user_id,
+            "channel": message.channel,
+            "status": message.status,
+            "source": "client",
+            "reason": reason,
+            "timestamp": at,
+            "reference": message.tags.reference,
+            "idempotency_key": message.tags.idempotency_key,
+            "client_metadata": message.tags.metadata,
+        }),
+        metadata: account_metadata(message.account_id),
+        timestamp: at,
+    }
+}
+
 fn metadata(message: &ClaimedMessage) -> serde_json::Value {
     account_metadata(message.account_id)
 }
@@ -217,13 +251,33 @@ mod tests {
     }
 
     #[test]
+    fn every_channel_publishes_the_briefs_notification_sent() {
+        let at = Utc::now();
+        for channel in [Channel::Sms, Channel::Email, Channel::Push] {
+            let mut sent = message(channel, "x");
+            sent.user_id = Some("12345".into());
+            let events = message_sent(&sent, "a", None, at);
+            let brief =
+                events.iter().find(|e| e.event_type == "notification.sent").expect("notification.sent");
+            assert_eq!(brief.payload["event_type"], "notification.sent");
+            assert_eq!(brief.payload["user_id"], "12345");
+            assert_eq!(brief.payload["notification_id"], json!(sent.id));
+            assert_eq!(brief.payload["channel"], channel.as_str());
+            assert_eq!(brief.payload["timestamp"], json!(at));
+        }
+    }
+
+    #[test]
     fn payloads_name_the_recipient_to_and_sms_keeps_phone_number() {
         let at = Utc::now();
         let sms = message_sent(&message(Channel::Sms, "+31633450007"), "a", None, at);
-        assert_eq!(sms.event_type, "sms.sent");
-        assert_eq!(sms.payload["to"], "+31633450007");
-        assert_eq!(sms.payload["phone_number"], "+31633450007");
+        let types: Vec<&str> = sms.iter().map(|e| e.event_type.as_str()).collect();
+        assert_eq!(types, ["sms.sent", "notification.sent"]);
+        assert_eq!(sms[0].payload["to"], "+31633450007");
+        assert_eq!(sms[0].payload["phone_number"], "+31633450007");
         let email = message_sent(&message(Channel::Email, "ada@example.com"), "a", None, at);
+        assert_eq!(email.len(), 1);
+        let email = &email[0];
         assert_eq!(email.event_type, "notification.sent");
         assert_eq!(email.payload["to"], "ada@example.com");
         assert!(email.payload.get("phone_number").is_none());

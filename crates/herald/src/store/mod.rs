@@ -155,7 +155,7 @@ fn counts_from_rows(rows: Vec<(String, i64)>) -> crate::model::StatusCounts {
             "sending" => counts.sending += n,
             // A receipt comes after the provider accepted the message: still sent, for
             // campaign stats and status counts alike.
-            "sent" | "delivered" | "undelivered" => counts.sent += n,
+            "sent" | "delivered" | "read" | "undelivered" => counts.sent += n,
             "failed" => counts.failed += n,
             _ => counts.other += n,
         }
@@ -185,8 +185,8 @@ struct OutcomeEffect<'a> {
     next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
     retry_increment: i32,
     sent_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// The outbox event the outcome publishes, if any.
-    event: Option<&'a crate::model::OutboxEvent>,
+    /// The outbox events the outcome publishes.
+    events: &'a [crate::model::OutboxEvent],
 }
 
 impl<'a> OutcomeEffect<'a> {
@@ -194,7 +194,7 @@ impl<'a> OutcomeEffect<'a> {
         use crate::model::{AttemptResult, MessageEventKind};
         use herald_domain::MessageStatus;
         match &outcome.result {
-            AttemptResult::Sent { provider, provider_message_id, event } => Self {
+            AttemptResult::Sent { provider, provider_message_id, events } => Self {
                 status: MessageStatus::Sent,
                 kind: MessageEventKind::AttemptSucceeded,
                 detail: format!("accepted by {provider}"),
@@ -204,7 +204,7 @@ impl<'a> OutcomeEffect<'a> {
                 next_attempt_at: None,
                 retry_increment: 0,
                 sent_at: Some(outcome.at),
-                event: Some(event),
+                events,
             },
             AttemptResult::RetryScheduled { provider, error, next_attempt_at } => Self {
                 status: MessageStatus::Pending,
@@ -216,7 +216,7 @@ impl<'a> OutcomeEffect<'a> {
                 next_attempt_at: Some(*next_attempt_at),
                 retry_increment: 1,
                 sent_at: None,
-                event: None,
+                events: &[],
             },
             AttemptResult::Deferred { provider, reason, until } => Self {
                 status: MessageStatus::Pending,
@@ -228,7 +228,7 @@ impl<'a> OutcomeEffect<'a> {
                 next_attempt_at: Some(*until),
                 retry_increment: 0,
                 sent_at: None,
-                event: None,
+                events: &[],
             },
             AttemptResult::Failed { provider, error, event } => Self {
                 status: MessageStatus::Failed,
@@ -240,7 +240,7 @@ impl<'a> OutcomeEffect<'a> {
                 next_attempt_at: None,
                 retry_increment: 0,
                 sent_at: None,
-                event: Some(event),
+                events: std::slice::from_ref(event),
             },
         }
     }

@@ -19,7 +19,7 @@ macro_rules! queries {
             model::{
                 ApiKeyRecord, AttemptOutcome, Campaign, CampaignFilter, CampaignPage, CampaignStart,
                 CampaignStats, ClaimedMessage, Customer, CustomerFields, DeadLetterFilter, FeedCursor,
-                Hold, IdempotencyClaim, IdempotentResponse, KeyClaim, KeyedMessage, LeaseSweep, Message, MessageEvent,
+                Hold, HistoryCursor, HistoryEntry, HistoryFilter, IdempotencyClaim, StatusChange, StatusChanged, IdempotentResponse, KeyClaim, KeyedMessage, LeaseSweep, Message, MessageEvent,
                 NewCampaign, NewMessage, PageStart, QueueStats, ReceiptApplied, ReceiptKey, ReceiptUpdate, RenderedMessage,
                 StartOutcome, StatusCounts, StoredEvent, SweptLeases, DeliveryOutcome, MessageEventKind, User, UserWrite,
                 UserWritten, Preferences, StoredPreferences, Template as TemplateRecord, TemplateContent, TemplateFound, TemplateWrite,
@@ -581,6 +581,54 @@ macro_rules! queries {
             row.as_ref().map(from_row::message).transpose()
         }
 
+        pub(crate) async fn user_history(
+            pool: &Pool<Db>,
+            account: AccountId,
+            user_id: &herald_domain::UserId,
+            filter: &HistoryFilter,
+            before: Option<HistoryCursor>,
+            limit: u32,
+        ) -> StoreResult<Vec<HistoryEntry>> {
+            // One statement: the template's name in the version sent comes with each row
+            // (no query per row), through messages_user_history's order.
+            let mut query = QueryBuilder::<Db>::new(
+                "SELECT m.*, v.name AS template_name FROM messages m
+                 LEFT JOIN template_versions v ON v.template_id = m.template_id AND v.version = m.template_version
+                 WHERE m.account_id = ",
+            );
+            query.push_bind(Id(account.as_uuid())).push(" AND m.user_id = ").push_bind(user_id.as_str().to_owned());
+            if let Some(status) = filter.status {
+                query.push(" AND m.status = ").push_bind(status);
+            }
+            if let Some(channel) = filter.channel {
+                query.push(" AND m.channel = ").push_bind(channel);
+            }
+            if let Some(template) = filter.template {
+                query.push(" AND m.template_id = ").push_bind(Id(template.as_uuid()));
+            }
+            if let Some(since) = filter.since {
+                query.push(" AND m.created_at >= ").push_bind(At(since));
+            }
+            if let Some(until) = filter.until {
+                query.push(" AND m.created_at < ").push_bind(At(until));
+            }
+            if let Some(before) = before {
+                query
+                    .push(" AND (m.created_at < ")
+                    .push_bind(At(before.created_at))
+                    .push(" OR (m.created_at = ")
+                    .push_bind(At(before.created_at))
+                    .push(" AND m.id < ")
+                    .push_bind(Id(before.id.as_uuid()))
+                    .push("))");
+            }
+            query.push(" ORDER BY m.created_at DESC, m.id DESC LIMIT ").push_bind(i64::from(limit));
+            let rows = query.build().fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| Ok(HistoryEntry { message: from_row::message(row)?, template_name: row.get("template_name")? }))
+                .collect()
+        }
+
         pub(crate) async fn list_message_events(pool: &Pool<Db>, id: MessageId) -> StoreResult<Vec<MessageEvent>> {
             let rows = sqlx::query(
                 // The `accepted` entry is the message row itself (migration 0006); one stored by
@@ -713,6 +761,53 @@ macro_rules! queries {
                 _ if provider.as_deref() != Some(receipt.provider) => ReceiptApplied::Unknown,
                 other => ReceiptApplied::Unchanged(other),
             })
+        }
+
+        pub(crate) async fn change_status(
+            pool: &Pool<Db>,
+            change: &StatusChange<'_>,
+            event: &crate::ports::ReceiptEventBuilder<'_>,
+        ) -> StoreResult<StatusChanged> {
+            let mut tx = pool.begin().await?;
+            let mut query = QueryBuilder::<Db>::new("UPDATE messages SET status = ");
+            query.push_bind(change.to).push(", updated_at = ").push_bind(At(change.at));
+            if change.to == herald_domain::MessageStatus::Cancelled {
+                query.push(", next_attempt_at = NULL");
+            }
+            query
+                .push(" WHERE id = ")
+                .push_bind(Id(change.id.as_uuid()))
+                .push(" AND account_id = ")
+                .push_bind(Id(change.account.as_uuid()))
+                .push(" AND status IN (");
+            let mut statuses = query.separated(", ");
+            for status in change.from {
+                statuses.push_bind(*status);
+            }
+            query.push(") RETURNING *");
+            let Some(row) = query.build().fetch_optional(&mut *tx).await? else {
+                tx.rollback().await?;
+                let current: Option<herald_domain::MessageStatus> =
+                    sqlx::query_scalar("SELECT status FROM messages WHERE id = $1 AND account_id = $2")
+                        .bind(Id(change.id.as_uuid()))
+                        .bind(Id(change.account.as_uuid()))
+                        .fetch_optional(pool)
+                        .await?;
+                return Ok(current.map_or(StatusChanged::NotFound, StatusChanged::Refused));
+            };
+            let message = from_row::message(&row)?;
+            sqlx::query("INSERT INTO message_events (message_id, kind, status, detail, at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(Id(message.id.as_uuid()))
+                .bind(MessageEventKind::StatusChanged)
+                .bind(change.to)
+                .bind(&change.detail)
+                .bind(At(change.at))
+                .execute(&mut *tx)
+                .await?;
+            let event = event(&message);
+            crate::store::$adapter::outbox::insert_events(&mut tx, &[(message.account_id, &event)]).await?;
+            tx.commit().await?;
+            Ok(StatusChanged::Changed(Box::new(message)))
         }
 
         pub(crate) async fn status_counts(pool: &Pool<Db>) -> StoreResult<StatusCounts> {
@@ -1030,12 +1125,31 @@ macro_rules! queries {
                 apply_receipt(&self.pool, receipt, event).await
             }
 
+            async fn change_status(
+                &self,
+                change: &StatusChange<'_>,
+                event: &crate::ports::ReceiptEventBuilder<'_>,
+            ) -> StoreResult<StatusChanged> {
+                change_status(&self.pool, change, event).await
+            }
+
             async fn status_counts(&self) -> StoreResult<StatusCounts> {
                 status_counts(&self.pool).await
             }
 
             async fn queue_stats(&self, now: DateTime<Utc>) -> StoreResult<QueueStats> {
                 queue_stats(&self.pool, now).await
+            }
+
+            async fn user_history(
+                &self,
+                account: AccountId,
+                user_id: &herald_domain::UserId,
+                filter: &HistoryFilter,
+                before: Option<HistoryCursor>,
+                limit: u32,
+            ) -> StoreResult<Vec<HistoryEntry>> {
+                user_history(&self.pool, account, user_id, filter, before, limit).await
             }
 
             async fn list_dead_letters(&self, account: AccountId, filter: &DeadLetterFilter, before: Option<MessageId>, limit: u32,) -> StoreResult<Vec<Message>> {

@@ -181,7 +181,8 @@ fn sent(account: AccountId, id: MessageId) -> AttemptOutcome {
         metadata: json!({"source": "test"}),
         timestamp: Utc::now(),
     };
-    let result = AttemptResult::Sent { provider: "mock".into(), provider_message_id: None, event };
+    let result =
+        AttemptResult::Sent { provider: "mock".into(), provider_message_id: None, events: vec![event] };
     AttemptOutcome { message_id: id, account_id: account, at: Utc::now(), result }
 }
 

@@ -27,6 +27,7 @@ mod dead_letters;
 mod dispatch;
 mod email;
 mod full_disk;
+mod history;
 mod idempotency;
 mod lost_leases;
 mod openapi_conformance;

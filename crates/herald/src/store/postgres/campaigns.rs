@@ -158,7 +158,7 @@ pub(in crate::store) async fn finish_campaigns(
         "UPDATE campaigns SET updated_at = $2,
                 status = CASE WHEN EXISTS (SELECT 1 FROM messages
                                            WHERE campaign_id = campaigns.id
-                                             AND status IN ('sent', 'delivered', 'undelivered'))
+                                             AND status IN ('sent', 'delivered', 'read', 'undelivered'))
                               THEN 'sent' ELSE 'failed' END
          WHERE id = ANY($1)
            AND status IN ('sending', 'scheduled')

@@ -303,7 +303,7 @@ pub(in crate::store) async fn record_outcomes(
     .await?;
 
     let events: Vec<(AccountId, &OutboxEvent)> =
-        kept.iter().filter_map(|(o, e)| e.event.map(|event| (o.account_id, event))).collect();
+        kept.iter().flat_map(|(o, e)| e.events.iter().map(|event| (o.account_id, event))).collect();
     super::outbox::insert_events(&mut tx, &events).await?;
     tx.commit().await?;
     Ok(applied.len() as u64)

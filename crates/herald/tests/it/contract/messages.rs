@@ -631,7 +631,7 @@ async fn message_events_list_the_timeline_in_the_order_it_happened(backend: Back
     let success = AttemptResult::Sent {
         provider: "mock".into(),
         provider_message_id: None,
-        event: event(id, "sms.sent"),
+        events: vec![event(id, "sms.sent")],
     };
     record(at(7), success).await;
 
@@ -669,7 +669,7 @@ async fn a_receipt_moves_only_a_sent_message_of_its_provider_and_only_once(backe
         result: AttemptResult::Sent {
             provider: "mock".into(),
             provider_message_id: Some(provider_id.into()),
-            event: event(id, "sms.sent"),
+            events: vec![event(id, "sms.sent")],
         },
         ..sent(account, id)
     };

@@ -79,7 +79,7 @@ pub(crate) fn sent(account: AccountId, id: MessageId) -> AttemptOutcome {
         result: AttemptResult::Sent {
             provider: "mock".into(),
             provider_message_id: Some("p-1".into()),
-            event: event(id, "sms.sent"),
+            events: vec![event(id, "sms.sent")],
         },
     }
 }

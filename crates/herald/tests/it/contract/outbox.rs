@@ -103,8 +103,11 @@ async fn publish(
         metadata: json!({"source": "test", "trace": null}),
         timestamp: at,
     };
-    let result =
-        AttemptResult::Sent { provider: "mock".into(), provider_message_id: None, event: event.clone() };
+    let result = AttemptResult::Sent {
+        provider: "mock".into(),
+        provider_message_id: None,
+        events: vec![event.clone()],
+    };
     let outcome = AttemptOutcome { message_id: message.id, account_id: account, at, result };
     assert_eq!(store.record_outcomes("w", &[outcome]).await.unwrap(), 1);
     event
