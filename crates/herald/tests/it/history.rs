@@ -112,7 +112,7 @@ async fn history_pages_newest_first_with_template_names_and_filters(backend: Bac
 
     // Filters: channel, template, status, time range.
     let emails = all_pages(&app, "12345", "channel=email").await.concat();
-    assert_eq!(ids(&emails), [welcome.clone()]);
+    assert_eq!(ids(&emails), std::slice::from_ref(&welcome));
     let by_otp = all_pages(&app, "12345", &format!("template={otp}")).await.concat();
     assert_eq!(by_otp.len(), 8);
     assert_eq!(all_pages(&app, "12345", "status=failed").await.concat().len(), 0);
