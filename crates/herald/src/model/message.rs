@@ -239,7 +239,8 @@ pub enum AttemptResult {
     Sent {
         provider: String,
         provider_message_id: Option<String>,
-        /// `notification.sent`, and for an SMS also `sms.sent` (the SMS brief's).
+        /// `notification.sent`, or for an SMS `sms.sent` (and `notification.sent` when it
+        /// is for a user).
         events: Vec<OutboxEvent>,
     },
     RetryScheduled {

@@ -45,8 +45,11 @@ impl EventFeed {
     }
 }
 
-/// The provider accepted a message: the brief's `notification.sent` on every channel, and
-/// for an SMS first the SMS brief's `sms.sent` too (consumers of either keep working).
+/// The provider accepted a message: the notifications brief's `notification.sent` on every
+/// channel but SMS, whose event is the SMS brief's `sms.sent`; an SMS to a user (with a
+/// `user_id`: a send by template or one naming the user) publishes both, so that the
+/// brief's consumers see every notification of a user and the SMS processor's stream (and
+/// its throughput) stays as it was.
 pub fn message_sent(
     message: &ClaimedMessage,
     provider: &str,
@@ -66,13 +69,15 @@ pub fn message_sent(
             timestamp: at,
         }
     };
-    let mut events = Vec::with_capacity(2);
-    if message.channel == Channel::Sms {
-        let mut sms = payload.clone();
-        sms["phone_number"] = json!(message.recipient.as_str());
-        events.push(event("sms.sent", sms));
+    if message.channel != Channel::Sms {
+        return vec![event("notification.sent", payload)];
     }
-    events.push(event("notification.sent", payload));
+    let mut sms = payload.clone();
+    sms["phone_number"] = json!(message.recipient.as_str());
+    let mut events = vec![event("sms.sent", sms)];
+    if message.user_id.is_some() {
+        events.push(event("notification.sent", payload));
+    }
     events
 }
 
@@ -272,7 +277,7 @@ mod tests {
         let at = Utc::now();
         let sms = message_sent(&message(Channel::Sms, "+31633450007"), "a", None, at);
         let types: Vec<&str> = sms.iter().map(|e| e.event_type.as_str()).collect();
-        assert_eq!(types, ["sms.sent", "notification.sent"]);
+        assert_eq!(types, ["sms.sent"], "an SMS to no user keeps the SMS processor's one event");
         assert_eq!(sms[0].payload["to"], "+31633450007");
         assert_eq!(sms[0].payload["phone_number"], "+31633450007");
         let email = message_sent(&message(Channel::Email, "ada@example.com"), "a", None, at);

@@ -70,7 +70,16 @@ async fn dotnet_spellings_and_masstransit_envelopes_are_each_sent_once(backend: 
 
     app.wait_for_metric(r#"herald_amqp_commands_total{outcome="accepted"}"#, 3.0).await;
     app.wait_for_metric(r#"herald_amqp_commands_total{outcome="replayed"}"#, 2.0).await;
-    let events = tap.wait_for(3, DEADLINE).await;
+    // Three SMS, three `sms.sent`; the one to a user is that user's `notification.sent` too.
+    let events = tap.wait_for(4, DEADLINE).await;
+    let for_users: Vec<&str> = events
+        .iter()
+        .filter(|e| e.routing_key == "notification.sent")
+        .filter_map(|e| e.body["user_id"].as_str())
+        .collect();
+    assert_eq!(for_users, ["customer-9"]);
+    let events: Vec<_> = events.into_iter().filter(|e| e.routing_key == "sms.sent").collect();
+    assert_eq!(events.len(), 3);
     let sent: BTreeSet<(String, String)> =
         app.mock.deliveries().into_iter().map(|d| (d.to, d.body)).collect();
     let expected: BTreeSet<(String, String)> = [
@@ -94,7 +103,7 @@ async fn dotnet_spellings_and_masstransit_envelopes_are_each_sent_once(backend: 
     assert_eq!(enveloped.body["user_id"], "customer-9", "the envelope's message is the command");
     assert_eq!(broker.ready_count(&broker.config.command_queue).await, 0, "all five acknowledged");
     assert!(broker.next_dead_letter().await.is_none(), "nothing was dead-lettered");
-    assert!(!wait_until(Duration::from_millis(300), || async { tap.events().len() > 3 }).await);
+    assert!(!wait_until(Duration::from_millis(300), || async { tap.events().len() > 4 }).await);
     app.stop().await;
     broker.cleanup().await;
 }
