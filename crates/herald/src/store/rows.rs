@@ -12,8 +12,8 @@ use uuid::Uuid;
 use crate::{
     model::{
         ApiKeyRecord, Campaign, CampaignLink, ClientTags, Customer, CustomerFields, IdempotencyClaim,
-        Message, MessageEvent, OutboxEvent, RichContent, StoredEvent, Template, TemplateContent, User,
-        UserProfile,
+        Message, MessageEvent, OutboxEvent, RequestRate, RichContent, StoredEvent, Template, TemplateContent,
+        User, UserProfile,
     },
     ports::{StoreError, StoreResult},
 };
@@ -272,6 +272,15 @@ pub(crate) fn api_key(row: &impl StoredRow) -> StoreResult<ApiKeyRecord> {
         hash: hash(row, "key_hash")?,
         created_at: row.time("created_at")?,
         revoked_at: row.opt_time("revoked_at")?,
+        rate_limit: row
+            .opt_int("rate_limit_per_second")?
+            .map(|n| {
+                u32::try_from(n)
+                    .ok()
+                    .and_then(|n| RequestRate::per_second(n).ok())
+                    .ok_or_else(|| StoreError::Corrupt(format!("rate_limit_per_second = {n}")))
+            })
+            .transpose()?,
     })
 }
 
