@@ -112,8 +112,8 @@ impl Authenticator {
         Self { store }
     }
 
-    /// See [`authenticate`].
-    pub async fn authenticate(&self, presented: &str) -> StoreResult<Option<AccountId>> {
-        authenticate(self.store.as_ref(), presented).await
+    /// The active key presented, with its account and rate limit; see [`find_active`].
+    pub async fn authenticate(&self, presented: &str) -> StoreResult<Option<ApiKeyRecord>> {
+        find_active(self.store.as_ref(), presented).await
     }
 }
