@@ -311,6 +311,7 @@ impl Application {
             let templates = Templates::new(store.clone(), &self.config.templates);
             let state = AppState {
                 auth: Authenticator::new(store.clone()),
+                rate_limits: api::rate_limit::ApiRateLimits::new(&self.config.api.rate_limit),
                 messages: Messages::new(store.clone()),
                 dead_letters: DeadLetters::new(store.clone(), self.wake.clone()),
                 events: EventFeed::new(store.clone()),

@@ -99,6 +99,8 @@ fn start_herald(
         .env("HERALD_DATABASE_URL", database_url)
         .env("HERALD_LISTEN", "127.0.0.1:0")
         .env("HERALD_BOOTSTRAP_API_KEY", BENCH_KEY)
+        // The bench measures what herald takes, not the key's rate limit (ADR 0022).
+        .env("HERALD_API__RATE_LIMIT__REQUESTS_PER_SECOND", "0")
         .env("HERALD_PROVIDER__KIND", "http")
         .env("HERALD_PROVIDER__HTTP__NAME", "bench")
         .env("HERALD_PROVIDER__HTTP__URL", format!("{provider_url}/messages"))

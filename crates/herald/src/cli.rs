@@ -1,6 +1,6 @@
 //! The command line: `herald serve | api | worker | migrate | api-key ...`.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, str::FromStr};
 
 use chrono::Utc;
 use clap::{Parser, Subcommand};
@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     app::{self, Application, KeyNotice, Roles},
     config::Config,
+    model::{RequestRate, RequestRateError},
     services::api_keys,
     telemetry,
 };
@@ -61,11 +62,35 @@ pub enum ApiKeyCommand {
         /// A label to recognise the key by.
         #[arg(long, default_value = "cli")]
         name: String,
+        /// The key's own request rate limit per API process, e.g. `5/s` (default: [api.rate_limit]).
+        #[arg(long, value_name = "N/s")]
+        rate_limit: Option<RequestRate>,
     },
     /// List keys (never the keys themselves).
     List,
     /// Revoke a key by its id.
     Revoke { id: ApiKeyId },
+    /// Set a key's own request rate limit, e.g. `5/s`; `default` holds it to [api.rate_limit] again.
+    SetRateLimit {
+        id: ApiKeyId,
+        #[arg(value_name = "N/s|default")]
+        rate_limit: KeyRateLimit,
+    },
+}
+
+/// A key's own rate limit as the command line gives it: `5/s`, or `default` for none.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyRateLimit(Option<RequestRate>);
+
+impl FromStr for KeyRateLimit {
+    type Err = RequestRateError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "default" => Ok(Self(None)),
+            rate => rate.parse().map(|rate| Self(Some(rate))),
+        }
+    }
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -191,22 +216,27 @@ async fn api_key(config: Config, command: ApiKeyCommand) -> anyhow::Result<()> {
     let store = app::open_store(&config).await?;
     let account = store.ensure_default_account().await?;
     match command {
-        ApiKeyCommand::Create { name } => {
-            let created = api_keys::create(store.as_ref(), account, &name).await?;
+        ApiKeyCommand::Create { name, rate_limit } => {
+            let created =
+                api_keys::create_with_rate_limit(store.as_ref(), account, &name, rate_limit).await?;
             println!("created key {} ({name}); it is shown only this once:", created.record.id);
             println!("{}", created.secret);
         }
         ApiKeyCommand::List => {
-            println!("{:<36}  {:<12}  {:<20}  {:<25}  status", "id", "prefix", "name", "created");
+            println!(
+                "{:<36}  {:<12}  {:<20}  {:<25}  {:<10}  status",
+                "id", "prefix", "name", "created", "rate limit"
+            );
             for key in store.list_api_keys().await? {
                 let status =
                     key.revoked_at.map_or("active".to_owned(), |at| format!("revoked {}", at.to_rfc3339()));
                 println!(
-                    "{:<36}  {:<12}  {:<20}  {:<25}  {status}",
+                    "{:<36}  {:<12}  {:<20}  {:<25}  {:<10}  {status}",
                     key.id,
                     format!("{}…", key.prefix),
                     key.name,
                     key.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    key.rate_limit.map_or("default".to_owned(), |rate| rate.to_string()),
                 );
             }
         }
@@ -214,6 +244,13 @@ async fn api_key(config: Config, command: ApiKeyCommand) -> anyhow::Result<()> {
             let revoked = store.revoke_api_key(id, Utc::now()).await?;
             anyhow::ensure!(revoked, "no active key with id {id}");
             println!("revoked key {id}");
+        }
+        ApiKeyCommand::SetRateLimit { id, rate_limit: KeyRateLimit(rate_limit) } => {
+            let set = store.set_api_key_rate_limit(id, rate_limit).await?;
+            anyhow::ensure!(set, "no active key with id {id}");
+            let shown =
+                rate_limit.map_or("the default, [api.rate_limit]".to_owned(), |rate| rate.to_string());
+            println!("key {id} is limited to {shown}");
         }
     }
     store.close().await;

@@ -48,6 +48,7 @@ pub enum ErrorCode {
     TemplateNotFound,
     TemplateNameTaken,
     InvalidStatusTransition,
+    RateLimited,
     InternalError,
 }
 
@@ -82,6 +83,7 @@ impl ErrorCode {
             Self::TemplateNotFound => "TEMPLATE_NOT_FOUND",
             Self::TemplateNameTaken => "TEMPLATE_NAME_TAKEN",
             Self::InvalidStatusTransition => "INVALID_STATUS_TRANSITION",
+            Self::RateLimited => "RATE_LIMITED",
             Self::InternalError => "INTERNAL_ERROR",
         }
     }
@@ -165,6 +167,19 @@ impl ApiError {
             StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::PayloadTooLarge,
             "request body is larger than the limit",
+        )
+    }
+
+    /// 429: the API key is over its request rate limit; the response's `Retry-After` says
+    /// when to come back.
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimited,
+            format!(
+                "too many requests with this API key; retry in {retry_after_secs} s \
+                 (RateLimit-Policy gives the key's limit)"
+            ),
         )
     }
 
@@ -289,6 +304,7 @@ mod tests {
             ErrorCode::CustomerNotFound,
             ErrorCode::CustomerInUse,
             ErrorCode::DatabaseUnavailable,
+            ErrorCode::RateLimited,
             ErrorCode::InternalError,
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str(), "{code:?}");

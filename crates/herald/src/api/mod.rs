@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod notifications;
 pub mod openapi;
 pub mod preferences;
+pub mod rate_limit;
 pub mod router;
 pub mod schema;
 pub mod sms;
@@ -37,6 +38,8 @@ pub use router::{router, routes};
 #[derive(Clone)]
 pub struct AppState {
     pub auth: Authenticator,
+    /// Every API key's request rate limit, for this process.
+    pub rate_limits: rate_limit::ApiRateLimits,
     pub intake: Intake,
     pub messages: Messages,
     pub dead_letters: DeadLetters,

@@ -93,9 +93,9 @@ impl Modify for SecuritySchemes {
 }
 
 /// What every operation of a kind shares, stated once: the answers the extractors and the
-/// router give before a handler runs (401 from authentication, 400/413/415 from reading a
-/// JSON body, 500 and 503 when the database is unavailable), the `Idempotency-Key` rule, and the
-/// cross-field rule of a bulk replay.
+/// router give before a handler runs (401 from authentication, 429 and the rate limit's header
+/// fields, 400/413/415 from reading a JSON body, 500 and 503 when the database is
+/// unavailable), the `Idempotency-Key` rule, and the cross-field rule of a bulk replay.
 struct SharedRules;
 
 impl Modify for SharedRules {
@@ -165,6 +165,9 @@ fn add_shared_responses(operation: &mut Operation, error: &str) {
         let content = ContentBuilder::new().schema(Some(Ref::from_schema_name(error))).build();
         let response = ResponseBuilder::new().description(description).content("application/json", content);
         operation.responses.responses.insert(status.into(), RefOr::T(response.build()));
+    }
+    if secured {
+        super::rate_limit::document(operation, error);
     }
 }
 

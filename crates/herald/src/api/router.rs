@@ -18,7 +18,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use super::{
     campaigns, customers, dead_letters,
     error::{ApiError, ErrorCode},
-    events, health, metrics, notifications, openapi, preferences, sms, templates, users, webhooks, AppState,
+    events, health, metrics, notifications, openapi, preferences, rate_limit, sms, templates, users,
+    webhooks, AppState,
 };
 
 /// Every documented route, registered with its operation: a route cannot exist without
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .merge(
             SwaggerUi::new("/docs").external_url_unchecked("/api/v1/openapi.json", openapi::served(document)),
         )
+        .layer(middleware::from_fn(rate_limit::write_header_fields))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(body_limit, drain_oversized_body))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {

@@ -3,6 +3,7 @@
 //! an invalid value stops herald with a message naming the key.
 
 mod amqp;
+mod api;
 mod channels;
 mod dispatch;
 mod email;
@@ -19,6 +20,7 @@ mod templates;
 use std::{net::SocketAddr, path::Path};
 
 pub use amqp::AmqpConfig;
+pub use api::{ApiConfig, ApiRateLimitConfig};
 pub use channels::{ChannelLimits, ChannelsConfig};
 pub use dispatch::DispatchConfig;
 pub use email::{is_mailbox, EmailConfig};
@@ -66,6 +68,8 @@ pub struct Config {
     /// (message ids through a RabbitMQ queue; needs `amqp_url`).
     pub job_transport: JobTransport,
     pub amqp: AmqpConfig,
+    /// The API's own limits: every key's default request rate.
+    pub api: ApiConfig,
     pub http: HttpConfig,
     pub sms: SmsConfig,
     /// Defaults of the email channel: From and Reply-To.
@@ -119,6 +123,7 @@ impl Default for Config {
             amqp_url: None,
             job_transport: JobTransport::Database,
             amqp: AmqpConfig::default(),
+            api: ApiConfig::default(),
             http: HttpConfig::default(),
             sms: SmsConfig::default(),
             email: EmailConfig::default(),
@@ -235,6 +240,7 @@ impl Config {
         self.idempotency.validate()?;
         self.templates.validate()?;
         self.amqp.validate()?;
+        self.api.validate()?;
         self.http.validate()?;
         self.sms.validate()?;
         self.email.validate()?;

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use herald_domain::{AccountId, ApiKeyId};
 
 use super::StoreResult;
-use crate::model::ApiKeyRecord;
+use crate::model::{ApiKeyRecord, RequestRate};
 
 #[async_trait]
 pub trait AccountStore: Send + Sync {
@@ -17,4 +17,11 @@ pub trait AccountStore: Send + Sync {
     async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>>;
     /// Marks a key revoked; false when there is no such active key.
     async fn revoke_api_key(&self, id: ApiKeyId, at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Sets an active key's own request rate limit (None: back to the default); false when
+    /// there is no such active key.
+    async fn set_api_key_rate_limit(
+        &self,
+        id: ApiKeyId,
+        rate_limit: Option<RequestRate>,
+    ) -> StoreResult<bool>;
 }

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::{
-    model::ApiKeyRecord,
+    model::{ApiKeyRecord, RequestRate},
     ports::{Store, StoreResult},
 };
 
@@ -39,14 +39,27 @@ fn record_for(account: AccountId, name: &str, secret: &str, prefix: String) -> A
         hash: hash_key(secret),
         created_at: Utc::now(),
         revoked_at: None,
+        rate_limit: None,
     }
 }
 
+/// A key held to the configured default request rate (`[api.rate_limit]`).
 pub async fn create(store: &dyn Store, account: AccountId, name: &str) -> StoreResult<CreatedKey> {
+    create_with_rate_limit(store, account, name, None).await
+}
+
+/// A key held to `rate_limit`, or to the configured default when None.
+pub async fn create_with_rate_limit(
+    store: &dyn Store,
+    account: AccountId,
+    name: &str,
+    rate_limit: Option<RequestRate>,
+) -> StoreResult<CreatedKey> {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     let secret = format!("{KEY_MARKER}{}", URL_SAFE_NO_PAD.encode(bytes));
-    let record = record_for(account, name, &secret, secret[..GENERATED_PREFIX_LEN].to_owned());
+    let prefix = secret[..GENERATED_PREFIX_LEN].to_owned();
+    let record = ApiKeyRecord { rate_limit, ..record_for(account, name, &secret, prefix) };
     store.insert_api_key(&record).await?;
     Ok(CreatedKey { record, secret })
 }
@@ -65,12 +78,17 @@ pub async fn ensure_bootstrap(store: &dyn Store, account: AccountId, secret: &st
 
 /// The account a presented key belongs to, or None for unknown and revoked keys alike.
 pub async fn authenticate(store: &dyn Store, presented: &str) -> StoreResult<Option<AccountId>> {
+    Ok(find_active(store, presented).await?.map(|key| key.account_id))
+}
+
+/// The active key a presented key is, or None for unknown and revoked keys alike.
+pub async fn find_active(store: &dyn Store, presented: &str) -> StoreResult<Option<ApiKeyRecord>> {
     let hash = hash_key(presented);
     let Some(record) = store.find_api_key_by_hash(&hash).await? else {
         return Ok(None);
     };
     let matches: bool = record.hash.ct_eq(&hash).into();
-    Ok((matches && record.revoked_at.is_none()).then_some(record.account_id))
+    Ok((matches && record.revoked_at.is_none()).then_some(record))
 }
 
 pub async fn has_active_key(store: &dyn Store) -> StoreResult<bool> {
@@ -94,8 +112,8 @@ impl Authenticator {
         Self { store }
     }
 
-    /// See [`authenticate`].
-    pub async fn authenticate(&self, presented: &str) -> StoreResult<Option<AccountId>> {
-        authenticate(self.store.as_ref(), presented).await
+    /// The active key presented, with its account and rate limit; see [`find_active`].
+    pub async fn authenticate(&self, presented: &str) -> StoreResult<Option<ApiKeyRecord>> {
+        find_active(self.store.as_ref(), presented).await
     }
 }

@@ -21,6 +21,7 @@ macro_rules! queries {
                 CampaignStats, ClaimedMessage, Customer, CustomerFields, DeadLetterFilter, FeedCursor,
                 Hold, HistoryCursor, HistoryEntry, HistoryFilter, IdempotencyClaim, StatusChange, StatusChanged, IdempotentResponse, KeyClaim, KeyedMessage, LeaseSweep, Message, MessageEvent,
                 NewCampaign, NewMessage, PageStart, QueueStats, ReceiptApplied, ReceiptKey, ReceiptUpdate, RenderedMessage,
+                RequestRate,
                 StartOutcome, StatusCounts, StoredEvent, SweptLeases, DeliveryOutcome, MessageEventKind, User, UserWrite,
                 UserWritten, Preferences, StoredPreferences, Template as TemplateRecord, TemplateContent, TemplateFound, TemplateWrite,
             },
@@ -36,7 +37,8 @@ macro_rules! queries {
         type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>;
 
         const EVENT_COLUMNS: &str = $event_columns;
-        const API_KEY_COLUMNS: &str = "id, account_id, name, prefix, key_hash, created_at, revoked_at";
+        const API_KEY_COLUMNS: &str =
+            "id, account_id, name, prefix, key_hash, created_at, revoked_at, rate_limit_per_second";
 
         // The store itself.
 
@@ -75,8 +77,9 @@ macro_rules! queries {
 
         pub(crate) async fn insert_api_key(pool: &Pool<Db>, key: &ApiKeyRecord) -> StoreResult<()> {
             sqlx::query(
-                "INSERT INTO api_keys (id, account_id, name, prefix, key_hash, created_at, revoked_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                "INSERT INTO api_keys
+                     (id, account_id, name, prefix, key_hash, created_at, revoked_at, rate_limit_per_second)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT (key_hash) DO NOTHING",
             )
             .bind(Id(key.id.as_uuid()))
@@ -86,6 +89,7 @@ macro_rules! queries {
             .bind(&key.hash[..])
             .bind(At(key.created_at))
             .bind(key.revoked_at.map(At))
+            .bind(key.rate_limit.map(rate_limit_column))
             .execute(pool)
             .await?;
             Ok(())
@@ -116,6 +120,27 @@ macro_rules! queries {
                 .execute(pool)
                 .await?;
             Ok(done.rows_affected() == 1)
+        }
+
+        pub(crate) async fn set_api_key_rate_limit(
+            pool: &Pool<Db>,
+            id: ApiKeyId,
+            rate_limit: Option<RequestRate>,
+        ) -> StoreResult<bool> {
+            let done = sqlx::query(
+                "UPDATE api_keys SET rate_limit_per_second = $1 WHERE id = $2 AND revoked_at IS NULL",
+            )
+            .bind(rate_limit.map(rate_limit_column))
+            .bind(Id(id.as_uuid()))
+            .execute(pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        /// `rate_limit_per_second` is an INTEGER (INT4 on PostgreSQL); a rate is at most
+        /// [`RequestRate::MAX`], well inside it.
+        fn rate_limit_column(rate: RequestRate) -> i32 {
+            i32::try_from(rate.get().get()).unwrap_or(i32::MAX)
         }
 
         // Templates.
@@ -1201,6 +1226,14 @@ macro_rules! queries {
 
             async fn revoke_api_key(&self, id: ApiKeyId, at: DateTime<Utc>) -> StoreResult<bool> {
                 revoke_api_key(&self.pool, id, at).await
+            }
+
+            async fn set_api_key_rate_limit(
+                &self,
+                id: ApiKeyId,
+                rate_limit: Option<RequestRate>,
+            ) -> StoreResult<bool> {
+                set_api_key_rate_limit(&self.pool, id, rate_limit).await
             }
         }
 

@@ -12,8 +12,8 @@ use uuid::Uuid;
 use crate::{
     model::{
         ApiKeyRecord, Campaign, CampaignLink, ClientTags, Customer, CustomerFields, IdempotencyClaim,
-        Message, MessageEvent, OutboxEvent, Preferences, RichContent, StoredEvent, StoredPreferences,
-        Template, TemplateContent, TemplateUse, User, UserProfile,
+        Message, MessageEvent, OutboxEvent, Preferences, RequestRate, RichContent, StoredEvent,
+        StoredPreferences, Template, TemplateContent, TemplateUse, User, UserProfile,
     },
     ports::{StoreError, StoreResult},
 };
@@ -317,6 +317,15 @@ pub(crate) fn api_key(row: &impl StoredRow) -> StoreResult<ApiKeyRecord> {
         hash: hash(row, "key_hash")?,
         created_at: row.time("created_at")?,
         revoked_at: row.opt_time("revoked_at")?,
+        rate_limit: row
+            .opt_int("rate_limit_per_second")?
+            .map(|n| {
+                u32::try_from(n)
+                    .ok()
+                    .and_then(|n| RequestRate::per_second(n).ok())
+                    .ok_or_else(|| StoreError::Corrupt(format!("rate_limit_per_second = {n}")))
+            })
+            .transpose()?,
     })
 }
 

@@ -127,6 +127,48 @@ fn api_key_commands_create_list_and_revoke() {
     assert!(!ok, "revoking twice is an error");
 }
 
+/// `herald api-key create --rate-limit` and `set-rate-limit`: a key's own limit, shown by `list`.
+#[crate::harness::test]
+fn api_key_rate_limits_are_set_at_creation_changed_later_and_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let herald = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_herald"))
+            .args(args)
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+        (output.status.success(), text.into_owned())
+    };
+    let listed_limit = |id: &str| {
+        let (ok, listed) = herald(&["api-key", "list"]);
+        assert!(ok, "{listed}");
+        let line = listed.lines().find(|line| line.starts_with(id)).expect("the key is listed").to_owned();
+        line.split_whitespace().nth(4).unwrap().to_owned()
+    };
+
+    let (ok, created) = herald(&["api-key", "create", "--name", "slow", "--rate-limit", "5/s"]);
+    assert!(ok, "{created}");
+    let id = created.split_whitespace().nth(2).unwrap().to_owned();
+    assert_eq!(listed_limit(&id), "5/s");
+
+    let (ok, output) = herald(&["api-key", "set-rate-limit", &id, "default"]);
+    assert!(ok, "{output}");
+    assert_eq!(listed_limit(&id), "default");
+    let (ok, output) = herald(&["api-key", "set-rate-limit", &id, "250/s"]);
+    assert!(ok, "{output}");
+    assert_eq!(listed_limit(&id), "250/s");
+
+    let (ok, output) = herald(&["api-key", "create", "--rate-limit", "0/s"]);
+    assert!(!ok && output.contains("5/s"), "a limit of 0 is refused, saying how to write one: {output}");
+    let (ok, _) = herald(&["api-key", "revoke", &id]);
+    assert!(ok);
+    let (ok, output) = herald(&["api-key", "set-rate-limit", &id, "5/s"]);
+    assert!(!ok && output.contains("no active key"), "{output}");
+}
+
 /// `herald serve` with a preset that misses a credential, or a provider kind herald does
 /// not know, stops at start-up and names the key; the secret it was given is not printed.
 #[crate::harness::test]

@@ -15,6 +15,7 @@ mod amqp_dotnet;
 
 mod api_auth;
 mod api_notifications;
+mod api_rate_limits;
 mod api_sms;
 mod bootstrap_key;
 mod campaigns;

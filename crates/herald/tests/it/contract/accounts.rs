@@ -3,7 +3,10 @@
 use std::collections::HashSet;
 
 use chrono::{Duration, Utc};
-use herald::{model::ApiKeyRecord, services::api_keys};
+use herald::{
+    model::{ApiKeyRecord, RequestRate},
+    services::api_keys,
+};
 use herald_domain::{AccountId, ApiKeyId};
 
 use super::{now_ms, store};
@@ -14,6 +17,7 @@ on_both_backends!(
     the_default_account_is_created_once_under_concurrent_first_use,
     an_api_key_is_stored_once_per_hash_and_found_by_it_with_its_fields,
     revoked_keys_stay_listed_and_found_with_their_first_revocation_time,
+    a_key_keeps_its_own_rate_limit_until_it_is_set_back_to_the_default,
 );
 
 async fn api_keys_are_found_by_hash_and_revoked_once(backend: Backend) {
@@ -53,6 +57,7 @@ fn key(account: AccountId, name: &str, hash: u8) -> ApiKeyRecord {
         hash: [hash; 32],
         created_at: now_ms(),
         revoked_at: None,
+        rate_limit: None,
     }
 }
 
@@ -109,4 +114,37 @@ async fn revoked_keys_stay_listed_and_found_with_their_first_revocation_time(bac
     let mut listed = store.list_api_keys().await.unwrap();
     listed.sort_by_key(|k| k.hash);
     assert_eq!(listed, [ApiKeyRecord { revoked_at: Some(at), ..revoked }, active]);
+}
+
+async fn a_key_keeps_its_own_rate_limit_until_it_is_set_back_to_the_default(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else { return };
+    let account = store.ensure_default_account().await.unwrap();
+    let five = RequestRate::per_second(5).unwrap();
+    let limited =
+        api_keys::create_with_rate_limit(store.as_ref(), account, "limited", Some(five)).await.unwrap();
+    let plain = api_keys::create(store.as_ref(), account, "plain").await.unwrap();
+    let found = |secret: String| {
+        let store = store.clone();
+        async move { api_keys::find_active(store.as_ref(), &secret).await.unwrap().expect("active") }
+    };
+    let stored = found(limited.secret.clone()).await;
+    assert_eq!(
+        (stored.id, stored.name.as_str(), stored.rate_limit),
+        (limited.record.id, "limited", Some(five))
+    );
+    assert_eq!(found(plain.secret.clone()).await.rate_limit, None);
+
+    let most = RequestRate::per_second(RequestRate::MAX).unwrap();
+    assert!(store.set_api_key_rate_limit(plain.record.id, Some(most)).await.unwrap());
+    assert!(store.set_api_key_rate_limit(limited.record.id, None).await.unwrap());
+    assert_eq!(found(plain.secret.clone()).await.rate_limit, Some(most));
+    assert_eq!(found(limited.secret.clone()).await.rate_limit, None);
+    let mut listed: Vec<_> =
+        store.list_api_keys().await.unwrap().into_iter().map(|k| (k.name, k.rate_limit)).collect();
+    listed.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(listed, [("limited".to_owned(), None), ("plain".to_owned(), Some(most))]);
+
+    assert!(store.revoke_api_key(plain.record.id, now_ms()).await.unwrap());
+    assert!(!store.set_api_key_rate_limit(plain.record.id, Some(five)).await.unwrap(), "revoked");
+    assert!(!store.set_api_key_rate_limit(ApiKeyId::new(), Some(five)).await.unwrap(), "no such key");
 }
