@@ -247,6 +247,23 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// Any request with the test key and an optional JSON body: its status and JSON (null
+    /// when the body is not JSON).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self.client.request(method, self.url(path)).header("X-API-Key", API_KEY);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
     /// GET with the test key.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).header("X-API-Key", API_KEY).send().await.expect("request sent")

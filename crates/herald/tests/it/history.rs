@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
-use crate::helpers::{on_both_backends, poll, Backend, TestApp, API_KEY};
+use crate::helpers::{on_both_backends, poll, Backend, TestApp};
 
 on_both_backends!(
     history_pages_newest_first_with_template_names_and_filters,
@@ -14,24 +14,14 @@ on_both_backends!(
     clients_cancel_and_report_delivery_and_reading_and_get_409_otherwise,
 );
 
-async fn call(app: &TestApp, method: reqwest::Method, path: &str, body: Option<&Value>) -> (u16, Value) {
-    let mut request = app.client.request(method, app.url(path)).header("X-API-Key", API_KEY);
-    if let Some(body) = body {
-        request = request.json(body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 async fn send(app: &TestApp, body: Value) -> String {
-    let (status, out) = call(app, reqwest::Method::POST, "/api/v1/notifications/send", Some(&body)).await;
+    let (status, out) = app.call(reqwest::Method::POST, "/api/v1/notifications/send", Some(&body)).await;
     assert_eq!(status, 202, "{body} -> {out}");
     out["id"].as_str().unwrap().to_owned()
 }
 
 async fn template(app: &TestApp, body: Value) -> String {
-    let (status, out) = call(app, reqwest::Method::POST, "/api/v1/templates", Some(&body)).await;
+    let (status, out) = app.call(reqwest::Method::POST, "/api/v1/templates", Some(&body)).await;
     assert_eq!(status, 201, "{out}");
     out["id"].as_str().unwrap().to_owned()
 }
@@ -59,13 +49,13 @@ async fn history_pages_newest_first_with_template_names_and_filters(backend: Bac
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let (status, _) = call(
-        &app,
-        reqwest::Method::PUT,
-        "/api/v1/users/12345",
-        Some(&json!({"email": "ada@example.com", "phone": "+254712345678"})),
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/users/12345",
+            Some(&json!({"email": "ada@example.com", "phone": "+254712345678"})),
+        )
+        .await;
     assert_eq!(status, 201);
     let otp = template(&app, json!({"name": "otp", "type": "sms", "body": "Code {code}"})).await;
     template(&app, json!({"name": "welcome", "type": "email", "subject": "Hi", "body": "Welcome"})).await;
@@ -79,13 +69,13 @@ async fn history_pages_newest_first_with_template_names_and_filters(backend: Bac
     send(&app, json!({"channel": "sms", "to": "+254712345679", "body": "someone else", "user_id": "67890"}))
         .await;
     // The template's name changes: history keeps the name of the version each was sent with.
-    let (status, _) = call(
-        &app,
-        reqwest::Method::PUT,
-        &format!("/api/v1/templates/{otp}"),
-        Some(&json!({"name": "one_time_code", "type": "sms", "body": "Your code {code}"})),
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/templates/{otp}"),
+            Some(&json!({"name": "one_time_code", "type": "sms", "body": "Your code {code}"})),
+        )
+        .await;
     assert_eq!(status, 200);
     let renamed =
         send(&app, json!({"user_id": 12345, "template": "one_time_code", "context": {"code": 9}})).await;
@@ -130,8 +120,7 @@ async fn history_pages_newest_first_with_template_names_and_filters(backend: Bac
         ["status=lost", "channel=fax", "template=x", "since=yesterday", "cursor=abc", "limit=0", "limit=201"]
     {
         let (status, out) =
-            call(&app, reqwest::Method::GET, &format!("/api/v1/notifications/user/12345?{query}"), None)
-                .await;
+            app.call(reqwest::Method::GET, &format!("/api/v1/notifications/user/12345?{query}"), None).await;
         assert_eq!(status, 400, "{query} -> {out}");
         assert!(out["error"]["code"].is_string(), "{out}");
     }
@@ -193,13 +182,13 @@ async fn clients_cancel_and_report_delivery_and_reading_and_get_409_otherwise(ba
         json!({"channel": "sms", "to": "+254712345678", "body": "later", "user_id": "u2", "send_at": later}),
     )
     .await;
-    let (status, cancelled) = call(
-        &app,
-        reqwest::Method::PUT,
-        &status_of(&scheduled),
-        Some(&json!({"status": "cancelled", "reason": "order cancelled"})),
-    )
-    .await;
+    let (status, cancelled) = app
+        .call(
+            reqwest::Method::PUT,
+            &status_of(&scheduled),
+            Some(&json!({"status": "cancelled", "reason": "order cancelled"})),
+        )
+        .await;
     assert_eq!((status, &cancelled["status"]), (200, &json!("cancelled")), "{cancelled}");
     assert_eq!(cancelled["next_attempt_at"], Value::Null);
     let last = cancelled["events"].as_array().unwrap().last().unwrap().clone();
@@ -212,7 +201,7 @@ async fn clients_cancel_and_report_delivery_and_reading_and_get_409_otherwise(ba
     app.wait_for_status(&id, "sent").await;
     for next in ["delivered", "read"] {
         let (status, out) =
-            call(&app, reqwest::Method::PUT, &status_of(&id), Some(&json!({"status": next}))).await;
+            app.call(reqwest::Method::PUT, &status_of(&id), Some(&json!({"status": next}))).await;
         assert_eq!((status, &out["status"]), (200, &json!(next)), "{out}");
     }
 
@@ -224,7 +213,7 @@ async fn clients_cancel_and_report_delivery_and_reading_and_get_409_otherwise(ba
         (&scheduled, json!({"status": "cancelled"})),
     ] {
         let before = app.get_json(&format!("/api/v1/notifications/{target}")).await;
-        let (status, out) = call(&app, reqwest::Method::PUT, &status_of(target), Some(&body)).await;
+        let (status, out) = app.call(reqwest::Method::PUT, &status_of(target), Some(&body)).await;
         assert_eq!(
             (status, &out["error"]["code"]),
             (409, &json!("INVALID_STATUS_TRANSITION")),
@@ -237,16 +226,16 @@ async fn clients_cancel_and_report_delivery_and_reading_and_get_409_otherwise(ba
     for body in
         [json!({"status": "sent"}), json!({"status": "failed"}), json!({"status": "bogus"}), json!({})]
     {
-        let (status, out) = call(&app, reqwest::Method::PUT, &status_of(&id), Some(&body)).await;
+        let (status, out) = app.call(reqwest::Method::PUT, &status_of(&id), Some(&body)).await;
         assert_eq!(status, 422, "{body} -> {out}");
     }
-    let (status, out) = call(
-        &app,
-        reqwest::Method::PUT,
-        &status_of("01a24537-7bc1-74cf-a4db-c2862f19c8cd"),
-        Some(&json!({"status": "read"})),
-    )
-    .await;
+    let (status, out) = app
+        .call(
+            reqwest::Method::PUT,
+            &status_of("01a24537-7bc1-74cf-a4db-c2862f19c8cd"),
+            Some(&json!({"status": "read"})),
+        )
+        .await;
     assert_eq!((status, &out["error"]["code"]), (404, &json!("NOTIFICATION_NOT_FOUND")));
 
     // Each change published its event; every send published the brief's notification.sent.

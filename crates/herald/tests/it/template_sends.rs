@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, NaiveTime, TimeZone as _, Timelike, Utc};
 use serde_json::{json, Value};
 
-use crate::helpers::{on_both_backends, poll, Backend, TestApp, API_KEY};
+use crate::helpers::{on_both_backends, poll, Backend, TestApp};
 
 on_both_backends!(
     sends_by_template_render_the_context_and_keep_the_version,
@@ -17,30 +17,20 @@ on_both_backends!(
     preferences_are_read_replaced_and_validated,
 );
 
-async fn call(app: &TestApp, method: reqwest::Method, path: &str, body: Option<&Value>) -> (u16, Value) {
-    let mut request = app.client.request(method, app.url(path)).header("X-API-Key", API_KEY);
-    if let Some(body) = body {
-        request = request.json(body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 async fn put(app: &TestApp, path: &str, body: Value) -> Value {
-    let (status, out) = call(app, reqwest::Method::PUT, path, Some(&body)).await;
+    let (status, out) = app.call(reqwest::Method::PUT, path, Some(&body)).await;
     assert!(status == 200 || status == 201, "PUT {path}: {status} {out}");
     out
 }
 
 async fn create_template(app: &TestApp, body: Value) -> Value {
-    let (status, out) = call(app, reqwest::Method::POST, "/api/v1/templates", Some(&body)).await;
+    let (status, out) = app.call(reqwest::Method::POST, "/api/v1/templates", Some(&body)).await;
     assert_eq!(status, 201, "{out}");
     out
 }
 
 async fn send(app: &TestApp, body: Value) -> (u16, Value) {
-    call(app, reqwest::Method::POST, "/api/v1/notifications/send", Some(&body)).await
+    app.call(reqwest::Method::POST, "/api/v1/notifications/send", Some(&body)).await
 }
 
 async fn accepted(app: &TestApp, body: Value) -> Value {
@@ -153,13 +143,9 @@ async fn template_sends_name_what_is_missing_and_store_nothing(backend: Backend)
     put(&app, "/api/v1/users/no-phone", json!({"email": "np@example.com"})).await;
     create_template(&app, shipped()).await;
     let gone = create_template(&app, json!({"name": "gone", "type": "sms", "body": "bye"})).await;
-    let (status, _) = call(
-        &app,
-        reqwest::Method::DELETE,
-        &format!("/api/v1/templates/{}", gone["id"].as_str().unwrap()),
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call(reqwest::Method::DELETE, &format!("/api/v1/templates/{}", gone["id"].as_str().unwrap()), None)
+        .await;
     assert_eq!(status, 204);
     let before = messages_stored(&app).await;
 
@@ -445,7 +431,7 @@ async fn preferences_are_read_replaced_and_validated(backend: Backend) {
         (json!({"channels": {"sms": "no"}}), None),
     ] {
         let (status, out) =
-            call(&app, reqwest::Method::PUT, "/api/v1/preferences/user/12345", Some(&body)).await;
+            app.call(reqwest::Method::PUT, "/api/v1/preferences/user/12345", Some(&body)).await;
         assert_eq!(status, 422, "{body} -> {out}");
         if let Some(field) = field {
             assert_eq!(out["error"]["field"], field, "{body} -> {out}");

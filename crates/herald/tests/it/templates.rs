@@ -3,22 +3,12 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{on_both_backends, Backend, TestApp, API_KEY};
+use crate::helpers::{on_both_backends, Backend, TestApp};
 
 on_both_backends!(
     templates_are_created_versioned_listed_and_soft_deleted,
     invalid_templates_are_named_by_field_and_store_nothing,
 );
-
-async fn call(app: &TestApp, method: reqwest::Method, path: &str, body: Option<&Value>) -> (u16, Value) {
-    let mut request = app.client.request(method, app.url(path)).header("X-API-Key", API_KEY);
-    if let Some(body) = body {
-        request = request.json(body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
 
 fn shipped() -> Value {
     json!({"name": "order_shipped", "type": "email", "subject": "Order {order_id} shipped",
@@ -31,7 +21,7 @@ async fn templates_are_created_versioned_listed_and_soft_deleted(backend: Backen
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let (status, created) = call(&app, reqwest::Method::POST, "/api/v1/templates", Some(&shipped())).await;
+    let (status, created) = app.call(reqwest::Method::POST, "/api/v1/templates", Some(&shipped())).await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(
         (&created["version"], &created["type"], &created["transactional"]),
@@ -48,14 +38,13 @@ async fn templates_are_created_versioned_listed_and_soft_deleted(backend: Backen
     // A name declared twice counts once, required if either says so.
     let undeclared = json!({"name": "welcome", "type": "push", "subject": "Hi {first_name}", "body": "Welcome to {app}",
         "variables": [{"name": "app", "required": false}, {"name": "app"}]});
-    let (status, welcome) = call(&app, reqwest::Method::POST, "/api/v1/templates", Some(&undeclared)).await;
+    let (status, welcome) = app.call(reqwest::Method::POST, "/api/v1/templates", Some(&undeclared)).await;
     assert_eq!(status, 201, "{welcome}");
     assert_eq!(
         welcome["variables"],
         json!([{"name": "app", "required": true}, {"name": "first_name", "required": false}])
     );
-    call(
-        &app,
+    app.call(
         reqwest::Method::DELETE,
         &format!("/api/v1/templates/{}", welcome["id"].as_str().unwrap()),
         None,
@@ -63,18 +52,18 @@ async fn templates_are_created_versioned_listed_and_soft_deleted(backend: Backen
     .await;
 
     // The name is unique among live templates.
-    let (status, taken) = call(&app, reqwest::Method::POST, "/api/v1/templates", Some(&shipped())).await;
+    let (status, taken) = app.call(reqwest::Method::POST, "/api/v1/templates", Some(&shipped())).await;
     assert_eq!((status, &taken["error"]["code"]), (409, &json!("TEMPLATE_NAME_TAKEN")));
 
     let otp = json!({"name": "otp", "type": "sms", "body": "Your code is {code}", "variables": [{"name": "code"}], "transactional": true});
-    let (status, otp) = call(&app, reqwest::Method::POST, "/api/v1/templates", Some(&otp)).await;
+    let (status, otp) = app.call(reqwest::Method::POST, "/api/v1/templates", Some(&otp)).await;
     assert_eq!(status, 201, "{otp}");
 
     // A change is the next version.
     let mut changed = shipped();
     changed["subject"] = json!("Your order {order_id} is on its way");
     let (status, v2) =
-        call(&app, reqwest::Method::PUT, &format!("/api/v1/templates/{id}"), Some(&changed)).await;
+        app.call(reqwest::Method::PUT, &format!("/api/v1/templates/{id}"), Some(&changed)).await;
     assert_eq!((status, &v2["version"]), (200, &json!(2)), "{v2}");
     assert_eq!(v2["created_at"], created["created_at"]);
     assert_eq!(
@@ -94,18 +83,18 @@ async fn templates_are_created_versioned_listed_and_soft_deleted(backend: Backen
     assert_eq!(second["data"][0]["name"], "otp");
     assert!(second["next_cursor"].is_null(), "{second}");
 
-    let (status, _) = call(&app, reqwest::Method::DELETE, &format!("/api/v1/templates/{id}"), None).await;
+    let (status, _) = app.call(reqwest::Method::DELETE, &format!("/api/v1/templates/{id}"), None).await;
     assert_eq!(status, 204);
-    let (status, gone) = call(&app, reqwest::Method::GET, &format!("/api/v1/templates/{id}"), None).await;
+    let (status, gone) = app.call(reqwest::Method::GET, &format!("/api/v1/templates/{id}"), None).await;
     assert_eq!((status, &gone["error"]["code"]), (404, &json!("TEMPLATE_NOT_FOUND")));
-    assert_eq!(call(&app, reqwest::Method::DELETE, &format!("/api/v1/templates/{id}"), None).await.0, 404);
+    assert_eq!(app.call(reqwest::Method::DELETE, &format!("/api/v1/templates/{id}"), None).await.0, 404);
     assert_eq!(
-        call(&app, reqwest::Method::PUT, &format!("/api/v1/templates/{id}"), Some(&changed)).await.0,
+        app.call(reqwest::Method::PUT, &format!("/api/v1/templates/{id}"), Some(&changed)).await.0,
         404
     );
     // Its name is free again.
-    assert_eq!(call(&app, reqwest::Method::POST, "/api/v1/templates", Some(&shipped())).await.0, 201);
-    assert_eq!(call(&app, reqwest::Method::GET, "/api/v1/templates/not-a-uuid", None).await.0, 404);
+    assert_eq!(app.call(reqwest::Method::POST, "/api/v1/templates", Some(&shipped())).await.0, 201);
+    assert_eq!(app.call(reqwest::Method::GET, "/api/v1/templates/not-a-uuid", None).await.0, 404);
 }
 
 async fn invalid_templates_are_named_by_field_and_store_nothing(backend: Backend) {
@@ -137,11 +126,11 @@ async fn invalid_templates_are_named_by_field_and_store_nothing(backend: Backend
         (with(json!({"category": "Shipping!"})), "category"),
     ];
     for (body, field) in cases {
-        let (status, answer) = call(&app, reqwest::Method::POST, "/api/v1/templates", Some(&body)).await;
+        let (status, answer) = app.call(reqwest::Method::POST, "/api/v1/templates", Some(&body)).await;
         assert_eq!((status, &answer["error"]["field"]), (422, &json!(field)), "{body}: {answer}");
     }
     let (status, _) =
-        call(&app, reqwest::Method::POST, "/api/v1/templates", Some(&with(json!({"colour": "red"})))).await;
+        app.call(reqwest::Method::POST, "/api/v1/templates", Some(&with(json!({"colour": "red"})))).await;
     assert_eq!(status, 422, "unknown fields are refused");
     assert_eq!(app.get_json("/api/v1/templates").await["data"], json!([]), "nothing was stored");
 }
