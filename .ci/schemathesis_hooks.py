@@ -29,8 +29,9 @@ data honour them without touching any check:
 
 - A send by template must name a template and a user that exist, and a `to` must fit the
   channel (the template's type when absent). .ci/schemathesis.sh creates the email
-  template `order_shipped` and the user `12345`; sends by template name those, and a `to` is
-  replaced by an address of the channel.
+  template `order_shipped` and the user `12345` (which writes to that user leave alone);
+  sends by template name those, and carry a `to` of the channel (the template's type when
+  absent), so that no other operation of the run can take their recipient away.
 
 Only values the schema accepts are changed, so negative test cases stay negative.
 """
@@ -123,8 +124,10 @@ def map_template_send(body):
     elif user is None and body.get("to") is None:
         body["user_id"] = "12345"
     channel = body.get("channel")
-    if isinstance(body.get("to"), str) and body["to"] and (channel is None or isinstance(channel, str)):
-        body["to"] = TEMPLATE_SEND_TO.get(channel, body["to"])
+    if channel is None or isinstance(channel, str):
+        # Always an address of the channel: other operations of the run may change or
+        # delete any user, the seeded one included.
+        body["to"] = TEMPLATE_SEND_TO.get(channel, body.get("to"))
 
 
 @schemathesis.hook
@@ -170,6 +173,12 @@ def map_case(context, case):
         ids = body.get("customer_ids")
         if isinstance(ids, list) and ids and all(positive_int(i) for i in ids):
             body["customer_ids"] = [SEEDED[int(i) % len(SEEDED)] for i in ids]
+
+    if method in ("PUT", "DELETE") and path == "/api/v1/users/{user_id}":
+        params = case.path_parameters or {}
+        if params.get("user_id") == "12345":
+            # The seeded user stays as .ci/schemathesis.sh made it.
+            params["user_id"] = "12345-changed"
 
     if SEEDED and method == "DELETE" and path == "/api/v1/customers/{id}":
         params = case.path_parameters or {}

@@ -394,8 +394,12 @@ fn notification_out(message: Message, events: Vec<MessageEvent>) -> Notification
     request_body = SendNotificationIn,
     responses(
         (status = 202, description = "Stored; it will be sent", body = SendNotificationOut,
-         links(("GetNotification" = (operation_id = "get_notification", parameters(("id" = "$response.body#/id")),
-                description = "The notification just accepted: its status and timeline")))),
+         links(
+             ("GetNotification" = (operation_id = "get_notification", parameters(("id" = "$response.body#/id")),
+                description = "The notification just accepted: its status and timeline")),
+             ("SetNotificationStatus" = (operation_id = "set_notification_status", parameters(("id" = "$response.body#/id")),
+                description = "Cancel it while it waits, or report its delivery or reading")),
+         )),
         (status = 400, description = "Malformed JSON (`INVALID_JSON`), an invalid Idempotency-Key (`INVALID_IDEMPOTENCY_KEY`), or header and `idempotency_key` field that differ", body = ErrorBody),
         (status = 401, description = "Missing, unknown or revoked API key", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
