@@ -638,14 +638,14 @@ macro_rules! queries {
                 query.push(" AND m.created_at < ").push_bind(At(until));
             }
             if let Some(before) = before {
+                // A row comparison: an index condition on both backends, so page k starts
+                // at its cursor instead of filtering the entries before it.
                 query
-                    .push(" AND (m.created_at < ")
+                    .push(" AND (m.created_at, m.id) < (")
                     .push_bind(At(before.created_at))
-                    .push(" OR (m.created_at = ")
-                    .push_bind(At(before.created_at))
-                    .push(" AND m.id < ")
+                    .push(", ")
                     .push_bind(Id(before.id.as_uuid()))
-                    .push("))");
+                    .push(")");
             }
             query.push(" ORDER BY m.created_at DESC, m.id DESC LIMIT ").push_bind(i64::from(limit));
             let rows = query.build().fetch_all(pool).await?;
