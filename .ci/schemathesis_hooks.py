@@ -29,9 +29,10 @@ data honour them without touching any check:
 
 - A send by template must name a template and a user that exist, and a `to` must fit the
   channel (the template's type when absent). .ci/schemathesis.sh creates the email
-  template `order_shipped` and the user `12345` (which writes to that user leave alone);
-  sends by template name those, and carry a `to` of the channel (the template's type when
-  absent), so that no other operation of the run can take their recipient away.
+  templates `order_shipped` (the example's) and `st_notice`, and the user `12345`;
+  generated sends name `st_notice` (no example names it, and writes to its id are sent
+  elsewhere) and `12345` (left alone by user writes), and carry a `to` of the channel, so
+  that no other operation of the run can take their template or recipient away.
 
 Only values the schema accepts are changed, so negative test cases stay negative.
 """
@@ -72,6 +73,7 @@ KEY = re.compile(r"[\x20-\x7E]{1,255}")
 USER_ID = re.compile(r'[!"$&-.0->@-~]{1,128}')
 HEADER_KEY = re.compile(r"[\x21-\x7E](?:[\x20-\x7E]{0,253}[\x21-\x7E])?")
 SEEDED = [int(i) for i in os.environ.get("HERALD_ST_CUSTOMERS", "").split(",") if i]
+SEEDED_TEMPLATE = os.environ.get("HERALD_ST_TEMPLATE", "")
 
 
 def unique(key: str) -> str:
@@ -117,7 +119,7 @@ TEMPLATE_SEND_TO = {"sms": "+254712345678", "email": "st@example.com", "push": "
 def map_template_send(body):
     """A schema-valid send by template, made to name the seeded template and user."""
     if body["template"]:
-        body["template"] = "order_shipped"
+        body["template"] = "st_notice"
     user = body.get("user_id")
     if isinstance(user, int) and not isinstance(user, bool) or isinstance(user, str) and USER_ID.fullmatch(user):
         body["user_id"] = "12345"
@@ -173,6 +175,11 @@ def map_case(context, case):
         ids = body.get("customer_ids")
         if isinstance(ids, list) and ids and all(positive_int(i) for i in ids):
             body["customer_ids"] = [SEEDED[int(i) % len(SEEDED)] for i in ids]
+
+    if SEEDED_TEMPLATE and method in ("PUT", "DELETE") and path == "/api/v1/templates/{id}":
+        params = case.path_parameters or {}
+        if params.get("id") == SEEDED_TEMPLATE:
+            params["id"] = str(uuid.uuid4())
 
     if method in ("PUT", "DELETE") and path == "/api/v1/users/{user_id}":
         params = case.path_parameters or {}
