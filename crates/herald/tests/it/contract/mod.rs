@@ -10,6 +10,7 @@ mod customers;
 mod idempotency;
 mod lifecycle;
 mod messages;
+mod notifications;
 mod outbox;
 mod rate_limits;
 mod users;
