@@ -28,6 +28,7 @@ mod dispatch;
 mod email;
 mod full_disk;
 mod idempotency;
+mod import_monolith;
 mod lost_leases;
 mod openapi_conformance;
 mod push;
