@@ -141,7 +141,7 @@ pub fn template_content(template: &LegacyTemplate, name: &str) -> Result<Templat
 fn checksum(parts: &[&str]) -> String {
     let mut hash = Sha256::new();
     for part in parts {
-        hash.update(part.len().to_le_bytes());
+        hash.update((part.len() as u64).to_le_bytes());
         hash.update(part.as_bytes());
     }
     hex::encode(&hash.finalize()[..16])
