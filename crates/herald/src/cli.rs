@@ -1,4 +1,4 @@
-//! The command line: `herald serve | api | worker | migrate | api-key ...`.
+//! The command line: `herald serve | api | worker | migrate | api-key | import-monolith ...`.
 
 use std::{path::PathBuf, str::FromStr};
 
@@ -42,6 +42,9 @@ pub enum Command {
     ApiKey(ApiKeyCommand),
     /// Measure intake, drain and latency through herald and a provider over HTTP.
     Bench(crate::bench::BenchArgs),
+    /// Copy the monolith's notification templates and log into herald (MIGRATION.md).
+    #[command(name = "import-monolith")]
+    ImportMonolith(crate::import::ImportArgs),
     /// Run a stand-alone fake SMS provider over HTTP (for demos, fault tests, benchmarks).
     MockProvider {
         /// Address to listen on.
@@ -127,6 +130,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::ApiKey(command) => api_key(config, command).await,
+        Command::ImportMonolith(args) => crate::import::run(&config, args).await,
         Command::MockProvider { .. } | Command::Bench(_) => {
             unreachable!("handled before configuration is loaded")
         }

@@ -10,6 +10,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod dispatch;
+pub mod import;
 pub mod metrics;
 pub mod mock_provider;
 pub mod model;

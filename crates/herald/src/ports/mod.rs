@@ -7,6 +7,7 @@ mod commands;
 mod customers;
 mod events;
 mod idempotency;
+mod legacy_imports;
 mod messages;
 mod outbox;
 mod provider;
@@ -26,6 +27,7 @@ pub use commands::{CommandDelivery, CommandSource, CommandSourceError, Settle};
 pub use customers::CustomerStore;
 pub use events::{EventPublisher, Publication, PublishError, Stopped};
 pub use idempotency::IdempotencyStore;
+pub use legacy_imports::LegacyImportStore;
 pub use messages::{MessageStore, ReceiptEventBuilder};
 pub use outbox::OutboxStore;
 pub use provider::{Outbound, Provider, ProviderError, ProviderReceipt};
@@ -81,6 +83,7 @@ pub trait Store:
     + CustomerStore
     + UserStore
     + TemplateStore
+    + LegacyImportStore
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::ports::{Store, StoreResult};
 
 mod batch;
+mod legacy_imports;
 pub mod postgres;
 mod queries;
 mod rows;

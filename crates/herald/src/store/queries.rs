@@ -145,7 +145,7 @@ macro_rules! queries {
 
         // Templates.
 
-        fn bind_template<'q>(query: Query<'q>, content: &'q TemplateContent) -> Query<'q> {
+        pub(crate) fn bind_template<'q>(query: Query<'q>, content: &'q TemplateContent) -> Query<'q> {
             query
                 .bind(content.name.as_str())
                 .bind(content.channel)
@@ -157,12 +157,12 @@ macro_rules! queries {
                 .bind(content.transactional)
         }
 
-        fn is_unique_violation(error: &sqlx::Error) -> bool {
+        pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
             error.as_database_error().is_some_and(|e| e.is_unique_violation())
         }
 
         /// Keeps `template`'s current version in `template_versions`, inside `tx`.
-        async fn keep_version(tx: &mut sqlx::Transaction<'_, Db>, template: &TemplateRecord) -> StoreResult<()> {
+        pub(crate) async fn keep_version(tx: &mut sqlx::Transaction<'_, Db>, template: &TemplateRecord) -> StoreResult<()> {
             bind_template(
                 sqlx::query(
                     "INSERT INTO template_versions (template_id, version, name, channel, subject, body, html,
@@ -859,6 +859,8 @@ macro_rules! queries {
             filter: &DeadLetterFilter,
         ) {
             query.push(" AND account_id = ").push_bind(Id(account.as_uuid()));
+            // History imported from the monolith failed there: nothing to replay (ADR 0023).
+            query.push(" AND COALESCE(provider, '') <> ").push_bind(crate::model::LEGACY_PROVIDER);
             if let Some(channel) = filter.channel {
                 query.push(" AND channel = ").push_bind(channel);
             }

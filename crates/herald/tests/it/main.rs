@@ -30,6 +30,7 @@ mod email;
 mod full_disk;
 mod history;
 mod idempotency;
+mod import_monolith;
 mod lost_leases;
 mod openapi_conformance;
 mod push;

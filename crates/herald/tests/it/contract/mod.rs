@@ -8,6 +8,7 @@ mod accounts;
 mod campaigns;
 mod customers;
 mod idempotency;
+mod legacy_imports;
 mod lifecycle;
 mod messages;
 mod notifications;
