@@ -182,7 +182,11 @@ impl Metrics {
             "Messages a provider passed on to the next of its route (breaker open, or a permanent refusal the route fails over on)",
             metrics.failovers.clone(),
         );
-        registry.register("queue_depth", "Messages pending (due now or later)", metrics.queue_depth.clone());
+        registry.register(
+            "queue_depth",
+            "Messages waiting to be sent: pending or scheduled (due now or later)",
+            metrics.queue_depth.clone(),
+        );
         registry.register(
             "oldest_due_age_seconds",
             "How long the most overdue pending message has been due",

@@ -91,7 +91,8 @@ pub trait MessageStore: Send + Sync {
         event: &ReceiptEventBuilder<'_>,
     ) -> StoreResult<StatusChanged>;
     async fn status_counts(&self) -> StoreResult<StatusCounts>;
-    /// Pending messages and the oldest that is due by `now` (cheap: uses the claim index).
+    /// Messages waiting (pending or scheduled) and the oldest that is due by `now` (cheap:
+    /// uses the claim index).
     async fn queue_stats(&self, now: DateTime<Utc>) -> StoreResult<QueueStats>;
     /// The account's failed messages matching `filter`, newest first, with ids below
     /// `before` when given (the pagination cursor).

@@ -843,8 +843,9 @@ macro_rules! queries {
 
         pub(crate) async fn queue_stats(pool: &Pool<Db>, now: DateTime<Utc>) -> StoreResult<QueueStats> {
             let row = sqlx::query(
+                // The claim's own predicate, so that both backends answer from messages_due.
                 "SELECT COUNT(*) AS pending, MIN(CASE WHEN next_attempt_at <= $1 THEN next_attempt_at END) AS oldest
-                 FROM messages WHERE status = 'pending'",
+                 FROM messages WHERE status IN ('pending', 'scheduled')",
             )
             .bind(At(now))
             .fetch_one(pool)
