@@ -167,6 +167,14 @@ macro_rules! legacy_import_queries {
                     updated_at = $11
              WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL RETURNING *";
 
+        /// Ends a transaction that wrote nothing worth keeping: explicitly, so that a
+        /// connection back in the pool never holds SQLite's write lock (a refused INSERT
+        /// takes it) until its rollback runs.
+        async fn rolled_back(tx: sqlx::Transaction<'_, Db>, outcome: TemplateImported) -> StoreResult<TemplateImported> {
+            tx.rollback().await?;
+            Ok(outcome)
+        }
+
         pub(crate) async fn import_template(
             pool: &Pool<Db>,
             account: AccountId,
@@ -185,10 +193,10 @@ macro_rules! legacy_import_queries {
                 note,
             };
             let (done, link) = match (&existing, &import.content) {
-                (Some(link), _) if link.checksum == import.checksum => return Ok(TemplateImported::Unchanged),
+                (Some(link), _) if link.checksum == import.checksum => return rolled_back(tx, TemplateImported::Unchanged).await,
                 // Imported before and now invalid: herald keeps the version it has.
                 (Some(LegacyLink { outcome: LegacyOutcome::Imported, .. }), Err(reason)) => {
-                    return Ok(TemplateImported::Skipped(reason.clone()))
+                    return rolled_back(tx, TemplateImported::Skipped(reason.clone())).await
                 }
                 (_, Err(reason)) => {
                     (TemplateImported::Skipped(reason.clone()), new_link(LegacyOutcome::Skipped, None, Some(reason.clone())))
@@ -201,11 +209,10 @@ macro_rules! legacy_import_queries {
                             new_link(LegacyOutcome::Imported, Some(id.as_uuid()), import.note.clone()),
                         ),
                         TemplateWrite::NotFound => {
-                            return Ok(TemplateImported::Skipped(format!(
-                                "changed since it was imported, but herald's template {id} was deleted"
-                            )))
+                            let reason = format!("changed since it was imported, but herald's template {id} was deleted");
+                            return rolled_back(tx, TemplateImported::Skipped(reason)).await;
                         }
-                        TemplateWrite::NameTaken => return Ok(TemplateImported::NameTaken),
+                        TemplateWrite::NameTaken => return rolled_back(tx, TemplateImported::NameTaken).await,
                     }
                 }
                 (_, Ok(content)) => {
@@ -215,7 +222,7 @@ macro_rules! legacy_import_queries {
                         TemplateWrite::Done(_) => {
                             (TemplateImported::Created(id), new_link(LegacyOutcome::Imported, Some(id.as_uuid()), import.note.clone()))
                         }
-                        TemplateWrite::NameTaken | TemplateWrite::NotFound => return Ok(TemplateImported::NameTaken),
+                        TemplateWrite::NameTaken | TemplateWrite::NotFound => return rolled_back(tx, TemplateImported::NameTaken).await,
                     }
                 }
             };

@@ -193,11 +193,19 @@ macro_rules! queries {
             let mut tx = pool.begin().await?;
             let query = sqlx::query(sql).bind(Id(id.as_uuid())).bind(Id(account.as_uuid()));
             let written = bind_template(query, content).bind(At(at)).fetch_optional(&mut *tx).await;
-            let row = match written {
-                Ok(Some(row)) => row,
-                Ok(None) => return Ok(TemplateWrite::NotFound),
-                Err(error) if is_unique_violation(&error) => return Ok(TemplateWrite::NameTaken),
+            let refused = match written {
+                Ok(Some(row)) => Ok(row),
+                Ok(None) => Err(TemplateWrite::NotFound),
+                Err(error) if is_unique_violation(&error) => Err(TemplateWrite::NameTaken),
                 Err(error) => return Err(error.into()),
+            };
+            let row = match refused {
+                Ok(row) => row,
+                Err(outcome) => {
+                    // At once: a refused INSERT holds SQLite's write lock until its rollback.
+                    tx.rollback().await?;
+                    return Ok(outcome);
+                }
             };
             let template = from_row::template(&row)?;
             keep_version(&mut tx, &template).await?;
