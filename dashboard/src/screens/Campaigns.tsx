@@ -1,0 +1,107 @@
+import { useState } from "react";
+import { type CampaignList, get, query } from "../api";
+import { Badge, Empty, ErrorText, PageHeader, SkeletonRows } from "../components/ui";
+import { formatTime } from "../lib/format";
+import { useLoad } from "../lib/hooks";
+
+const PAGE_SIZE = 20;
+export const CAMPAIGN_STATUSES = ["draft", "scheduled", "sending", "sent", "failed"];
+export const CAMPAIGN_CHANNELS = ["sms", "whatsapp"];
+
+export function Campaigns() {
+  const [status, setStatus] = useState("");
+  const [channel, setChannel] = useState("");
+  const [page, setPage] = useState(1);
+  // Pages of one snapshot never shift when campaigns are created meanwhile.
+  const [snapshot, setSnapshot] = useState<number | null>(null);
+  const path = `/campaigns${query({ page, page_size: PAGE_SIZE, status, channel, snapshot: page > 1 ? snapshot : null })}`;
+  const list = useLoad(async () => {
+    const result = await get<CampaignList>(path);
+    if (page === 1) setSnapshot(result.pagination.snapshot);
+    return result;
+  }, path);
+
+  const filter = (set: (v: string) => void) => (value: string) => {
+    set(value);
+    setPage(1);
+  };
+  const pagination = list.data?.pagination;
+
+  return (
+    <section>
+      <PageHeader title="Campaigns">
+        <a className="button primary" href="#/campaigns/new">
+          New campaign
+        </a>
+      </PageHeader>
+      <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="Filter campaigns">
+        <div className="field">
+          <label htmlFor="campaign-status">Status</label>
+          <select id="campaign-status" value={status} onChange={(e) => filter(setStatus)(e.target.value)}>
+            <option value="">Any</option>
+            {CAMPAIGN_STATUSES.map((s) => (
+              <option key={s}>{s}</option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="campaign-channel">Channel</label>
+          <select id="campaign-channel" value={channel} onChange={(e) => filter(setChannel)(e.target.value)}>
+            <option value="">Any</option>
+            {CAMPAIGN_CHANNELS.map((c) => (
+              <option key={c}>{c}</option>
+            ))}
+          </select>
+        </div>
+      </form>
+      <ErrorText error={list.error} />
+      <div className="table-wrap">
+        <table>
+          <caption className="visually-hidden">Campaigns, newest first</caption>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Status</th>
+              <th scope="col">Channel</th>
+              <th scope="col">Created</th>
+            </tr>
+          </thead>
+          <tbody aria-busy={list.loading}>
+            {!list.data && list.loading ? <SkeletonRows columns={4} /> : null}
+            {list.data?.data.map((c) => (
+              <tr key={c.id}>
+                <td>
+                  <a href={`#/campaigns/${c.id}`}>{c.name}</a>
+                </td>
+                <td>
+                  <Badge value={c.status} />
+                </td>
+                <td>{c.channel}</td>
+                <td>{formatTime(c.scheduled_at && c.status === "scheduled" ? c.scheduled_at : c.created_at)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {list.data && list.data.data.length === 0 ? (
+        <Empty>
+          {status || channel ? "No campaign matches these filters." : "No campaigns yet. "}
+          {!status && !channel ? <a href="#/campaigns/new">Create the first one</a> : null}
+        </Empty>
+      ) : null}
+      {pagination && pagination.total_pages > 1 ? (
+        <nav className="pager" aria-label="Campaign pages">
+          <button type="button" disabled={page <= 1} onClick={() => setPage(page - 1)}>
+            Previous
+          </button>
+          <span>
+            Page {pagination.page} of {pagination.total_pages} ({pagination.total_count} campaigns)
+          </span>
+          <button type="button" disabled={!pagination.next} onClick={() => setPage(page + 1)}>
+            Next
+          </button>
+        </nav>
+      ) : null}
+    </section>
+  );
+}

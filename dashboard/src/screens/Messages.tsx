@@ -1,0 +1,154 @@
+import { type FormEvent, useState } from "react";
+import { errorMessage, get, type MessageSummary, type Page, query } from "../api";
+import { Badge, Empty, ErrorText, PageHeader, SkeletonRows } from "../components/ui";
+import { formatTime, UUID_PATTERN } from "../lib/format";
+import { maskRecipient } from "../lib/mask";
+import { navigate } from "../lib/router";
+
+export const MESSAGE_STATUSES = ["pending", "scheduled", "sending", "sent", "delivered", "read", "undelivered", "failed", "suppressed", "cancelled"];
+export const CHANNELS = ["sms", "whatsapp", "email", "push"];
+
+interface Filters {
+  recipient: string;
+  status: string;
+  channel: string;
+  campaign_id: string;
+}
+
+export function Messages({ params }: { params: URLSearchParams }) {
+  const [id, setId] = useState("");
+  const [idError, setIdError] = useState<string | null>(null);
+  const [filters, setFilters] = useState<Filters>({
+    recipient: params.get("recipient") ?? "",
+    status: params.get("status") ?? "",
+    channel: params.get("channel") ?? "",
+    campaign_id: params.get("campaign_id") ?? "",
+  });
+  const [results, setResults] = useState<MessageSummary[] | null>(null);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  const openById = (event: FormEvent) => {
+    event.preventDefault();
+    const wanted = id.trim();
+    if (!UUID_PATTERN.test(wanted)) {
+      setIdError("A message id is a UUID, like 0192f7c4-5d1e-7a3b-9c2d-4e5f6a7b8c9d.");
+      return;
+    }
+    setIdError(null);
+    navigate(`/messages/${wanted}`);
+  };
+
+  const search = async (more: boolean) => {
+    setLoading(true);
+    setError(null);
+    try {
+      const page = await get<Page<MessageSummary>>(`/api/v1/notifications${query({ ...filters, limit: 50, cursor: more ? cursor : null })}`);
+      setResults((current) => (more && current ? [...current, ...page.data] : page.data));
+      setCursor(page.next_cursor);
+    } catch (e) {
+      setError(errorMessage(e));
+    } finally {
+      setLoading(false);
+    }
+  };
+
+  const set = (key: keyof Filters) => (e: { target: { value: string } }) => setFilters((f) => ({ ...f, [key]: e.target.value }));
+
+  return (
+    <section>
+      <PageHeader title="Messages" />
+      <form className="filters" onSubmit={openById} aria-label="Find a message by id">
+        <div className="field grow">
+          <label htmlFor="message-id">Message id</label>
+          <input id="message-id" value={id} onChange={(e) => setId(e.target.value)} spellCheck={false} placeholder="uuid" />
+        </div>
+        <button type="submit">Open</button>
+      </form>
+      <ErrorText error={idError} />
+      <form
+        className="filters"
+        aria-label="Search messages"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void search(false);
+        }}
+      >
+        <div className="field grow">
+          <label htmlFor="message-recipient">Recipient (exact)</label>
+          <input id="message-recipient" value={filters.recipient} onChange={set("recipient")} placeholder="+254712345678" />
+        </div>
+        <div className="field">
+          <label htmlFor="message-status">Status</label>
+          <select id="message-status" value={filters.status} onChange={set("status")}>
+            <option value="">Any</option>
+            {MESSAGE_STATUSES.map((s) => (
+              <option key={s}>{s}</option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="message-channel">Channel</label>
+          <select id="message-channel" value={filters.channel} onChange={set("channel")}>
+            <option value="">Any</option>
+            {CHANNELS.map((c) => (
+              <option key={c}>{c}</option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="message-campaign">Campaign id</label>
+          <input id="message-campaign" inputMode="numeric" value={filters.campaign_id} onChange={set("campaign_id")} />
+        </div>
+        <button type="submit" className="primary" disabled={loading}>
+          Search
+        </button>
+      </form>
+      <ErrorText error={error} />
+      {results === null && !loading ? <p className="muted">Search by recipient, status, channel or campaign, or open a message by its id.</p> : null}
+      {results !== null || loading ? (
+        <div className="table-wrap">
+          <table>
+            <caption className="visually-hidden">Messages, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">Message</th>
+                <th scope="col">Recipient</th>
+                <th scope="col">Status</th>
+                <th scope="col">Channel</th>
+                <th scope="col">Attempts</th>
+                <th scope="col">Created</th>
+              </tr>
+            </thead>
+            <tbody aria-busy={loading}>
+              {results?.map((m) => (
+                <tr key={m.id}>
+                  <td>
+                    <a href={`#/messages/${m.id}`} className="mono">
+                      {m.id.slice(0, 8)}…
+                    </a>
+                  </td>
+                  <td className="mono">{maskRecipient(m.recipient)}</td>
+                  <td>
+                    <Badge value={m.status} />
+                  </td>
+                  <td>{m.channel}</td>
+                  <td>{m.attempts}</td>
+                  <td>{formatTime(m.created_at)}</td>
+                </tr>
+              ))}
+              {loading && !results ? <SkeletonRows columns={6} /> : null}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      {results && results.length === 0 ? <Empty>No message matches.</Empty> : null}
+      {cursor ? (
+        <button type="button" onClick={() => void search(true)} disabled={loading}>
+          Load more
+        </button>
+      ) : null}
+    </section>
+  );
+}
