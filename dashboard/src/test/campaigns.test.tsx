@@ -1,0 +1,35 @@
+import { fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { describe, expect, it } from "vitest";
+import { Campaigns } from "../screens/Campaigns";
+import { stubFetch } from "./fetchStub";
+
+const page = (data: unknown[]) => ({
+  data,
+  pagination: { page: 1, page_size: 20, total_count: data.length, total_pages: 1, snapshot: 9, next: null, prev: null },
+});
+
+describe("campaign list", () => {
+  it("lists campaigns with status badges and filters by status and channel", async () => {
+    const calls = stubFetch({
+      "GET /campaigns": (call) =>
+        call.url.includes("status=failed")
+          ? { status: 200, body: page([]) }
+          : { status: 200, body: page([{ id: 9, name: "Spring sale", channel: "sms", status: "sent", scheduled_at: null, created_at: "2026-12-05T09:00:00Z" }]) },
+    });
+    render(<Campaigns />);
+    expect(await screen.findByRole("link", { name: "Spring sale" })).toBeTruthy();
+    expect(screen.getByText("sent", { selector: ".badge" }).className).toContain("badge-good");
+    expect(calls[0].url).toBe("/campaigns?page=1&page_size=20");
+
+    fireEvent.change(screen.getByLabelText("Status"), { target: { value: "failed" } });
+    expect(await screen.findByText("No campaign matches these filters.")).toBeTruthy();
+    fireEvent.change(screen.getByLabelText("Channel"), { target: { value: "whatsapp" } });
+    await waitFor(() => expect(calls.at(-1)?.url).toBe("/campaigns?page=1&page_size=20&status=failed&channel=whatsapp"));
+  });
+
+  it("shows the server's error message", async () => {
+    stubFetch({ "GET /campaigns": () => ({ status: 400, body: { error: { code: "BAD_REQUEST", message: "page_size must be an integer" } } }) });
+    render(<Campaigns />);
+    expect((await screen.findByRole("alert")).textContent).toBe("page_size must be an integer");
+  });
+});
