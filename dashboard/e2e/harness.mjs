@@ -2,7 +2,7 @@
 // headless Debian Chromium driven by playwright-core, for the end-to-end tests.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -43,7 +43,30 @@ function freePort() {
   });
 }
 
+/** A herald that answers with this key on `base`: `request(method, path, body)` for seeding. */
+function client(base, key) {
+  return async function api(method, path, body, headers = {}) {
+    const response = await fetch(base + path, {
+      method,
+      headers: { "X-API-Key": key, "Content-Type": "application/json", ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : null };
+  };
+}
+
+/**
+ * Starts `herald serve`, or, with HERALD_E2E_URL and HERALD_E2E_KEY set, uses a herald that
+ * is already running there (its data is then not fresh).
+ */
 export async function startHerald() {
+  if (process.env.HERALD_E2E_URL) {
+    const base = process.env.HERALD_E2E_URL.replace(/\/$/, "");
+    const key = process.env.HERALD_E2E_KEY;
+    if (!key) throw new Error("HERALD_E2E_URL needs HERALD_E2E_KEY, an API key of that herald");
+    return { base, key, log: () => "(herald started elsewhere)", stop: async () => {}, api: client(base, key) };
+  }
   const bin = resolve(dashboardDir, process.env.HERALD_BIN || "../target/debug/herald");
   if (!existsSync(bin)) throw new Error(`no herald binary at ${bin}: run \`cargo build --bin herald\` or set HERALD_BIN`);
   const work = mkdtempSync(join(tmpdir(), "herald-e2e-"));
@@ -64,7 +87,6 @@ export async function startHerald() {
     HERALD_LOG: "warn",
   });
   const logPath = join(work, "herald.log");
-  const { openSync } = await import("node:fs");
   const log = openSync(logPath, "w");
   const child = spawn(bin, ["serve"], { env, stdio: ["ignore", log, log] });
   let exited = false;
@@ -85,15 +107,7 @@ export async function startHerald() {
       rmSync(work, { recursive: true, force: true });
     },
     /** A request with the API key, for seeding and for checks behind the browser's back. */
-    async api(method, path, body, headers = {}) {
-      const response = await fetch(base + path, {
-        method,
-        headers: { "X-API-Key": key, "Content-Type": "application/json", ...headers },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await response.text();
-      return { status: response.status, body: text ? JSON.parse(text) : null };
-    },
+    api: client(base, key),
   };
   try {
     await waitFor(
@@ -115,8 +129,10 @@ export const CUSTOMER_NAMES = ["Amina", "Brian", "Chen", "Dalia", "Emeka", "Fatu
 
 export async function seedCustomers(herald) {
   const ids = [];
+  // Kenyan mobile numbers, distinct per run so that a shared herald takes them too.
+  const prefix = `+2547${String(Math.floor(Math.random() * 1e6)).padStart(6, "0")}`;
   for (const [i, name] of CUSTOMER_NAMES.entries()) {
-    const phone = `+2547123456${String(i).padStart(2, "0")}`;
+    const phone = `${prefix}${String(i).padStart(2, "0")}`;
     const { status, body } = await herald.api("POST", "/api/v1/customers", { phone, first_name: name, location: "Nairobi" });
     if (status !== 201 && status !== 200) throw new Error(`seeding customer ${name}: ${status} ${JSON.stringify(body)}`);
     ids.push(body.id);
