@@ -42,13 +42,6 @@ export function Empty({ children }: { children: ReactNode }) {
   return <p className="empty">{children}</p>;
 }
 
-export function Loading({ label = "Loading…" }: { label?: string }) {
-  return (
-    <p className="visually-hidden" role="status">
-      {label}
-    </p>
-  );
-}
 
 /** Skeleton rows for a table whose data is on its way. */
 export function SkeletonRows({ columns, rows = 5 }: { columns: number; rows?: number }) {

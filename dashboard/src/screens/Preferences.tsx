@@ -39,7 +39,7 @@ export function PreferencesScreen() {
         </button>
       </form>
       <ErrorText error={error} />
-      {prefs ? <PreferencesForm key={prefs.user_id + (prefs.updated_at ?? "")} initial={prefs} onSaved={setPrefs} /> : null}
+      {prefs ? <PreferencesForm key={prefs.user_id} initial={prefs} onSaved={setPrefs} /> : null}
       {!prefs && !error && !loading ? <p className="muted">Look up a user by the id your application gives them.</p> : null}
     </section>
   );
