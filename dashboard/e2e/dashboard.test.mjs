@@ -127,9 +127,14 @@ describe("dashboard end to end", { concurrency: false }, () => {
     await page.goto(`${herald.base}/#/messages`);
     await page.getByLabel("Campaign id", { exact: true }).fill(campaignId);
     await page.getByLabel("Status", { exact: true }).selectOption("sent");
+    const searched = page.waitForResponse((r) => /\/api\/v1\/notifications\?.*campaign_id=/.test(r.url()));
     await page.getByRole("button", { name: "Search" }).click();
+    assert.equal((await searched).status(), 200);
+    await waitFor("only sent messages listed", async () => {
+      const statuses = await page.locator("tbody tr .badge").allTextContents();
+      return statuses.length > 0 && statuses.every((s) => s === "sent");
+    });
     const first = page.locator("tbody tr a").first();
-    await first.waitFor({ timeout: 10_000 });
     const masked = await page.locator("tbody tr td.mono").first().textContent();
     assert.match(masked, /•/, "recipients are masked in the list");
     await screenshot(page, "07-messages");

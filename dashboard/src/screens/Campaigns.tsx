@@ -77,7 +77,7 @@ export function Campaigns() {
                   <Badge value={c.status} />
                 </td>
                 <td>{c.channel}</td>
-                <td>{formatTime(c.scheduled_at && c.status === "scheduled" ? c.scheduled_at : c.created_at)}</td>
+                <td>{formatTime(c.created_at)}</td>
               </tr>
             ))}
           </tbody>

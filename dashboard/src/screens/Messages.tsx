@@ -1,4 +1,4 @@
-import { type FormEvent, useState } from "react";
+import { type FormEvent, useEffect, useState } from "react";
 import { errorMessage, get, type MessageSummary, type Page, query } from "../api";
 import { Badge, Empty, ErrorText, PageHeader, SkeletonRows } from "../components/ui";
 import { formatTime, UUID_PATTERN } from "../lib/format";
@@ -54,6 +54,9 @@ export function Messages({ params }: { params: URLSearchParams }) {
     }
   };
 
+  // The newest messages (of the campaign, when linked from one) before any search.
+  useEffect(() => void search(false), []);
+
   const set = (key: keyof Filters) => (e: { target: { value: string } }) => setFilters((f) => ({ ...f, [key]: e.target.value }));
 
   return (
@@ -106,7 +109,6 @@ export function Messages({ params }: { params: URLSearchParams }) {
         </button>
       </form>
       <ErrorText error={error} />
-      {results === null && !loading ? <p className="muted">Search by recipient, status, channel or campaign, or open a message by its id.</p> : null}
       {results !== null || loading ? (
         <div className="table-wrap">
           <table>
