@@ -2,7 +2,7 @@ import { Fragment, useState } from "react";
 import { type DeadLetter, get, type Page, post, query } from "../api";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { Empty, ErrorText, PageHeader, SkeletonRows } from "../components/ui";
-import { formatTime } from "../lib/format";
+import { formatTime, shortId } from "../lib/format";
 import { useLoad } from "../lib/hooks";
 import { maskRecipient } from "../lib/mask";
 import { CHANNELS } from "./Messages";
@@ -32,7 +32,7 @@ export function DeadLetters() {
     if (pending.kind === "one") {
       await post(`/api/v1/dead-letters/${pending.letter.id}/replay`);
       markReplayed([pending.letter.id]);
-      setNotice(`Message ${pending.letter.id.slice(0, 8)}… is pending again and will be sent.`);
+      setNotice(`Message ${shortId(pending.letter.id)} is pending again and will be sent.`);
     } else {
       const result = await post<{ replayed: number; ids: string[] }>("/api/v1/dead-letters/replay", { ids: pending.ids });
       markReplayed(result.ids);
@@ -131,7 +131,7 @@ export function DeadLetters() {
                       aria-controls={`dl-${l.id}`}
                       onClick={() => setExpanded(expanded === l.id ? null : l.id)}
                     >
-                      {l.id.slice(0, 8)}…
+                      {shortId(l.id)}
                     </button>
                   </td>
                   <td className="mono">{maskRecipient(l.to)}</td>

@@ -1,7 +1,7 @@
 import { type FormEvent, useEffect, useState } from "react";
 import { errorMessage, get, type MessageSummary, type Page, query } from "../api";
 import { Badge, Empty, ErrorText, PageHeader, SkeletonRows } from "../components/ui";
-import { formatTime, UUID_PATTERN } from "../lib/format";
+import { formatTime, shortId, UUID_PATTERN } from "../lib/format";
 import { maskRecipient } from "../lib/mask";
 import { navigate } from "../lib/router";
 
@@ -128,7 +128,7 @@ export function Messages({ params }: { params: URLSearchParams }) {
                 <tr key={m.id}>
                   <td>
                     <a href={`#/messages/${m.id}`} className="mono">
-                      {m.id.slice(0, 8)}…
+                      {shortId(m.id)}
                     </a>
                   </td>
                   <td className="mono">{maskRecipient(m.recipient)}</td>
