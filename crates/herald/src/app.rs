@@ -310,7 +310,10 @@ impl Application {
             let broker = self.broker.clone();
             let templates = Templates::new(store.clone(), &self.config.templates);
             let state = AppState {
-                auth: Authenticator::new(store.clone()),
+                auth: Authenticator::new(
+                    store.clone(),
+                    std::time::Duration::from_secs(self.config.dashboard.session_ttl_secs),
+                ),
                 rate_limits: api::rate_limit::ApiRateLimits::new(&self.config.api.rate_limit),
                 messages: Messages::new(store.clone()),
                 dead_letters: DeadLetters::new(store.clone(), self.wake.clone()),

@@ -49,6 +49,9 @@ pub enum ErrorCode {
     TemplateNameTaken,
     InvalidStatusTransition,
     RateLimited,
+    CsrfTokenInvalid,
+    ApiKeyNotFound,
+    ApiKeyInUse,
     InternalError,
 }
 
@@ -60,6 +63,9 @@ impl ErrorCode {
             Self::InvalidJson => "INVALID_JSON",
             Self::InvalidIdempotencyKey => "INVALID_IDEMPOTENCY_KEY",
             Self::Unauthorized => "UNAUTHORIZED",
+            Self::CsrfTokenInvalid => "CSRF_TOKEN_INVALID",
+            Self::ApiKeyNotFound => "API_KEY_NOT_FOUND",
+            Self::ApiKeyInUse => "API_KEY_IN_USE",
             Self::NotFound => "NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
@@ -152,6 +158,12 @@ impl ApiError {
 
     pub fn unauthorized() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, "missing or invalid API key")
+    }
+
+    /// A request made with the dashboard's session cookie that is cross-origin, or
+    /// changes state without the session's CSRF token.
+    pub fn csrf(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, ErrorCode::CsrfTokenInvalid, message)
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {

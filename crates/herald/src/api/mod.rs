@@ -11,9 +11,11 @@ use crate::{
     },
 };
 
+pub mod api_keys;
 pub mod auth;
 pub mod campaigns;
 pub mod customers;
+pub mod dashboard;
 pub mod dead_letters;
 pub mod error;
 pub mod events;
@@ -26,6 +28,7 @@ pub mod preferences;
 pub mod rate_limit;
 pub mod router;
 pub mod schema;
+pub mod session;
 pub mod sms;
 pub mod templates;
 pub mod users;

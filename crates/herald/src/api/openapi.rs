@@ -4,7 +4,7 @@
 use utoipa::{
     openapi::{
         path::{Operation, ParameterIn},
-        security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
+        security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme},
         AllOfBuilder, ContentBuilder, Ref, RefOr, ResponseBuilder,
     },
     Modify, OpenApi,
@@ -17,7 +17,10 @@ use super::{dead_letters, error, schema};
     info(
         title = "herald",
         description = "Reliable SMS and notification dispatch. Every endpoint except health, \
-                       metrics, docs and providers' webhooks needs an API key, as `X-API-Key` or `Authorization: Bearer`."
+                       metrics, docs, sign-in and providers' webhooks needs an API key, as `X-API-Key` or \
+                       `Authorization: Bearer`, or the dashboard's session cookie (`herald_session`, from \
+                       `POST /api/v1/session`); a request made with the cookie that changes state must carry \
+                       the session's CSRF token in `X-CSRF-Token`."
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail)),
     modifiers(&SecuritySchemes),
@@ -31,6 +34,8 @@ use super::{dead_letters, error, schema};
         (name = "templates", description = "Notification templates: typed by channel, with declared variables, versioned"),
         (name = "users", description = "The contact directory notifications are sent by: the caller's users, keyed by its own user id"),
         (name = "preferences", description = "What each user wants to receive, and when: channels, category opt-outs, quiet hours"),
+        (name = "session", description = "The dashboard's sign-in: an API key exchanged for a session cookie"),
+        (name = "api-keys", description = "The account's API keys: create (shown once), list, revoke"),
         (name = "health", description = "Probes"),
         (name = "webhooks", description = "Delivery receipts from providers (authenticated by the provider's signature or webhook token, not an API key)"),
     )
@@ -89,6 +94,14 @@ impl Modify for SecuritySchemes {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                super::auth::SESSION_COOKIE,
+                "The dashboard's session (POST /api/v1/session); requests that change state \
+                 also need X-CSRF-Token",
+            ))),
+        );
     }
 }
 
@@ -103,9 +116,16 @@ impl Modify for SharedRules {
         for (path, item) in &mut openapi.paths.paths {
             // `POST /sms` answers errors in the sms-processor shape.
             let error = if path == "/sms" { "SmsResponse" } else { "ErrorBody" };
-            let operations =
-                [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
-            for operation in operations.into_iter().flatten() {
+            let operations = [
+                (&mut item.get, false),
+                (&mut item.put, true),
+                (&mut item.post, true),
+                (&mut item.delete, true),
+                (&mut item.patch, true),
+            ];
+            for (operation, changes_state) in operations {
+                let Some(operation) = operation else { continue };
+                add_session_auth(operation, changes_state, error);
                 add_shared_responses(operation, error);
                 for parameter in operation.parameters.iter_mut().flatten() {
                     if parameter.parameter_in == ParameterIn::Header && parameter.name == "Idempotency-Key" {
@@ -128,6 +148,25 @@ impl Modify for SharedRules {
                 components.schemas.insert("ReplayIn".into(), RefOr::T(constrained.into()));
             }
         }
+    }
+}
+
+/// An operation that takes an API key takes the dashboard's session cookie too; one that
+/// changes state then needs the CSRF token, or gets a 403.
+fn add_session_auth(operation: &mut Operation, changes_state: bool, error: &str) {
+    let Some(security) = operation.security.as_mut().filter(|s| !s.is_empty()) else {
+        return;
+    };
+    security.push(SecurityRequirement::new::<&str, [&str; 0], &str>("session", []));
+    if changes_state && !operation.responses.responses.contains_key("403") {
+        let content = ContentBuilder::new().schema(Some(Ref::from_schema_name(error))).build();
+        let response = ResponseBuilder::new()
+            .description(
+                "Made with the session cookie from another origin, or without the session's X-CSRF-Token \
+                 (`CSRF_TOKEN_INVALID`)",
+            )
+            .content("application/json", content);
+        operation.responses.responses.insert("403".into(), RefOr::T(response.build()));
     }
 }
 

@@ -16,9 +16,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    campaigns, customers, dead_letters,
+    api_keys, campaigns, customers, dashboard, dead_letters,
     error::{ApiError, ErrorCode},
-    events, health, metrics, notifications, openapi, preferences, rate_limit, sms, templates, users,
+    events, health, metrics, notifications, openapi, preferences, rate_limit, session, sms, templates, users,
     webhooks, AppState,
 };
 
@@ -38,6 +38,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(health::router())
         .merge(metrics::router())
         .merge(webhooks::router())
+        .merge(session::router())
+        .merge(api_keys::router())
 }
 
 pub fn router(state: AppState) -> Router {
@@ -46,8 +48,10 @@ pub fn router(state: AppState) -> Router {
     // The campaign brief's paths again under /api/v1: the same operations, documented once
     // at their brief path (see the `campaigns` tag).
     let (campaign_aliases, _) = campaigns::router().split_for_parts();
+    let dashboard = if state.config.dashboard.enabled { dashboard::router() } else { Router::new() };
     Router::new()
         .merge(routes)
+        .merge(dashboard)
         .nest(campaigns::ALIAS_PREFIX, campaign_aliases)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -5,6 +5,7 @@
 mod amqp;
 mod api;
 mod channels;
+mod dashboard;
 mod dispatch;
 mod email;
 mod fcm;
@@ -22,6 +23,7 @@ use std::{net::SocketAddr, path::Path};
 pub use amqp::AmqpConfig;
 pub use api::{ApiConfig, ApiRateLimitConfig};
 pub use channels::{ChannelLimits, ChannelsConfig};
+pub use dashboard::DashboardConfig;
 pub use dispatch::DispatchConfig;
 pub use email::{is_mailbox, EmailConfig};
 pub use fcm::{FcmProviderConfig, FCM_ENDPOINT};
@@ -80,6 +82,8 @@ pub struct Config {
     pub idempotency: IdempotencyConfig,
     /// The template cache.
     pub templates: TemplatesConfig,
+    /// The web dashboard at `/` and its sessions.
+    pub dashboard: DashboardConfig,
     /// The single-provider form; ignored when `providers` is set.
     pub provider: ProviderConfig,
     pub mock_provider: MockProviderConfig,
@@ -131,6 +135,7 @@ impl Default for Config {
             channels: ChannelsConfig::default(),
             idempotency: IdempotencyConfig::default(),
             templates: TemplatesConfig::default(),
+            dashboard: DashboardConfig::default(),
             provider: ProviderConfig::default(),
             mock_provider: MockProviderConfig::default(),
             providers: Vec::new(),
@@ -239,6 +244,7 @@ impl Config {
         self.routing().validate()?;
         self.idempotency.validate()?;
         self.templates.validate()?;
+        self.dashboard.validate()?;
         self.amqp.validate()?;
         self.api.validate()?;
         self.http.validate()?;

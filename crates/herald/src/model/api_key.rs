@@ -19,6 +19,22 @@ pub struct ApiKeyRecord {
     pub rate_limit: Option<RequestRate>,
 }
 
+/// A dashboard session as stored: the SHA-256 of its token, and the key it was made with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    pub token_hash: [u8; 32],
+    pub api_key_id: ApiKeyId,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A session that is still good: not expired, and its key not revoked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActiveSession {
+    pub expires_at: DateTime<Utc>,
+    pub key: ApiKeyRecord,
+}
+
 /// A request rate limit, written `5/s`: at most that many requests a second, and as many
 /// at once from a key that has been quiet for a second.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

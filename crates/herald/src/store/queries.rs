@@ -17,7 +17,7 @@ macro_rules! queries {
 
         use crate::{
             model::{
-                ApiKeyRecord, AttemptOutcome, Campaign, CampaignFilter, CampaignPage, CampaignStart,
+                ActiveSession, ApiKeyRecord, AttemptOutcome, SessionRecord, Campaign, CampaignFilter, CampaignPage, CampaignStart,
                 CampaignStats, ClaimedMessage, Customer, CustomerFields, DeadLetterFilter, FeedCursor,
                 Hold, HistoryCursor, HistoryEntry, HistoryFilter, IdempotencyClaim, StatusChange, StatusChanged, IdempotentResponse, KeyClaim, KeyedMessage, LeaseSweep, Message, MessageEvent,
                 NewCampaign, NewMessage, PageStart, QueueStats, ReceiptApplied, ReceiptKey, ReceiptUpdate, RenderedMessage,
@@ -117,6 +117,59 @@ macro_rules! queries {
             let done = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(At(at))
                 .bind(Id(id.as_uuid()))
+                .execute(pool)
+                .await?;
+            // Housekeeping only: reads already ignore the sessions of a revoked key.
+            sqlx::query("DELETE FROM dashboard_sessions WHERE api_key_id = $1")
+                .bind(Id(id.as_uuid()))
+                .execute(pool)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        // Dashboard sessions.
+
+        pub(crate) async fn insert_session(pool: &Pool<Db>, session: &SessionRecord) -> StoreResult<()> {
+            sqlx::query("DELETE FROM dashboard_sessions WHERE expires_at <= $1")
+                .bind(At(session.created_at))
+                .execute(pool)
+                .await?;
+            sqlx::query(
+                "INSERT INTO dashboard_sessions (token_hash, api_key_id, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&session.token_hash[..])
+            .bind(Id(session.api_key_id.as_uuid()))
+            .bind(At(session.created_at))
+            .bind(At(session.expires_at))
+            .execute(pool)
+            .await?;
+            Ok(())
+        }
+
+        pub(crate) async fn find_session(
+            pool: &Pool<Db>,
+            token_hash: &[u8; 32],
+            now: DateTime<Utc>,
+        ) -> StoreResult<Option<ActiveSession>> {
+            let row = sqlx::query(
+                "SELECT s.expires_at AS session_expires_at, k.id, k.account_id, k.name, k.prefix, k.key_hash,
+                        k.created_at, k.revoked_at, k.rate_limit_per_second
+                 FROM dashboard_sessions s JOIN api_keys k ON k.id = s.api_key_id
+                 WHERE s.token_hash = $1 AND s.expires_at > $2 AND k.revoked_at IS NULL",
+            )
+            .bind(&token_hash[..])
+            .bind(At(now))
+            .fetch_optional(pool)
+            .await?;
+            row.as_ref()
+                .map(|row| Ok(ActiveSession { expires_at: row.time("session_expires_at")?, key: from_row::api_key(row)? }))
+                .transpose()
+        }
+
+        pub(crate) async fn delete_session(pool: &Pool<Db>, token_hash: &[u8; 32]) -> StoreResult<bool> {
+            let done = sqlx::query("DELETE FROM dashboard_sessions WHERE token_hash = $1")
+                .bind(&token_hash[..])
                 .execute(pool)
                 .await?;
             Ok(done.rows_affected() == 1)
@@ -1237,6 +1290,22 @@ macro_rules! queries {
 
             async fn revoke_api_key(&self, id: ApiKeyId, at: DateTime<Utc>) -> StoreResult<bool> {
                 revoke_api_key(&self.pool, id, at).await
+            }
+
+            async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
+                insert_session(&self.pool, session).await
+            }
+
+            async fn find_session(
+                &self,
+                token_hash: &[u8; 32],
+                now: DateTime<Utc>,
+            ) -> StoreResult<Option<ActiveSession>> {
+                find_session(&self.pool, token_hash, now).await
+            }
+
+            async fn delete_session(&self, token_hash: &[u8; 32]) -> StoreResult<bool> {
+                delete_session(&self.pool, token_hash).await
             }
 
             async fn set_api_key_rate_limit(

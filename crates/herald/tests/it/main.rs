@@ -24,6 +24,7 @@ mod command_and_relay_logic;
 mod config_example;
 mod contract;
 mod crash;
+mod dashboard;
 mod dead_letters;
 mod dispatch;
 mod email;

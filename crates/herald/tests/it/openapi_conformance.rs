@@ -103,7 +103,7 @@ async fn the_served_document_links_operations_by_operation_id_and_puts_filters_i
 /// Every operation the server has, as (method, path). Routes are registered with their
 /// operation (utoipa-axum's `routes!`), so the server cannot answer one the document
 /// lacks; this pins the list, so an operation that goes missing or appears is noticed.
-const OPERATIONS: [(&str, &str); 36] = [
+const OPERATIONS: [(&str, &str); 42] = [
     ("post", "/sms"),
     ("post", "/api/v1/notifications/send"),
     ("get", "/api/v1/notifications/{id}"),
@@ -140,6 +140,12 @@ const OPERATIONS: [(&str, &str); 36] = [
     ("delete", "/api/v1/templates/{id}"),
     ("get", "/api/v1/preferences/user/{user_id}"),
     ("put", "/api/v1/preferences/user/{user_id}"),
+    ("post", "/api/v1/session"),
+    ("get", "/api/v1/session"),
+    ("delete", "/api/v1/session"),
+    ("get", "/api/v1/api-keys"),
+    ("post", "/api/v1/api-keys"),
+    ("delete", "/api/v1/api-keys/{id}"),
 ];
 
 /// Whether an answer came from a route's handler rather than the router's fallbacks
