@@ -13,8 +13,10 @@ use axum::{
     Router,
 };
 
+// The folder is relative to CARGO_MANIFEST_DIR: rust-embed expands no `$VAR` in it without
+// its interpolate-folder-path feature (and with `allow_missing` would embed nothing).
 #[derive(rust_embed::Embed)]
-#[folder = "$CARGO_MANIFEST_DIR/../../dashboard/dist"]
+#[folder = "../../dashboard/dist"]
 #[allow_missing = true]
 struct Assets;
 
