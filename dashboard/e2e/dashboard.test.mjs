@@ -250,7 +250,7 @@ describe("dashboard end to end", { concurrency: false }, () => {
     assert.ok(cookie, "a session cookie");
     assert.ok(cookie.httpOnly, "HttpOnly");
     assert.equal(cookie.sameSite, "Strict");
-    const withCookie = () => fetch(`${herald.base}/api/v1/overview`, { headers: { Cookie: `herald_session=${cookie.value}` } }).then((r) => r.status);
+    const withCookie = () => fetch(`${herald.base}/api/v1/session`, { headers: { Cookie: `herald_session=${cookie.value}` } }).then((r) => r.status);
     assert.equal(await withCookie(), 200);
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByLabel("API key", { exact: true }).waitFor();
