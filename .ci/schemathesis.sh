@@ -74,6 +74,7 @@ status=0
   cd "$work"
   HERALD_ST_CUSTOMERS=$(IFS=,; echo "${customers[*]}") \
   HERALD_ST_TEMPLATE="$st_template" \
+  HERALD_ST_KEY="$key" \
   SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$repo/.ci" \
     "$repo/$venv/bin/schemathesis" run "$base/api/v1/openapi.json" \
     --checks all \

@@ -74,6 +74,8 @@ USER_ID = re.compile(r'[!"$&-.0->@-~]{1,128}')
 HEADER_KEY = re.compile(r"[\x21-\x7E](?:[\x20-\x7E]{0,253}[\x21-\x7E])?")
 SEEDED = [int(i) for i in os.environ.get("HERALD_ST_CUSTOMERS", "").split(",") if i]
 SEEDED_TEMPLATE = os.environ.get("HERALD_ST_TEMPLATE", "")
+# The run's API key, for some of the generated sign-ins.
+API_KEY = os.environ.get("HERALD_ST_KEY", "")
 
 
 def unique(key: str) -> str:
@@ -175,6 +177,11 @@ def map_case(context, case):
         ids = body.get("customer_ids")
         if isinstance(ids, list) and ids and all(positive_int(i) for i in ids):
             body["customer_ids"] = [SEEDED[int(i) % len(SEEDED)] for i in ids]
+
+    if API_KEY and body is not None and path == "/api/v1/session" and isinstance(body.get("api_key"), str):
+        # Half of the sign-ins with the run's own key (201 and a session), half as generated (401).
+        if len(body["api_key"]) % 2 == 0:
+            body["api_key"] = API_KEY
 
     if SEEDED_TEMPLATE and method in ("PUT", "DELETE") and path == "/api/v1/templates/{id}":
         params = case.path_parameters or {}

@@ -181,9 +181,13 @@ async fn serve(config: Config, roles: Roles) -> anyhow::Result<()> {
         let names: Vec<&str> = config.providers.iter().map(|p| p.name.as_str()).collect();
         format!("{} (routes: {})", names.join(", "), config.routing().routes.len())
     };
+    let dashboard = config.dashboard.enabled;
     let app = Application::build(config, roles).await?;
     if let Some(addr) = app.local_addr() {
         println!("herald is listening on http://{addr}");
+        if dashboard {
+            println!("  dashboard: http://{addr}/   (sign in with the API key)");
+        }
         println!("  API docs:  http://{addr}/docs   (OpenAPI: http://{addr}/api/v1/openapi.json)");
         println!("  events:    http://{addr}/api/v1/events");
     }

@@ -16,7 +16,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{
     auth::Authenticated,
     error::{ApiError, ApiResult, ErrorBody, ErrorCode},
-    extract::ApiJson,
+    extract::{json_integer, ApiJson},
     AppState,
 };
 use crate::{
@@ -85,8 +85,8 @@ pub struct CreateApiKeyIn {
     #[schema(min_length = 1, max_length = 100, pattern = r"\S", example = "billing-service")]
     pub name: String,
     /// Its own request rate limit, requests a second; the configured default when absent.
-    #[schema(minimum = 1, maximum = 1_000_000)]
-    pub rate_limit_per_second: Option<u32>,
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1_000_000)]
+    pub rate_limit_per_second: Option<serde_json::Value>,
 }
 
 /// A key just created. `key` is the key itself: shown this once, never again.
@@ -139,9 +139,15 @@ pub async fn create_api_key(
     }
     let rate_limit = input
         .rate_limit_per_second
-        .map(RequestRate::per_second)
-        .transpose()
-        .map_err(|_| ApiError::invalid_field("rate_limit_per_second", "must be from 1 to 1000000"))?;
+        .map(|value| {
+            json_integer(&value)
+                .and_then(|n| u32::try_from(n).ok())
+                .and_then(|n| RequestRate::per_second(n).ok())
+                .ok_or_else(|| {
+                    ApiError::invalid_field("rate_limit_per_second", "must be an integer from 1 to 1000000")
+                })
+        })
+        .transpose()?;
     let created = state.auth.create_key(auth.account_id, name, rate_limit).await?;
     let body = CreatedApiKeyOut { api_key: ApiKeyOut::from(&created.record), key: created.secret };
     Ok((StatusCode::CREATED, Json(body)))
