@@ -7,11 +7,12 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use chrono::{DateTime, Utc};
 use herald_domain::Channel;
 
-use super::guard::{ClaimBudget, ProviderGuard};
+use super::guard::{BreakerView, ClaimBudget, ProviderGuard};
 use crate::{
     config::{DispatchConfig, FailoverOnPermanent, Routing},
     metrics::Metrics,
     ports::{Provider, RateLimitStore},
+    services::overview::{BreakerStates, ProviderState},
 };
 
 /// One provider as the dispatcher uses it.
@@ -154,6 +155,16 @@ impl Router {
         }
     }
 
+    /// A read-only handle on every provider's breaker, for the API's overview.
+    pub fn breakers(&self) -> Breakers {
+        Breakers(
+            self.providers
+                .iter()
+                .map(|p| (p.name().to_owned(), p.provider.channels().to_vec(), p.guard.breaker_view()))
+                .collect(),
+        )
+    }
+
     /// The provider named for messages the lease sweep fails (their worker was lost, and
     /// with it which provider it was calling): the first of SMS's default route, else the
     /// first provider.
@@ -166,6 +177,22 @@ impl Router {
         sms_first
             .or((!self.providers.is_empty()).then_some(0))
             .map_or("none", |index| self.providers[index].name())
+    }
+}
+
+/// Every provider's name, the channels it serves and its breaker (see [`Router::breakers`]).
+#[derive(Debug, Clone)]
+pub struct Breakers(Vec<(String, Vec<Channel>, BreakerView)>);
+
+impl BreakerStates for Breakers {
+    fn provider_states(&self) -> Vec<ProviderState> {
+        self.0
+            .iter()
+            .flat_map(|(name, channels, view)| {
+                let breaker = view.state();
+                channels.iter().map(move |&channel| ProviderState { name: name.clone(), channel, breaker })
+            })
+            .collect()
     }
 }
 
