@@ -504,14 +504,11 @@ fn page_params(cursor: Option<&str>, limit: Option<u32>) -> ApiResult<(Option<Me
 fn newest_first_page<T>(
     mut rows: Vec<T>,
     limit: u32,
-    message: impl Fn(&T) -> &Message,
+    cursor: impl Fn(&T) -> MessageCursor,
 ) -> (Vec<T>, Option<String>) {
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
-    let next_cursor = rows
-        .last()
-        .filter(|_| more)
-        .map(|last| MessageCursor { created_at: message(last).created_at, id: message(last).id }.to_string());
+    let next_cursor = rows.last().filter(|_| more).map(|last| cursor(last).to_string());
     (rows, next_cursor)
 }
 
@@ -528,6 +525,7 @@ fn parameter<T, E>(
     .transpose()
 }
 
+/// What `status` and `channel` take, for error messages (a test keeps them complete).
 const STATUSES: &str = "a message status (pending, scheduled, sending, sent, delivered, read, undelivered, failed, cancelled or suppressed)";
 const CHANNELS: &str = "a channel (sms, whatsapp, email or push)";
 
@@ -657,7 +655,7 @@ pub async fn user_history(
         until: time("until", &query.until)?,
     };
     let entries = state.messages.history(auth.account_id, &id, &filter, before, limit + 1).await?;
-    let (entries, next_cursor) = newest_first_page(entries, limit, |e| &e.message);
+    let (entries, next_cursor) = newest_first_page(entries, limit, |e| MessageCursor::from(&e.message));
     Ok(Json(HistoryPage { user_id, data: entries.into_iter().map(history_item).collect(), next_cursor }))
 }
 
@@ -677,7 +675,7 @@ pub struct SearchQuery {
     #[param(value_type = String, required = false, pattern = r"^[^\x00-\x1F\x7F-\x9F]{1,4096}$", example = "+254712345678")]
     recipient: Option<String>,
     /// Only notifications of this campaign.
-    #[param(value_type = i64, required = false, minimum = 1, example = 42)]
+    #[param(schema_with = schema::campaign_id, required = false)]
     campaign_id: Option<String>,
     /// `next_cursor` of the previous page.
     #[param(schema_with = schema::message_cursor, required = false)]
@@ -803,7 +801,7 @@ pub async fn search_notifications(
     let (before, limit) = page_params(query.cursor.as_deref(), query.limit)?;
     let search = query.search()?;
     let found = state.messages.search(auth.account_id, &search, before, limit + 1).await?;
-    let (found, next_cursor) = newest_first_page(found, limit, |f| &f.message);
+    let (found, next_cursor) = newest_first_page(found, limit, |f| MessageCursor::from(&f.message));
     Ok(Json(NotificationPage { data: found.into_iter().map(notification_summary).collect(), next_cursor }))
 }
 
@@ -872,4 +870,32 @@ pub async fn set_notification_status(
     }
     let (message, events) = state.messages.get(auth.account_id, message_id).await?.ok_or_else(not_found)?;
     Ok(Json(notification_out(message, events)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_error_messages_name_every_status_and_channel() {
+        for status in MessageStatus::ALL {
+            assert!(STATUSES.contains(status.as_str()), "{status}");
+        }
+        for channel in Channel::ALL {
+            assert!(CHANNELS.contains(channel.as_str()), "{channel}");
+        }
+    }
+
+    #[test]
+    fn a_page_points_at_the_next_only_when_a_row_more_was_found() {
+        let at = |seconds: i64| DateTime::from_timestamp(1_764_928_800 - seconds, 0).unwrap();
+        let rows: Vec<(DateTime<Utc>, MessageId)> = (0..3).map(|n| (at(n), MessageId::new())).collect();
+        let cursor = |rows: Vec<_>, limit| {
+            newest_first_page(rows, limit, |&(created_at, id)| MessageCursor { created_at, id }).1
+        };
+        let second = MessageCursor { created_at: rows[1].0, id: rows[1].1 };
+        assert_eq!(cursor(rows.clone(), 2), Some(second.to_string()));
+        assert_eq!(cursor(rows, 3), None, "all there is: no cursor to an empty page");
+        assert_eq!(second.to_string().parse::<MessageCursor>(), Ok(second));
+    }
 }

@@ -518,7 +518,12 @@ pub fn message_cursor() -> RefOr<Schema> {
         .into()
 }
 
-/// A campaign's id, or null.
+/// A campaign of this account, by id.
+pub fn campaign_id() -> RefOr<Schema> {
+    positive_id().description(Some("A campaign of this account")).examples([42]).into()
+}
+
+/// The campaign a message was sent for, or null.
 pub fn optional_campaign_id() -> RefOr<Schema> {
     nullable(positive_id().description(Some("The campaign it was sent for")).examples([42]))
 }

@@ -466,6 +466,13 @@ pub struct MessageCursor {
     pub id: MessageId,
 }
 
+impl From<&Message> for MessageCursor {
+    /// Where the messages older than `message` start.
+    fn from(message: &Message) -> Self {
+        Self { created_at: message.created_at, id: message.id }
+    }
+}
+
 impl std::fmt::Display for MessageCursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}_{}", self.created_at.timestamp_micros(), self.id)

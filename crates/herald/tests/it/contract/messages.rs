@@ -796,7 +796,7 @@ async fn search_messages_pages_the_accounts_messages_newest_first_by_every_filte
     let mut before = None;
     loop {
         let page = search(MessageSearch::default(), before, 2).await;
-        before = page.last().map(|f| MessageCursor { created_at: f.message.created_at, id: f.message.id });
+        before = page.last().map(|f| MessageCursor::from(&f.message));
         if page.is_empty() {
             break;
         }
