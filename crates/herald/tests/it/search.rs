@@ -194,6 +194,8 @@ async fn search_refuses_bad_filters_with_a_400_naming_the_parameter(backend: Bac
         ("recipient=%2B2547%00", "recipient"),
         ("cursor=abc", "cursor"),
         ("cursor=1_2", "cursor"),
+        ("limit=0", "limit"),
+        ("limit=201", "limit"),
     ] {
         let (status, out) = app.call(Method::GET, &format!("/api/v1/notifications?{query}"), None).await;
         assert_eq!(status, 400, "{query} -> {out}");
@@ -207,7 +209,8 @@ async fn search_refuses_bad_filters_with_a_400_naming_the_parameter(backend: Bac
     let long = "a".repeat(4097);
     let (status, out) = app.call(Method::GET, &format!("/api/v1/notifications?recipient={long}"), None).await;
     assert_eq!((status, &out["error"]["field"]), (400, &json!("recipient")));
-    for query in ["limit=0", "limit=201", "limit=many", "sort=oldest"] {
+    // Query strings that do not even read as the parameters: a 400 in the same shape.
+    for query in ["limit=many", "sort=oldest"] {
         let (status, out) = app.call(Method::GET, &format!("/api/v1/notifications?{query}"), None).await;
         assert_eq!((status, &out["error"]["code"]), (400, &json!("BAD_REQUEST")), "{query} -> {out}");
     }
