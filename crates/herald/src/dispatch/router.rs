@@ -157,12 +157,12 @@ impl Router {
 
     /// A read-only handle on every provider's breaker, for the API's overview.
     pub fn breakers(&self) -> Breakers {
-        Breakers(
-            self.providers
-                .iter()
-                .map(|p| (p.name().to_owned(), p.provider.channels().to_vec(), p.guard.breaker_view()))
-                .collect(),
-        )
+        let breakers = self.providers.iter().map(|routed| ProviderBreaker {
+            name: routed.name().to_owned(),
+            channels: routed.provider.channels().to_vec(),
+            breaker: routed.guard.breaker_view(),
+        });
+        Breakers(breakers.collect())
     }
 
     /// The provider named for messages the lease sweep fails (their worker was lost, and
@@ -180,17 +180,28 @@ impl Router {
     }
 }
 
-/// Every provider's name, the channels it serves and its breaker (see [`Router::breakers`]).
+/// Every provider's breaker, read-only (see [`Router::breakers`]).
 #[derive(Debug, Clone)]
-pub struct Breakers(Vec<(String, Vec<Channel>, BreakerView)>);
+pub struct Breakers(Vec<ProviderBreaker>);
+
+#[derive(Debug, Clone)]
+struct ProviderBreaker {
+    name: String,
+    channels: Vec<Channel>,
+    breaker: BreakerView,
+}
 
 impl BreakerStates for Breakers {
     fn provider_states(&self) -> Vec<ProviderState> {
         self.0
             .iter()
-            .flat_map(|(name, channels, view)| {
-                let breaker = view.state();
-                channels.iter().map(move |&channel| ProviderState { name: name.clone(), channel, breaker })
+            .flat_map(|provider| {
+                let breaker = provider.breaker.state();
+                provider.channels.iter().map(move |&channel| ProviderState {
+                    name: provider.name.clone(),
+                    channel,
+                    breaker,
+                })
             })
             .collect()
     }
@@ -264,5 +275,23 @@ mod tests {
         assert_eq!(router.claim_budget(100, lease), ClaimBudget::Claim(100), "c can still take messages");
         let _ = router.provider(2).guard.call(down()).await;
         assert!(matches!(router.claim_budget(100, lease), ClaimBudget::WaitUntil(_)));
+    }
+
+    #[tokio::test]
+    async fn the_breakers_handle_reads_each_providers_breaker_once_per_channel_it_serves() {
+        let router = router();
+        let breakers = router.breakers();
+        let states = |breakers: &Breakers| -> Vec<(String, Channel, i64)> {
+            let states = breakers.provider_states().into_iter();
+            states.map(|p| (p.name, p.channel, p.breaker.as_gauge())).collect()
+        };
+        // The mocks serve every channel.
+        assert_eq!(states(&breakers).len(), 3 * Channel::ALL.len());
+        assert!(states(&breakers).iter().all(|(_, _, gauge)| *gauge == 0), "all closed");
+        let down = async { Err(ProviderError::Retryable { reason: "down".into(), retry_after: None }) };
+        let _ = router.provider(1).guard.call(down).await;
+        let open: Vec<_> = states(&breakers).into_iter().filter(|(_, _, gauge)| *gauge == 2).collect();
+        let expected: Vec<_> = Channel::ALL.iter().map(|&channel| ("b".to_owned(), channel, 2)).collect();
+        assert_eq!(open, expected, "a handle taken before the failure sees it");
     }
 }
