@@ -728,11 +728,14 @@ pub struct NotificationSummary {
     #[schema(example = "+254712345678")]
     pub recipient: String,
     /// The user it is for, when the send named one.
+    #[schema(required = true)]
     pub user_id: Option<String>,
-    #[schema(schema_with = schema::optional_campaign_id)]
+    #[schema(schema_with = schema::optional_campaign_id, required = true)]
     pub campaign_id: Option<CampaignId>,
     /// Attempts made so far (as `attempts` of `GET /api/v1/notifications/{id}`).
     pub attempts: u32,
+    /// The error of the last failed attempt, or why it was not sent.
+    #[schema(required = true)]
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -743,6 +746,7 @@ pub struct NotificationPage {
     /// Newest first.
     pub data: Vec<NotificationSummary>,
     /// Pass as `cursor` (with the same filters) for the next (older) page; null on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 

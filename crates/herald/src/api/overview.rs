@@ -71,9 +71,10 @@ pub struct QueueOut {
     pub depth: u64,
     /// The earliest due time that has passed, of a notification still waiting; null when
     /// none is overdue.
+    #[schema(required = true)]
     pub oldest_waiting_at: Option<DateTime<Utc>>,
     /// How long that notification has been due, in seconds; null when none is overdue.
-    #[schema(example = 1.5, minimum = 0)]
+    #[schema(example = 1.5, minimum = 0, required = true)]
     pub oldest_waiting_age_seconds: Option<f64>,
 }
 

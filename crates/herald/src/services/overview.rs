@@ -7,7 +7,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use herald_domain::{breaker::BreakerState, AccountId, Channel};
 
 use crate::{
@@ -63,7 +63,8 @@ impl Overview {
 
     /// The account's overview over the last `window`.
     pub async fn snapshot(&self, account: AccountId, window: Duration) -> StoreResult<Snapshot> {
-        let generated_at = Utc::now();
+        // Microseconds, as the database's times are.
+        let generated_at = Utc::now().trunc_subsecs(6);
         let since = generated_at - window;
         let activity = self.store.activity(account, since).await?;
         let queue = self.store.queue_stats(generated_at).await?;
