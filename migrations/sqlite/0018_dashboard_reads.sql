@@ -1,7 +1,8 @@
 -- What the dashboard reads (GET /api/v1/overview and GET /api/v1/notifications), each an
--- index range per account. Intake pays for the first two on every insert (migration 0006
--- dropped the old (account_id, created_at) index while nothing read it); the last two
--- hold only sent and failed messages.
+-- index range per account. Intake pays for the first two on every insert: migration 0006
+-- dropped the old (account_id, created_at) index while nothing read it. The last two hold
+-- only sent and failed messages. A search by campaign goes through messages_campaign (0005)
+-- and sorts that campaign's messages.
 
 -- An account's messages newest first: the search's order, with or without a status or
 -- channel filter, and the overview's count of messages accepted lately.
