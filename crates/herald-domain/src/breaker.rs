@@ -61,6 +61,17 @@ impl CircuitBreaker {
         self.state
     }
 
+    /// The state a call would find at `now_ms`, without moving the breaker: an open one
+    /// whose wait is over is half-open (what [`Self::available`] would make it).
+    pub fn state_at(&self, now_ms: u64) -> BreakerState {
+        match self.state {
+            BreakerState::Open { until_ms } if now_ms >= until_ms => {
+                BreakerState::HalfOpen { trials_started: 0, trials_succeeded: 0 }
+            }
+            state => state,
+        }
+    }
+
     /// How many calls may start now: unlimited (`None`) when closed, the trial calls left
     /// when half-open, none while open. Moves open -> half-open once the wait is over.
     pub fn available(&mut self, now_ms: u64) -> Option<u32> {
@@ -172,6 +183,20 @@ mod tests {
         assert!(breaker.try_acquire(1000).is_err(), "both trials are out");
         breaker.cancel();
         assert_eq!(breaker.try_acquire(1000), Ok(()), "the trial given back");
+    }
+
+    #[test]
+    fn state_at_reads_an_open_breaker_as_half_open_once_its_wait_is_over_without_moving_it() {
+        let mut b = breaker();
+        for _ in 0..4 {
+            b.record(0, false);
+        }
+        assert_eq!(b.state_at(999), BreakerState::Open { until_ms: 1000 });
+        let half_open = BreakerState::HalfOpen { trials_started: 0, trials_succeeded: 0 };
+        assert_eq!(b.state_at(1000), half_open);
+        assert_eq!(b.state(), BreakerState::Open { until_ms: 1000 }, "reading changes nothing");
+        b.available(1000);
+        assert_eq!(b.state(), half_open);
     }
 
     #[test]

@@ -30,7 +30,7 @@ use anyhow::Context;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use herald::{
     model::{
-        HistoryCursor, HistoryFilter, KeyedMessage, NewMessage, RichContent, TemplateContent, TemplateUse,
+        HistoryFilter, KeyedMessage, MessageCursor, NewMessage, RichContent, TemplateContent, TemplateUse,
         TemplateVariable, TemplateWrite,
     },
     ports::Store,
@@ -384,8 +384,8 @@ async fn history_page(
     store: &dyn Store,
     account: herald_domain::AccountId,
     user: &UserId,
-    before: Option<HistoryCursor>,
-) -> anyhow::Result<(Option<HistoryCursor>, usize)> {
+    before: Option<MessageCursor>,
+) -> anyhow::Result<(Option<MessageCursor>, usize)> {
     let mut entries = store.user_history(account, user, &HistoryFilter::default(), before, PAGE + 1).await?;
     let more = entries.len() > PAGE as usize;
     entries.truncate(PAGE as usize);
@@ -393,7 +393,7 @@ async fn history_page(
     let next = entries
         .last()
         .filter(|_| more)
-        .map(|e| HistoryCursor { created_at: e.message.created_at, id: e.message.id });
+        .map(|e| MessageCursor { created_at: e.message.created_at, id: e.message.id });
     Ok((next, entries.len()))
 }
 

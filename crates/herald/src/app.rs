@@ -30,6 +30,7 @@ use crate::{
         health::Health,
         intake::Intake,
         messages::Messages,
+        overview::{BreakerStates, Overview},
         receipts::Receipts,
         relay::OutboxRelay,
         templates::Templates,
@@ -201,6 +202,9 @@ impl Application {
         );
         // The relay stops after the dispatcher, so it flushes the dispatcher's last events.
         let dispatcher_done = CancellationToken::new();
+        // The overview reads the breakers of this process's workers; without workers it
+        // cannot know them.
+        let mut breakers: Option<Arc<dyn BreakerStates>> = None;
         if self.roles.worker {
             let dispatcher = Dispatcher::with_routing(
                 self.store.clone(),
@@ -210,6 +214,7 @@ impl Application {
                 self.metrics.clone(),
                 self.wake.clone(),
             );
+            breakers = Some(Arc::new(dispatcher.breakers()));
             let (token, done) = (shutdown.clone(), dispatcher_done.clone());
             match (&self.config.amqp_url, self.config.job_transport) {
                 (Some(url), JobTransport::Amqp) => {
@@ -316,6 +321,7 @@ impl Application {
                 ),
                 rate_limits: api::rate_limit::ApiRateLimits::new(&self.config.api.rate_limit),
                 messages: Messages::new(store.clone()),
+                overview: Overview::new(store.clone(), breakers),
                 dead_letters: DeadLetters::new(store.clone(), self.wake.clone()),
                 events: EventFeed::new(store.clone()),
                 campaigns: Campaigns::new(

@@ -125,7 +125,8 @@ pub struct ErrorDetail {
     pub code: ErrorCode,
     /// Human-readable explanation.
     pub message: String,
-    /// The request body field the error is about (`VALIDATION_ERROR` of a field only).
+    /// The request body field (`VALIDATION_ERROR`) or query parameter (`BAD_REQUEST`) the
+    /// error is about, when it is about one.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "subject")]
     pub field: Option<String>,
@@ -150,6 +151,11 @@ impl ApiError {
     pub fn invalid_named_field(field: String, problem: impl std::fmt::Display) -> Self {
         let message = format!("'{field}' {problem}");
         Self { field: Some(field.into()), ..Self::validation(message) }
+    }
+
+    /// A 400 about one query parameter: the message starts with its name.
+    pub fn invalid_parameter(name: &'static str, problem: impl std::fmt::Display) -> Self {
+        Self { field: Some(name.into()), ..Self::bad_request(format!("'{name}' {problem}")) }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {

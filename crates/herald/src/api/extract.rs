@@ -100,6 +100,6 @@ pub fn page_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, Api
     if (1..=max).contains(&limit) {
         Ok(limit)
     } else {
-        Err(ApiError::bad_request(format!("limit must be between 1 and {max}")))
+        Err(ApiError::invalid_parameter("limit", format_args!("must be between 1 and {max}")))
     }
 }

@@ -7,7 +7,7 @@ use crate::{
     services::{
         api_keys::Authenticator, campaigns::Campaigns, compose::Composer, customers::Customers,
         dead_letters::DeadLetters, events::EventFeed, health::Health, intake::Intake, messages::Messages,
-        receipts::Receipts, templates::Templates, users::Users,
+        overview::Overview, receipts::Receipts, templates::Templates, users::Users,
     },
 };
 
@@ -24,6 +24,7 @@ pub mod health;
 pub mod metrics;
 pub mod notifications;
 pub mod openapi;
+pub mod overview;
 pub mod preferences;
 pub mod rate_limit;
 pub mod router;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub rate_limits: rate_limit::ApiRateLimits,
     pub intake: Intake,
     pub messages: Messages,
+    /// The dashboard's overview (with this process's breakers when it runs workers).
+    pub overview: Overview,
     pub dead_letters: DeadLetters,
     pub events: EventFeed,
     pub campaigns: Campaigns,

@@ -8,7 +8,8 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use herald_domain::{
-    Channel, HtmlBody, MessageBody, MessageId, MessageStatus, PushData, Recipient, SenderId, Subject,
+    CampaignId, Channel, HtmlBody, MessageBody, MessageId, MessageStatus, PushData, Recipient, SenderId,
+    Subject,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -26,8 +27,8 @@ use super::{
 };
 use crate::{
     model::{
-        HistoryCursor, HistoryEntry, HistoryFilter, Hold, Message, MessageEvent, MessageEventKind,
-        RichContent, StatusChanged,
+        FoundMessage, HistoryEntry, HistoryFilter, Hold, Message, MessageCursor, MessageEvent,
+        MessageEventKind, MessageSearch, RichContent, StatusChanged,
     },
     services::{
         compose::TemplateSend,
@@ -42,6 +43,7 @@ const SEND_PATH: &str = "/api/v1/notifications/send";
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(send_notification))
+        .routes(routes!(search_notifications))
         .routes(routes!(get_notification))
         .routes(routes!(user_history))
         .routes(routes!(set_notification_status))
@@ -481,8 +483,51 @@ pub async fn get_notification(
     Ok(Json(notification_out(message, events)))
 }
 
-const HISTORY_DEFAULT_LIMIT: u32 = 50;
-const HISTORY_MAX_LIMIT: u32 = 200;
+/// Page sizes of the newest-first lists of messages (a user's history, a search).
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 200;
+
+/// A newest-first list's `cursor` and `limit`, checked: where the page starts and its size.
+fn page_params(cursor: Option<&str>, limit: Option<u32>) -> ApiResult<(Option<MessageCursor>, u32)> {
+    let limit = page_limit(limit, DEFAULT_PAGE, MAX_PAGE)?;
+    let before = cursor
+        .map(|c| {
+            c.parse::<MessageCursor>()
+                .map_err(|_| ApiError::invalid_parameter("cursor", "is not a next_cursor"))
+        })
+        .transpose()?;
+    Ok((before, limit))
+}
+
+/// The page out of the `limit + 1` rows fetched for it: the first `limit`, and the cursor
+/// of the next page when there was one more (so the last page never points at an empty one).
+fn newest_first_page<T>(
+    mut rows: Vec<T>,
+    limit: u32,
+    cursor: impl Fn(&T) -> MessageCursor,
+) -> (Vec<T>, Option<String>) {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_cursor = rows.last().filter(|_| more).map(|last| cursor(last).to_string());
+    (rows, next_cursor)
+}
+
+/// An optional query parameter parsed by `parse`; a value it refuses is a 400 naming it.
+fn parameter<T, E>(
+    name: &'static str,
+    text: Option<&str>,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+    expected: &str,
+) -> ApiResult<Option<T>> {
+    text.map(|text| {
+        parse(text).map_err(|_| ApiError::invalid_parameter(name, format_args!("must be {expected}")))
+    })
+    .transpose()
+}
+
+/// What `status` and `channel` take, for error messages (a test keeps them complete).
+const STATUSES: &str = "a message status (pending, scheduled, sending, sent, delivered, read, undelivered, failed, cancelled or suppressed)";
+const CHANNELS: &str = "a channel (sms, whatsapp, email or push)";
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -503,8 +548,8 @@ pub struct HistoryQuery {
     /// Only notifications created before this time (RFC 3339).
     #[param(value_type = DateTime<Utc>, required = false)]
     until: Option<String>,
-    /// `next_cursor` of the previous page (microseconds since the epoch and a message id).
-    #[param(value_type = String, pattern = r"^[0-9]{1,16}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", required = false)]
+    /// `next_cursor` of the previous page.
+    #[param(schema_with = schema::message_cursor, required = false)]
     cursor: Option<String>,
     /// Page size, 1 to 200 (default 50).
     #[param(value_type = u32, required = false, minimum = 1, maximum = 200)]
@@ -597,33 +642,171 @@ pub async fn user_history(
             format!("User {user_id} not found"),
         ));
     };
-    let limit = page_limit(query.limit, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT)?;
-    let bad = |what: &str| ApiError::bad_request(format!("{what} is not valid"));
-    let time = |text: &Option<String>, what: &str| {
-        text.as_deref()
-            .map(|t| DateTime::parse_from_rfc3339(t).map(|t| t.to_utc()).map_err(|_| bad(what)))
-            .transpose()
+    let (before, limit) = page_params(query.cursor.as_deref(), query.limit)?;
+    let time = |name, text: &Option<String>| {
+        let rfc3339 = |t: &str| DateTime::parse_from_rfc3339(t).map(|t| t.to_utc());
+        parameter(name, text.as_deref(), rfc3339, "an RFC 3339 time")
     };
     let filter = HistoryFilter {
-        status: query.status.as_deref().map(|s| s.parse().map_err(|_| bad("status"))).transpose()?,
-        channel: query.channel.as_deref().map(|c| c.parse().map_err(|_| bad("channel"))).transpose()?,
-        template: query.template.as_deref().map(|t| t.parse().map_err(|_| bad("template"))).transpose()?,
-        since: time(&query.since, "since")?,
-        until: time(&query.until, "until")?,
+        status: parameter("status", query.status.as_deref(), str::parse, STATUSES)?,
+        channel: parameter("channel", query.channel.as_deref(), str::parse, CHANNELS)?,
+        template: parameter("template", query.template.as_deref(), str::parse, "a template id")?,
+        since: time("since", &query.since)?,
+        until: time("until", &query.until)?,
     };
-    let before =
-        query.cursor.as_deref().map(|c| c.parse::<HistoryCursor>().map_err(|_| bad("cursor"))).transpose()?;
-    let mut entries = state.messages.history(auth.account_id, &id, &filter, before, limit + 1).await?;
-    let more = entries.len() > limit as usize;
-    entries.truncate(limit as usize);
-    let next_cursor = more
-        .then(|| {
-            entries
-                .last()
-                .map(|e| HistoryCursor { created_at: e.message.created_at, id: e.message.id }.to_string())
-        })
-        .flatten();
+    let entries = state.messages.history(auth.account_id, &id, &filter, before, limit + 1).await?;
+    let (entries, next_cursor) = newest_first_page(entries, limit, |e| MessageCursor::from(&e.message));
     Ok(Json(HistoryPage { user_id, data: entries.into_iter().map(history_item).collect(), next_cursor }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SearchQuery {
+    /// Only notifications in this status.
+    #[param(schema_with = schema::message_status, required = false)]
+    status: Option<String>,
+    /// Only notifications on this channel.
+    #[param(schema_with = schema::channel, required = false)]
+    channel: Option<String>,
+    /// Only notifications to this recipient, exactly as sent to: E.164 for SMS and WhatsApp
+    /// (`%2B254712345678`: a `+` left unencoded is a space), the address for email, the token
+    /// for push.
+    #[param(value_type = String, required = false, pattern = r"^[^\x00-\x1F\x7F-\x9F]{1,4096}$", example = "+254712345678")]
+    recipient: Option<String>,
+    /// Only notifications of this campaign.
+    #[param(schema_with = schema::campaign_id, required = false)]
+    campaign_id: Option<String>,
+    /// `next_cursor` of the previous page.
+    #[param(schema_with = schema::message_cursor, required = false)]
+    cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    #[param(value_type = u32, required = false, minimum = 1, maximum = 200)]
+    limit: Option<u32>,
+}
+
+/// Longest recipient searched for: a push token's length.
+const MAX_RECIPIENT_CHARS: usize = 4096;
+
+impl SearchQuery {
+    fn search(&self) -> ApiResult<MessageSearch> {
+        let recipient = |text: &str| {
+            let valid = (1..=MAX_RECIPIENT_CHARS).contains(&text.chars().count())
+                && !text.chars().any(char::is_control);
+            valid.then(|| text.to_owned()).ok_or(())
+        };
+        let campaign = |text: &str| text.parse::<CampaignId>().ok().filter(|id| id.get() >= 1).ok_or(());
+        Ok(MessageSearch {
+            status: parameter("status", self.status.as_deref(), str::parse, STATUSES)?,
+            channel: parameter("channel", self.channel.as_deref(), str::parse, CHANNELS)?,
+            recipient: parameter(
+                "recipient",
+                self.recipient.as_deref(),
+                recipient,
+                "1 to 4096 characters without control characters",
+            )?,
+            campaign: parameter(
+                "campaign_id",
+                self.campaign_id.as_deref(),
+                campaign,
+                "a campaign id (a positive integer)",
+            )?,
+        })
+    }
+}
+
+/// A notification as a search lists it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationSummary {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: MessageId,
+    #[schema(schema_with = schema::message_status)]
+    pub status: MessageStatus,
+    #[schema(schema_with = schema::channel)]
+    pub channel: Channel,
+    /// E.164 for SMS and WhatsApp, the address for email, the token for push.
+    #[schema(example = "+254712345678")]
+    pub recipient: String,
+    /// The user it is for, when the send named one.
+    #[schema(required = true)]
+    pub user_id: Option<String>,
+    #[schema(schema_with = schema::optional_campaign_id, required = true)]
+    pub campaign_id: Option<CampaignId>,
+    /// Attempts made so far (as `attempts` of `GET /api/v1/notifications/{id}`).
+    pub attempts: u32,
+    /// The error of the last failed attempt, or why it was not sent.
+    #[schema(required = true)]
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationPage {
+    /// Newest first.
+    pub data: Vec<NotificationSummary>,
+    /// Pass as `cursor` (with the same filters) for the next (older) page; null on the last page.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
+fn notification_summary(found: FoundMessage) -> NotificationSummary {
+    let message = found.message;
+    NotificationSummary {
+        id: message.id,
+        status: message.status,
+        channel: message.channel,
+        recipient: message.recipient.to_string(),
+        user_id: message.user_id,
+        campaign_id: message.campaign.map(|c| c.campaign_id),
+        attempts: found.attempts,
+        last_error: message.last_error,
+        created_at: message.created_at,
+        updated_at: message.updated_at,
+    }
+}
+
+/// Finds the account's notifications, newest first, a page at a time: by status, channel,
+/// recipient or campaign (every filter given must match).
+///
+/// One notification by id, with its timeline, is `GET /api/v1/notifications/{id}`. Pages
+/// follow creation time, then id: notifications that arrive while you page appear at the
+/// front and never shift the pages you are reading.
+#[utoipa::path(
+    get,
+    path = "/api/v1/notifications",
+    tag = "notifications",
+    params(SearchQuery),
+    responses(
+        (status = 200, body = NotificationPage, example = json!({
+            "data": [{
+                "id": "0193a0c4-5d2e-7b1a-9c3f-2a4b6c8d0e1f",
+                "status": "failed",
+                "channel": "sms",
+                "recipient": "+254712345678",
+                "user_id": "12345",
+                "campaign_id": 42,
+                "attempts": 3,
+                "last_error": "provider answered 503",
+                "created_at": "2026-12-05T10:00:00.123456Z",
+                "updated_at": "2026-12-05T10:00:09.5Z"
+            }],
+            "next_cursor": "1764928800123456_0193a0c4-5d2e-7b1a-9c3f-2a4b6c8d0e1f"
+        })),
+        (status = 400, description = "An invalid filter, cursor or limit (`BAD_REQUEST`; `field` names the parameter)", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+pub async fn search_notifications(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    ApiQuery(query): ApiQuery<SearchQuery>,
+) -> ApiResult<Json<NotificationPage>> {
+    let (before, limit) = page_params(query.cursor.as_deref(), query.limit)?;
+    let search = query.search()?;
+    let found = state.messages.search(auth.account_id, &search, before, limit + 1).await?;
+    let (found, next_cursor) = newest_first_page(found, limit, |f| MessageCursor::from(&f.message));
+    Ok(Json(NotificationPage { data: found.into_iter().map(notification_summary).collect(), next_cursor }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -691,4 +874,32 @@ pub async fn set_notification_status(
     }
     let (message, events) = state.messages.get(auth.account_id, message_id).await?.ok_or_else(not_found)?;
     Ok(Json(notification_out(message, events)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_error_messages_name_every_status_and_channel() {
+        for status in MessageStatus::ALL {
+            assert!(STATUSES.contains(status.as_str()), "{status}");
+        }
+        for channel in Channel::ALL {
+            assert!(CHANNELS.contains(channel.as_str()), "{channel}");
+        }
+    }
+
+    #[test]
+    fn a_page_points_at_the_next_only_when_a_row_more_was_found() {
+        let at = |seconds: i64| DateTime::from_timestamp(1_764_928_800 - seconds, 0).unwrap();
+        let rows: Vec<(DateTime<Utc>, MessageId)> = (0..3).map(|n| (at(n), MessageId::new())).collect();
+        let cursor = |rows: Vec<_>, limit| {
+            newest_first_page(rows, limit, |&(created_at, id)| MessageCursor { created_at, id }).1
+        };
+        let second = MessageCursor { created_at: rows[1].0, id: rows[1].1 };
+        assert_eq!(cursor(rows.clone(), 2), Some(second.to_string()));
+        assert_eq!(cursor(rows, 3), None, "all there is: no cursor to an empty page");
+        assert_eq!(second.to_string().parse::<MessageCursor>(), Ok(second));
+    }
 }

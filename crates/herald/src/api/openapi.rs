@@ -27,6 +27,7 @@ use super::{dead_letters, error, schema};
     tags(
         (name = "sms-processor", description = "The sms-processor compatible endpoint"),
         (name = "notifications", description = "Send notifications and follow them"),
+        (name = "overview", description = "What an account's notifications did lately, the queue, dead letters and the providers' breakers (the dashboard's first page)"),
         (name = "events", description = "The event feed (transactional outbox)"),
         (name = "dead-letters", description = "Failed messages and their replay"),
         (name = "campaigns", description = "Campaigns (the campaign brief's paths; also under /api/v1/campaigns)"),

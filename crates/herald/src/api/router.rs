@@ -18,8 +18,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use super::{
     api_keys, campaigns, customers, dashboard, dead_letters,
     error::{ApiError, ErrorCode},
-    events, health, metrics, notifications, openapi, preferences, rate_limit, session, sms, templates, users,
-    webhooks, AppState,
+    events, health, metrics, notifications, openapi, overview, preferences, rate_limit, session, sms,
+    templates, users, webhooks, AppState,
 };
 
 /// Every documented route, registered with its operation: a route cannot exist without
@@ -33,6 +33,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(preferences::router())
         .merge(templates::router())
         .merge(notifications::router())
+        .merge(overview::router())
         .merge(events::router())
         .merge(dead_letters::router())
         .merge(health::router())

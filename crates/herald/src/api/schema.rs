@@ -510,6 +510,24 @@ pub fn optional_message_id() -> RefOr<Schema> {
         .into()
 }
 
+/// Where a newest-first page of messages starts: a previous page's `next_cursor`
+/// (microseconds since the epoch and a message id).
+pub fn message_cursor() -> RefOr<Schema> {
+    string()
+        .pattern(Some(r"^[0-9]{1,16}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"))
+        .into()
+}
+
+/// A campaign of this account, by id.
+pub fn campaign_id() -> RefOr<Schema> {
+    positive_id().description(Some("A campaign of this account")).examples([42]).into()
+}
+
+/// The campaign a message was sent for, or null.
+pub fn optional_campaign_id() -> RefOr<Schema> {
+    nullable(positive_id().description(Some("The campaign it was sent for")).examples([42]))
+}
+
 /// A positive 64-bit id.
 pub fn positive_id() -> ObjectBuilder {
     ObjectBuilder::new()

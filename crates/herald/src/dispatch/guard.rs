@@ -84,7 +84,8 @@ pub struct ProviderGuard {
     pipelines: usize,
     permits: Arc<Semaphore>,
     adaptive: Option<Mutex<Adaptive>>,
-    breaker: Option<Mutex<CircuitBreaker>>,
+    /// Shared with [`BreakerView`]s, which only read it.
+    breaker: Option<Arc<Mutex<CircuitBreaker>>>,
     origin: Instant,
     metrics: Arc<Metrics>,
 }
@@ -118,13 +119,13 @@ impl ProviderGuard {
             RateLimiter::direct(quota.allow_burst(burst))
         });
         let breaker = limits.breaker.enabled.then(|| {
-            Mutex::new(CircuitBreaker::new(BreakerConfig {
+            Arc::new(Mutex::new(CircuitBreaker::new(BreakerConfig {
                 failure_rate: limits.breaker.failure_rate,
                 window: limits.breaker.window,
                 min_calls: limits.breaker.min_calls,
                 open_for_ms: limits.breaker.open_secs * 1000,
                 half_open_calls: limits.breaker.half_open_calls,
-            }))
+            })))
         });
         let adaptive = limits.adaptive_concurrency.then(|| {
             let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
@@ -157,7 +158,12 @@ impl ProviderGuard {
     }
 
     fn breaker(&self) -> Option<std::sync::MutexGuard<'_, CircuitBreaker>> {
-        self.breaker.as_ref().map(|b| b.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+        self.breaker.as_ref().map(|b| lock(b))
+    }
+
+    /// A read-only handle on this provider's breaker.
+    pub fn breaker_view(&self) -> BreakerView {
+        BreakerView { breaker: self.breaker.clone(), origin: self.origin }
     }
 
     /// At most `batch_size`; nothing while the breaker is open; only the trial calls when
@@ -262,6 +268,28 @@ impl ProviderGuard {
         }
         let owed = adaptive.owed;
         adaptive.owed -= self.permits.forget_permits(owed);
+    }
+}
+
+fn lock(breaker: &Mutex<CircuitBreaker>) -> std::sync::MutexGuard<'_, CircuitBreaker> {
+    breaker.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Reads a provider's circuit breaker without moving it (the overview), for as long as
+/// the dispatcher that owns the breaker lives.
+#[derive(Debug, Clone)]
+pub struct BreakerView {
+    /// None: the provider has no breaker (`limits.breaker.enabled = false`).
+    breaker: Option<Arc<Mutex<CircuitBreaker>>>,
+    /// The guard's clock origin: breaker times are milliseconds since it.
+    origin: Instant,
+}
+
+impl BreakerView {
+    /// The state a call would find now; always closed without a breaker.
+    pub fn state(&self) -> BreakerState {
+        let now_ms = self.origin.elapsed().as_millis() as u64;
+        self.breaker.as_ref().map_or(BreakerState::Closed, |breaker| lock(breaker).state_at(now_ms))
     }
 }
 

@@ -7,11 +7,12 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use chrono::{DateTime, Utc};
 use herald_domain::Channel;
 
-use super::guard::{ClaimBudget, ProviderGuard};
+use super::guard::{BreakerView, ClaimBudget, ProviderGuard};
 use crate::{
     config::{DispatchConfig, FailoverOnPermanent, Routing},
     metrics::Metrics,
     ports::{Provider, RateLimitStore},
+    services::overview::{BreakerStates, ProviderState},
 };
 
 /// One provider as the dispatcher uses it.
@@ -154,6 +155,16 @@ impl Router {
         }
     }
 
+    /// A read-only handle on every provider's breaker, for the API's overview.
+    pub fn breakers(&self) -> Breakers {
+        let breakers = self.providers.iter().map(|routed| ProviderBreaker {
+            name: routed.name().to_owned(),
+            channels: routed.provider.channels().to_vec(),
+            breaker: routed.guard.breaker_view(),
+        });
+        Breakers(breakers.collect())
+    }
+
     /// The provider named for messages the lease sweep fails (their worker was lost, and
     /// with it which provider it was calling): the first of SMS's default route, else the
     /// first provider.
@@ -166,6 +177,33 @@ impl Router {
         sms_first
             .or((!self.providers.is_empty()).then_some(0))
             .map_or("none", |index| self.providers[index].name())
+    }
+}
+
+/// Every provider's breaker, read-only (see [`Router::breakers`]).
+#[derive(Debug, Clone)]
+pub struct Breakers(Vec<ProviderBreaker>);
+
+#[derive(Debug, Clone)]
+struct ProviderBreaker {
+    name: String,
+    channels: Vec<Channel>,
+    breaker: BreakerView,
+}
+
+impl BreakerStates for Breakers {
+    fn provider_states(&self) -> Vec<ProviderState> {
+        self.0
+            .iter()
+            .flat_map(|provider| {
+                let breaker = provider.breaker.state();
+                provider.channels.iter().map(move |&channel| ProviderState {
+                    name: provider.name.clone(),
+                    channel,
+                    breaker,
+                })
+            })
+            .collect()
     }
 }
 
@@ -237,5 +275,23 @@ mod tests {
         assert_eq!(router.claim_budget(100, lease), ClaimBudget::Claim(100), "c can still take messages");
         let _ = router.provider(2).guard.call(down()).await;
         assert!(matches!(router.claim_budget(100, lease), ClaimBudget::WaitUntil(_)));
+    }
+
+    #[tokio::test]
+    async fn the_breakers_handle_reads_each_providers_breaker_once_per_channel_it_serves() {
+        let router = router();
+        let breakers = router.breakers();
+        let states = |breakers: &Breakers| -> Vec<(String, Channel, i64)> {
+            let states = breakers.provider_states().into_iter();
+            states.map(|p| (p.name, p.channel, p.breaker.as_gauge())).collect()
+        };
+        // The mocks serve every channel.
+        assert_eq!(states(&breakers).len(), 3 * Channel::ALL.len());
+        assert!(states(&breakers).iter().all(|(_, _, gauge)| *gauge == 0), "all closed");
+        let down = async { Err(ProviderError::Retryable { reason: "down".into(), retry_after: None }) };
+        let _ = router.provider(1).guard.call(down).await;
+        let open: Vec<_> = states(&breakers).into_iter().filter(|(_, _, gauge)| *gauge == 2).collect();
+        let expected: Vec<_> = Channel::ALL.iter().map(|&channel| ("b".to_owned(), channel, 2)).collect();
+        assert_eq!(open, expected, "a handle taken before the failure sees it");
     }
 }

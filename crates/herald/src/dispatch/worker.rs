@@ -98,6 +98,11 @@ impl Dispatcher {
         Self { store, router, config: dispatch, channels, metrics, owner, wake }
     }
 
+    /// A read-only handle on the providers' circuit breakers, for the API of this process.
+    pub fn breakers(&self) -> super::router::Breakers {
+        self.router.breakers()
+    }
+
     /// Runs until `shutdown` fires. Between two batches each pipeline checks for shutdown; a
     /// batch already claimed is finished and committed first. Expired leases are swept
     /// every half lease by a task of their own, so a pipeline stuck on a send that never

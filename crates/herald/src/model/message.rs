@@ -458,21 +458,28 @@ pub struct HistoryFilter {
     pub until: Option<DateTime<Utc>>,
 }
 
-/// A place in a user's history, newest first: the entries older than this one (by
-/// creation time, then id).
+/// A place in a newest-first list of messages (a user's history, a search): the messages
+/// older than this one (by creation time, then id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HistoryCursor {
+pub struct MessageCursor {
     pub created_at: DateTime<Utc>,
     pub id: MessageId,
 }
 
-impl std::fmt::Display for HistoryCursor {
+impl From<&Message> for MessageCursor {
+    /// Where the messages older than `message` start.
+    fn from(message: &Message) -> Self {
+        Self { created_at: message.created_at, id: message.id }
+    }
+}
+
+impl std::fmt::Display for MessageCursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}_{}", self.created_at.timestamp_micros(), self.id)
     }
 }
 
-impl std::str::FromStr for HistoryCursor {
+impl std::str::FromStr for MessageCursor {
     type Err = ();
 
     fn from_str(text: &str) -> Result<Self, ()> {
@@ -491,6 +498,41 @@ impl std::str::FromStr for HistoryCursor {
 pub struct HistoryEntry {
     pub message: Message,
     pub template_name: Option<String>,
+}
+
+/// What `GET /api/v1/notifications` looks for in an account's messages; every field given
+/// must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageSearch {
+    pub status: Option<MessageStatus>,
+    pub channel: Option<Channel>,
+    /// The recipient exactly as stored (E.164 for a phone number).
+    pub recipient: Option<String>,
+    pub campaign: Option<CampaignId>,
+}
+
+/// A message found by a search, with the attempts made at it so far (as its timeline
+/// counts them: [`MessageEvent::is_attempt`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundMessage {
+    pub message: Message,
+    pub attempts: u32,
+}
+
+/// What happened to an account's messages since a point in time, read from the database
+/// (so every process's work counts).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// Messages created since.
+    pub accepted: u64,
+    /// Messages the provider accepted since (whatever happened to them after: delivered,
+    /// read, undelivered).
+    pub sent: u64,
+    /// Messages that failed since and are still failed (a replayed one is back in flight).
+    pub failed: u64,
+    /// Dead letters now, whenever they failed: failed messages not replayed (nor imported
+    /// failed from the monolith, which cannot be replayed).
+    pub dead_letters: u64,
 }
 
 /// The pending backlog, for metrics.

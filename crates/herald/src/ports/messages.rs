@@ -6,9 +6,10 @@ use herald_domain::{AccountId, MessageId};
 
 use super::StoreResult;
 use crate::model::{
-    AttemptOutcome, ClaimedMessage, DeadLetterFilter, HistoryCursor, HistoryEntry, HistoryFilter,
-    IdempotencyClaim, KeyedMessage, LeaseSweep, Message, MessageEvent, NewMessage, OutboxEvent, QueueStats,
-    ReceiptApplied, ReceiptUpdate, StatusChange, StatusChanged, StatusCounts, SweptLeases,
+    Activity, AttemptOutcome, ClaimedMessage, DeadLetterFilter, FoundMessage, HistoryEntry, HistoryFilter,
+    IdempotencyClaim, KeyedMessage, LeaseSweep, Message, MessageCursor, MessageEvent, MessageSearch,
+    NewMessage, OutboxEvent, QueueStats, ReceiptApplied, ReceiptUpdate, StatusChange, StatusChanged,
+    StatusCounts, SweptLeases,
 };
 
 /// Builds the event a delivery receipt publishes, from the message it moved.
@@ -34,9 +35,21 @@ pub trait MessageStore: Send + Sync {
         account: AccountId,
         user_id: &herald_domain::UserId,
         filter: &HistoryFilter,
-        before: Option<HistoryCursor>,
+        before: Option<MessageCursor>,
         limit: u32,
     ) -> StoreResult<Vec<HistoryEntry>>;
+    /// A page of the account's messages matching `search`, newest first (creation time, then
+    /// id), those older than `before`, each with its attempts counted.
+    async fn search_messages(
+        &self,
+        account: AccountId,
+        search: &MessageSearch,
+        before: Option<MessageCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<FoundMessage>>;
+    /// The account's messages accepted, sent and failed since `since`, and its dead letters
+    /// now: counted in the database, each from an index.
+    async fn activity(&self, account: AccountId, since: DateTime<Utc>) -> StoreResult<Activity>;
     async fn list_message_events(&self, id: MessageId) -> StoreResult<Vec<MessageEvent>>;
     /// Atomically moves up to `limit` due `pending` messages to `sending` under a lease held
     /// by `owner` until `lease_until`. No two callers ever get the same message while its

@@ -1,5 +1,5 @@
-//! Reading messages (one with its timeline, a user's history) and the status changes
-//! clients make.
+//! Reading messages (one with its timeline, a user's history, a search) and the status
+//! changes clients make.
 
 use std::sync::Arc;
 
@@ -7,7 +7,10 @@ use chrono::Utc;
 use herald_domain::{AccountId, MessageId, MessageStatus};
 
 use crate::{
-    model::{HistoryCursor, HistoryEntry, HistoryFilter, Message, MessageEvent, StatusChange, StatusChanged},
+    model::{
+        FoundMessage, HistoryEntry, HistoryFilter, Message, MessageCursor, MessageEvent, MessageSearch,
+        StatusChange, StatusChanged,
+    },
     ports::{Store, StoreError, StoreResult},
 };
 
@@ -46,10 +49,21 @@ impl Messages {
         account: AccountId,
         user_id: &herald_domain::UserId,
         filter: &HistoryFilter,
-        before: Option<HistoryCursor>,
+        before: Option<MessageCursor>,
         limit: u32,
     ) -> StoreResult<Vec<HistoryEntry>> {
         self.store.user_history(account, user_id, filter, before, limit).await
+    }
+
+    /// A page of the account's messages matching `search`, newest first.
+    pub async fn search(
+        &self,
+        account: AccountId,
+        search: &MessageSearch,
+        before: Option<MessageCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<FoundMessage>> {
+        self.store.search_messages(account, search, before, limit).await
     }
 
     /// Moves the notification to a status the client reports or asks for: `cancelled`

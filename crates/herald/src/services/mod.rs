@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod intake;
 pub mod json;
 pub mod messages;
+pub mod overview;
 pub mod receipts;
 pub mod relay;
 pub mod seed;

@@ -17,9 +17,9 @@ macro_rules! queries {
 
         use crate::{
             model::{
-                ActiveSession, ApiKeyRecord, AttemptOutcome, SessionRecord, Campaign, CampaignFilter, CampaignPage, CampaignStart,
-                CampaignStats, ClaimedMessage, Customer, CustomerFields, DeadLetterFilter, FeedCursor,
-                Hold, HistoryCursor, HistoryEntry, HistoryFilter, IdempotencyClaim, StatusChange, StatusChanged, IdempotentResponse, KeyClaim, KeyedMessage, LeaseSweep, Message, MessageEvent,
+                ActiveSession, Activity, ApiKeyRecord, AttemptOutcome, SessionRecord, Campaign, CampaignFilter, CampaignPage, CampaignStart,
+                CampaignStats, ClaimedMessage, Customer, CustomerFields, DeadLetterFilter, FeedCursor, FoundMessage, MessageSearch,
+                Hold, MessageCursor, HistoryEntry, HistoryFilter, IdempotencyClaim, StatusChange, StatusChanged, IdempotentResponse, KeyClaim, KeyedMessage, LeaseSweep, Message, MessageEvent,
                 NewCampaign, NewMessage, PageStart, QueueStats, ReceiptApplied, ReceiptKey, ReceiptUpdate, RenderedMessage,
                 RequestRate,
                 StartOutcome, StatusCounts, StoredEvent, SweptLeases, DeliveryOutcome, MessageEventKind, User, UserWrite,
@@ -672,7 +672,7 @@ macro_rules! queries {
             account: AccountId,
             user_id: &herald_domain::UserId,
             filter: &HistoryFilter,
-            before: Option<HistoryCursor>,
+            before: Option<MessageCursor>,
             limit: u32,
         ) -> StoreResult<Vec<HistoryEntry>> {
             // One statement: the template's name in the version sent comes with each row
@@ -698,6 +698,16 @@ macro_rules! queries {
             if let Some(until) = filter.until {
                 query.push(" AND m.created_at < ").push_bind(At(until));
             }
+            push_newest_first(&mut query, before, limit);
+            let rows = query.build().fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| Ok(HistoryEntry { message: from_row::message(row)?, template_name: row.get("template_name")? }))
+                .collect()
+        }
+
+        /// Ends a query of messages `m` with one newest-first page: those older than `before`
+        /// (creation time, then id), at most `limit`.
+        fn push_newest_first(query: &mut QueryBuilder<'_, Db>, before: Option<MessageCursor>, limit: u32) {
             if let Some(before) = before {
                 // A row comparison: an index condition on both backends, so page k starts
                 // at its cursor instead of filtering the entries before it.
@@ -709,10 +719,88 @@ macro_rules! queries {
                     .push(")");
             }
             query.push(" ORDER BY m.created_at DESC, m.id DESC LIMIT ").push_bind(i64::from(limit));
+        }
+
+        pub(crate) async fn search_messages(
+            pool: &Pool<Db>,
+            account: AccountId,
+            search: &MessageSearch,
+            before: Option<MessageCursor>,
+            limit: u32,
+        ) -> StoreResult<Vec<FoundMessage>> {
+            // Through messages_account_recent, or messages_account_recipient for a recipient
+            // (migration sqlite 0018, postgres 0020).
+            let mut query = QueryBuilder::<Db>::new("SELECT m.* FROM messages m WHERE m.account_id = ");
+            query.push_bind(Id(account.as_uuid()));
+            if let Some(status) = search.status {
+                query.push(" AND m.status = ").push_bind(status);
+            }
+            if let Some(channel) = search.channel {
+                query.push(" AND m.channel = ").push_bind(channel);
+            }
+            if let Some(recipient) = &search.recipient {
+                query.push(" AND m.recipient = ").push_bind(recipient.clone());
+            }
+            if let Some(campaign) = search.campaign {
+                query.push(" AND m.campaign_id = ").push_bind(campaign);
+            }
+            push_newest_first(&mut query, before, limit);
             let rows = query.build().fetch_all(pool).await?;
-            rows.iter()
-                .map(|row| Ok(HistoryEntry { message: from_row::message(row)?, template_name: row.get("template_name")? }))
-                .collect()
+            let messages = rows.iter().map(from_row::message).collect::<StoreResult<Vec<_>>>()?;
+            let attempts = attempt_counts(pool, &messages).await?;
+            Ok(messages
+                .into_iter()
+                .map(|message| FoundMessage { attempts: attempts.get(&message.id).copied().unwrap_or(0), message })
+                .collect())
+        }
+
+        /// How many attempts the timelines of `messages` record, in one query (the rule is
+        /// [`MessageEvent::is_attempt`]'s, applied here rather than restated in SQL).
+        async fn attempt_counts(pool: &Pool<Db>, messages: &[Message]) -> StoreResult<HashMap<MessageId, u32>> {
+            let mut counts = HashMap::new();
+            if messages.is_empty() {
+                return Ok(counts);
+            }
+            let mut query = QueryBuilder::<Db>::new(
+                "SELECT message_id, kind, status, detail, at FROM message_events WHERE message_id IN (",
+            );
+            let mut ids = query.separated(", ");
+            for message in messages {
+                ids.push_bind(Id(message.id.as_uuid()));
+            }
+            query.push(")");
+            for row in query.build().fetch_all(pool).await? {
+                if from_row::message_event(&row)?.is_attempt() {
+                    *counts.entry(MessageId::from_uuid(row.uuid("message_id")?)).or_insert(0) += 1;
+                }
+            }
+            Ok(counts)
+        }
+
+        pub(crate) async fn activity(pool: &Pool<Db>, account: AccountId, since: DateTime<Utc>) -> StoreResult<Activity> {
+            // One round trip, each count an index range of its own (migration sqlite 0018,
+            // postgres 0020): messages_account_recent, messages_account_sent,
+            // messages_account_failed, and messages_dead_letters.
+            let at = At(since);
+            let mut query = QueryBuilder::<Db>::new("SELECT (SELECT COUNT(*) FROM messages WHERE account_id = ");
+            query.push_bind(Id(account.as_uuid())).push(" AND created_at >= ").push_bind(at);
+            query.push(") AS accepted, (SELECT COUNT(*) FROM messages WHERE account_id = ");
+            query.push_bind(Id(account.as_uuid())).push(" AND sent_at >= ").push_bind(at);
+            // Failed since: the dead letters whose failure (their last change) is that recent.
+            query.push(") AS sent, (SELECT COUNT(*) FROM messages WHERE status = 'failed'");
+            push_dead_letter_filter(&mut query, account, &DeadLetterFilter::default());
+            query.push(" AND updated_at >= ").push_bind(at);
+            query.push(") AS failed, (SELECT COUNT(*) FROM messages WHERE status = 'failed'");
+            push_dead_letter_filter(&mut query, account, &DeadLetterFilter::default());
+            query.push(") AS dead_letters");
+            let row = query.build().fetch_one(pool).await?;
+            let count = |column: &str| row.int(column).map(|n| n.max(0) as u64);
+            Ok(Activity {
+                accepted: count("accepted")?,
+                sent: count("sent")?,
+                failed: count("failed")?,
+                dead_letters: count("dead_letters")?,
+            })
         }
 
         pub(crate) async fn list_message_events(pool: &Pool<Db>, id: MessageId) -> StoreResult<Vec<MessageEvent>> {
@@ -1230,12 +1318,26 @@ macro_rules! queries {
                 queue_stats(&self.pool, now).await
             }
 
+            async fn search_messages(
+                &self,
+                account: AccountId,
+                search: &MessageSearch,
+                before: Option<MessageCursor>,
+                limit: u32,
+            ) -> StoreResult<Vec<FoundMessage>> {
+                search_messages(&self.pool, account, search, before, limit).await
+            }
+
+            async fn activity(&self, account: AccountId, since: DateTime<Utc>) -> StoreResult<Activity> {
+                activity(&self.pool, account, since).await
+            }
+
             async fn user_history(
                 &self,
                 account: AccountId,
                 user_id: &herald_domain::UserId,
                 filter: &HistoryFilter,
-                before: Option<HistoryCursor>,
+                before: Option<MessageCursor>,
                 limit: u32,
             ) -> StoreResult<Vec<HistoryEntry>> {
                 user_history(&self.pool, account, user_id, filter, before, limit).await

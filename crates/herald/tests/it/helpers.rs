@@ -255,13 +255,51 @@ impl TestApp {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> (u16, serde_json::Value) {
-        let mut request = self.client.request(method, self.url(path)).header("X-API-Key", API_KEY);
+        self.call_as(API_KEY, method, path, body).await
+    }
+
+    /// [`TestApp::call`] with another API key (e.g. [`TestApp::another_account`]'s).
+    pub async fn call_as(
+        &self,
+        key: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self.client.request(method, self.url(path)).header("X-API-Key", key);
         if let Some(body) = body {
             request = request.json(body);
         }
         let response = request.send().await.expect("request sent");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// A second account, beside the default one the test key belongs to: an API key of it.
+    pub async fn another_account(&self) -> String {
+        let account = herald_domain::AccountId::new();
+        // No port creates accounts: herald itself runs with its default one.
+        let insert = "INSERT INTO accounts (id, name, is_default, created_at) VALUES ";
+        if self.database_url.starts_with("postgres") {
+            let pool = sqlx::PgPool::connect(&self.database_url).await.expect("database");
+            sqlx::query(&format!("{insert} ($1, 'another', FALSE, now())"))
+                .bind(account.as_uuid())
+                .execute(&pool)
+                .await
+                .expect("account");
+            pool.close().await;
+        } else {
+            let pool = sqlx::SqlitePool::connect(&self.database_url).await.expect("database");
+            sqlx::query(&format!("{insert} ($1, 'another', 0, $2)"))
+                .bind(account.to_string())
+                .bind(chrono::Utc::now().timestamp_millis())
+                .execute(&pool)
+                .await
+                .expect("account");
+            pool.close().await;
+        }
+        let key = herald::services::api_keys::create(self.store.as_ref(), account, "another").await;
+        key.expect("API key").secret
     }
 
     /// GET with the test key.

@@ -103,12 +103,14 @@ async fn the_served_document_links_operations_by_operation_id_and_puts_filters_i
 /// Every operation the server has, as (method, path). Routes are registered with their
 /// operation (utoipa-axum's `routes!`), so the server cannot answer one the document
 /// lacks; this pins the list, so an operation that goes missing or appears is noticed.
-const OPERATIONS: [(&str, &str); 42] = [
+const OPERATIONS: [(&str, &str); 44] = [
     ("post", "/sms"),
     ("post", "/api/v1/notifications/send"),
+    ("get", "/api/v1/notifications"),
     ("get", "/api/v1/notifications/{id}"),
     ("get", "/api/v1/notifications/user/{user_id}"),
     ("put", "/api/v1/notifications/{id}/status"),
+    ("get", "/api/v1/overview"),
     ("get", "/api/v1/events"),
     ("get", "/api/v1/dead-letters"),
     ("post", "/api/v1/dead-letters/replay"),

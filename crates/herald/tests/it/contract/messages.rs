@@ -4,9 +4,9 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
 use herald::model::{
-    AttemptOutcome, AttemptResult, ClaimedMessage, ClientTags, DeadLetterFilter, DeliveryOutcome,
-    KeyedMessage, LeaseSweep, MessageEventKind, NewMessage, OutboxEvent, QueueStats, ReceiptApplied,
-    ReceiptKey, ReceiptUpdate, StatusCounts, SweptLeases, UNCOUNTED_LEASE_DETAIL,
+    Activity, AttemptOutcome, AttemptResult, ClaimedMessage, ClientTags, DeadLetterFilter, DeliveryOutcome,
+    KeyedMessage, LeaseSweep, MessageCursor, MessageEventKind, MessageSearch, NewMessage, OutboxEvent,
+    QueueStats, ReceiptApplied, ReceiptKey, ReceiptUpdate, StatusCounts, SweptLeases, UNCOUNTED_LEASE_DETAIL,
 };
 use herald_domain::{AccountId, Channel, MessageId, MessageStatus, Recipient};
 use serde_json::json;
@@ -35,6 +35,8 @@ on_both_backends!(
     replaying_dead_letters_requeues_failed_messages_with_a_fresh_retry_budget,
     message_events_list_the_timeline_in_the_order_it_happened,
     a_receipt_moves_only_a_sent_message_of_its_provider_and_only_once,
+    search_messages_pages_the_accounts_messages_newest_first_by_every_filter_with_attempts_counted,
+    activity_counts_what_was_accepted_sent_and_failed_since_and_the_dead_letters_now,
 );
 
 async fn an_inserted_message_reads_back_pending_with_an_accepted_event(backend: Backend) {
@@ -730,4 +732,126 @@ async fn a_receipt_moves_only_a_sent_message_of_its_provider_and_only_once(backe
     assert_eq!(store.unpublished_events(10).await.unwrap().len(), before + 2);
     let counts = store.status_counts().await.unwrap();
     assert_eq!((counts.sent, counts.sending), (2, 1), "delivered and undelivered still count as sent");
+}
+
+async fn search_messages_pages_the_accounts_messages_newest_first_by_every_filter_with_attempts_counted(
+    backend: Backend,
+) {
+    let Some((store, _db)) = store(backend).await else { return };
+    let account = store.ensure_default_account().await.unwrap();
+    let now = now_ms();
+    let at = |seconds_ago: i64| now - Duration::seconds(seconds_ago);
+    // Oldest first: a sent SMS, one that failed after a retry, a pending email, a campaign.
+    let first = new_message(account, at(50));
+    let second = NewMessage {
+        recipient: Recipient::parse(Channel::Sms, "+31633450008").unwrap(),
+        ..new_message(account, at(40))
+    };
+    for message in [&first, &second] {
+        store.insert_message(message).await.unwrap();
+    }
+    claim_all(store.as_ref(), "w", now).await;
+    store.record_outcomes("w", &[sent(account, first.id), retry(account, second.id, now)]).await.unwrap();
+    claim_all(store.as_ref(), "w", now).await;
+    store.record_outcomes("w", &[failed(account, second.id, "mock")]).await.unwrap();
+    let email = NewMessage {
+        channel: Channel::Email,
+        recipient: Recipient::parse(Channel::Email, "amina@example.com").unwrap(),
+        ..new_message(account, at(30))
+    };
+    store.insert_message(&email).await.unwrap();
+    let (campaign, recipients) = started_campaign(store.as_ref(), account, 2, at(20)).await;
+
+    let search = |search: MessageSearch, before: Option<MessageCursor>, limit: u32| {
+        let store = store.clone();
+        async move { store.search_messages(account, &search, before, limit).await.unwrap() }
+    };
+    let ids = |found: &[herald::model::FoundMessage]| found.iter().map(|f| f.message.id).collect::<Vec<_>>();
+    let all = search(MessageSearch::default(), None, 10).await;
+    let campaign_ids: Vec<MessageId> = recipients.iter().map(|(_, id)| *id).collect();
+    assert_eq!(all.len(), 5);
+    // The campaign's two share a creation time: by id then, newest (greatest) first.
+    let mut newest_campaign = campaign_ids.clone();
+    newest_campaign.sort_by_key(|id| std::cmp::Reverse(id.as_uuid()));
+    assert_eq!(ids(&all), [newest_campaign.as_slice(), &[email.id, second.id, first.id]].concat());
+    let attempts: Vec<u32> = all.iter().map(|f| f.attempts).collect();
+    assert_eq!(attempts, [0, 0, 0, 2, 1], "a retry and a failure are two attempts");
+
+    let failed_only = MessageSearch { status: Some(MessageStatus::Failed), ..MessageSearch::default() };
+    assert_eq!(ids(&search(failed_only, None, 10).await), [second.id]);
+    let emails = MessageSearch { channel: Some(Channel::Email), ..MessageSearch::default() };
+    assert_eq!(ids(&search(emails, None, 10).await), [email.id]);
+    let to_first = MessageSearch { recipient: Some("+31633450007".into()), ..MessageSearch::default() };
+    assert_eq!(ids(&search(to_first.clone(), None, 10).await), [first.id]);
+    let sent_sms_to_first =
+        MessageSearch { status: Some(MessageStatus::Sent), channel: Some(Channel::Sms), ..to_first };
+    assert_eq!(ids(&search(sent_sms_to_first, None, 10).await), [first.id]);
+    let of_campaign = MessageSearch { campaign: Some(campaign), ..MessageSearch::default() };
+    let found = search(of_campaign, None, 10).await;
+    assert_eq!(ids(&found), newest_campaign);
+    assert!(found.iter().all(|f| f.message.campaign.map(|c| c.campaign_id) == Some(campaign)));
+
+    // Pages of two, each starting below the last row of the one before.
+    let mut pages = Vec::new();
+    let mut before = None;
+    loop {
+        let page = search(MessageSearch::default(), before, 2).await;
+        before = page.last().map(|f| MessageCursor::from(&f.message));
+        if page.is_empty() {
+            break;
+        }
+        pages.push(ids(&page));
+    }
+    assert_eq!(pages.concat(), ids(&all));
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2, 1]);
+    let elsewhere_search = store.search_messages(AccountId::new(), &MessageSearch::default(), None, 10).await;
+    assert!(elsewhere_search.unwrap().is_empty(), "another account sees none of them");
+}
+
+async fn activity_counts_what_was_accepted_sent_and_failed_since_and_the_dead_letters_now(backend: Backend) {
+    let Some((store, _db)) = store(backend).await else { return };
+    let account = store.ensure_default_account().await.unwrap();
+    let now = now_ms();
+    let (hour_ago, minute_ago, since) =
+        (now - Duration::hours(1), now - Duration::minutes(1), now - Duration::minutes(5));
+    let old_sent = new_message(account, hour_ago);
+    let old_sent_lately = new_message(account, hour_ago);
+    let old_failed = new_message(account, hour_ago);
+    let new_sent = new_message(account, minute_ago);
+    let new_failed = new_message(account, minute_ago);
+    let replayed = new_message(account, minute_ago);
+    for message in [&old_sent, &old_sent_lately, &old_failed, &new_sent, &new_failed, &replayed] {
+        store.insert_message(message).await.unwrap();
+    }
+    claim_all(store.as_ref(), "w", now).await;
+    let sent_at = |id, at| outcome(account, id, at, sent(account, id).result);
+    let failed_at = |id, at| outcome(account, id, at, failed(account, id, "mock").result);
+    let outcomes = [
+        sent_at(old_sent.id, hour_ago),
+        sent_at(old_sent_lately.id, minute_ago),
+        failed_at(old_failed.id, hour_ago),
+        sent_at(new_sent.id, now),
+        failed_at(new_failed.id, now),
+        failed_at(replayed.id, now),
+    ];
+    assert_eq!(store.record_outcomes("w", &outcomes).await.unwrap(), 6);
+    let all = DeadLetterFilter::default();
+    assert_eq!(
+        store.replay_dead_letters(account, Some(&[replayed.id]), &all, now).await.unwrap(),
+        [replayed.id]
+    );
+    store.insert_message(&new_message(account, now)).await.unwrap();
+
+    assert_eq!(
+        store.activity(account, since).await.unwrap(),
+        Activity {
+            accepted: 4,     // new_sent, new_failed, replayed and the pending one
+            sent: 2,         // old_sent_lately, new_sent
+            failed: 1,       // new_failed: the replayed one is in flight again
+            dead_letters: 2, // old_failed, new_failed
+        }
+    );
+    assert_eq!(store.activity(AccountId::new(), since).await.unwrap(), Activity::default());
+    let everything = store.activity(account, hour_ago).await.unwrap();
+    assert_eq!((everything.accepted, everything.sent, everything.failed), (7, 3, 2));
 }

@@ -4,7 +4,7 @@
 
 use chrono::{Duration, NaiveTime, Utc};
 use herald::model::{
-    HistoryCursor, HistoryFilter, Hold, Preferences, StatusChange, StatusChanged, TemplateContent,
+    HistoryFilter, Hold, MessageCursor, Preferences, StatusChange, StatusChanged, TemplateContent,
     TemplateFound, TemplateUse, TemplateWrite,
 };
 use herald_domain::{Channel, MessageStatus, QuietHours, TemplateId, UserId};
@@ -154,7 +154,7 @@ async fn user_history_pages_one_users_messages_newest_first_with_the_template_na
     let all = HistoryFilter::default();
     let first = store.user_history(account, &user, &all, None, 3).await.unwrap();
     let last = &first[2].message;
-    let cursor = HistoryCursor { created_at: last.created_at, id: last.id };
+    let cursor = MessageCursor { created_at: last.created_at, id: last.id };
     let second = store.user_history(account, &user, &all, Some(cursor), 3).await.unwrap();
     let listed: Vec<_> = first.iter().chain(&second).map(|e| e.message.id).collect();
     assert_eq!(listed, ids.iter().rev().copied().collect::<Vec<_>>());
