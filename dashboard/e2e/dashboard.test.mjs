@@ -232,6 +232,11 @@ describe("dashboard end to end", { concurrency: false }, () => {
       assert.ok(typeof ms === "number", "the app marks its first overview render");
       samples.push(Math.round(ms * 10) / 10);
     }
+    // After the campaign: its messages are counted, and its failures are dead letters.
+    await waitFor("the campaign counted in the overview", async () => (await number(page, "stat-accepted")) >= CUSTOMER_NAMES.length);
+    assert.ok((await number(page, "stat-sent")) > 0);
+    assert.ok((await number(page, "stat-dead-letters")) > 0);
+    await screenshot(page, "02-overview-after-campaign");
     const sorted = [...samples].sort((a, b) => a - b);
     const metrics = {
       what: "navigation start to the overview's numbers on screen (performance mark herald:overview-numbers), signed in, herald serve with a debug build, headless Chromium",
