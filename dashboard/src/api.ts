@@ -208,7 +208,7 @@ export interface MessageSummary {
   channel: string;
   recipient: string;
   user_id: string | null;
-  campaign_id: string | null;
+  campaign_id: number | null;
   attempts: number;
   last_error: string | null;
   created_at: string;
