@@ -288,7 +288,17 @@ describe("dashboard at phone width (390×844)", { concurrency: false }, () => {
     const { page } = browser;
     await page.goto(`${herald.base}/#/overview`);
     await screenshot(page, "phone-01-sign-in");
-    await signIn(page, herald.base, herald.key);
+    // By keyboard: type the key, Enter; then Tab shows where focus is.
+    await page.getByLabel("API key", { exact: true }).focus();
+    await page.keyboard.type(herald.key);
+    await page.keyboard.press("Enter");
+    await overviewNumbers(page);
+    await page.keyboard.press("Tab");
+    const outline = await page.evaluate(() => {
+      const focused = document.activeElement;
+      return focused && focused !== document.body ? getComputedStyle(focused).outlineStyle : "nothing focused";
+    });
+    assert.equal(outline, "solid", "the focused element shows a focus ring");
     const menu = page.getByRole("button", { name: "Menu" });
     assert.ok(await menu.isVisible());
     assert.ok(!(await page.getByRole("navigation", { name: "Main" }).isVisible()), "the nav is collapsed");
