@@ -27,6 +27,24 @@ describe("campaign list", () => {
     await waitFor(() => expect(calls.at(-1)?.url).toBe("/campaigns?page=1&page_size=20&status=failed&channel=whatsapp"));
   });
 
+  it("pages within one snapshot", async () => {
+    const calls = stubFetch({
+      "GET /campaigns": (call) => ({
+        status: 200,
+        body: {
+          data: [{ id: call.url.includes("page=2") ? 1 : 2, name: call.url.includes("page=2") ? "Older" : "Newer", channel: "sms", status: "draft", scheduled_at: null, created_at: "2026-12-05T09:00:00Z" }],
+          pagination: { page: call.url.includes("page=2") ? 2 : 1, page_size: 20, total_count: 21, total_pages: 2, snapshot: 9, next: call.url.includes("page=2") ? null : "/campaigns?page=2", prev: null },
+        },
+      }),
+    });
+    render(<Campaigns />);
+    expect(await screen.findByText("Page 1 of 2 (21 campaigns)")).toBeTruthy();
+    fireEvent.click(screen.getByRole("button", { name: "Next" }));
+    expect(await screen.findByRole("link", { name: "Older" })).toBeTruthy();
+    expect(calls.at(-1)?.url).toBe("/campaigns?page=2&page_size=20&snapshot=9");
+    expect((screen.getByRole("button", { name: "Next" }) as HTMLButtonElement).disabled).toBe(true);
+  });
+
   it("shows the server's error message", async () => {
     stubFetch({ "GET /campaigns": () => ({ status: 400, body: { error: { code: "BAD_REQUEST", message: "page_size must be an integer" } } }) });
     render(<Campaigns />);
