@@ -157,6 +157,14 @@ export async function launchBrowser({ viewport = { width: 1280, height: 900 } } 
       "--disable-sync",
     ],
   });
+  // Cumulative layout shift since the page loaded (or since a test reset it): data arriving
+  // must not move what is already on screen.
+  await context.addInitScript(() => {
+    window.__layoutShift = 0;
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) if (!entry.hadRecentInput) window.__layoutShift += entry.value;
+    }).observe({ type: "layout-shift", buffered: true });
+  });
   const page = context.pages()[0] ?? (await context.newPage());
   const problems = [];
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
