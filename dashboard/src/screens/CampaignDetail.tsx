@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { type CampaignDetail, type CampaignStats, get } from "../api";
+import { ApiError, type CampaignDetail, type CampaignStats, get } from "../api";
 import { Badge, ErrorText, Fact, PageHeader, Skeleton } from "../components/ui";
 import { formatTime } from "../lib/format";
 import { usePoll } from "../lib/hooks";
@@ -11,9 +11,15 @@ export function CampaignDetailScreen({ id }: { id: string }) {
   const [settled, setSettled] = useState(false);
   const campaign = usePoll(
     async () => {
-      const detail = await get<CampaignDetail>(`/campaigns/${encodeURIComponent(id)}`);
-      setSettled(isSettled(detail));
-      return detail;
+      try {
+        const detail = await get<CampaignDetail>(`/campaigns/${encodeURIComponent(id)}`);
+        setSettled(isSettled(detail));
+        return detail;
+      } catch (error) {
+        // No such campaign: asking again will not make one.
+        if (error instanceof ApiError && error.status === 404) setSettled(true);
+        throw error;
+      }
     },
     POLL_MS,
     !settled,
@@ -27,6 +33,16 @@ export function CampaignDetailScreen({ id }: { id: string }) {
         <a href="#/campaigns">All campaigns</a>
       </PageHeader>
       <ErrorText error={campaign.error} />
+      {campaign.error && !data ? null : (
+        <CampaignBody data={data} settled={settled} />
+      )}
+    </section>
+  );
+}
+
+function CampaignBody({ data, settled }: { data: CampaignDetail | null; settled: boolean }) {
+  return (
+    <>
       <dl className="facts">
         <Fact term="Status">{data ? <Badge value={data.status} /> : null}</Fact>
         <Fact term="Channel">{data?.channel}</Fact>
@@ -43,7 +59,7 @@ export function CampaignDetailScreen({ id }: { id: string }) {
         </p>
       ) : null}
       <p className="muted live-note">{data && !settled ? "Updating live while messages are on their way." : "\u00a0"}</p>
-    </section>
+    </>
   );
 }
 
