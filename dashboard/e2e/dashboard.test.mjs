@@ -1,9 +1,9 @@
 // The dashboard in headless Chromium against a real `herald serve`: `npm run e2e`.
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { artifactsDir, CUSTOMER_NAMES, launchBrowser, screenshot, seedCustomers, startHerald, waitFor } from "./harness.mjs";
+import { artifactsDir, CUSTOMER_NAMES, dashboardDir, launchBrowser, screenshot, seedCustomers, startHerald, waitFor } from "./harness.mjs";
 
 const FIRST_RENDER_MARK = "herald:overview-numbers";
 
@@ -45,6 +45,7 @@ describe("dashboard end to end", { concurrency: false }, () => {
     const response = await fetch(`${herald.base}/`);
     assert.equal(response.status, 200);
     const html = await response.text();
+    assert.equal(html, readFileSync(join(dashboardDir, "dist/index.html"), "utf8"), "herald embeds this dist/ (rebuild herald after npm run build)");
     assert.match(html, /<div id="root">/);
     assert.doesNotMatch(html, /<script>(?!<)/, "no inline script");
     assert.doesNotMatch(html, /style=/, "no inline style attribute");
@@ -164,9 +165,14 @@ describe("dashboard end to end", { concurrency: false }, () => {
     await rows.first().getByRole("button", { name: "Replay" }).click();
     const dialog = page.getByRole("dialog");
     await dialog.waitFor();
+    assert.equal(await page.locator("#root").getAttribute("inert"), "", "the page behind the dialog is inert");
+    for (let i = 0; i < 3; i++) await page.keyboard.press("Tab");
+    assert.ok(await dialog.evaluate((d) => d.contains(document.activeElement)), "Tab keeps focus in the dialog");
     await page.keyboard.press("Escape");
     await dialog.waitFor({ state: "detached" });
     assert.equal(await rows.count(), before, "Escape replays nothing");
+    assert.equal(await page.locator("#root").getAttribute("inert"), null);
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Replay", "focus returns to the button that opened it");
     await rows.first().getByRole("button", { name: "Replay" }).click();
     await screenshot(page, "10-dead-letter-confirm");
     await page.getByRole("dialog").getByRole("button", { name: "Replay" }).click();

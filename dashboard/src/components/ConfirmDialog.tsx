@@ -1,4 +1,5 @@
 import { type ReactNode, useEffect, useId, useRef, useState } from "react";
+import { createPortal } from "react-dom";
 
 interface Props {
   title: string;
@@ -24,8 +25,15 @@ export function ConfirmDialog({ title, children, confirmLabel, onConfirm, onClos
 
   useEffect(() => {
     const opener = document.activeElement as HTMLElement | null;
+    // The page behind is inert (not focusable, hidden from assistive technology) while the
+    // dialog, rendered beside it, is open.
+    const app = document.getElementById("root");
+    app?.setAttribute("inert", "");
     ref.current?.querySelector<HTMLElement>("[data-autofocus]")?.focus();
-    return () => opener?.focus();
+    return () => {
+      app?.removeAttribute("inert");
+      opener?.focus();
+    };
   }, []);
 
   const onKeyDown = (event: React.KeyboardEvent) => {
@@ -60,7 +68,7 @@ export function ConfirmDialog({ title, children, confirmLabel, onConfirm, onClos
     }
   };
 
-  return (
+  return createPortal(
     <div className="backdrop">
       <div ref={ref} className="dialog" role="dialog" aria-modal="true" aria-labelledby={titleId} onKeyDown={onKeyDown}>
         <h2 id={titleId}>{title}</h2>
@@ -79,6 +87,7 @@ export function ConfirmDialog({ title, children, confirmLabel, onConfirm, onClos
           </button>
         </div>
       </div>
-    </div>
+    </div>,
+    document.body,
   );
 }

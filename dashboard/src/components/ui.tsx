@@ -1,4 +1,4 @@
-import type { ReactNode } from "react";
+import { type ReactNode, useEffect } from "react";
 
 const TONES: Record<string, string> = {
   // Campaigns and messages
@@ -62,6 +62,9 @@ export function SkeletonRows({ columns, rows = 5 }: { columns: number; rows?: nu
 
 
 export function PageHeader({ title, children }: { title: string; children?: ReactNode }) {
+  useEffect(() => {
+    document.title = `${title} · herald`;
+  }, [title]);
   return (
     <div className="page-header">
       <h1 tabIndex={-1}>{title}</h1>
