@@ -8,6 +8,12 @@ import { navigate } from "../lib/router";
 export const MESSAGE_STATUSES = ["pending", "scheduled", "sending", "sent", "delivered", "read", "undelivered", "failed", "suppressed", "cancelled"];
 export const CHANNELS = ["sms", "whatsapp", "email", "push"];
 
+/** The search is exact: a phone number typed with spaces or dashes is sent in E.164. */
+export function normalizeRecipient(text: string): string {
+  const trimmed = text.trim();
+  return /^\+?[0-9 ()-]+$/.test(trimmed) ? trimmed.replace(/[ ()-]/g, "") : trimmed;
+}
+
 interface Filters {
   recipient: string;
   status: string;
@@ -44,7 +50,8 @@ export function Messages({ params }: { params: URLSearchParams }) {
     setLoading(true);
     setError(null);
     try {
-      const page = await get<Page<MessageSummary>>(`/api/v1/notifications${query({ ...filters, limit: 50, cursor: more ? cursor : null })}`);
+      const wanted = { ...filters, recipient: normalizeRecipient(filters.recipient) };
+      const page = await get<Page<MessageSummary>>(`/api/v1/notifications${query({ ...wanted, limit: 50, cursor: more ? cursor : null })}`);
       setResults((current) => (more && current ? [...current, ...page.data] : page.data));
       setCursor(page.next_cursor);
     } catch (e) {
