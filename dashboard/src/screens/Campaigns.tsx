@@ -2,9 +2,10 @@ import { useState } from "react";
 import { type CampaignList, get, query } from "../api";
 import { Badge, Empty, ErrorText, PageHeader, SkeletonRows } from "../components/ui";
 import { formatTime } from "../lib/format";
-import { useLoad } from "../lib/hooks";
+import { usePoll } from "../lib/hooks";
 
 const PAGE_SIZE = 20;
+const LIVE_MS = 3000;
 export const CAMPAIGN_STATUSES = ["draft", "scheduled", "sending", "sent", "failed"];
 export const CAMPAIGN_CHANNELS = ["sms", "whatsapp"];
 
@@ -15,11 +16,19 @@ export function Campaigns() {
   // Pages of one snapshot never shift when campaigns are created meanwhile.
   const [snapshot, setSnapshot] = useState<number | null>(null);
   const path = `/campaigns${query({ page, page_size: PAGE_SIZE, status, channel, snapshot: page > 1 ? snapshot : null })}`;
-  const list = useLoad(async () => {
-    const result = await get<CampaignList>(path);
-    if (page === 1) setSnapshot(result.pagination.snapshot);
-    return result;
-  }, path);
+  // Statuses change while a campaign on the page sends: refresh the page until none does.
+  const [sending, setSending] = useState(false);
+  const list = usePoll(
+    async () => {
+      const result = await get<CampaignList>(path);
+      if (page === 1) setSnapshot(result.pagination.snapshot);
+      setSending(result.data.some((c) => c.status === "sending"));
+      return result;
+    },
+    LIVE_MS,
+    sending,
+    path,
+  );
 
   const filter = (set: (v: string) => void) => (value: string) => {
     set(value);

@@ -1,5 +1,5 @@
-import { fireEvent, render, screen, waitFor } from "@testing-library/react";
-import { describe, expect, it } from "vitest";
+import { act, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { describe, expect, it, vi } from "vitest";
 import { Campaigns } from "../screens/Campaigns";
 import { stubFetch } from "./fetchStub";
 
@@ -43,6 +43,24 @@ describe("campaign list", () => {
     expect(await screen.findByRole("link", { name: "Older" })).toBeTruthy();
     expect(calls.at(-1)?.url).toBe("/campaigns?page=2&page_size=20&snapshot=9");
     expect((screen.getByRole("button", { name: "Next" }) as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it("refreshes the page while a campaign on it sends, and stops when none does", async () => {
+    vi.useFakeTimers();
+    const calls = stubFetch({
+      "GET /campaigns": () => ({
+        status: 200,
+        body: page([{ id: 9, name: "Spring sale", channel: "sms", status: calls.length < 3 ? "sending" : "sent", scheduled_at: null, created_at: "2026-12-05T09:00:00Z" }]),
+      }),
+    });
+    render(<Campaigns />);
+    await act(() => vi.advanceTimersByTimeAsync(0));
+    expect(screen.getByText("sending", { selector: ".badge" })).toBeTruthy();
+    await act(() => vi.advanceTimersByTimeAsync(6000));
+    expect(screen.getByText("sent", { selector: ".badge" })).toBeTruthy();
+    const settled = calls.length;
+    await act(() => vi.advanceTimersByTimeAsync(30_000));
+    expect(calls.length).toBeLessThanOrEqual(settled + 1);
   });
 
   it("shows the server's error message", async () => {
