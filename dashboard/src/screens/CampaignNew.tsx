@@ -83,7 +83,7 @@ export function CampaignNew() {
             Placeholders: {"{first_name}"}, {"{last_name}"}, {"{location}"}, {"{preferred_product}"}, {"{attributes.key}"}; {"{field|fallback}"} for a
             missing value. The count below is for the template as typed; the preview counts the rendered message.
           </span>
-          <SmsCounter text={template} id="template-counter" />
+          {channel === "sms" ? <SmsCounter text={template} id="template-counter" /> : <span id="template-counter" className="sms-counter">{Array.from(template).length} characters</span>}
         </div>
         <ErrorText error={formError} />
         {draft ? (
