@@ -283,6 +283,7 @@ describe("dashboard end to end", { concurrency: false }, () => {
     assert.equal(await withCookie(), 401);
     await screenshot(page, "15-signed-out");
     assert.deepEqual(browser.problems, [], "no page errors or console errors (CSP violations among them)");
+    assert.deepEqual([...browser.origins], [herald.base], "requests went to herald only");
   });
 });
 
@@ -348,5 +349,6 @@ describe("dashboard at phone width (390×844)", { concurrency: false }, () => {
       await screenshot(page, `phone-${String(i + 3).padStart(2, "0")}-${name}`);
     }
     assert.deepEqual(browser.problems, []);
+    assert.deepEqual([...browser.origins], [herald.base]);
   });
 });

@@ -168,6 +168,12 @@ export async function launchBrowser({ viewport = { width: 1280, height: 900 } } 
   const page = context.pages()[0] ?? (await context.newPage());
   const problems = [];
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  // Every origin the page sends a request to: herald's only (no CDN, no fonts, nothing else).
+  const origins = new Set();
+  page.on("request", (request) => {
+    const url = new URL(request.url());
+    if (url.protocol === "http:" || url.protocol === "https:") origins.add(url.origin);
+  });
   page.on("console", (message) => {
     // A 401 from `GET /api/v1/session` before sign-in is expected; Chromium logs it as a failed load.
     if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) problems.push(`console: ${message.text()}`);
@@ -176,6 +182,7 @@ export async function launchBrowser({ viewport = { width: 1280, height: 900 } } 
     context,
     page,
     problems,
+    origins,
     async close() {
       await context.close();
       rmSync(userDataDir, { recursive: true, force: true });
