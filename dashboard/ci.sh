@@ -13,6 +13,7 @@ if ! git diff --quiet -- dist || [[ -n "$(git ls-files --others --exclude-standa
   git status --short -- dist >&2
   exit 1
 fi
+npm run format:check
 npm test
 
 if [[ "${1:-}" != "--no-e2e" ]]; then

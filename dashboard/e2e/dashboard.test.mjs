@@ -3,7 +3,16 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { artifactsDir, CUSTOMER_NAMES, dashboardDir, launchBrowser, screenshot, seedCustomers, startHerald, waitFor } from "./harness.mjs";
+import {
+  artifactsDir,
+  CUSTOMER_NAMES,
+  dashboardDir,
+  launchBrowser,
+  screenshot,
+  seedCustomers,
+  startHerald,
+  waitFor,
+} from "./harness.mjs";
 
 const FIRST_RENDER_MARK = "herald:overview-numbers";
 
@@ -15,7 +24,9 @@ async function signIn(page, base, key) {
 }
 
 async function overviewNumbers(page) {
-  await waitFor("overview numbers", async () => /^\d+$/.test((await page.getByTestId("stat-accepted").textContent({ timeout: 1000 })) ?? ""));
+  await waitFor("overview numbers", async () =>
+    /^\d+$/.test((await page.getByTestId("stat-accepted").textContent({ timeout: 1000 })) ?? ""),
+  );
 }
 
 async function number(page, testId) {
@@ -45,7 +56,11 @@ describe("dashboard end to end", { concurrency: false }, () => {
     const response = await fetch(`${herald.base}/`);
     assert.equal(response.status, 200);
     const html = await response.text();
-    assert.equal(html, readFileSync(join(dashboardDir, "dist/index.html"), "utf8"), "herald embeds this dist/ (rebuild herald after npm run build)");
+    assert.equal(
+      html,
+      readFileSync(join(dashboardDir, "dist/index.html"), "utf8"),
+      "herald embeds this dist/ (rebuild herald after npm run build)",
+    );
     assert.match(html, /<div id="root">/);
     assert.doesNotMatch(html, /<script>(?!<)/, "no inline script");
     assert.doesNotMatch(html, /style=/, "no inline style attribute");
@@ -54,7 +69,8 @@ describe("dashboard end to end", { concurrency: false }, () => {
   test("a wrong key shows an error and no data", async () => {
     const dataRequests = [];
     const track = (request) => {
-      if (/\/api\/v1\/(overview|notifications|dead-letters|api-keys)|\/campaigns/.test(request.url())) dataRequests.push(request.url());
+      if (/\/api\/v1\/(overview|notifications|dead-letters|api-keys)|\/campaigns/.test(request.url()))
+        dataRequests.push(request.url());
     };
     page.on("request", track);
     await page.goto(`${herald.base}/#/overview`);
@@ -112,13 +128,20 @@ describe("dashboard end to end", { concurrency: false }, () => {
       { timeoutMs: 60_000, intervalMs: 250 },
     );
     assert.ok((await number(page, "campaign-sent")) > 0, "some messages were sent");
-    assert.equal((await number(page, "campaign-sent")) + (await number(page, "campaign-failed")), CUSTOMER_NAMES.length);
+    assert.equal(
+      (await number(page, "campaign-sent")) + (await number(page, "campaign-failed")),
+      CUSTOMER_NAMES.length,
+    );
     await screenshot(page, "05-campaign-detail");
 
     await page.goto(`${herald.base}/#/campaigns`);
     await page.getByRole("link", { name: "e2e spring sale" }).waitFor();
     await page.getByLabel("Status", { exact: true }).selectOption("draft");
-    await page.getByText("No campaign matches these filters.").or(page.getByRole("link", { name: "e2e spring sale" })).first().waitFor();
+    await page
+      .getByText("No campaign matches these filters.")
+      .or(page.getByRole("link", { name: "e2e spring sale" }))
+      .first()
+      .waitFor();
     await page.getByLabel("Status", { exact: true }).selectOption("");
     await page.getByRole("link", { name: "e2e spring sale" }).waitFor();
     await screenshot(page, "06-campaigns");
@@ -172,7 +195,11 @@ describe("dashboard end to end", { concurrency: false }, () => {
     await dialog.waitFor({ state: "detached" });
     assert.equal(await rows.count(), before, "Escape replays nothing");
     assert.equal(await page.locator("#root").getAttribute("inert"), null);
-    assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Replay", "focus returns to the button that opened it");
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.textContent),
+      "Replay",
+      "focus returns to the button that opened it",
+    );
     await rows.first().getByRole("button", { name: "Replay" }).click();
     await screenshot(page, "10-dead-letter-confirm");
     await page.getByRole("dialog").getByRole("button", { name: "Replay" }).click();
@@ -180,7 +207,10 @@ describe("dashboard end to end", { concurrency: false }, () => {
     assert.equal(await rows.count(), before - 1);
     assert.equal(await page.getByRole("checkbox", { name: `Select ${id}` }).count(), 0);
     const replayed = await herald.api("GET", `/api/v1/notifications/${id}`);
-    assert.ok(replayed.body.events.some((e) => e.type === "replayed"), "its timeline shows the replay");
+    assert.ok(
+      replayed.body.events.some((e) => e.type === "replayed"),
+      "its timeline shows the replay",
+    );
   });
 
   test("templates and preferences screens work", async () => {
@@ -217,13 +247,21 @@ describe("dashboard end to end", { concurrency: false }, () => {
   test("an API key is shown once, works, and stops working when revoked", async () => {
     await page.goto(`${herald.base}/#/api-keys`);
     await page.getByTestId("api-key-row").first().waitFor();
-    assert.equal(await page.getByTestId("api-key-row").filter({ hasText: "this session" }).getByRole("button", { name: "Revoke" }).count(), 0);
+    assert.equal(
+      await page
+        .getByTestId("api-key-row")
+        .filter({ hasText: "this session" })
+        .getByRole("button", { name: "Revoke" })
+        .count(),
+      0,
+    );
     await page.getByLabel("New key's name", { exact: true }).fill("e2e-created");
     await page.getByRole("button", { name: "Create key" }).click();
     const secret = (await page.getByTestId("new-key-secret").textContent({ timeout: 10_000 })).trim();
     assert.match(secret, /^hrld_/);
     await screenshot(page, "13-api-key-created");
-    const withKey = () => fetch(`${herald.base}/api/v1/dead-letters?limit=1`, { headers: { "X-API-Key": secret } }).then((r) => r.status);
+    const withKey = () =>
+      fetch(`${herald.base}/api/v1/dead-letters?limit=1`, { headers: { "X-API-Key": secret } }).then((r) => r.status);
     assert.equal(await withKey(), 200);
     await page.getByRole("button", { name: "I have stored it" }).click();
     assert.equal(await page.getByTestId("new-key-secret").count(), 0);
@@ -244,7 +282,10 @@ describe("dashboard end to end", { concurrency: false }, () => {
       await page.goto("about:blank");
       await page.goto(`${herald.base}/#/overview`);
       await overviewNumbers(page);
-      const ms = await page.evaluate((mark) => performance.getEntriesByName(mark)[0]?.startTime ?? null, FIRST_RENDER_MARK);
+      const ms = await page.evaluate(
+        (mark) => performance.getEntriesByName(mark)[0]?.startTime ?? null,
+        FIRST_RENDER_MARK,
+      );
       assert.ok(typeof ms === "number", "the app marks its first overview render");
       samples.push(Math.round(ms * 10) / 10);
       // Through the next refresh too.
@@ -252,7 +293,10 @@ describe("dashboard end to end", { concurrency: false }, () => {
       shifts.push(await page.evaluate(() => window.__layoutShift));
     }
     // After the campaign: its messages are counted, and its failures are dead letters.
-    await waitFor("the campaign counted in the overview", async () => (await number(page, "stat-accepted")) >= CUSTOMER_NAMES.length);
+    await waitFor(
+      "the campaign counted in the overview",
+      async () => (await number(page, "stat-accepted")) >= CUSTOMER_NAMES.length,
+    );
     assert.ok((await number(page, "stat-sent")) > 0);
     assert.ok((await number(page, "stat-dead-letters")) > 0);
     await screenshot(page, "02-overview-after-campaign");
@@ -276,7 +320,10 @@ describe("dashboard end to end", { concurrency: false }, () => {
     assert.ok(cookie, "a session cookie");
     assert.ok(cookie.httpOnly, "HttpOnly");
     assert.equal(cookie.sameSite, "Strict");
-    const withCookie = () => fetch(`${herald.base}/api/v1/session`, { headers: { Cookie: `herald_session=${cookie.value}` } }).then((r) => r.status);
+    const withCookie = () =>
+      fetch(`${herald.base}/api/v1/session`, { headers: { Cookie: `herald_session=${cookie.value}` } }).then(
+        (r) => r.status,
+      );
     assert.equal(await withCookie(), 200);
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByLabel("API key", { exact: true }).waitFor();
@@ -295,7 +342,11 @@ describe("dashboard at phone width (390×844)", { concurrency: false }, () => {
   before(async () => {
     herald = await startHerald();
     const customers = await seedCustomers(herald);
-    const { body } = await herald.api("POST", "/campaigns", { name: "phone campaign", channel: "sms", base_template: "Hi {first_name}" });
+    const { body } = await herald.api("POST", "/campaigns", {
+      name: "phone campaign",
+      channel: "sms",
+      base_template: "Hi {first_name}",
+    });
     campaignId = body.id;
     await herald.api("POST", `/campaigns/${campaignId}/send`, { customer_ids: customers.slice(0, 4) });
     browser = await launchBrowser({ viewport: { width: 390, height: 844 } });
@@ -331,7 +382,11 @@ describe("dashboard at phone width (390×844)", { concurrency: false }, () => {
       ["overview", "/overview", () => overviewNumbers(page)],
       ["campaigns", "/campaigns", () => page.getByRole("link", { name: "phone campaign" }).waitFor()],
       ["campaign-new", "/campaigns/new", () => page.getByLabel("Template", { exact: true }).waitFor()],
-      ["campaign-detail", `/campaigns/${campaignId}`, () => page.getByTestId("campaign-total").filter({ hasText: /^\d+$/ }).waitFor()],
+      [
+        "campaign-detail",
+        `/campaigns/${campaignId}`,
+        () => page.getByTestId("campaign-total").filter({ hasText: /^\d+$/ }).waitFor(),
+      ],
       ["messages", "/messages", () => page.getByLabel("Message id", { exact: true }).waitFor()],
       ["dead-letters", "/dead-letters", () => page.getByRole("heading", { name: "Dead letters" }).waitFor()],
       ["templates", "/templates", () => page.getByRole("heading", { name: "Templates" }).waitFor()],

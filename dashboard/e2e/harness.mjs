@@ -68,7 +68,8 @@ export async function startHerald() {
     return { base, key, log: () => "(herald started elsewhere)", stop: async () => {}, api: client(base, key) };
   }
   const bin = resolve(dashboardDir, process.env.HERALD_BIN || "../target/debug/herald");
-  if (!existsSync(bin)) throw new Error(`no herald binary at ${bin}: run \`cargo build --bin herald\` or set HERALD_BIN`);
+  if (!existsSync(bin))
+    throw new Error(`no herald binary at ${bin}: run \`cargo build --bin herald\` or set HERALD_BIN`);
   const work = mkdtempSync(join(tmpdir(), "herald-e2e-"));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -125,7 +126,20 @@ export async function startHerald() {
   return herald;
 }
 
-export const CUSTOMER_NAMES = ["Amina", "Brian", "Chen", "Dalia", "Emeka", "Fatuma", "Goran", "Hana", "Ivo", "Jomo", "Kai", "Lulu"];
+export const CUSTOMER_NAMES = [
+  "Amina",
+  "Brian",
+  "Chen",
+  "Dalia",
+  "Emeka",
+  "Fatuma",
+  "Goran",
+  "Hana",
+  "Ivo",
+  "Jomo",
+  "Kai",
+  "Lulu",
+];
 
 export async function seedCustomers(herald) {
   const ids = [];
@@ -133,8 +147,13 @@ export async function seedCustomers(herald) {
   const prefix = `+2547${String(Math.floor(Math.random() * 1e6)).padStart(6, "0")}`;
   for (const [i, name] of CUSTOMER_NAMES.entries()) {
     const phone = `${prefix}${String(i).padStart(2, "0")}`;
-    const { status, body } = await herald.api("POST", "/api/v1/customers", { phone, first_name: name, location: "Nairobi" });
-    if (status !== 201 && status !== 200) throw new Error(`seeding customer ${name}: ${status} ${JSON.stringify(body)}`);
+    const { status, body } = await herald.api("POST", "/api/v1/customers", {
+      phone,
+      first_name: name,
+      location: "Nairobi",
+    });
+    if (status !== 201 && status !== 200)
+      throw new Error(`seeding customer ${name}: ${status} ${JSON.stringify(body)}`);
     ids.push(body.id);
   }
   return ids;
@@ -176,7 +195,8 @@ export async function launchBrowser({ viewport = { width: 1280, height: 900 } } 
   });
   page.on("console", (message) => {
     // A 401 from `GET /api/v1/session` before sign-in is expected; Chromium logs it as a failed load.
-    if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) problems.push(`console: ${message.text()}`);
+    if (message.type() === "error" && !message.text().startsWith("Failed to load resource"))
+      problems.push(`console: ${message.text()}`);
   });
   return {
     context,

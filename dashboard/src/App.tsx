@@ -15,7 +15,11 @@ import { PreferencesScreen } from "./screens/Preferences";
 import { SignIn } from "./screens/SignIn";
 import { Templates } from "./screens/Templates";
 
-type SessionState = { kind: "checking" } | { kind: "signed-out" } | { kind: "signed-in"; session: Session } | { kind: "error"; message: string };
+type SessionState =
+  | { kind: "checking" }
+  | { kind: "signed-out" }
+  | { kind: "signed-in"; session: Session }
+  | { kind: "error"; message: string };
 
 export function App() {
   const [state, setState] = useState<SessionState>({ kind: "checking" });

@@ -12,7 +12,15 @@ const LINKS = [
   ["/api-keys", "API keys"],
 ] as const;
 
-export function Layout({ session, onSignOut, children }: { session: Session; onSignOut: () => void; children: ReactNode }) {
+export function Layout({
+  session,
+  onSignOut,
+  children,
+}: {
+  session: Session;
+  onSignOut: () => void;
+  children: ReactNode;
+}) {
   const { path } = useRoute();
   const [menuOpen, setMenuOpen] = useState(false);
   const mainRef = useRef<HTMLElement>(null);
@@ -26,7 +34,14 @@ export function Layout({ session, onSignOut, children }: { session: Session; onS
   const section = "/" + path.split("/")[1];
   return (
     <div className="shell">
-      <a className="skip-link" href="#main" onClick={(e) => { e.preventDefault(); mainRef.current?.querySelector<HTMLElement>("h1")?.focus(); }}>
+      <a
+        className="skip-link"
+        href="#main"
+        onClick={(e) => {
+          e.preventDefault();
+          mainRef.current?.querySelector<HTMLElement>("h1")?.focus();
+        }}
+      >
         Skip to content
       </a>
       <header className="topbar">

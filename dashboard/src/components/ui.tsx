@@ -42,7 +42,6 @@ export function Empty({ children }: { children: ReactNode }) {
   return <p className="empty">{children}</p>;
 }
 
-
 /** Skeleton rows for a table whose data is on its way. */
 export function SkeletonRows({ columns, rows = 5 }: { columns: number; rows?: number }) {
   return (
@@ -59,7 +58,6 @@ export function SkeletonRows({ columns, rows = 5 }: { columns: number; rows?: nu
     </>
   );
 }
-
 
 export function PageHeader({ title, children }: { title: string; children?: ReactNode }) {
   useEffect(() => {

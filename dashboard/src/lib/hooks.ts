@@ -13,9 +13,12 @@ export interface Loaded<T> {
 
 /** Loads `load()` when `key` changes; the previous data stays shown while reloading. */
 export function useLoad<T>(load: () => Promise<T>, key: string): Loaded<T> {
-  const [state, setState] = useState<{ data: T | null; error: string | null; loading: boolean; updatedAt: number | null }>(
-    { data: null, error: null, loading: true, updatedAt: null },
-  );
+  const [state, setState] = useState<{
+    data: T | null;
+    error: string | null;
+    loading: boolean;
+    updatedAt: number | null;
+  }>({ data: null, error: null, loading: true, updatedAt: null });
   const [generation, setGeneration] = useState(0);
   const loadRef = useRef(load);
   loadRef.current = load;
@@ -44,9 +47,13 @@ export interface Polled<T> extends Loaded<T> {
  * 30 s), and not at all while the tab is hidden (one request as soon as it shows again).
  */
 export function usePoll<T>(load: () => Promise<T>, baseMs: number, active = true, key = ""): Polled<T> {
-  const [state, setState] = useState<{ data: T | null; error: string | null; loading: boolean; updatedAt: number | null; delayMs: number }>(
-    { data: null, error: null, loading: true, updatedAt: null, delayMs: baseMs },
-  );
+  const [state, setState] = useState<{
+    data: T | null;
+    error: string | null;
+    loading: boolean;
+    updatedAt: number | null;
+    delayMs: number;
+  }>({ data: null, error: null, loading: true, updatedAt: null, delayMs: baseMs });
   const loadRef = useRef(load);
   loadRef.current = load;
   const [generation, setGeneration] = useState(0);

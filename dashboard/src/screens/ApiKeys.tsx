@@ -51,7 +51,13 @@ export function ApiKeys({ session }: { session: Session }) {
                   <td className="mono">{k.prefix}…</td>
                   <td>{formatTime(k.created_at)}</td>
                   <td>{k.rate_limit_per_second ? `${k.rate_limit_per_second}/s` : "default"}</td>
-                  <td>{k.revoked_at ? <Badge value="failed" label={`revoked ${formatTime(k.revoked_at)}`} /> : <Badge value="sent" label="active" />}</td>
+                  <td>
+                    {k.revoked_at ? (
+                      <Badge value="failed" label={`revoked ${formatTime(k.revoked_at)}`} />
+                    ) : (
+                      <Badge value="sent" label="active" />
+                    )}
+                  </td>
                   <td>
                     {!mine && !k.revoked_at ? (
                       <button type="button" className="danger" onClick={() => setRevoking(k)}>
@@ -78,7 +84,8 @@ export function ApiKeys({ session }: { session: Session }) {
           onClose={() => setRevoking(null)}
         >
           <p>
-            Requests with <code>{revoking.prefix}…</code> fail from now on, and dashboard sessions made with it end. This cannot be undone.
+            Requests with <code>{revoking.prefix}…</code> fail from now on, and dashboard sessions made with it end.
+            This cannot be undone.
           </p>
         </ConfirmDialog>
       ) : null}
@@ -110,11 +117,26 @@ function CreateKeyForm({ onCreated }: { onCreated: (key: CreatedApiKey) => void 
     <form className="filters card" onSubmit={submit} aria-label="Create an API key">
       <div className="field grow">
         <label htmlFor="key-name">New key's name</label>
-        <input id="key-name" required maxLength={100} value={name} onChange={(e) => setName(e.target.value)} placeholder="ci" />
+        <input
+          id="key-name"
+          required
+          maxLength={100}
+          value={name}
+          onChange={(e) => setName(e.target.value)}
+          placeholder="ci"
+        />
       </div>
       <div className="field">
         <label htmlFor="key-rate">Requests per second</label>
-        <input id="key-rate" type="number" min={1} inputMode="numeric" value={rate} onChange={(e) => setRate(e.target.value)} placeholder="default" />
+        <input
+          id="key-rate"
+          type="number"
+          min={1}
+          inputMode="numeric"
+          value={rate}
+          onChange={(e) => setRate(e.target.value)}
+          placeholder="default"
+        />
       </div>
       <button type="submit" className="primary" disabled={busy || !name.trim()}>
         {busy ? "Creating…" : "Create key"}
@@ -139,7 +161,8 @@ function NewKey({ created, onDone }: { created: CreatedApiKey; onDone: () => voi
     <section className="card warning" aria-labelledby="new-key-title">
       <h2 id="new-key-title">Key {created.name} created</h2>
       <p>
-        <strong>Copy it now: it is shown only this once.</strong> herald stores only its hash, so a lost key cannot be recovered, only revoked and replaced.
+        <strong>Copy it now: it is shown only this once.</strong> herald stores only its hash, so a lost key cannot be
+        recovered, only revoked and replaced.
       </p>
       <div className="secret">
         <code data-testid="new-key-secret">{created.key}</code>

@@ -33,9 +33,7 @@ export function CampaignDetailScreen({ id }: { id: string }) {
         <a href="#/campaigns">All campaigns</a>
       </PageHeader>
       <ErrorText error={campaign.error} />
-      {campaign.error && !data ? null : (
-        <CampaignBody data={data} settled={settled} />
-      )}
+      {campaign.error && !data ? null : <CampaignBody data={data} settled={settled} />}
     </section>
   );
 }
@@ -58,7 +56,9 @@ function CampaignBody({ data, settled }: { data: CampaignDetail | null; settled:
           <a href={`#/messages?campaign_id=${data.id}`}>This campaign's messages</a>
         </p>
       ) : null}
-      <p className="muted live-note">{data && !settled ? "Updating live while messages are on their way." : "\u00a0"}</p>
+      <p className="muted live-note">
+        {data && !settled ? "Updating live while messages are on their way." : "\u00a0"}
+      </p>
     </>
   );
 }
@@ -73,7 +73,6 @@ export function isSettled(detail: CampaignDetail): boolean {
   return detail.stats.total > 0 ? waiting === 0 : detail.status !== "sending";
 }
 
-
 const PARTS: (keyof Omit<CampaignStats, "total">)[] = ["pending", "sending", "sent", "failed"];
 
 export function StatsBar({ stats }: { stats: CampaignStats | undefined }) {
@@ -83,7 +82,9 @@ export function StatsBar({ stats }: { stats: CampaignStats | undefined }) {
       <div className="bar" role="img" aria-label={stats ? PARTS.map((p) => `${stats[p]} ${p}`).join(", ") : "loading"}>
         {stats && total > 0
           ? PARTS.map((p) =>
-              stats[p] > 0 ? <span key={p} className={`bar-${p}`} style={{ width: `${(stats[p] / total) * 100}%` }} /> : null,
+              stats[p] > 0 ? (
+                <span key={p} className={`bar-${p}`} style={{ width: `${(stats[p] / total) * 100}%` }} />
+              ) : null,
             )
           : null}
       </div>

@@ -16,7 +16,9 @@ async function allCustomerIds(): Promise<number[]> {
   const ids: number[] = [];
   let cursor: string | null = null;
   do {
-    const page: Page<Customer> = await get<Page<Customer>>(`/api/v1/customers${query({ limit: CUSTOMER_PAGE, cursor })}`);
+    const page: Page<Customer> = await get<Page<Customer>>(
+      `/api/v1/customers${query({ limit: CUSTOMER_PAGE, cursor })}`,
+    );
     ids.push(...page.data.map((c) => c.id));
     cursor = page.next_cursor;
   } while (cursor);
@@ -35,7 +37,10 @@ export function CampaignNew() {
   const [draft, setDraft] = useState<Campaign | null>(null);
   const [saving, setSaving] = useState(false);
   const [formError, setFormError] = useState<string | null>(null);
-  const customers = useLoad(() => get<Page<Customer>>(`/api/v1/customers${query({ limit: CUSTOMER_PAGE })}`), "customers");
+  const customers = useLoad(
+    () => get<Page<Customer>>(`/api/v1/customers${query({ limit: CUSTOMER_PAGE })}`),
+    "customers",
+  );
 
   const saveDraft = async (event?: FormEvent) => {
     event?.preventDefault();
@@ -59,11 +64,23 @@ export function CampaignNew() {
         <h2 id="compose-title">1. Compose</h2>
         <div className="field">
           <label htmlFor="campaign-name">Name</label>
-          <input id="campaign-name" required maxLength={200} value={name} disabled={draft !== null} onChange={(e) => setName(e.target.value)} />
+          <input
+            id="campaign-name"
+            required
+            maxLength={200}
+            value={name}
+            disabled={draft !== null}
+            onChange={(e) => setName(e.target.value)}
+          />
         </div>
         <div className="field">
           <label htmlFor="campaign-channel-new">Channel</label>
-          <select id="campaign-channel-new" value={channel} disabled={draft !== null} onChange={(e) => setChannel(e.target.value)}>
+          <select
+            id="campaign-channel-new"
+            value={channel}
+            disabled={draft !== null}
+            onChange={(e) => setChannel(e.target.value)}
+          >
             {CAMPAIGN_CHANNELS.map((c) => (
               <option key={c}>{c}</option>
             ))}
@@ -80,16 +97,25 @@ export function CampaignNew() {
             aria-describedby="template-hint template-counter"
           />
           <span className="hint" id="template-hint">
-            Placeholders: {"{first_name}"}, {"{last_name}"}, {"{location}"}, {"{preferred_product}"}, {"{attributes.key}"}; {"{field|fallback}"} for a
-            missing value. The count below is for the template as typed; the preview counts the rendered message.
+            Placeholders: {"{first_name}"}, {"{last_name}"}, {"{location}"}, {"{preferred_product}"},{" "}
+            {"{attributes.key}"}; {"{field|fallback}"} for a missing value. The count below is for the template as
+            typed; the preview counts the rendered message.
           </span>
-          {channel === "sms" ? <SmsCounter text={template} id="template-counter" /> : <span id="template-counter" className="sms-counter">{Array.from(template).length} characters</span>}
+          {channel === "sms" ? (
+            <SmsCounter text={template} id="template-counter" />
+          ) : (
+            <span id="template-counter" className="sms-counter">
+              {Array.from(template).length} characters
+            </span>
+          )}
         </div>
         <ErrorText error={formError} />
         {draft ? (
           <p className="muted">
             Saved as draft #{draft.id}.{" "}
-            {draft.base_template !== template ? "The template changed since: sending saves it as a new draft first." : ""}
+            {draft.base_template !== template
+              ? "The template changed since: sending saves it as a new draft first."
+              : ""}
           </p>
         ) : (
           <button type="submit" className="primary" disabled={saving || !name.trim() || !template.trim()}>
@@ -97,7 +123,12 @@ export function CampaignNew() {
           </button>
         )}
       </form>
-      <PreviewPanel draft={draft} template={template} customers={customers.data?.data ?? null} customersError={customers.error} />
+      <PreviewPanel
+        draft={draft}
+        template={template}
+        customers={customers.data?.data ?? null}
+        customersError={customers.error}
+      />
       <SendPanel
         draft={draft}
         template={template}
@@ -184,7 +215,9 @@ function PreviewPanel({
             )}
           </div>
           <ErrorText error={customersError} />
-          {customers && customers.length === 0 ? <p className="empty">No customers yet: add some with the API to preview.</p> : null}
+          {customers && customers.length === 0 ? (
+            <p className="empty">No customers yet: add some with the API to preview.</p>
+          ) : null}
           <ErrorText error={error} />
           <div className="preview" aria-live="polite" aria-busy={busy} data-testid="preview">
             {preview ? (
@@ -241,17 +274,29 @@ function SendPanel({
     navigate(`/campaigns/${campaign.id}`);
   };
 
-  const count = audience === "all" ? (customers ? `all ${customers.length}${moreCustomers ? "+" : ""}` : "all") : String(selected.size);
+  const count =
+    audience === "all"
+      ? customers
+        ? `all ${customers.length}${moreCustomers ? "+" : ""}`
+        : "all"
+      : String(selected.size);
   return (
     <section className="card" aria-labelledby="send-title">
       <h2 id="send-title">3. Send</h2>
       <fieldset disabled={!draft}>
         <legend>Send to</legend>
         <label className="inline">
-          <input type="radio" name="audience" checked={audience === "all"} onChange={() => setAudience("all")} /> All customers
+          <input type="radio" name="audience" checked={audience === "all"} onChange={() => setAudience("all")} /> All
+          customers
         </label>
         <label className="inline">
-          <input type="radio" name="audience" checked={audience === "selected"} onChange={() => setAudience("selected")} /> Selected customers
+          <input
+            type="radio"
+            name="audience"
+            checked={audience === "selected"}
+            onChange={() => setAudience("selected")}
+          />{" "}
+          Selected customers
         </label>
       </fieldset>
       {audience === "selected" && customers ? (
@@ -274,10 +319,13 @@ function SendPanel({
         Send…
       </button>
       {confirming ? (
-        <ConfirmDialog title="Send this campaign?" confirmLabel="Send now" onConfirm={send} onClose={() => setConfirming(false)}>
-          <p>
-            One message goes to each of {count} customers. This cannot be undone.
-          </p>
+        <ConfirmDialog
+          title="Send this campaign?"
+          confirmLabel="Send now"
+          onConfirm={send}
+          onClose={() => setConfirming(false)}
+        >
+          <p>One message goes to each of {count} customers. This cannot be undone.</p>
         </ConfirmDialog>
       ) : null}
     </section>

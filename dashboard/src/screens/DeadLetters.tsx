@@ -34,7 +34,9 @@ export function DeadLetters() {
       markReplayed([pending.letter.id]);
       setNotice(`Message ${shortId(pending.letter.id)} is pending again and will be sent.`);
     } else {
-      const result = await post<{ replayed: number; ids: string[] }>("/api/v1/dead-letters/replay", { ids: pending.ids });
+      const result = await post<{ replayed: number; ids: string[] }>("/api/v1/dead-letters/replay", {
+        ids: pending.ids,
+      });
       markReplayed(result.ids);
       setNotice(`${result.replayed} of ${pending.ids.length} messages are pending again.`);
     }
@@ -121,7 +123,12 @@ export function DeadLetters() {
               <Fragment key={l.id}>
                 <tr data-testid="dead-letter">
                   <td>
-                    <input type="checkbox" aria-label={`Select ${l.id}`} checked={selected.has(l.id)} onChange={() => toggle(l.id)} />
+                    <input
+                      type="checkbox"
+                      aria-label={`Select ${l.id}`}
+                      checked={selected.has(l.id)}
+                      onChange={() => toggle(l.id)}
+                    />
                   </td>
                   <td>
                     <button
@@ -147,13 +154,34 @@ export function DeadLetters() {
                   <tr id={`dl-${l.id}`} className="expanded">
                     <td colSpan={6}>
                       <dl className="facts">
-                        <div><dt>Id</dt><dd className="mono">{l.id}</dd></div>
-                        <div><dt>Channel</dt><dd>{l.channel}</dd></div>
-                        <div><dt>Provider</dt><dd>{l.provider ?? "—"}</dd></div>
-                        <div><dt>From</dt><dd>{l.from ?? "—"}</dd></div>
-                        <div><dt>Retries</dt><dd>{l.retry_count}</dd></div>
-                        <div><dt>Created</dt><dd>{formatTime(l.created_at)}</dd></div>
-                        <div className="wide"><dt>Last error</dt><dd>{l.last_error ?? "—"}</dd></div>
+                        <div>
+                          <dt>Id</dt>
+                          <dd className="mono">{l.id}</dd>
+                        </div>
+                        <div>
+                          <dt>Channel</dt>
+                          <dd>{l.channel}</dd>
+                        </div>
+                        <div>
+                          <dt>Provider</dt>
+                          <dd>{l.provider ?? "—"}</dd>
+                        </div>
+                        <div>
+                          <dt>From</dt>
+                          <dd>{l.from ?? "—"}</dd>
+                        </div>
+                        <div>
+                          <dt>Retries</dt>
+                          <dd>{l.retry_count}</dd>
+                        </div>
+                        <div>
+                          <dt>Created</dt>
+                          <dd>{formatTime(l.created_at)}</dd>
+                        </div>
+                        <div className="wide">
+                          <dt>Last error</dt>
+                          <dd>{l.last_error ?? "—"}</dd>
+                        </div>
                       </dl>
                       <a href={`#/messages/${l.id}`}>Open its timeline</a>
                     </td>
@@ -164,7 +192,12 @@ export function DeadLetters() {
           </tbody>
         </table>
       </div>
-      {list.data && letters.length === 0 ? <Empty>No dead letters{channel || appliedProvider ? " match these filters" : ""}. Everything failed was replayed or nothing failed.</Empty> : null}
+      {list.data && letters.length === 0 ? (
+        <Empty>
+          No dead letters{channel || appliedProvider ? " match these filters" : ""}. Everything failed was replayed or
+          nothing failed.
+        </Empty>
+      ) : null}
       {pending ? (
         <ConfirmDialog
           title={pending.kind === "one" ? "Replay this message?" : `Replay ${pending.ids.length} messages?`}

@@ -48,7 +48,11 @@ export function MessageDetail({ id }: { id: string }) {
             </p>
           ) : null}
           <h2>Body</h2>
-          {m ? <pre className="template">{m.subject ? `${m.subject}\n\n${m.body}` : m.body}</pre> : <Skeleton className="skeleton-block" />}
+          {m ? (
+            <pre className="template">{m.subject ? `${m.subject}\n\n${m.body}` : m.body}</pre>
+          ) : (
+            <Skeleton className="skeleton-block" />
+          )}
           <h2>Timeline</h2>
           {m ? (
             m.events.length === 0 ? (
@@ -57,7 +61,8 @@ export function MessageDetail({ id }: { id: string }) {
               <ol className="timeline" data-testid="timeline">
                 {m.events.map((e, i) => (
                   <li key={i} className={`timeline-${e.type}`}>
-                    <time dateTime={e.at}>{formatTime(e.at)}</time> <strong>{e.type.replace(/_/g, " ")}</strong> <Badge value={e.status} />
+                    <time dateTime={e.at}>{formatTime(e.at)}</time> <strong>{e.type.replace(/_/g, " ")}</strong>{" "}
+                    <Badge value={e.status} />
                     {e.detail ? <span className="detail">{e.detail}</span> : null}
                   </li>
                 ))}
@@ -71,4 +76,3 @@ export function MessageDetail({ id }: { id: string }) {
     </section>
   );
 }
-

@@ -5,7 +5,18 @@ import { formatTime, shortId, UUID_PATTERN } from "../lib/format";
 import { maskRecipient } from "../lib/mask";
 import { navigate } from "../lib/router";
 
-export const MESSAGE_STATUSES = ["pending", "scheduled", "sending", "sent", "delivered", "read", "undelivered", "failed", "suppressed", "cancelled"];
+export const MESSAGE_STATUSES = [
+  "pending",
+  "scheduled",
+  "sending",
+  "sent",
+  "delivered",
+  "read",
+  "undelivered",
+  "failed",
+  "suppressed",
+  "cancelled",
+];
 export const CHANNELS = ["sms", "whatsapp", "email", "push"];
 
 /** The search is exact: a phone number typed with spaces or dashes is sent in E.164. */
@@ -51,7 +62,9 @@ export function Messages({ params }: { params: URLSearchParams }) {
     setError(null);
     try {
       const wanted = { ...filters, recipient: normalizeRecipient(filters.recipient) };
-      const page = await get<Page<MessageSummary>>(`/api/v1/notifications${query({ ...wanted, limit: 50, cursor: more ? cursor : null })}`);
+      const page = await get<Page<MessageSummary>>(
+        `/api/v1/notifications${query({ ...wanted, limit: 50, cursor: more ? cursor : null })}`,
+      );
       setResults((current) => (more && current ? [...current, ...page.data] : page.data));
       setCursor(page.next_cursor);
     } catch (e) {
@@ -64,7 +77,8 @@ export function Messages({ params }: { params: URLSearchParams }) {
   // The newest messages (of the campaign, when linked from one) before any search.
   useEffect(() => void search(false), []);
 
-  const set = (key: keyof Filters) => (e: { target: { value: string } }) => setFilters((f) => ({ ...f, [key]: e.target.value }));
+  const set = (key: keyof Filters) => (e: { target: { value: string } }) =>
+    setFilters((f) => ({ ...f, [key]: e.target.value }));
 
   return (
     <section>
@@ -72,7 +86,13 @@ export function Messages({ params }: { params: URLSearchParams }) {
       <form className="filters" onSubmit={openById} aria-label="Find a message by id">
         <div className="field grow">
           <label htmlFor="message-id">Message id</label>
-          <input id="message-id" value={id} onChange={(e) => setId(e.target.value)} spellCheck={false} placeholder="uuid" />
+          <input
+            id="message-id"
+            value={id}
+            onChange={(e) => setId(e.target.value)}
+            spellCheck={false}
+            placeholder="uuid"
+          />
         </div>
         <button type="submit">Open</button>
       </form>
@@ -87,7 +107,12 @@ export function Messages({ params }: { params: URLSearchParams }) {
       >
         <div className="field grow">
           <label htmlFor="message-recipient">Recipient (exact)</label>
-          <input id="message-recipient" value={filters.recipient} onChange={set("recipient")} placeholder="+254712345678" />
+          <input
+            id="message-recipient"
+            value={filters.recipient}
+            onChange={set("recipient")}
+            placeholder="+254712345678"
+          />
         </div>
         <div className="field">
           <label htmlFor="message-status">Status</label>

@@ -25,16 +25,20 @@ export function Overview() {
         <Freshness updatedAt={overview.updatedAt} error={overview.error} delayMs={overview.delayMs} />
       </PageHeader>
       {overview.error ? <ErrorText error={`Could not refresh: ${overview.error}`} /> : null}
-      <p className="hint">{data ? `Counts over the last ${Math.round(data.window_seconds / 60)} minutes.` : "\u00a0"}</p>
+      <p className="hint">
+        {data ? `Counts over the last ${Math.round(data.window_seconds / 60)} minutes.` : "\u00a0"}
+      </p>
       <div className="stats" aria-busy={!data}>
         <Stat label="Accepted" value={data?.accepted} rate={data?.per_minute.accepted} />
         <Stat label="Sent" value={data?.sent} rate={data?.per_minute.sent} />
-        <Stat label="Failed" value={data?.failed} rate={data?.per_minute.failed} tone={data && data.failed > 0 ? "bad" : undefined} />
-        <Stat label="Queue depth" value={data?.queue.depth} />
         <Stat
-          label="Oldest waiting"
-          value={data ? formatAge(data.queue.oldest_waiting_age_seconds) : undefined}
+          label="Failed"
+          value={data?.failed}
+          rate={data?.per_minute.failed}
+          tone={data && data.failed > 0 ? "bad" : undefined}
         />
+        <Stat label="Queue depth" value={data?.queue.depth} />
+        <Stat label="Oldest waiting" value={data ? formatAge(data.queue.oldest_waiting_age_seconds) : undefined} />
         <Stat
           label="Dead letters"
           value={data?.dead_letters}
@@ -65,7 +69,19 @@ export function Overview() {
   );
 }
 
-function Stat({ label, value, rate, tone, href }: { label: string; value: number | string | undefined; rate?: number; tone?: string; href?: string }) {
+function Stat({
+  label,
+  value,
+  rate,
+  tone,
+  href,
+}: {
+  label: string;
+  value: number | string | undefined;
+  rate?: number;
+  tone?: string;
+  href?: string;
+}) {
   const body = (
     <>
       <span className="stat-label">{label}</span>

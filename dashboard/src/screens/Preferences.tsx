@@ -32,7 +32,13 @@ export function PreferencesScreen() {
       <form className="filters" onSubmit={lookUp} aria-label="Look up a user">
         <div className="field grow">
           <label htmlFor="pref-user">User id</label>
-          <input id="pref-user" required value={userId} onChange={(e) => setUserId(e.target.value)} spellCheck={false} />
+          <input
+            id="pref-user"
+            required
+            value={userId}
+            onChange={(e) => setUserId(e.target.value)}
+            spellCheck={false}
+          />
         </div>
         <button type="submit" className="primary" disabled={loading || !userId.trim()}>
           {loading ? "Looking up…" : "Look up"}
@@ -40,7 +46,9 @@ export function PreferencesScreen() {
       </form>
       <ErrorText error={error} />
       {prefs ? <PreferencesForm key={prefs.user_id} initial={prefs} onSaved={setPrefs} /> : null}
-      {!prefs && !error && !loading ? <p className="muted">Look up a user by the id your application gives them.</p> : null}
+      {!prefs && !error && !loading ? (
+        <p className="muted">Look up a user by the id your application gives them.</p>
+      ) : null}
     </section>
   );
 }
@@ -63,7 +71,10 @@ function PreferencesForm({ initial, onSaved }: { initial: Preferences; onSaved: 
     try {
       const stored = await put<Preferences>(`/api/v1/preferences/user/${encodeURIComponent(initial.user_id)}`, {
         channels,
-        opted_out_categories: categories.split(",").map((c) => c.trim()).filter(Boolean),
+        opted_out_categories: categories
+          .split(",")
+          .map((c) => c.trim())
+          .filter(Boolean),
         quiet_hours: quiet ? { start, end } : null,
       });
       setSaved(true);
@@ -78,28 +89,47 @@ function PreferencesForm({ initial, onSaved }: { initial: Preferences; onSaved: 
   return (
     <form className="card" onSubmit={submit} aria-labelledby="prefs-title">
       <h2 id="prefs-title">Preferences of {initial.user_id}</h2>
-      <p className="muted">{initial.updated_at ? `Last set ${formatTime(initial.updated_at)}.` : "Never set: the defaults apply."}</p>
+      <p className="muted">
+        {initial.updated_at ? `Last set ${formatTime(initial.updated_at)}.` : "Never set: the defaults apply."}
+      </p>
       <fieldset>
         <legend>Channels on</legend>
         {(CHANNELS as Channel[]).map((c) => (
           <label key={c} className="inline">
-            <input type="checkbox" checked={channels[c] !== false} onChange={(e) => setChannels((s) => ({ ...s, [c]: e.target.checked }))} /> {c}
+            <input
+              type="checkbox"
+              checked={channels[c] !== false}
+              onChange={(e) => setChannels((s) => ({ ...s, [c]: e.target.checked }))}
+            />{" "}
+            {c}
           </label>
         ))}
       </fieldset>
       <div className="field">
         <label htmlFor="pref-categories">Opted-out categories</label>
-        <input id="pref-categories" value={categories} onChange={(e) => setCategories(e.target.value)} placeholder="marketing, digest" />
+        <input
+          id="pref-categories"
+          value={categories}
+          onChange={(e) => setCategories(e.target.value)}
+          placeholder="marketing, digest"
+        />
       </div>
       <fieldset>
         <legend>Quiet hours</legend>
         <label className="inline">
-          <input type="checkbox" checked={quiet} onChange={(e) => setQuiet(e.target.checked)} /> Hold back non-transactional messages
+          <input type="checkbox" checked={quiet} onChange={(e) => setQuiet(e.target.checked)} /> Hold back
+          non-transactional messages
         </label>
         <div className="grid2">
           <div className="field">
             <label htmlFor="pref-start">From</label>
-            <input id="pref-start" type="time" disabled={!quiet} value={start} onChange={(e) => setStart(e.target.value)} />
+            <input
+              id="pref-start"
+              type="time"
+              disabled={!quiet}
+              value={start}
+              onChange={(e) => setStart(e.target.value)}
+            />
           </div>
           <div className="field">
             <label htmlFor="pref-end">Until</label>

@@ -17,7 +17,15 @@ interface Draft {
   transactional: boolean;
 }
 
-const EMPTY: Draft = { name: "", type: "sms", subject: "", body: "", variables: "", category: "", transactional: false };
+const EMPTY: Draft = {
+  name: "",
+  type: "sms",
+  subject: "",
+  body: "",
+  variables: "",
+  category: "",
+  transactional: false,
+};
 
 function toDraft(t: Template): Draft {
   return {
@@ -86,7 +94,10 @@ export function Templates() {
                 <td>{t.name}</td>
                 <td>{t.type}</td>
                 <td>v{t.version}</td>
-                <td>{t.category ?? "—"}{t.transactional ? " (transactional)" : ""}</td>
+                <td>
+                  {t.category ?? "—"}
+                  {t.transactional ? " (transactional)" : ""}
+                </td>
                 <td>{formatTime(t.updated_at)}</td>
                 <td className="actions">
                   <button type="button" onClick={() => setEditing({ id: t.id, draft: toDraft(t) })}>
@@ -124,7 +135,8 @@ function TemplateForm({ id, initial, onDone }: { id: string | null; initial: Dra
   const [draft, setDraft] = useState(initial);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const set = (key: keyof Draft) => (e: { target: { value: string } }) => setDraft((d) => ({ ...d, [key]: e.target.value }));
+  const set = (key: keyof Draft) => (e: { target: { value: string } }) =>
+    setDraft((d) => ({ ...d, [key]: e.target.value }));
   const hasSubject = draft.type === "email" || draft.type === "push";
 
   const submit = async (event: FormEvent) => {
@@ -175,13 +187,26 @@ function TemplateForm({ id, initial, onDone }: { id: string | null; initial: Dra
       ) : null}
       <div className="field">
         <label htmlFor="tpl-body">Body</label>
-        <textarea id="tpl-body" rows={4} required value={draft.body} onChange={set("body")} aria-describedby="tpl-counter" />
+        <textarea
+          id="tpl-body"
+          rows={4}
+          required
+          value={draft.body}
+          onChange={set("body")}
+          aria-describedby="tpl-counter"
+        />
         {draft.type === "sms" ? <SmsCounter text={draft.body} id="tpl-counter" /> : null}
       </div>
       <div className="grid2">
         <div className="field">
           <label htmlFor="tpl-vars">Variables</label>
-          <input id="tpl-vars" value={draft.variables} onChange={set("variables")} aria-describedby="tpl-vars-hint" placeholder="order_id, first_name?" />
+          <input
+            id="tpl-vars"
+            value={draft.variables}
+            onChange={set("variables")}
+            aria-describedby="tpl-vars-hint"
+            placeholder="order_id, first_name?"
+          />
           <span className="hint" id="tpl-vars-hint">
             Comma-separated; every placeholder must be declared. A trailing ? makes one optional.
           </span>
@@ -192,7 +217,11 @@ function TemplateForm({ id, initial, onDone }: { id: string | null; initial: Dra
         </div>
       </div>
       <label className="inline">
-        <input type="checkbox" checked={draft.transactional} onChange={(e) => setDraft((d) => ({ ...d, transactional: e.target.checked }))} />{" "}
+        <input
+          type="checkbox"
+          checked={draft.transactional}
+          onChange={(e) => setDraft((d) => ({ ...d, transactional: e.target.checked }))}
+        />{" "}
         Transactional (sent despite opt-outs and quiet hours)
       </label>
       <ErrorText error={error} />

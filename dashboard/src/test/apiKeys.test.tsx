@@ -38,7 +38,10 @@ describe("API keys", () => {
 
   it("marks the session's own key and offers no revoke for it", async () => {
     stubFetch({
-      "GET /api/v1/api-keys": () => ({ status: 200, body: { data: [key("key-2", "ci"), key("key-1", "bootstrap"), key("key-0", "old", "2026-12-01T00:00:00Z")] } }),
+      "GET /api/v1/api-keys": () => ({
+        status: 200,
+        body: { data: [key("key-2", "ci"), key("key-1", "bootstrap"), key("key-0", "old", "2026-12-01T00:00:00Z")] },
+      }),
     });
     render(<ApiKeys session={SESSION} />);
     const rows = await screen.findAllByTestId("api-key-row");

@@ -23,7 +23,9 @@ describe("campaign detail", () => {
       detail({ pending: 1, sending: 1, sent: 2, failed: 0 }, "sending"),
       detail({ pending: 0, sending: 0, sent: 3, failed: 1 }, "sent"),
     ];
-    const calls = stubFetch({ "GET /campaigns/7": () => ({ status: 200, body: answers[Math.min(calls.length - 1, 2)] }) });
+    const calls = stubFetch({
+      "GET /campaigns/7": () => ({ status: 200, body: answers[Math.min(calls.length - 1, 2)] }),
+    });
     render(<CampaignDetailScreen id="7" />);
     await act(() => vi.advanceTimersByTimeAsync(0));
     expect(screen.getByTestId("campaign-pending").textContent).toBe("3");
@@ -42,7 +44,10 @@ describe("campaign detail", () => {
   it("shows the server's error for an unknown campaign and stops asking", async () => {
     vi.useFakeTimers();
     const calls = stubFetch({
-      "GET /campaigns/99": () => ({ status: 404, body: { error: { code: "CAMPAIGN_NOT_FOUND", message: "no campaign 99" } } }),
+      "GET /campaigns/99": () => ({
+        status: 404,
+        body: { error: { code: "CAMPAIGN_NOT_FOUND", message: "no campaign 99" } },
+      }),
     });
     render(<CampaignDetailScreen id="99" />);
     await act(() => vi.advanceTimersByTimeAsync(0));

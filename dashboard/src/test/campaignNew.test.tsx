@@ -15,17 +15,33 @@ describe("campaign create", () => {
       "GET /api/v1/customers": () => ({ status: 200, body: { data: customers, next_cursor: null } }),
       "POST /campaigns": (call) => ({
         status: 201,
-        body: { id: 7, status: "draft", channel: "sms", created_at: "", updated_at: "", scheduled_at: null, ...(call.body as object) },
+        body: {
+          id: 7,
+          status: "draft",
+          channel: "sms",
+          created_at: "",
+          updated_at: "",
+          scheduled_at: null,
+          ...(call.body as object),
+        },
       }),
       "POST /campaigns/7/personalized-preview": (call) => {
         const { customer_id } = call.body as { customer_id: number };
         const name = customers.find((c) => c.id === customer_id)!.first_name;
         return {
           status: 200,
-          body: { rendered_message: `Hello ${name}`, used_template: "", customer: { id: customer_id, first_name: name }, length: { characters: 11, encoding: "GSM-7", units: 11, segments: 1 } },
+          body: {
+            rendered_message: `Hello ${name}`,
+            used_template: "",
+            customer: { id: customer_id, first_name: name },
+            length: { characters: 11, encoding: "GSM-7", units: 11, segments: 1 },
+          },
         };
       },
-      "POST /campaigns/7/send": () => ({ status: 202, body: { campaign_id: 7, messages_queued: 2, status: "sending" } }),
+      "POST /campaigns/7/send": () => ({
+        status: 202,
+        body: { campaign_id: 7, messages_queued: 2, status: "sending" },
+      }),
     });
     render(<CampaignNew />);
     fireEvent.change(screen.getByLabelText("Name"), { target: { value: "Launch" } });
@@ -34,7 +50,11 @@ describe("campaign create", () => {
     fireEvent.click(screen.getByRole("button", { name: "Save draft and preview" }));
 
     expect(await screen.findByText("Hello Amina", {}, { timeout: 2000 })).toBeTruthy();
-    expect(calls.find((c) => c.url === "/campaigns")?.body).toEqual({ name: "Launch", channel: "sms", base_template: "Hello {first_name}" });
+    expect(calls.find((c) => c.url === "/campaigns")?.body).toEqual({
+      name: "Launch",
+      channel: "sms",
+      base_template: "Hello {first_name}",
+    });
     fireEvent.change(screen.getByLabelText("Customer"), { target: { value: "2" } });
     expect(await screen.findByText("Hello Brian", {}, { timeout: 2000 })).toBeTruthy();
     const preview = calls.filter((c) => c.url.endsWith("/personalized-preview")).at(-1);

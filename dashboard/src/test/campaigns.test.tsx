@@ -14,7 +14,19 @@ describe("campaign list", () => {
       "GET /campaigns": (call) =>
         call.url.includes("status=failed")
           ? { status: 200, body: page([]) }
-          : { status: 200, body: page([{ id: 9, name: "Spring sale", channel: "sms", status: "sent", scheduled_at: null, created_at: "2026-12-05T09:00:00Z" }]) },
+          : {
+              status: 200,
+              body: page([
+                {
+                  id: 9,
+                  name: "Spring sale",
+                  channel: "sms",
+                  status: "sent",
+                  scheduled_at: null,
+                  created_at: "2026-12-05T09:00:00Z",
+                },
+              ]),
+            },
     });
     render(<Campaigns />);
     expect(await screen.findByRole("link", { name: "Spring sale" })).toBeTruthy();
@@ -24,7 +36,9 @@ describe("campaign list", () => {
     fireEvent.change(screen.getByLabelText("Status"), { target: { value: "failed" } });
     expect(await screen.findByText("No campaign matches these filters.")).toBeTruthy();
     fireEvent.change(screen.getByLabelText("Channel"), { target: { value: "whatsapp" } });
-    await waitFor(() => expect(calls.at(-1)?.url).toBe("/campaigns?page=1&page_size=20&status=failed&channel=whatsapp"));
+    await waitFor(() =>
+      expect(calls.at(-1)?.url).toBe("/campaigns?page=1&page_size=20&status=failed&channel=whatsapp"),
+    );
   });
 
   it("pages within one snapshot", async () => {
@@ -32,8 +46,25 @@ describe("campaign list", () => {
       "GET /campaigns": (call) => ({
         status: 200,
         body: {
-          data: [{ id: call.url.includes("page=2") ? 1 : 2, name: call.url.includes("page=2") ? "Older" : "Newer", channel: "sms", status: "draft", scheduled_at: null, created_at: "2026-12-05T09:00:00Z" }],
-          pagination: { page: call.url.includes("page=2") ? 2 : 1, page_size: 20, total_count: 21, total_pages: 2, snapshot: 9, next: call.url.includes("page=2") ? null : "/campaigns?page=2", prev: null },
+          data: [
+            {
+              id: call.url.includes("page=2") ? 1 : 2,
+              name: call.url.includes("page=2") ? "Older" : "Newer",
+              channel: "sms",
+              status: "draft",
+              scheduled_at: null,
+              created_at: "2026-12-05T09:00:00Z",
+            },
+          ],
+          pagination: {
+            page: call.url.includes("page=2") ? 2 : 1,
+            page_size: 20,
+            total_count: 21,
+            total_pages: 2,
+            snapshot: 9,
+            next: call.url.includes("page=2") ? null : "/campaigns?page=2",
+            prev: null,
+          },
         },
       }),
     });
@@ -50,7 +81,16 @@ describe("campaign list", () => {
     const calls = stubFetch({
       "GET /campaigns": () => ({
         status: 200,
-        body: page([{ id: 9, name: "Spring sale", channel: "sms", status: calls.length < 3 ? "sending" : "sent", scheduled_at: null, created_at: "2026-12-05T09:00:00Z" }]),
+        body: page([
+          {
+            id: 9,
+            name: "Spring sale",
+            channel: "sms",
+            status: calls.length < 3 ? "sending" : "sent",
+            scheduled_at: null,
+            created_at: "2026-12-05T09:00:00Z",
+          },
+        ]),
       }),
     });
     render(<Campaigns />);
@@ -64,7 +104,12 @@ describe("campaign list", () => {
   });
 
   it("shows the server's error message", async () => {
-    stubFetch({ "GET /campaigns": () => ({ status: 400, body: { error: { code: "BAD_REQUEST", message: "page_size must be an integer" } } }) });
+    stubFetch({
+      "GET /campaigns": () => ({
+        status: 400,
+        body: { error: { code: "BAD_REQUEST", message: "page_size must be an integer" } },
+      }),
+    });
     render(<Campaigns />);
     expect((await screen.findByRole("alert")).textContent).toBe("page_size must be an integer");
   });

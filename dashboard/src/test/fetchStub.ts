@@ -28,7 +28,9 @@ export function stubFetch(routes: Record<string, Handler>): Call[] {
       calls.push(call);
       const path = url.split("?")[0];
       const handler = routes[`${method} ${path}`];
-      const answer = handler ? await handler(call) : { status: 404, body: { error: { code: "NOT_FOUND", message: `no stub for ${method} ${path}` } } };
+      const answer = handler
+        ? await handler(call)
+        : { status: 404, body: { error: { code: "NOT_FOUND", message: `no stub for ${method} ${path}` } } };
       return new Response(answer.body === undefined ? null : JSON.stringify(answer.body), {
         status: answer.status,
         headers: { "Content-Type": "application/json" },
@@ -57,4 +59,7 @@ export const OVERVIEW = {
   providers_known: true,
 };
 
-export const unauthorized = { status: 401, body: { error: { code: "UNAUTHORIZED", message: "unknown or revoked API key" } } };
+export const unauthorized = {
+  status: 401,
+  body: { error: { code: "UNAUTHORIZED", message: "unknown or revoked API key" } },
+};

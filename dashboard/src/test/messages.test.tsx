@@ -25,7 +25,9 @@ describe("messages", () => {
   });
 
   it("searches by an exact recipient, status and channel", async () => {
-    const calls = stubFetch({ "GET /api/v1/notifications": () => ({ status: 200, body: { data: [], next_cursor: null } }) });
+    const calls = stubFetch({
+      "GET /api/v1/notifications": () => ({ status: 200, body: { data: [], next_cursor: null } }),
+    });
     render(<Messages params={new URLSearchParams("campaign_id=1")} />);
     await screen.findByText("No message matches.");
     expect(calls[0].url).toBe("/api/v1/notifications?campaign_id=1&limit=50");
@@ -34,7 +36,9 @@ describe("messages", () => {
     fireEvent.change(screen.getByLabelText("Channel"), { target: { value: "sms" } });
     fireEvent.click(screen.getByRole("button", { name: "Search" }));
     await waitFor(() =>
-      expect(calls.at(-1)?.url).toBe("/api/v1/notifications?recipient=%2B254712345678&status=failed&channel=sms&campaign_id=1&limit=50"),
+      expect(calls.at(-1)?.url).toBe(
+        "/api/v1/notifications?recipient=%2B254712345678&status=failed&channel=sms&campaign_id=1&limit=50",
+      ),
     );
   });
 

@@ -23,7 +23,9 @@ describe("overview", () => {
     let failing = true;
     const calls = stubFetch({
       "GET /api/v1/overview": () =>
-        failing ? { status: 503, body: { error: { code: "UNAVAILABLE", message: "database down" } } } : { status: 200, body: OVERVIEW },
+        failing
+          ? { status: 503, body: { error: { code: "UNAVAILABLE", message: "database down" } } }
+          : { status: 200, body: OVERVIEW },
     });
     render(<Overview />);
     await act(() => vi.advanceTimersByTimeAsync(0));

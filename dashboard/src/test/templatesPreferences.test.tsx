@@ -19,7 +19,10 @@ describe("templates", () => {
       "POST /api/v1/templates": () => {
         if (created) return { status: 201, body: {} };
         created = true;
-        return { status: 422, body: { error: { code: "VALIDATION_ERROR", message: "body: placeholder {name} is not a declared variable" } } };
+        return {
+          status: 422,
+          body: { error: { code: "VALIDATION_ERROR", message: "body: placeholder {name} is not a declared variable" } },
+        };
       },
     });
     render(<Templates />);
@@ -47,9 +50,18 @@ describe("preferences", () => {
     const calls = stubFetch({
       "GET /api/v1/preferences/user/u-1": () => ({
         status: 200,
-        body: { user_id: "u-1", channels: { sms: true, whatsapp: true, email: true, push: true }, opted_out_categories: [], quiet_hours: null, updated_at: null },
+        body: {
+          user_id: "u-1",
+          channels: { sms: true, whatsapp: true, email: true, push: true },
+          opted_out_categories: [],
+          quiet_hours: null,
+          updated_at: null,
+        },
       }),
-      "PUT /api/v1/preferences/user/u-1": (call) => ({ status: 200, body: { user_id: "u-1", updated_at: "2026-12-05T10:00:00Z", ...(call.body as object) } }),
+      "PUT /api/v1/preferences/user/u-1": (call) => ({
+        status: 200,
+        body: { user_id: "u-1", updated_at: "2026-12-05T10:00:00Z", ...(call.body as object) },
+      }),
     });
     render(<PreferencesScreen />);
     fireEvent.change(screen.getByLabelText("User id"), { target: { value: "u-1" } });
