@@ -314,3 +314,67 @@ async fn api_keys_are_listed_newest_first_and_created_keys_are_shown_once(backen
     assert_eq!(list["data"].as_array().unwrap().len(), 2, "refused creations stored nothing");
     app.stop().await;
 }
+
+/// The dashboard's `index.html` and the files it names, as built into `dashboard/dist`.
+fn built_files() -> (String, Vec<String>) {
+    let dist = concat!(env!("CARGO_MANIFEST_DIR"), "/../../dashboard/dist");
+    let index = std::fs::read_to_string(format!("{dist}/index.html"))
+        .expect("dashboard/dist/index.html is committed");
+    let assets = regex::Regex::new(r#"(?:src|href)="(/assets/[^"]+)""#)
+        .unwrap()
+        .captures_iter(&index)
+        .map(|c| c[1].to_owned())
+        .collect();
+    (index, assets)
+}
+
+#[crate::harness::test]
+async fn the_dashboard_is_served_at_the_root_from_the_binary_with_its_security_headers() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else { return };
+    let (index, assets) = built_files();
+    assert!(!assets.is_empty(), "index.html names its script and stylesheet: {index}");
+
+    let page = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let header = |response: &reqwest::Response, name: &str| {
+        response.headers().get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+    };
+    assert_eq!(header(&page, "content-type"), "text/html; charset=utf-8");
+    assert_eq!(header(&page, "cache-control"), "no-cache");
+    let csp = header(&page, "content-security-policy");
+    for directive in ["default-src 'self'", "script-src 'self'", "frame-ancestors 'none'"] {
+        assert!(csp.contains(directive), "{directive} missing from {csp}");
+    }
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(header(&page, "x-frame-options"), "DENY");
+    assert_eq!(page.text().await.unwrap(), index, "the binary serves the committed build");
+
+    for asset in &assets {
+        let response = app.client.get(app.url(asset)).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{asset}");
+        let kind = header(&response, "content-type");
+        let expected = if asset.ends_with(".js") { "javascript" } else { "text/css" };
+        assert!(kind.contains(expected), "{asset}: {kind}");
+        assert_eq!(header(&response, "cache-control"), "public, max-age=31536000, immutable");
+        let etag = header(&response, "etag");
+        assert!(etag.starts_with('"'), "{asset}: {etag:?}");
+        let again = app.client.get(app.url(asset)).header("If-None-Match", &etag).send().await.unwrap();
+        assert_eq!(again.status().as_u16(), 304, "{asset}");
+    }
+    let (status, body) = app.call(Method::GET, "/assets/no-such-file.js", None).await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "NOT_FOUND");
+    app.stop().await;
+
+    // Turned off, `/` is not served; the API is.
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, herald::app::Roles::ALL, |config| {
+        config.dashboard.enabled = false;
+    })
+    .await
+    else {
+        return;
+    };
+    assert_eq!(app.client.get(app.url("/")).send().await.unwrap().status().as_u16(), 404);
+    assert_eq!(app.call(Method::GET, "/api/v1/session", None).await.0, 200);
+    app.stop().await;
+}
