@@ -1,6 +1,7 @@
 // The dashboard in headless Chromium against a real `herald serve`: `npm run e2e`.
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import {
@@ -405,5 +406,80 @@ describe("dashboard at phone width (390×844)", { concurrency: false }, () => {
     }
     assert.deepEqual(browser.problems, []);
     assert.deepEqual([...browser.origins], [herald.base]);
+  });
+});
+
+describe("accessibility audit (axe-core, WCAG 2 A and AA)", { concurrency: false }, () => {
+  let herald;
+  let browser;
+
+  before(async () => {
+    herald = await startHerald();
+    const customers = await seedCustomers(herald);
+    const { body } = await herald.api("POST", "/campaigns", {
+      name: "audit",
+      channel: "sms",
+      base_template: "Hi {first_name}",
+    });
+    await herald.api("POST", `/campaigns/${body.id}/send`, { customer_ids: customers.slice(0, 6) });
+    browser = await launchBrowser({ bypassCSP: true });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await herald?.stop();
+  });
+
+  test("no serious or critical violation on any screen", async () => {
+    const { page } = browser;
+    const axe = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+    const audit = async (name) => {
+      await page.addScriptTag({ path: axe });
+      const result = await page.evaluate(() =>
+        window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }),
+      );
+      checked.push(`${name}: ${result.passes.length} rules passed, ${result.violations.length} violated`);
+      minor.push(
+        ...result.violations
+          .filter((v) => v.impact !== "serious" && v.impact !== "critical")
+          .map((v) => `${name}: ${v.id} (${v.impact})`),
+      );
+      return result.violations
+        .filter((v) => v.impact === "serious" || v.impact === "critical")
+        .map((v) => `${name}: ${v.id} (${v.impact}) ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+    };
+    const found = [];
+    const checked = [];
+    const minor = [];
+    await page.goto(`${herald.base}/#/overview`);
+    await page.getByLabel("API key", { exact: true }).waitFor();
+    found.push(...(await audit("sign-in")));
+    await signIn(page, herald.base, herald.key);
+    const screens = [
+      ["overview", "/overview", () => overviewNumbers(page)],
+      ["campaigns", "/campaigns", () => page.getByRole("link", { name: "audit" }).waitFor()],
+      ["campaign", "/campaigns/1", () => page.getByTestId("campaign-total").filter({ hasText: /^\d+$/ }).waitFor()],
+      ["campaign-new", "/campaigns/new", () => page.getByLabel("Template", { exact: true }).waitFor()],
+      ["messages", "/messages", () => page.locator("tbody tr a").first().waitFor()],
+      ["dead-letters", "/dead-letters", () => page.getByRole("heading", { name: "Dead letters" }).waitFor()],
+      ["templates", "/templates", () => page.getByRole("heading", { name: "Templates" }).waitFor()],
+      ["preferences", "/preferences", () => page.getByLabel("User id", { exact: true }).waitFor()],
+      ["api-keys", "/api-keys", () => page.getByTestId("api-key-row").first().waitFor()],
+    ];
+    for (const [name, hash, ready] of screens) {
+      await page.goto(`${herald.base}/#${hash}`);
+      await ready();
+      found.push(...(await audit(name)));
+    }
+    await page.goto(`${herald.base}/#/templates`);
+    await page.getByRole("button", { name: "New template" }).click();
+    found.push(...(await audit("template-form")));
+    await page.goto(`${herald.base}/#/messages`);
+    await page.locator("tbody tr a").first().click();
+    await page.getByTestId("timeline").waitFor();
+    found.push(...(await audit("message")));
+    console.log(checked.join("\n"));
+    if (minor.length) console.log(`moderate or minor: ${minor.join("; ")}`);
+    assert.deepEqual(found, []);
   });
 });

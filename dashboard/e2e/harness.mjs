@@ -159,12 +159,17 @@ export async function seedCustomers(herald) {
   return ids;
 }
 
-export async function launchBrowser({ viewport = { width: 1280, height: 900 } } = {}) {
+/**
+ * `bypassCSP` only for the accessibility audit, which injects axe-core into the page; every
+ * other run keeps herald's Content-Security-Policy, and fails on any violation of it.
+ */
+export async function launchBrowser({ viewport = { width: 1280, height: 900 }, bypassCSP = false } = {}) {
   const userDataDir = mkdtempSync(join(tmpdir(), "herald-e2e-chromium-"));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
     headless: true,
     viewport,
+    bypassCSP,
     args: [
       "--headless",
       "--no-sandbox",
