@@ -1,5 +1,5 @@
-import { Fragment, useState } from "react";
-import { type DeadLetter, get, type Page, post, query } from "../api";
+import { Fragment, useEffect, useState } from "react";
+import { type DeadLetter, errorMessage, get, type Page, post, query } from "../api";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { Empty, ErrorText, PageHeader, SkeletonRows } from "../components/ui";
 import { formatTime, shortId } from "../lib/format";
@@ -7,21 +7,39 @@ import { useLoad } from "../lib/hooks";
 import { maskRecipient } from "../lib/mask";
 import { CHANNELS } from "./Messages";
 
+const PAGE = 100;
+
 type Pending = { kind: "one"; letter: DeadLetter } | { kind: "selection"; ids: string[] };
 
 export function DeadLetters() {
   const [channel, setChannel] = useState("");
   const [provider, setProvider] = useState("");
   const [appliedProvider, setAppliedProvider] = useState("");
-  const path = `/api/v1/dead-letters${query({ channel, provider: appliedProvider, limit: 100 })}`;
+  const filters = { channel, provider: appliedProvider, limit: PAGE };
+  const path = `/api/v1/dead-letters${query(filters)}`;
   const list = useLoad(() => get<Page<DeadLetter>>(path), path);
+  // Pages after the first, fetched on request; a new first page starts over.
+  const [later, setLater] = useState<{ letters: DeadLetter[]; cursor: string | null; error: string | null }>({
+    letters: [],
+    cursor: null,
+    error: null,
+  });
+  useEffect(() => setLater({ letters: [], cursor: list.data?.next_cursor ?? null, error: null }), [list.data]);
+  const loadMore = async () => {
+    try {
+      const next = await get<Page<DeadLetter>>(`/api/v1/dead-letters${query({ ...filters, cursor: later.cursor })}`);
+      setLater((l) => ({ letters: [...l.letters, ...next.data], cursor: next.next_cursor, error: null }));
+    } catch (e) {
+      setLater((l) => ({ ...l, error: errorMessage(e) }));
+    }
+  };
   const [replayed, setReplayed] = useState<Set<string>>(new Set());
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [expanded, setExpanded] = useState<string | null>(null);
   const [pending, setPending] = useState<Pending | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
 
-  const letters = (list.data?.data ?? []).filter((l) => !replayed.has(l.id));
+  const letters = [...(list.data?.data ?? []), ...later.letters].filter((l) => !replayed.has(l.id));
   const markReplayed = (ids: string[]) => {
     setReplayed((current) => new Set([...current, ...ids]));
     setSelected((current) => new Set([...current].filter((id) => !ids.includes(id))));
@@ -192,6 +210,12 @@ export function DeadLetters() {
           </tbody>
         </table>
       </div>
+      <ErrorText error={later.error} />
+      {later.cursor ? (
+        <button type="button" className="load-more" onClick={() => void loadMore()}>
+          Load more
+        </button>
+      ) : null}
       {list.data && letters.length === 0 ? (
         <Empty>
           No dead letters{channel || appliedProvider ? " match these filters" : ""}. Everything failed was replayed or

@@ -179,7 +179,7 @@ export function Messages({ params }: { params: URLSearchParams }) {
       ) : null}
       {results && results.length === 0 ? <Empty>No message matches.</Empty> : null}
       {cursor ? (
-        <button type="button" onClick={() => void search(true)} disabled={loading}>
+        <button type="button" className="load-more" onClick={() => void search(true)} disabled={loading}>
           Load more
         </button>
       ) : null}

@@ -72,4 +72,19 @@ describe("dead letters", () => {
     fireEvent.keyDown(dialog, { key: "Tab", shiftKey: true });
     expect(document.activeElement).toBe(confirm);
   });
+
+  it("loads the next page after the cursor on request", async () => {
+    const calls = stubFetch({
+      "GET /api/v1/dead-letters": (call) =>
+        call.url.includes("cursor=")
+          ? { status: 200, body: { data: [letter(B)], next_cursor: null } }
+          : { status: 200, body: { data: [letter(A)], next_cursor: A } },
+    });
+    render(<DeadLetters />);
+    expect(await screen.findAllByTestId("dead-letter")).toHaveLength(1);
+    fireEvent.click(screen.getByRole("button", { name: "Load more" }));
+    await waitFor(() => expect(screen.getAllByTestId("dead-letter")).toHaveLength(2));
+    expect(calls.at(-1)?.url).toBe(`/api/v1/dead-letters?limit=100&cursor=${A}`);
+    expect(screen.queryByRole("button", { name: "Load more" })).toBeNull();
+  });
 });
