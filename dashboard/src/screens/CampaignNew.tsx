@@ -11,20 +11,6 @@ import { CAMPAIGN_CHANNELS } from "./Campaigns";
 const CUSTOMER_PAGE = 500;
 const PREVIEW_DEBOUNCE_MS = 300;
 
-/** Every customer id, page by page: a send to "all" names them (the API has no "all"). */
-async function allCustomerIds(): Promise<number[]> {
-  const ids: number[] = [];
-  let cursor: string | null = null;
-  do {
-    const page: Page<Customer> = await get<Page<Customer>>(
-      `/api/v1/customers${query({ limit: CUSTOMER_PAGE, cursor })}`,
-    );
-    ids.push(...page.data.map((c) => c.id));
-    cursor = page.next_cursor;
-  } while (cursor);
-  return ids;
-}
-
 function customerLabel(c: Customer): string {
   const name = [c.first_name, c.last_name].filter(Boolean).join(" ") || "(no name)";
   return `${name} · ${maskRecipient(c.phone)} · #${c.id}`;
@@ -268,9 +254,10 @@ function SendPanel({
 
   const send = async () => {
     const campaign = draft && draft.base_template === template ? draft : await onResave();
-    const ids = audience === "all" ? await allCustomerIds() : Array.from(selected);
-    if (ids.length === 0) throw new Error("There is no customer to send to.");
-    await post(`/campaigns/${campaign.id}/send`, { customer_ids: ids });
+    // "All" is decided by herald at the time of the send: every customer of the account.
+    if (audience === "selected" && selected.size === 0) throw new Error("There is no customer to send to.");
+    const body = audience === "all" ? { all_customers: true } : { customer_ids: Array.from(selected) };
+    await post(`/campaigns/${campaign.id}/send`, body);
     navigate(`/campaigns/${campaign.id}`);
   };
 

@@ -26,7 +26,7 @@ use super::{
 use crate::{
     model::{Campaign, CampaignFilter, CampaignStats},
     services::{
-        campaigns::{parse_channel, CampaignDraft, CampaignError, Queued, SendOutcome},
+        campaigns::{parse_channel, Audience, CampaignDraft, CampaignError, Queued, SendOutcome},
         customers::parse_id,
         idempotency::{fingerprint, IdempotentRequest},
     },
@@ -398,11 +398,49 @@ pub async fn preview(
     }))
 }
 
+/// Whom to send to: `customer_ids`, or `"all_customers": true` for every customer of the
+/// account at the time of the send.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendIn {
     #[schema(schema_with = schema::customer_ids)]
-    customer_ids: Vec<Value>,
+    customer_ids: Option<Vec<Value>>,
+    /// Send to every customer of the account instead of a list.
+    #[serde(default)]
+    all_customers: bool,
+}
+
+impl SendIn {
+    fn audience(&self) -> Result<Audience<'_>, ApiError> {
+        match (&self.customer_ids, self.all_customers) {
+            (Some(ids), false) => Ok(Audience::Customers(ids)),
+            (None, true) => Ok(Audience::Everyone),
+            (Some(_), true) => {
+                Err(ApiError::invalid_field("customer_ids", "must be left out with \"all_customers\": true"))
+            }
+            (None, false) => Err(ApiError::invalid_field(
+                "customer_ids",
+                "is required: 1 to 100000 customer ids, or \"all_customers\": true",
+            )),
+        }
+    }
+}
+
+/// The rule no derived schema states: `customer_ids` or `all_customers: true`, not both.
+pub(super) fn send_in_rule() -> utoipa::openapi::Schema {
+    use utoipa::openapi::{schema::Type, ObjectBuilder, OneOfBuilder};
+    let listed = ObjectBuilder::new()
+        .required("customer_ids")
+        .property("customer_ids", ObjectBuilder::new().schema_type(Type::Array))
+        .property(
+            "all_customers",
+            ObjectBuilder::new().schema_type(Type::Boolean).enum_values(Some([false])),
+        );
+    let everyone = ObjectBuilder::new()
+        .required("all_customers")
+        .property("all_customers", ObjectBuilder::new().schema_type(Type::Boolean).enum_values(Some([true])))
+        .property("customer_ids", ObjectBuilder::new().schema_type(Type::Null));
+    OneOfBuilder::new().item(listed).item(everyone).into()
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -414,7 +452,8 @@ pub struct SendOut {
     pub status: CampaignStatus,
 }
 
-/// Starts a campaign: one message per customer, created in one transaction; the worker
+/// Starts a campaign: one message per customer named (or per customer of the account, with
+/// `"all_customers": true`), created in one transaction; the worker
 /// renders and sends them. A campaign with a future `scheduled_at` stays `scheduled` and
 /// its messages wait until then. With an `Idempotency-Key`, a repeat of the same request
 /// gets the first 202 again (header `Idempotent-Replayed: true`), never a second start.
@@ -462,7 +501,7 @@ pub async fn send_campaign(
     };
     let outcome = state
         .campaigns
-        .send(auth.account_id, &id, &request.customer_ids, idempotent.as_ref(), &respond)
+        .send(auth.account_id, &id, request.audience()?, idempotent.as_ref(), &respond)
         .await?;
     Ok(match outcome {
         SendOutcome::Started(queued) => {

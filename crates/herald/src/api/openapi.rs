@@ -10,7 +10,7 @@ use utoipa::{
     Modify, OpenApi,
 };
 
-use super::{dead_letters, error, schema};
+use super::{campaigns, dead_letters, error, schema};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -143,10 +143,13 @@ impl Modify for SharedRules {
             }
         }
         if let Some(components) = openapi.components.as_mut() {
-            if let Some(derived) = components.schemas.remove("ReplayIn") {
-                let constrained =
-                    AllOfBuilder::new().item(derived).item(dead_letters::replay_in_rule()).build();
-                components.schemas.insert("ReplayIn".into(), RefOr::T(constrained.into()));
+            for (name, rule) in
+                [("ReplayIn", dead_letters::replay_in_rule()), ("SendIn", campaigns::send_in_rule())]
+            {
+                if let Some(derived) = components.schemas.remove(name) {
+                    let constrained = AllOfBuilder::new().item(derived).item(rule).build();
+                    components.schemas.insert(name.into(), RefOr::T(constrained.into()));
+                }
             }
         }
     }

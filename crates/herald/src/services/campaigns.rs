@@ -244,11 +244,22 @@ impl Campaigns {
         &self,
         account: AccountId,
         id: &str,
-        customer_ids: &[Value],
+        audience: Audience<'_>,
         idempotent: Option<&IdempotentRequest>,
         respond: RespondQueued<'_>,
     ) -> Result<SendOutcome, CampaignError> {
-        let recipients = distinct_recipients(customer_ids)?;
+        let recipients = match audience {
+            Audience::Customers(ids) => distinct_recipients(ids)?,
+            Audience::Everyone => {
+                let everyone = self.store.customer_ids(account).await?;
+                if everyone.is_empty() {
+                    return Err(CampaignError::Invalid(
+                        "'all_customers': the account has no customers to send to".into(),
+                    ));
+                }
+                everyone.into_iter().map(|customer| (customer, MessageId::new())).collect()
+            }
+        };
         let campaign = self.get(account, id).await?;
         let campaign_id = campaign.id;
         let now = Utc::now();
@@ -296,6 +307,15 @@ impl Campaigns {
             StartOutcome::UnknownCustomers(unknown) => Err(CampaignError::UnknownCustomers(unknown)),
         }
     }
+}
+
+/// Whom a send goes to.
+#[derive(Debug, Clone, Copy)]
+pub enum Audience<'a> {
+    /// These customer ids, as the request gave them (1 to [`MAX_RECIPIENTS`]).
+    Customers(&'a [Value]),
+    /// Every customer of the account at the time of the send.
+    Everyone,
 }
 
 /// The distinct customer ids of a send, in request order, each with a new message id.

@@ -18,6 +18,7 @@ on_both_backends!(
     a_sent_campaign_renders_each_message_sends_it_and_ends_sent,
     a_campaign_whose_messages_all_fail_ends_failed,
     bad_sends_get_a_json_error_and_create_nothing,
+    a_send_to_all_customers_names_every_customer_of_the_account,
     a_scheduled_campaign_waits_for_its_time,
     a_scheduled_campaign_goes_to_every_customer_when_its_time_comes,
     a_scheduled_campaign_sent_early_starts_sending_at_its_time,
@@ -417,6 +418,28 @@ async fn a_campaign_whose_messages_all_fail_ends_failed(backend: Backend) {
     assert_eq!(detail["stats"]["sent"], 0);
 }
 
+async fn a_send_to_all_customers_names_every_customer_of_the_account(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let (_, campaign) =
+        create(&app, json!({"name": "all", "channel": "sms", "base_template": "Hi {first_name|there}"}))
+            .await;
+    let (status, error) = send(&app, &campaign, json!({"all_customers": true})).await;
+    assert_eq!(status, 422, "no customers yet: {error}");
+    assert!(error["error"]["message"].as_str().unwrap().starts_with("'all_customers'"), "{error}");
+    for phone in ["+254712345681", "+254712345682", "+254712345683"] {
+        customer(&app, json!({"phone": phone})).await;
+    }
+    let (status, queued) = send(&app, &campaign, json!({"all_customers": true, "customer_ids": null})).await;
+    assert_eq!(status, 202, "{queued}");
+    assert_eq!(queued["messages_queued"], 3, "{queued}");
+    let detail = wait_for_campaign_status(&app, &campaign, "sent").await;
+    assert_eq!(detail["stats"]["sent"], 3, "{detail}");
+    let mut sent: Vec<String> = app.mock.deliveries().into_iter().map(|d| d.to).collect();
+    sent.sort();
+    assert_eq!(sent, ["+254712345681", "+254712345682", "+254712345683"]);
+    app.stop().await;
+}
+
 async fn bad_sends_get_a_json_error_and_create_nothing(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else { return };
     let known = customer(&app, json!({"phone": "+254712345671"})).await;
@@ -429,6 +452,9 @@ async fn bad_sends_get_a_json_error_and_create_nothing(backend: Backend) {
         (json!({"customer_ids": [known, -1]}), 422, "VALIDATION_ERROR"),
         (json!({"customer_ids": [known, 424242, 434343]}), 422, "UNKNOWN_CUSTOMERS"),
         (json!({}), 422, "VALIDATION_ERROR"),
+        (json!({"all_customers": false}), 422, "VALIDATION_ERROR"),
+        (json!({"customer_ids": [known], "all_customers": true}), 422, "VALIDATION_ERROR"),
+        (json!({"all_customers": "yes"}), 422, "VALIDATION_ERROR"),
     ] {
         let (got, error) = send(&app, &campaign, body.clone()).await;
         assert_eq!((got, error["error"]["code"].as_str()), (status, Some(code)), "{error}");
