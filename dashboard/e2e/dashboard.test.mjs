@@ -303,7 +303,8 @@ describe("dashboard end to end", { concurrency: false }, () => {
     await screenshot(page, "02-overview-after-campaign");
     const sorted = [...samples].sort((a, b) => a - b);
     const metrics = {
-      what: "navigation start to the overview's numbers on screen (performance mark herald:overview-numbers), signed in, herald serve with a debug build, headless Chromium",
+      what: "navigation start to the overview's numbers on screen (performance mark herald:overview-numbers), signed in, herald serve, headless Chromium",
+      herald: process.env.HERALD_E2E_URL || process.env.HERALD_BIN || "../target/debug/herald",
       samples_ms: samples,
       median_ms: sorted[2],
       min_ms: sorted[0],
