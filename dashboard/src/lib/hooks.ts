@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { type FormEvent, useCallback, useEffect, useRef, useState } from "react";
 import { errorMessage } from "../api";
 import { nextDelay } from "./backoff";
 
@@ -111,4 +111,34 @@ export function useNow(intervalMs = 1000): number {
     return () => clearInterval(timer);
   }, [intervalMs]);
   return now;
+}
+
+export interface Submitting {
+  busy: boolean;
+  error: string | null;
+  submit: (event: FormEvent) => Promise<void>;
+}
+
+/**
+ * A form's submit handler: busy from submission on (the form is expected to go away once
+ * `action` succeeds), and on failure the error, described by `describe`, and usable again.
+ */
+export function useSubmit(
+  action: () => Promise<void>,
+  describe: (error: unknown) => string = errorMessage,
+): Submitting {
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await action();
+    } catch (e) {
+      setError(describe(e));
+      setBusy(false);
+    }
+  };
+  return { busy, error, submit };
 }

@@ -49,27 +49,34 @@ function countSegments(sizes: number[], single: number, segment: number): number
   return parts;
 }
 
+function measure(
+  characters: number,
+  encoding: SmsEncoding,
+  sizes: number[],
+  single: number,
+  segment: number,
+): SmsLength {
+  const segments = countSegments(sizes, single, segment);
+  return {
+    characters,
+    encoding,
+    units: sizes.reduce((a, b) => a + b, 0),
+    segments,
+    perSegment: segments > 1 ? segment : single,
+  };
+}
+
 export function smsLength(text: string): SmsLength {
   const chars = Array.from(text);
   const gsm = chars.map(gsm7Units);
   if (gsm.every((units) => units !== null)) {
-    const sizes = gsm as number[];
-    const segments = countSegments(sizes, GSM7_SINGLE, GSM7_SEGMENT);
-    return {
-      characters: chars.length,
-      encoding: "GSM-7",
-      units: sizes.reduce((a, b) => a + b, 0),
-      segments,
-      perSegment: segments > 1 ? GSM7_SEGMENT : GSM7_SINGLE,
-    };
+    return measure(chars.length, "GSM-7", gsm as number[], GSM7_SINGLE, GSM7_SEGMENT);
   }
-  const sizes = chars.map((c) => c.length);
-  const segments = countSegments(sizes, UCS2_SINGLE, UCS2_SEGMENT);
-  return {
-    characters: chars.length,
-    encoding: "UCS-2",
-    units: sizes.reduce((a, b) => a + b, 0),
-    segments,
-    perSegment: segments > 1 ? UCS2_SEGMENT : UCS2_SINGLE,
-  };
+  return measure(
+    chars.length,
+    "UCS-2",
+    chars.map((c) => c.length),
+    UCS2_SINGLE,
+    UCS2_SEGMENT,
+  );
 }

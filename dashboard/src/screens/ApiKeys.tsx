@@ -1,9 +1,9 @@
-import { type FormEvent, useState } from "react";
-import { type ApiKey, type CreatedApiKey, del, errorMessage, get, post, type Session } from "../api";
+import { useState } from "react";
+import { type ApiKey, type CreatedApiKey, del, get, post, type Session } from "../api";
 import { ConfirmDialog } from "../components/ConfirmDialog";
-import { Badge, Empty, ErrorText, PageHeader, SkeletonRows } from "../components/ui";
+import { Badge, DataTable, ErrorText, PageHeader, TextField } from "../components/ui";
 import { formatTime } from "../lib/format";
-import { useLoad } from "../lib/hooks";
+import { useLoad, useSubmit } from "../lib/hooks";
 
 export function ApiKeys({ session }: { session: Session }) {
   const list = useLoad(() => get<{ data: ApiKey[] }>("/api/v1/api-keys"), "api-keys");
@@ -24,54 +24,43 @@ export function ApiKeys({ session }: { session: Session }) {
         />
       )}
       <ErrorText error={list.error} />
-      <div className="table-wrap">
-        <table>
-          <caption className="visually-hidden">API keys, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Prefix</th>
-              <th scope="col">Created</th>
-              <th scope="col">Rate limit</th>
-              <th scope="col">State</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
+      <DataTable
+        caption="API keys, newest first"
+        columns={["Name", "Prefix", "Created", "Rate limit", "State"]}
+        actions
+        busy={list.loading}
+        skeleton={!list.data && list.loading}
+        skeletonRows={3}
+        empty={list.data && list.data.data.length === 0 ? "No API keys." : null}
+      >
+        {list.data?.data.map((k) => {
+          const mine = k.id === session.api_key.id;
+          return (
+            <tr key={k.id} data-testid="api-key-row">
+              <td>
+                {k.name} {mine ? <Badge value="info" label="this session" /> : null}
+              </td>
+              <td className="mono">{k.prefix}…</td>
+              <td>{formatTime(k.created_at)}</td>
+              <td>{k.rate_limit_per_second ? `${k.rate_limit_per_second}/s` : "default"}</td>
+              <td>
+                {k.revoked_at ? (
+                  <Badge value="failed" label={`revoked ${formatTime(k.revoked_at)}`} />
+                ) : (
+                  <Badge value="sent" label="active" />
+                )}
+              </td>
+              <td>
+                {!mine && !k.revoked_at ? (
+                  <button type="button" className="danger" onClick={() => setRevoking(k)}>
+                    Revoke
+                  </button>
+                ) : null}
+              </td>
             </tr>
-          </thead>
-          <tbody aria-busy={list.loading}>
-            {!list.data && list.loading ? <SkeletonRows columns={6} rows={3} /> : null}
-            {list.data?.data.map((k) => {
-              const mine = k.id === session.api_key.id;
-              return (
-                <tr key={k.id} data-testid="api-key-row">
-                  <td>
-                    {k.name} {mine ? <Badge value="info" label="this session" /> : null}
-                  </td>
-                  <td className="mono">{k.prefix}…</td>
-                  <td>{formatTime(k.created_at)}</td>
-                  <td>{k.rate_limit_per_second ? `${k.rate_limit_per_second}/s` : "default"}</td>
-                  <td>
-                    {k.revoked_at ? (
-                      <Badge value="failed" label={`revoked ${formatTime(k.revoked_at)}`} />
-                    ) : (
-                      <Badge value="sent" label="active" />
-                    )}
-                  </td>
-                  <td>
-                    {!mine && !k.revoked_at ? (
-                      <button type="button" className="danger" onClick={() => setRevoking(k)}>
-                        Revoke
-                      </button>
-                    ) : null}
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
-      {list.data && list.data.data.length === 0 ? <Empty>No API keys.</Empty> : null}
+          );
+        })}
+      </DataTable>
       {revoking ? (
         <ConfirmDialog
           title={`Revoke ${revoking.name}?`}
@@ -96,48 +85,34 @@ export function ApiKeys({ session }: { session: Session }) {
 function CreateKeyForm({ onCreated }: { onCreated: (key: CreatedApiKey) => void }) {
   const [name, setName] = useState("");
   const [rate, setRate] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const body: { name: string; rate_limit_per_second?: number } = { name: name.trim() };
-      if (rate.trim()) body.rate_limit_per_second = Number(rate);
-      onCreated(await post<CreatedApiKey>("/api/v1/api-keys", body));
-    } catch (e) {
-      setError(errorMessage(e));
-      setBusy(false);
-    }
-  };
+  const { busy, error, submit } = useSubmit(async () => {
+    const body: { name: string; rate_limit_per_second?: number } = { name: name.trim() };
+    if (rate.trim()) body.rate_limit_per_second = Number(rate);
+    onCreated(await post<CreatedApiKey>("/api/v1/api-keys", body));
+  });
 
   return (
     <form className="filters card" onSubmit={submit} aria-label="Create an API key">
-      <div className="field grow">
-        <label htmlFor="key-name">New key's name</label>
-        <input
-          id="key-name"
-          required
-          maxLength={100}
-          value={name}
-          onChange={(e) => setName(e.target.value)}
-          placeholder="ci"
-        />
-      </div>
-      <div className="field">
-        <label htmlFor="key-rate">Requests per second</label>
-        <input
-          id="key-rate"
-          type="number"
-          min={1}
-          inputMode="numeric"
-          value={rate}
-          onChange={(e) => setRate(e.target.value)}
-          placeholder="default"
-        />
-      </div>
+      <TextField
+        id="key-name"
+        label="New key's name"
+        grow
+        required
+        maxLength={100}
+        value={name}
+        onChange={(e) => setName(e.target.value)}
+        placeholder="ci"
+      />
+      <TextField
+        id="key-rate"
+        label="Requests per second"
+        type="number"
+        min={1}
+        inputMode="numeric"
+        value={rate}
+        onChange={(e) => setRate(e.target.value)}
+        placeholder="default"
+      />
       <button type="submit" className="primary" disabled={busy || !name.trim()}>
         {busy ? "Creating…" : "Create key"}
       </button>

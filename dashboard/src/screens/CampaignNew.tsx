@@ -2,7 +2,7 @@ import { type FormEvent, useEffect, useState } from "react";
 import { type Campaign, type Customer, errorMessage, get, type Page, post, type Preview, query } from "../api";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { SmsCounter } from "../components/SmsCounter";
-import { ErrorText, PageHeader, Skeleton } from "../components/ui";
+import { Checkbox, ErrorText, PageHeader, SelectField, Skeleton, TextField } from "../components/ui";
 import { useLoad } from "../lib/hooks";
 import { maskRecipient } from "../lib/mask";
 import { navigate } from "../lib/router";
@@ -48,30 +48,23 @@ export function CampaignNew() {
       </PageHeader>
       <form className="card" onSubmit={saveDraft} aria-labelledby="compose-title">
         <h2 id="compose-title">1. Compose</h2>
-        <div className="field">
-          <label htmlFor="campaign-name">Name</label>
-          <input
-            id="campaign-name"
-            required
-            maxLength={200}
-            value={name}
-            disabled={draft !== null}
-            onChange={(e) => setName(e.target.value)}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor="campaign-channel-new">Channel</label>
-          <select
-            id="campaign-channel-new"
-            value={channel}
-            disabled={draft !== null}
-            onChange={(e) => setChannel(e.target.value)}
-          >
-            {CAMPAIGN_CHANNELS.map((c) => (
-              <option key={c}>{c}</option>
-            ))}
-          </select>
-        </div>
+        <TextField
+          id="campaign-name"
+          label="Name"
+          required
+          maxLength={200}
+          value={name}
+          disabled={draft !== null}
+          onChange={(e) => setName(e.target.value)}
+        />
+        <SelectField
+          id="campaign-channel-new"
+          label="Channel"
+          options={CAMPAIGN_CHANNELS}
+          value={channel}
+          disabled={draft !== null}
+          onChange={(e) => setChannel(e.target.value)}
+        />
         <div className="field">
           <label htmlFor="campaign-template">Template</label>
           <textarea
@@ -290,9 +283,9 @@ function SendPanel({
         <ul className="checklist" aria-label="Customers">
           {customers.map((c) => (
             <li key={c.id}>
-              <label className="inline">
-                <input type="checkbox" checked={selected.has(c.id)} onChange={() => toggle(c.id)} /> {customerLabel(c)}
-              </label>
+              <Checkbox checked={selected.has(c.id)} onChange={() => toggle(c.id)}>
+                {customerLabel(c)}
+              </Checkbox>
             </li>
           ))}
         </ul>

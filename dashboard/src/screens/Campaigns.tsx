@@ -1,6 +1,6 @@
 import { useState } from "react";
 import { type CampaignList, get, query } from "../api";
-import { Badge, Empty, ErrorText, PageHeader, SkeletonRows } from "../components/ui";
+import { Badge, DataTable, ErrorText, PageHeader, SelectField } from "../components/ui";
 import { formatTime } from "../lib/format";
 import { usePoll } from "../lib/hooks";
 
@@ -44,60 +44,51 @@ export function Campaigns() {
         </a>
       </PageHeader>
       <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="Filter campaigns">
-        <div className="field">
-          <label htmlFor="campaign-status">Status</label>
-          <select id="campaign-status" value={status} onChange={(e) => filter(setStatus)(e.target.value)}>
-            <option value="">Any</option>
-            {CAMPAIGN_STATUSES.map((s) => (
-              <option key={s}>{s}</option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="campaign-channel">Channel</label>
-          <select id="campaign-channel" value={channel} onChange={(e) => filter(setChannel)(e.target.value)}>
-            <option value="">Any</option>
-            {CAMPAIGN_CHANNELS.map((c) => (
-              <option key={c}>{c}</option>
-            ))}
-          </select>
-        </div>
+        <SelectField
+          id="campaign-status"
+          label="Status"
+          any
+          options={CAMPAIGN_STATUSES}
+          value={status}
+          onChange={(e) => filter(setStatus)(e.target.value)}
+        />
+        <SelectField
+          id="campaign-channel"
+          label="Channel"
+          any
+          options={CAMPAIGN_CHANNELS}
+          value={channel}
+          onChange={(e) => filter(setChannel)(e.target.value)}
+        />
       </form>
       <ErrorText error={list.error} />
-      <div className="table-wrap">
-        <table>
-          <caption className="visually-hidden">Campaigns, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Status</th>
-              <th scope="col">Channel</th>
-              <th scope="col">Created</th>
-            </tr>
-          </thead>
-          <tbody aria-busy={list.loading}>
-            {!list.data && list.loading ? <SkeletonRows columns={4} /> : null}
-            {list.data?.data.map((c) => (
-              <tr key={c.id}>
-                <td>
-                  <a href={`#/campaigns/${c.id}`}>{c.name}</a>
-                </td>
-                <td>
-                  <Badge value={c.status} />
-                </td>
-                <td>{c.channel}</td>
-                <td>{formatTime(c.created_at)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-      {list.data && list.data.data.length === 0 ? (
-        <Empty>
-          {status || channel ? "No campaign matches these filters." : "No campaigns yet. "}
-          {!status && !channel ? <a href="#/campaigns/new">Create the first one</a> : null}
-        </Empty>
-      ) : null}
+      <DataTable
+        caption="Campaigns, newest first"
+        columns={["Name", "Status", "Channel", "Created"]}
+        busy={list.loading}
+        skeleton={!list.data && list.loading}
+        empty={
+          list.data && list.data.data.length === 0 ? (
+            <>
+              {status || channel ? "No campaign matches these filters." : "No campaigns yet. "}
+              {!status && !channel ? <a href="#/campaigns/new">Create the first one</a> : null}
+            </>
+          ) : null
+        }
+      >
+        {list.data?.data.map((c) => (
+          <tr key={c.id}>
+            <td>
+              <a href={`#/campaigns/${c.id}`}>{c.name}</a>
+            </td>
+            <td>
+              <Badge value={c.status} />
+            </td>
+            <td>{c.channel}</td>
+            <td>{formatTime(c.created_at)}</td>
+          </tr>
+        ))}
+      </DataTable>
       {pagination && pagination.total_pages > 1 ? (
         <nav className="pager" aria-label="Campaign pages">
           <button type="button" disabled={page <= 1} onClick={() => setPage(page - 1)}>

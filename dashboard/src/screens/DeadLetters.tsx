@@ -1,7 +1,7 @@
 import { Fragment, useEffect, useState } from "react";
 import { type DeadLetter, errorMessage, get, type Page, post, query } from "../api";
 import { ConfirmDialog } from "../components/ConfirmDialog";
-import { Empty, ErrorText, PageHeader, SkeletonRows } from "../components/ui";
+import { DataTable, Empty, ErrorText, Fact, PageHeader, RefreshButton, SelectField, TextField } from "../components/ui";
 import { formatTime, shortId } from "../lib/format";
 import { useLoad } from "../lib/hooks";
 import { maskRecipient } from "../lib/mask";
@@ -72,9 +72,7 @@ export function DeadLetters() {
   return (
     <section>
       <PageHeader title="Dead letters">
-        <button type="button" onClick={list.reload}>
-          Refresh
-        </button>
+        <RefreshButton onClick={list.reload} />
       </PageHeader>
       <form
         className="filters"
@@ -84,19 +82,21 @@ export function DeadLetters() {
           setAppliedProvider(provider.trim());
         }}
       >
-        <div className="field">
-          <label htmlFor="dl-channel">Channel</label>
-          <select id="dl-channel" value={channel} onChange={(e) => setChannel(e.target.value)}>
-            <option value="">Any</option>
-            {CHANNELS.map((c) => (
-              <option key={c}>{c}</option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="dl-provider">Provider</label>
-          <input id="dl-provider" value={provider} onChange={(e) => setProvider(e.target.value)} placeholder="mock" />
-        </div>
+        <SelectField
+          id="dl-channel"
+          label="Channel"
+          any
+          options={CHANNELS}
+          value={channel}
+          onChange={(e) => setChannel(e.target.value)}
+        />
+        <TextField
+          id="dl-provider"
+          label="Provider"
+          value={provider}
+          onChange={(e) => setProvider(e.target.value)}
+          placeholder="mock"
+        />
         <button type="submit">Filter</button>
         <button
           type="button"
@@ -113,103 +113,78 @@ export function DeadLetters() {
         </p>
       ) : null}
       <ErrorText error={list.error} />
-      <div className="table-wrap">
-        <table>
-          <caption className="visually-hidden">Failed messages, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">
+      <DataTable
+        caption="Failed messages, newest first"
+        columns={[
+          <input
+            type="checkbox"
+            aria-label="Select all shown"
+            checked={allSelected}
+            onChange={() => setSelected(allSelected ? new Set() : new Set(letters.map((l) => l.id)))}
+          />,
+          "Message",
+          "Recipient",
+          "Error",
+          "Failed",
+        ]}
+        actions
+        busy={list.loading}
+        skeleton={!list.data && list.loading}
+      >
+        {letters.map((l) => (
+          <Fragment key={l.id}>
+            <tr data-testid="dead-letter">
+              <td>
                 <input
                   type="checkbox"
-                  aria-label="Select all shown"
-                  checked={allSelected}
-                  onChange={() => setSelected(allSelected ? new Set() : new Set(letters.map((l) => l.id)))}
+                  aria-label={`Select ${l.id}`}
+                  checked={selected.has(l.id)}
+                  onChange={() => toggle(l.id)}
                 />
-              </th>
-              <th scope="col">Message</th>
-              <th scope="col">Recipient</th>
-              <th scope="col">Error</th>
-              <th scope="col">Failed</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
+              </td>
+              <td>
+                <button
+                  type="button"
+                  className="link mono"
+                  aria-expanded={expanded === l.id}
+                  aria-controls={`dl-${l.id}`}
+                  onClick={() => setExpanded(expanded === l.id ? null : l.id)}
+                >
+                  {shortId(l.id)}
+                </button>
+              </td>
+              <td className="mono">{maskRecipient(l.to)}</td>
+              <td className="truncate">{l.last_error ?? "—"}</td>
+              <td>{formatTime(l.failed_at)}</td>
+              <td>
+                <button type="button" onClick={() => setPending({ kind: "one", letter: l })}>
+                  Replay
+                </button>
+              </td>
             </tr>
-          </thead>
-          <tbody aria-busy={list.loading}>
-            {!list.data && list.loading ? <SkeletonRows columns={6} /> : null}
-            {letters.map((l) => (
-              <Fragment key={l.id}>
-                <tr data-testid="dead-letter">
-                  <td>
-                    <input
-                      type="checkbox"
-                      aria-label={`Select ${l.id}`}
-                      checked={selected.has(l.id)}
-                      onChange={() => toggle(l.id)}
-                    />
-                  </td>
-                  <td>
-                    <button
-                      type="button"
-                      className="link mono"
-                      aria-expanded={expanded === l.id}
-                      aria-controls={`dl-${l.id}`}
-                      onClick={() => setExpanded(expanded === l.id ? null : l.id)}
-                    >
-                      {shortId(l.id)}
-                    </button>
-                  </td>
-                  <td className="mono">{maskRecipient(l.to)}</td>
-                  <td className="truncate">{l.last_error ?? "—"}</td>
-                  <td>{formatTime(l.failed_at)}</td>
-                  <td>
-                    <button type="button" onClick={() => setPending({ kind: "one", letter: l })}>
-                      Replay
-                    </button>
-                  </td>
-                </tr>
-                {expanded === l.id ? (
-                  <tr id={`dl-${l.id}`} className="expanded">
-                    <td colSpan={6}>
-                      <dl className="facts">
-                        <div>
-                          <dt>Id</dt>
-                          <dd className="mono">{l.id}</dd>
-                        </div>
-                        <div>
-                          <dt>Channel</dt>
-                          <dd>{l.channel}</dd>
-                        </div>
-                        <div>
-                          <dt>Provider</dt>
-                          <dd>{l.provider ?? "—"}</dd>
-                        </div>
-                        <div>
-                          <dt>From</dt>
-                          <dd>{l.from ?? "—"}</dd>
-                        </div>
-                        <div>
-                          <dt>Retries</dt>
-                          <dd>{l.retry_count}</dd>
-                        </div>
-                        <div>
-                          <dt>Created</dt>
-                          <dd>{formatTime(l.created_at)}</dd>
-                        </div>
-                        <div className="wide">
-                          <dt>Last error</dt>
-                          <dd>{l.last_error ?? "—"}</dd>
-                        </div>
-                      </dl>
-                      <a href={`#/messages/${l.id}`}>Open its timeline</a>
-                    </td>
-                  </tr>
-                ) : null}
-              </Fragment>
-            ))}
-          </tbody>
-        </table>
-      </div>
+            {expanded === l.id ? (
+              <tr id={`dl-${l.id}`} className="expanded">
+                <td colSpan={6}>
+                  <dl className="facts">
+                    <Fact term="Id" valueClassName="mono">
+                      {l.id}
+                    </Fact>
+                    <Fact term="Channel">{l.channel}</Fact>
+                    <Fact term="Provider">{l.provider ?? "—"}</Fact>
+                    <Fact term="From">{l.from ?? "—"}</Fact>
+                    <Fact term="Retries">{l.retry_count}</Fact>
+                    <Fact term="Created">{formatTime(l.created_at)}</Fact>
+                    <Fact term="Last error" className="wide">
+                      {l.last_error ?? "—"}
+                    </Fact>
+                  </dl>
+                  <a href={`#/messages/${l.id}`}>Open its timeline</a>
+                </td>
+              </tr>
+            ) : null}
+          </Fragment>
+        ))}
+      </DataTable>
       <ErrorText error={later.error} />
       {later.cursor ? (
         <button type="button" className="load-more" onClick={() => void loadMore()}>

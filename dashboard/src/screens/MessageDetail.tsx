@@ -1,6 +1,6 @@
 import { useState } from "react";
 import { get, type Notification } from "../api";
-import { Badge, ErrorText, Fact, PageHeader, Skeleton } from "../components/ui";
+import { Badge, ErrorText, Fact, PageHeader, RefreshButton, Skeleton } from "../components/ui";
 import { formatTime } from "../lib/format";
 import { useLoad } from "../lib/hooks";
 import { maskRecipient } from "../lib/mask";
@@ -13,9 +13,7 @@ export function MessageDetail({ id }: { id: string }) {
   return (
     <section>
       <PageHeader title="Message">
-        <button type="button" onClick={message.reload}>
-          Refresh
-        </button>
+        <RefreshButton onClick={message.reload} />
         <a href="#/messages">Search messages</a>
       </PageHeader>
       <p className="mono muted">{id}</p>

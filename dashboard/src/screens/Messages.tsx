@@ -1,6 +1,6 @@
 import { type FormEvent, useEffect, useState } from "react";
 import { errorMessage, get, type MessageSummary, type Page, query } from "../api";
-import { Badge, Empty, ErrorText, PageHeader, SkeletonRows } from "../components/ui";
+import { Badge, DataTable, ErrorText, PageHeader, SelectField, TextField } from "../components/ui";
 import { formatTime, shortId, UUID_PATTERN } from "../lib/format";
 import { maskRecipient } from "../lib/mask";
 import { navigate } from "../lib/router";
@@ -84,16 +84,15 @@ export function Messages({ params }: { params: URLSearchParams }) {
     <section>
       <PageHeader title="Messages" />
       <form className="filters" onSubmit={openById} aria-label="Find a message by id">
-        <div className="field grow">
-          <label htmlFor="message-id">Message id</label>
-          <input
-            id="message-id"
-            value={id}
-            onChange={(e) => setId(e.target.value)}
-            spellCheck={false}
-            placeholder="uuid"
-          />
-        </div>
+        <TextField
+          id="message-id"
+          label="Message id"
+          grow
+          value={id}
+          onChange={(e) => setId(e.target.value)}
+          spellCheck={false}
+          placeholder="uuid"
+        />
         <button type="submit">Open</button>
       </form>
       <ErrorText error={idError} />
@@ -105,79 +104,68 @@ export function Messages({ params }: { params: URLSearchParams }) {
           void search(false);
         }}
       >
-        <div className="field grow">
-          <label htmlFor="message-recipient">Recipient (exact)</label>
-          <input
-            id="message-recipient"
-            value={filters.recipient}
-            onChange={set("recipient")}
-            placeholder="+254712345678"
-          />
-        </div>
-        <div className="field">
-          <label htmlFor="message-status">Status</label>
-          <select id="message-status" value={filters.status} onChange={set("status")}>
-            <option value="">Any</option>
-            {MESSAGE_STATUSES.map((s) => (
-              <option key={s}>{s}</option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="message-channel">Channel</label>
-          <select id="message-channel" value={filters.channel} onChange={set("channel")}>
-            <option value="">Any</option>
-            {CHANNELS.map((c) => (
-              <option key={c}>{c}</option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="message-campaign">Campaign id</label>
-          <input id="message-campaign" inputMode="numeric" value={filters.campaign_id} onChange={set("campaign_id")} />
-        </div>
+        <TextField
+          id="message-recipient"
+          label="Recipient (exact)"
+          grow
+          value={filters.recipient}
+          onChange={set("recipient")}
+          placeholder="+254712345678"
+        />
+        <SelectField
+          id="message-status"
+          label="Status"
+          any
+          options={MESSAGE_STATUSES}
+          value={filters.status}
+          onChange={set("status")}
+        />
+        <SelectField
+          id="message-channel"
+          label="Channel"
+          any
+          options={CHANNELS}
+          value={filters.channel}
+          onChange={set("channel")}
+        />
+        <TextField
+          id="message-campaign"
+          label="Campaign id"
+          inputMode="numeric"
+          value={filters.campaign_id}
+          onChange={set("campaign_id")}
+        />
         <button type="submit" className="primary" disabled={loading}>
           Search
         </button>
       </form>
       <ErrorText error={error} />
       {results !== null || loading ? (
-        <div className="table-wrap">
-          <table>
-            <caption className="visually-hidden">Messages, newest first</caption>
-            <thead>
-              <tr>
-                <th scope="col">Message</th>
-                <th scope="col">Recipient</th>
-                <th scope="col">Status</th>
-                <th scope="col">Channel</th>
-                <th scope="col">Attempts</th>
-                <th scope="col">Created</th>
-              </tr>
-            </thead>
-            <tbody aria-busy={loading}>
-              {results?.map((m) => (
-                <tr key={m.id}>
-                  <td>
-                    <a href={`#/messages/${m.id}`} className="mono">
-                      {shortId(m.id)}
-                    </a>
-                  </td>
-                  <td className="mono">{maskRecipient(m.recipient)}</td>
-                  <td>
-                    <Badge value={m.status} />
-                  </td>
-                  <td>{m.channel}</td>
-                  <td>{m.attempts}</td>
-                  <td>{formatTime(m.created_at)}</td>
-                </tr>
-              ))}
-              {loading && !results ? <SkeletonRows columns={6} /> : null}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          caption="Messages, newest first"
+          columns={["Message", "Recipient", "Status", "Channel", "Attempts", "Created"]}
+          busy={loading}
+          skeleton={loading && !results}
+          empty={results && results.length === 0 ? "No message matches." : null}
+        >
+          {results?.map((m) => (
+            <tr key={m.id}>
+              <td>
+                <a href={`#/messages/${m.id}`} className="mono">
+                  {shortId(m.id)}
+                </a>
+              </td>
+              <td className="mono">{maskRecipient(m.recipient)}</td>
+              <td>
+                <Badge value={m.status} />
+              </td>
+              <td>{m.channel}</td>
+              <td>{m.attempts}</td>
+              <td>{formatTime(m.created_at)}</td>
+            </tr>
+          ))}
+        </DataTable>
       ) : null}
-      {results && results.length === 0 ? <Empty>No message matches.</Empty> : null}
       {cursor ? (
         <button type="button" className="load-more" onClick={() => void search(true)} disabled={loading}>
           Load more

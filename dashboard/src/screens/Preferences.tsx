@@ -1,6 +1,6 @@
 import { type FormEvent, useState } from "react";
 import { ApiError, errorMessage, get, type Preferences, put } from "../api";
-import { ErrorText, PageHeader } from "../components/ui";
+import { Checkbox, ErrorText, PageHeader, TextField } from "../components/ui";
 import { formatTime } from "../lib/format";
 import { CHANNELS } from "./Messages";
 
@@ -30,16 +30,15 @@ export function PreferencesScreen() {
     <section>
       <PageHeader title="User preferences" />
       <form className="filters" onSubmit={lookUp} aria-label="Look up a user">
-        <div className="field grow">
-          <label htmlFor="pref-user">User id</label>
-          <input
-            id="pref-user"
-            required
-            value={userId}
-            onChange={(e) => setUserId(e.target.value)}
-            spellCheck={false}
-          />
-        </div>
+        <TextField
+          id="pref-user"
+          label="User id"
+          grow
+          required
+          value={userId}
+          onChange={(e) => setUserId(e.target.value)}
+          spellCheck={false}
+        />
         <button type="submit" className="primary" disabled={loading || !userId.trim()}>
           {loading ? "Looking up…" : "Look up"}
         </button>
@@ -95,46 +94,40 @@ function PreferencesForm({ initial, onSaved }: { initial: Preferences; onSaved: 
       <fieldset>
         <legend>Channels on</legend>
         {(CHANNELS as Channel[]).map((c) => (
-          <label key={c} className="inline">
-            <input
-              type="checkbox"
-              checked={channels[c] !== false}
-              onChange={(e) => setChannels((s) => ({ ...s, [c]: e.target.checked }))}
-            />{" "}
+          <Checkbox key={c} checked={channels[c] !== false} onChange={(on) => setChannels((s) => ({ ...s, [c]: on }))}>
             {c}
-          </label>
+          </Checkbox>
         ))}
       </fieldset>
-      <div className="field">
-        <label htmlFor="pref-categories">Opted-out categories</label>
-        <input
-          id="pref-categories"
-          value={categories}
-          onChange={(e) => setCategories(e.target.value)}
-          placeholder="marketing, digest"
-        />
-      </div>
+      <TextField
+        id="pref-categories"
+        label="Opted-out categories"
+        value={categories}
+        onChange={(e) => setCategories(e.target.value)}
+        placeholder="marketing, digest"
+      />
       <fieldset>
         <legend>Quiet hours</legend>
-        <label className="inline">
-          <input type="checkbox" checked={quiet} onChange={(e) => setQuiet(e.target.checked)} /> Hold back
-          non-transactional messages
-        </label>
+        <Checkbox checked={quiet} onChange={setQuiet}>
+          Hold back non-transactional messages
+        </Checkbox>
         <div className="grid2">
-          <div className="field">
-            <label htmlFor="pref-start">From</label>
-            <input
-              id="pref-start"
-              type="time"
-              disabled={!quiet}
-              value={start}
-              onChange={(e) => setStart(e.target.value)}
-            />
-          </div>
-          <div className="field">
-            <label htmlFor="pref-end">Until</label>
-            <input id="pref-end" type="time" disabled={!quiet} value={end} onChange={(e) => setEnd(e.target.value)} />
-          </div>
+          <TextField
+            id="pref-start"
+            label="From"
+            type="time"
+            disabled={!quiet}
+            value={start}
+            onChange={(e) => setStart(e.target.value)}
+          />
+          <TextField
+            id="pref-end"
+            label="Until"
+            type="time"
+            disabled={!quiet}
+            value={end}
+            onChange={(e) => setEnd(e.target.value)}
+          />
         </div>
       </fieldset>
       <ErrorText error={error} />

@@ -1,30 +1,19 @@
-import { type FormEvent, useState } from "react";
-import { ApiError, type Session, signIn } from "../api";
+import { useState } from "react";
+import { ApiError, errorMessage, type Session, signIn } from "../api";
+import { TextField } from "../components/ui";
+import { useSubmit } from "../lib/hooks";
 
 export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
   const [key, setKey] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+  const { busy, error, submit } = useSubmit(
+    async () => {
       const session = await signIn(key.trim());
       setKey("");
       onSignedIn(session);
-    } catch (e) {
-      setError(
-        e instanceof ApiError && e.status === 401
-          ? `That API key was not accepted: ${e.message}`
-          : e instanceof Error
-            ? e.message
-            : String(e),
-      );
-      setBusy(false);
-    }
-  };
+    },
+    (e) =>
+      e instanceof ApiError && e.status === 401 ? `That API key was not accepted: ${e.message}` : errorMessage(e),
+  );
 
   return (
     <main className="center signin">
@@ -33,21 +22,19 @@ export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void 
         <p className="hint">
           Paste an API key (<code>hrld_…</code>). It is exchanged for a session cookie and never stored by the browser.
         </p>
-        <div className="field">
-          <label htmlFor="api-key">API key</label>
-          <input
-            id="api-key"
-            name="api-key"
-            type="password"
-            autoComplete="off"
-            spellCheck={false}
-            required
-            value={key}
-            onChange={(e) => setKey(e.target.value)}
-            aria-invalid={error ? true : undefined}
-            aria-describedby={error ? "signin-error" : undefined}
-          />
-        </div>
+        <TextField
+          id="api-key"
+          label="API key"
+          name="api-key"
+          type="password"
+          autoComplete="off"
+          spellCheck={false}
+          required
+          value={key}
+          onChange={(e) => setKey(e.target.value)}
+          aria-invalid={error ? true : undefined}
+          aria-describedby={error ? "signin-error" : undefined}
+        />
         {error ? (
           <p className="error" id="signin-error" role="alert">
             {error}

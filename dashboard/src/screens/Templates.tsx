@@ -1,10 +1,10 @@
-import { type FormEvent, useState } from "react";
-import { del, errorMessage, get, type Page, post, put, type Template } from "../api";
+import { useState } from "react";
+import { del, get, type Page, post, put, type Template } from "../api";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { SmsCounter } from "../components/SmsCounter";
-import { Empty, ErrorText, PageHeader, SkeletonRows } from "../components/ui";
+import { Checkbox, DataTable, ErrorText, PageHeader, SelectField, TextField } from "../components/ui";
 import { formatTime } from "../lib/format";
-import { useLoad } from "../lib/hooks";
+import { useLoad, useSubmit } from "../lib/hooks";
 import { CHANNELS } from "./Messages";
 
 interface Draft {
@@ -72,47 +72,35 @@ export function Templates() {
         />
       ) : null}
       <ErrorText error={list.error} />
-      <div className="table-wrap">
-        <table>
-          <caption className="visually-hidden">Templates</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Type</th>
-              <th scope="col">Version</th>
-              <th scope="col">Category</th>
-              <th scope="col">Updated</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody aria-busy={list.loading}>
-            {!list.data && list.loading ? <SkeletonRows columns={6} /> : null}
-            {list.data?.data.map((t) => (
-              <tr key={t.id}>
-                <td>{t.name}</td>
-                <td>{t.type}</td>
-                <td>v{t.version}</td>
-                <td>
-                  {t.category ?? "—"}
-                  {t.transactional ? " (transactional)" : ""}
-                </td>
-                <td>{formatTime(t.updated_at)}</td>
-                <td className="actions">
-                  <button type="button" onClick={() => setEditing({ id: t.id, draft: toDraft(t) })}>
-                    Edit
-                  </button>
-                  <button type="button" className="danger" onClick={() => setDeleting(t)}>
-                    Delete
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-      {list.data && list.data.data.length === 0 ? <Empty>No templates yet.</Empty> : null}
+      <DataTable
+        caption="Templates"
+        columns={["Name", "Type", "Version", "Category", "Updated"]}
+        actions
+        busy={list.loading}
+        skeleton={!list.data && list.loading}
+        empty={list.data && list.data.data.length === 0 ? "No templates yet." : null}
+      >
+        {list.data?.data.map((t) => (
+          <tr key={t.id}>
+            <td>{t.name}</td>
+            <td>{t.type}</td>
+            <td>v{t.version}</td>
+            <td>
+              {t.category ?? "—"}
+              {t.transactional ? " (transactional)" : ""}
+            </td>
+            <td>{formatTime(t.updated_at)}</td>
+            <td className="actions">
+              <button type="button" onClick={() => setEditing({ id: t.id, draft: toDraft(t) })}>
+                Edit
+              </button>
+              <button type="button" className="danger" onClick={() => setDeleting(t)}>
+                Delete
+              </button>
+            </td>
+          </tr>
+        ))}
+      </DataTable>
       {deleting ? (
         <ConfirmDialog
           title={`Delete template ${deleting.name}?`}
@@ -133,16 +121,11 @@ export function Templates() {
 
 function TemplateForm({ id, initial, onDone }: { id: string | null; initial: Draft; onDone: () => void }) {
   const [draft, setDraft] = useState(initial);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
   const set = (key: keyof Draft) => (e: { target: { value: string } }) =>
     setDraft((d) => ({ ...d, [key]: e.target.value }));
   const hasSubject = draft.type === "email" || draft.type === "push";
 
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    setBusy(true);
-    setError(null);
+  const { busy, error, submit } = useSubmit(async () => {
     const body = {
       name: draft.name.trim(),
       type: draft.type,
@@ -152,38 +135,25 @@ function TemplateForm({ id, initial, onDone }: { id: string | null; initial: Dra
       category: draft.category.trim() || undefined,
       transactional: draft.transactional,
     };
-    try {
-      if (id) await put(`/api/v1/templates/${id}`, body);
-      else await post("/api/v1/templates", body);
-      onDone();
-    } catch (e) {
-      setError(errorMessage(e));
-      setBusy(false);
-    }
-  };
+    if (id) await put(`/api/v1/templates/${id}`, body);
+    else await post("/api/v1/templates", body);
+    onDone();
+  });
 
   return (
     <form className="card" onSubmit={submit} aria-labelledby="template-form-title">
       <h2 id="template-form-title">{id ? `Edit ${initial.name}` : "New template"}</h2>
       <div className="grid2">
-        <div className="field">
-          <label htmlFor="tpl-name">Name</label>
-          <input id="tpl-name" required value={draft.name} onChange={set("name")} />
-        </div>
-        <div className="field">
-          <label htmlFor="tpl-type">Type</label>
-          <select id="tpl-type" value={draft.type} onChange={set("type")}>
-            {CHANNELS.map((c) => (
-              <option key={c}>{c}</option>
-            ))}
-          </select>
-        </div>
+        <TextField id="tpl-name" label="Name" required value={draft.name} onChange={set("name")} />
+        <SelectField id="tpl-type" label="Type" options={CHANNELS} value={draft.type} onChange={set("type")} />
       </div>
       {hasSubject ? (
-        <div className="field">
-          <label htmlFor="tpl-subject">{draft.type === "push" ? "Title" : "Subject"}</label>
-          <input id="tpl-subject" value={draft.subject} onChange={set("subject")} />
-        </div>
+        <TextField
+          id="tpl-subject"
+          label={draft.type === "push" ? "Title" : "Subject"}
+          value={draft.subject}
+          onChange={set("subject")}
+        />
       ) : null}
       <div className="field">
         <label htmlFor="tpl-body">Body</label>
@@ -198,32 +168,29 @@ function TemplateForm({ id, initial, onDone }: { id: string | null; initial: Dra
         {draft.type === "sms" ? <SmsCounter text={draft.body} id="tpl-counter" /> : null}
       </div>
       <div className="grid2">
-        <div className="field">
-          <label htmlFor="tpl-vars">Variables</label>
-          <input
-            id="tpl-vars"
-            value={draft.variables}
-            onChange={set("variables")}
-            aria-describedby="tpl-vars-hint"
-            placeholder="order_id, first_name?"
-          />
+        <TextField
+          id="tpl-vars"
+          label="Variables"
+          value={draft.variables}
+          onChange={set("variables")}
+          aria-describedby="tpl-vars-hint"
+          placeholder="order_id, first_name?"
+        >
           <span className="hint" id="tpl-vars-hint">
             Comma-separated; every placeholder must be declared. A trailing ? makes one optional.
           </span>
-        </div>
-        <div className="field">
-          <label htmlFor="tpl-category">Category</label>
-          <input id="tpl-category" value={draft.category} onChange={set("category")} placeholder="marketing" />
-        </div>
+        </TextField>
+        <TextField
+          id="tpl-category"
+          label="Category"
+          value={draft.category}
+          onChange={set("category")}
+          placeholder="marketing"
+        />
       </div>
-      <label className="inline">
-        <input
-          type="checkbox"
-          checked={draft.transactional}
-          onChange={(e) => setDraft((d) => ({ ...d, transactional: e.target.checked }))}
-        />{" "}
+      <Checkbox checked={draft.transactional} onChange={(transactional) => setDraft((d) => ({ ...d, transactional }))}>
         Transactional (sent despite opt-outs and quiet hours)
-      </label>
+      </Checkbox>
       <ErrorText error={error} />
       <div className="form-actions">
         <button type="submit" className="primary" disabled={busy}>
