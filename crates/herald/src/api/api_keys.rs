@@ -175,7 +175,7 @@ pub async fn revoke_api_key(
     let not_found =
         || ApiError::new(StatusCode::NOT_FOUND, ErrorCode::ApiKeyNotFound, format!("no active API key {id}"));
     let key_id = uuid::Uuid::parse_str(&id).map(ApiKeyId::from_uuid).map_err(|_| not_found())?;
-    if key_id == auth.key_id {
+    if key_id == auth.key.id {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             ErrorCode::ApiKeyInUse,

@@ -14,10 +14,10 @@ use axum::{
     http::{header, request::Parts, HeaderMap, Method},
 };
 use chrono::{DateTime, Utc};
-use herald_domain::{AccountId, ApiKeyId};
+use herald_domain::AccountId;
 
 use super::{error::ApiError, rate_limit, AppState};
-use crate::services::api_keys::csrf_matches;
+use crate::{model::ApiKeyRecord, services::api_keys::csrf_matches};
 
 /// The dashboard's session cookie.
 pub const SESSION_COOKIE: &str = "herald_session";
@@ -25,11 +25,11 @@ pub const SESSION_COOKIE: &str = "herald_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// The account a request is authenticated as, and how.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Authenticated {
     pub account_id: AccountId,
     /// The key presented, or the one the session was made with.
-    pub key_id: ApiKeyId,
+    pub key: ApiKeyRecord,
     /// When the session expires, for a request authenticated by the session cookie.
     pub session_expires_at: Option<DateTime<Utc>>,
 }
@@ -115,6 +115,6 @@ impl FromRequestParts<AppState> for Authenticated {
                 return Err(ApiError::rate_limited(secs));
             }
         }
-        Ok(Self { account_id: key.account_id, key_id: key.id, session_expires_at })
+        Ok(Self { account_id: key.account_id, key, session_expires_at })
     }
 }
